@@ -1,0 +1,16 @@
+# Embed static files (web/, the demo portfolios) into the binary as C arrays,
+# so `tickgate` with no arguments needs nothing installed next to it.
+# Generates embedded_files.c with tg_embedded_files[] (see include/tickgate/embed.h).
+function(tg_embed_files target)
+  set(gen ${CMAKE_CURRENT_BINARY_DIR}/generated/embedded_files.c)
+  file(GLOB_RECURSE web_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/web/*)
+  list(FILTER web_files EXCLUDE REGEX "/(node_modules|tests?)/|package(-lock)?\\.json$")
+  set(files ${web_files} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/demo-portfolios.json)
+  add_custom_command(
+    OUTPUT ${gen}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${gen} -DROOT=${CMAKE_CURRENT_SOURCE_DIR}
+            "-DFILES=${files}" -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/embed_gen.cmake
+    DEPENDS ${files} ${CMAKE_CURRENT_SOURCE_DIR}/cmake/embed_gen.cmake
+    COMMENT "Embedding web/ and demo portfolios")
+  target_sources(${target} PRIVATE ${gen})
+endfunction()

@@ -1,0 +1,24 @@
+/* clock.h - time helpers; all times are int64 nanoseconds. */
+#ifndef TICKGATE_CLOCK_H
+#define TICKGATE_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/** Wall clock, ns since the Unix epoch (tick `ts`, `server_time`). */
+static inline int64_t tg_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/** Monotonic clock, ns; for timers and durations. */
+static inline int64_t tg_mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+#endif

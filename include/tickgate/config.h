@@ -1,0 +1,174 @@
+/* config.h - the effective configuration (SPEC §2 "Configuration file").
+ *
+ * Every key is declared once in the table in src/common/config.c (name, type,
+ * default, range, env name, secret flag); that table drives defaults, libconfig
+ * parsing, TICKGATE_<SECTION>_<KEY> overrides and check-config printing.
+ * Decimal keys are tg_dec_t (rounded half-to-even to 8 places). Strings are
+ * heap copies owned by the config; tg_config_free() releases them.
+ * A config is built on the main thread, then read-only everywhere.
+ */
+#ifndef TICKGATE_CONFIG_H
+#define TICKGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tickgate/fixed.h"
+
+#define TG_MAX_FEEDS 32
+
+typedef struct tg_strlist {
+    char **v; /* n heap strings */
+    size_t n;
+} tg_strlist_t;
+
+typedef struct tg_breaker_conf {
+    int window;                      /* 20, 1..10000 */
+    int min_calls;                   /* 5, 1..10000 */
+    tg_dec_t failure_rate_threshold; /* 0.5, (0, 1] */
+    int stale_after_ms;              /* 5000, 0 = off */
+    int open_wait_ms;                /* 1000 */
+    int open_wait_max_ms;            /* 30000 */
+    int half_open_successes;         /* 3 */
+    int half_open_max_wait_ms;       /* 5000 */
+} tg_breaker_conf_t;
+
+typedef enum tg_feed_type {
+    TG_FEED_SYNTHETIC = 0,
+    TG_FEED_REPLAY,
+    TG_FEED_WS,
+    TG_FEED_TCP,
+    TG_FEED_REDIS,
+} tg_feed_type_t;
+
+typedef struct tg_feed_conf {
+    char *name;
+    tg_feed_type_t type;
+    int priority;              /* lower = preferred */
+    tg_strlist_t symbols;      /* [] = whatever the feed sends */
+    tg_strlist_t map_from;     /* symbol_map: provider name ... */
+    tg_strlist_t map_to;       /* ... -> our name (same length as map_from) */
+    tg_breaker_conf_t breaker;
+    /* synthetic */
+    int rate;                  /* ticks/s, 1000 */
+    long long seed;            /* 42 */
+    /* replay */
+    char *path;
+    tg_dec_t speed;            /* 1 = real time; 0 = "max" */
+    bool loop;
+    /* ws */
+    char *url;
+    char *format;              /* finnhub|alpaca|polygon|coinbase|binance|tickgate */
+    char *api_key;             /* secret */
+    char *api_secret;          /* secret */
+    tg_strlist_t subscribe;
+    /* tcp */
+    char *listen;              /* host:port, or "" */
+    char *connect;             /* host:port, or "" */
+    /* redis */
+    char *channel;             /* "tickgate:ticks" */
+    char *stream;              /* "" = use pub/sub channel */
+} tg_feed_conf_t;
+
+typedef struct tg_config {
+    struct {
+        char *listen;          /* "127.0.0.1:8080" */
+        int threads;           /* 1, 1..64 */
+        char *tls_cert, *tls_key;
+        char *web_root;
+        bool compression;
+        char *metrics_listen;
+        tg_strlist_t trusted_proxies;
+    } server;
+    struct {
+        char *jwt_alg;         /* "HS256" | "RS256" */
+        char *jwt_secret;      /* secret */
+        char *jwt_public_key;
+        int leeway_s;          /* 5 */
+        int auth_timeout_ms;   /* 5000 */
+    } auth;
+    struct {
+        int max_message_bytes; /* 65536 */
+        int msgs_per_s;        /* 50 */
+        int burst;             /* 100 */
+        int max_subscriptions; /* 1000 */
+        int max_conns_per_ip;  /* 10000 */
+        long long max_pending_bytes; /* 4194304 */
+        int max_stall_ms;      /* 10000 */
+        int history_size;      /* 1000 */
+        long long history_max_bytes; /* 268435456 */
+        int portfolio_max_hz;  /* 10 */
+        int http_per_min;      /* 60 */
+    } limits;
+    tg_feed_conf_t feeds[TG_MAX_FEEDS];
+    size_t n_feeds;
+    struct {
+        char *portfolios_file;
+        char *session_open;    /* "HH:MM" */
+        char *session_tz;      /* IANA name */
+        tg_dec_t max_jump_pct; /* 0 = off */
+        tg_strlist_t universe;
+        int max_symbols;       /* 100000 */
+    } engine;
+    struct {
+        tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,
+            price_hysteresis;
+        char *webhook_url;
+    } alerts;
+    struct {
+        char *url;             /* secret inside (password) */
+        int snapshot_interval_ms, holdings_interval_ms;
+        long long max_buffer_rows;
+        int retention_days;
+    } postgres;
+    struct {
+        char *url;             /* secret inside (password) */
+        bool publish;
+        char *publish_channel;
+        int command_timeout_ms;
+    } redis;
+    struct {
+        char *dir;
+        long long segment_bytes, max_bytes;
+        char *fsync;           /* none|interval|always */
+        int fsync_interval_ms;
+    } journal;
+    struct {
+        char *level;           /* debug|info|warn|error */
+        char *format;          /* json|text */
+    } log;
+
+    bool embedded_default;     /* no --config: SPEC §2 embedded default */
+} tg_config_t;
+
+/**
+ * Fill *cfg with the SPEC defaults (no feeds). Returns 0 or -ENOMEM.
+ * Must be paired with tg_config_free().
+ */
+int tg_config_defaults(tg_config_t *cfg);
+
+/**
+ * Build the effective configuration: defaults, then the file at `path` (NULL
+ * = embedded default: one synthetic feed over the bundled universe), then
+ * TICKGATE_* variables from `envp`. On error returns -EINVAL (or -ENOENT for a
+ * missing file) and writes one line into err naming the key and the reason,
+ * e.g. "limits.burst: out of range (1..1000000): 0".
+ */
+int tg_config_load(tg_config_t *cfg, const char *path, char *const *envp, char *err,
+                   size_t errlen);
+
+/** Print the effective config in libconfig syntax with secrets masked ("***"). */
+void tg_config_print(const tg_config_t *cfg, FILE *out);
+
+/** Release everything the config owns; NULL is fine. */
+void tg_config_free(tg_config_t *cfg);
+
+/** Parse "host:port" (IPv4/IPv6/name). 0, or -EINVAL. host gets at most hostlen-1 bytes. */
+int tg_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+
+/** The bundled symbol universe of the embedded default (>= 50 symbols). */
+extern const char *const tg_default_universe[];
+extern const size_t tg_default_universe_len;
+
+#endif

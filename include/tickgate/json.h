@@ -1,0 +1,87 @@
+/* json.h - a thin, strict layer over jsmn for reading JSON.
+ *
+ * jsmn keeps each number's raw text, so decimals go straight to fixed-point
+ * (tg_json_dec) and never through double. A tg_json_t owns its token array;
+ * strings are returned as (pointer, length) slices into the caller's buffer,
+ * which must outlive the tg_json_t. Not thread-safe per object; any number of
+ * objects may be used on different threads.
+ */
+#ifndef TICKGATE_JSON_H
+#define TICKGATE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tickgate/fixed.h"
+
+typedef enum tg_json_type {
+    TG_JSON_INVALID = 0,
+    TG_JSON_OBJECT,
+    TG_JSON_ARRAY,
+    TG_JSON_STRING,
+    TG_JSON_NUMBER,
+    TG_JSON_TRUE,
+    TG_JSON_FALSE,
+    TG_JSON_NULL,
+} tg_json_type_t;
+
+typedef struct tg_json {
+    const char *src;
+    size_t len;
+    void *tok;       /* jsmntok_t[ntok] */
+    int ntok;        /* tokens used */
+    int cap;         /* tokens allocated */
+    int max_tokens;  /* hard cap: hostile input cannot make us allocate more */
+    int max_depth;   /* nesting limit */
+} tg_json_t;
+
+/** Token index; the root is 0. A negative index means "absent". */
+typedef int tg_json_ref_t;
+
+/**
+ * Parse `len` bytes. Input must be exactly one JSON value (objects/arrays
+ * need not be the root) with no trailing garbage, valid UTF-8 strings,
+ * numbers per the JSON grammar, nesting <= max_depth (0 = 32), tokens <=
+ * max_tokens (0 = 65536). Returns 0, -EINVAL (malformed/truncated), -E2BIG
+ * (too many tokens or too deep) or -ENOMEM. j may be reused: call
+ * tg_json_parse again; tg_json_free() at the end.
+ */
+int tg_json_parse(tg_json_t *j, const char *src, size_t len, int max_tokens, int max_depth);
+void tg_json_free(tg_json_t *j);
+
+tg_json_type_t tg_json_type(const tg_json_t *j, tg_json_ref_t r);
+/** Number of members (object) or elements (array); 0 otherwise. */
+int tg_json_size(const tg_json_t *j, tg_json_ref_t r);
+/** Member `key` of object r, or -1. Duplicate keys: the first wins. */
+tg_json_ref_t tg_json_get(const tg_json_t *j, tg_json_ref_t obj, const char *key);
+/** i-th element of array r (or i-th value of object r), or -1. O(size). */
+tg_json_ref_t tg_json_at(const tg_json_t *j, tg_json_ref_t r, int i);
+/** Iterate object members: start with *it = 0; returns key ref and sets *val; -1 at end. */
+tg_json_ref_t tg_json_next_member(const tg_json_t *j, tg_json_ref_t obj, int *it,
+                                  tg_json_ref_t *val);
+/** Iterate array elements: start with *it = 0; returns element ref or -1 at end. */
+tg_json_ref_t tg_json_next_elem(const tg_json_t *j, tg_json_ref_t arr, int *it);
+
+/** Raw text of any token (string contents without quotes, still escaped). */
+const char *tg_json_raw(const tg_json_t *j, tg_json_ref_t r, size_t *len);
+/** true if r is a string equal to s (after unescaping). */
+bool tg_json_str_eq(const tg_json_t *j, tg_json_ref_t r, const char *s);
+/**
+ * Copy string r unescaped (\uXXXX to UTF-8, surrogate pairs checked) into
+ * buf (NUL-terminated). -EINVAL if not a string / bad escape, -ENOSPC if it
+ * does not fit in cap-1 bytes. *outlen gets the length (may be NULL).
+ */
+int tg_json_str(const tg_json_t *j, tg_json_ref_t r, char *buf, size_t cap, size_t *outlen);
+/** Number or numeric string to fixed-point exactly (tg_dec_parse rules). */
+int tg_json_dec(const tg_json_t *j, tg_json_ref_t r, tg_dec_t *out);
+/** Integer number (no fraction/exponent) within int64. -EINVAL / -ERANGE. */
+int tg_json_i64(const tg_json_t *j, tg_json_ref_t r, int64_t *out);
+/** true/false token. */
+int tg_json_bool(const tg_json_t *j, tg_json_ref_t r, bool *out);
+
+/* Writing: append JSON-escaped string contents (no quotes) to buf; returns
+ * bytes written or -ENOSPC. Used by encoders for user-supplied strings. */
+int tg_json_escape(const char *s, size_t len, char *buf, size_t cap);
+
+#endif
