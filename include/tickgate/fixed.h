@@ -25,14 +25,17 @@ typedef int64_t tg_dec_t;
 #define TG_DEC(i) ((tg_dec_t)(i) * TG_DEC_SCALE)
 
 /**
- * Parse decimal text exactly: optional sign, digits, optional fraction,
- * optional exponent ("189.53", "-0.5", "1e-3", "2.5E+2"). Any value that
- * would need more than 8 fractional digits after applying the exponent is
- * -EDOM (never rounded silently, except trailing zeros which are exact);
- * out of range is -ERANGE; anything else malformed (empty, "1.", ".5"? see
- * below, "nan", "inf", junk, embedded spaces) is -EINVAL.
- * ".5" and "5." are -EINVAL (JSON grammar). `len` bytes of `s` are read;
- * no NUL terminator needed.
+ * Parse decimal text exactly: optional sign ('-' or '+'), digits, optional
+ * fraction, optional exponent ("189.53", "-0.5", "1e-3", "2.5E+2"). Any value
+ * that would need more than 8 fractional digits after applying the exponent
+ * is -EDOM (never rounded silently; extra trailing zeros are exact and fine);
+ * out of range is -ERANGE (huge exponents are detected without looping);
+ * anything else malformed (empty, "-", ".5", "5.", "1e", "nan", "inf",
+ * "0x10", leading/trailing/embedded spaces) is -EINVAL; syntax is checked
+ * before range. Leading zeros ("007") are accepted because this also reads
+ * config and CSV text; JSON's stricter grammar is the tokenizer's business.
+ * `len` bytes of `s` are read; no NUL terminator needed. *out is untouched on
+ * error.
  */
 int tg_dec_parse(const char *s, size_t len, tg_dec_t *out);
 
