@@ -44,10 +44,14 @@ typedef int tg_json_ref_t;
  * need not be the root) with no trailing garbage, valid UTF-8 strings,
  * numbers per the JSON grammar, nesting <= max_depth (0 = 32), tokens <=
  * max_tokens (0 = 65536). Returns 0, -EINVAL (malformed/truncated), -E2BIG
- * (too many tokens or too deep) or -ENOMEM. j may be reused: call
- * tg_json_parse again; tg_json_free() at the end.
+ * (too many tokens, too deep, or len > INT_MAX) or -ENOMEM. max_depth is
+ * clamped to 4096. j must be zeroed before its first use (tg_json_t j = {0});
+ * it may then be reused: call tg_json_parse again (the token array is kept
+ * and grown, never beyond max_tokens); tg_json_free() at the end. After a
+ * failed parse j holds no tokens but stays reusable.
  */
 int tg_json_parse(tg_json_t *j, const char *src, size_t len, int max_tokens, int max_depth);
+/** Release the token array; j is zeroed-equivalent afterwards. NULL is fine. */
 void tg_json_free(tg_json_t *j);
 
 tg_json_type_t tg_json_type(const tg_json_t *j, tg_json_ref_t r);
@@ -57,7 +61,8 @@ int tg_json_size(const tg_json_t *j, tg_json_ref_t r);
 tg_json_ref_t tg_json_get(const tg_json_t *j, tg_json_ref_t obj, const char *key);
 /** i-th element of array r (or i-th value of object r), or -1. O(size). */
 tg_json_ref_t tg_json_at(const tg_json_t *j, tg_json_ref_t r, int i);
-/** Iterate object members: start with *it = 0; returns key ref and sets *val; -1 at end. */
+/** Iterate object members: start with *it = 0; returns key ref and sets *val
+ * (val may be NULL); -1 at end. *it is an opaque cursor. */
 tg_json_ref_t tg_json_next_member(const tg_json_t *j, tg_json_ref_t obj, int *it,
                                   tg_json_ref_t *val);
 /** Iterate array elements: start with *it = 0; returns element ref or -1 at end. */
@@ -73,15 +78,19 @@ bool tg_json_str_eq(const tg_json_t *j, tg_json_ref_t r, const char *s);
  * does not fit in cap-1 bytes. *outlen gets the length (may be NULL).
  */
 int tg_json_str(const tg_json_t *j, tg_json_ref_t r, char *buf, size_t cap, size_t *outlen);
-/** Number or numeric string to fixed-point exactly (tg_dec_parse rules). */
+/** Number or numeric string (no escapes inside) to fixed-point exactly
+ * (tg_dec_parse rules and errors: -EINVAL, -EDOM for > 8 places, -ERANGE). */
 int tg_json_dec(const tg_json_t *j, tg_json_ref_t r, tg_dec_t *out);
 /** Integer number (no fraction/exponent) within int64. -EINVAL / -ERANGE. */
 int tg_json_i64(const tg_json_t *j, tg_json_ref_t r, int64_t *out);
 /** true/false token. */
 int tg_json_bool(const tg_json_t *j, tg_json_ref_t r, bool *out);
 
-/* Writing: append JSON-escaped string contents (no quotes) to buf; returns
- * bytes written or -ENOSPC. Used by encoders for user-supplied strings. */
+/* Writing: append JSON-escaped string contents (no quotes, no NUL terminator)
+ * to buf, at most cap bytes; returns bytes written or -ENOSPC. Escapes '"',
+ * '\\', control characters, DEL and U+2028/2029; invalid UTF-8 bytes become
+ * \ufffd so the output is always valid JSON. Used by encoders for
+ * user-supplied strings. */
 int tg_json_escape(const char *s, size_t len, char *buf, size_t cap);
 
 #endif
