@@ -13,17 +13,18 @@
  *
  * TG_RING_DROP_OLDEST lets the producer overwrite unread records, so slots
  * can be read and written at the same time. To keep that well-defined (and
- * TSan-clean) slot words are copied with relaxed 8-byte atomics, and:
+ * TSan-clean) slot words are copied with 8-byte atomics (release stores,
+ * acquire loads: plain moves on x86; no fences, which GCC's TSan rejects), and:
  *   - head is shared: the consumer claims [h, h+k) by CAS on head *before*
  *     copying, the producer drops by CAS'ing head forward when full; each
  *     index is thus either claimed by the consumer or dropped, never both;
  *   - the producer announces `wseq` = end of the batch it is about to write,
- *     then a release fence, then writes the slots, then publishes tail;
- *   - after copying, the consumer does an acquire fence and reads wseq
- *     (a seqlock check): if the producer has started writing index >= h+cap,
- *     the claimed records below wseq-cap may be torn, so they are discarded
- *     and counted as dropped. The fence pairing guarantees that any slot word
- *     the consumer read from an overwrite is covered by the wseq it sees.
+ *     then writes the slots (release), then publishes tail;
+ *   - after copying (acquire), the consumer reads wseq (a seqlock check): if
+ *     the producer has started writing index >= h+cap, the claimed records
+ *     below wseq-cap may be torn, so they are discarded and counted as
+ *     dropped. Release/acquire on the slot words guarantees that any word the
+ *     consumer read from an overwrite is covered by the wseq it sees.
  * So received + dropped == pushed exactly, and neither side ever waits.
  */
 #include "tickgate/ring.h"
@@ -170,14 +171,14 @@ static void words_store(_Atomic uint64_t *slot, const unsigned char *src, size_t
         uint64_t w;
 
         memcpy(&w, src + i * sizeof w, sizeof w); /* caller's buffer may be unaligned */
-        atomic_store_explicit(&slot[i], w, memory_order_relaxed);
+        atomic_store_explicit(&slot[i], w, memory_order_release);
     }
 }
 
 static void words_load(const _Atomic uint64_t *slot, unsigned char *dst, size_t nwords)
 {
     for (size_t i = 0; i < nwords; i++) {
-        uint64_t w = atomic_load_explicit((_Atomic uint64_t *)&slot[i], memory_order_relaxed);
+        uint64_t w = atomic_load_explicit((_Atomic uint64_t *)&slot[i], memory_order_acquire);
 
         memcpy(dst + i * sizeof w, &w, sizeof w);
     }
@@ -230,7 +231,7 @@ static size_t pop_block(tg_ring_t *r, unsigned char *dst, size_t max)
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t avail = r->c_tail_cache - h;
 
-    if (avail == 0) {
+    if (avail < max) { /* the cached view may be short of what was published since */
         r->c_tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
         avail = r->c_tail_cache - h;
         hw_note(&r->c_high_water, avail);
@@ -266,9 +267,9 @@ static void push_drop_chunk(tg_ring_t *r, const unsigned char *src, uint64_t n)
         }
         hw_note(&r->p_high_water, w + n - r->p_head_cache);
     }
-    /* seqlock-style announce: wseq becomes visible before any slot store below */
+    /* Seqlock-style announce. The slot stores below are release stores, so a
+     * consumer that reads any of them (with an acquire load) also sees this. */
     atomic_store_explicit(&r->wseq, w + n, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     copy_in_atomic(r, w, src, n);
     atomic_store_explicit(&r->tail, w + n, memory_order_release);
 }
@@ -286,7 +287,7 @@ static size_t pop_drop(tg_ring_t *r, unsigned char *dst, size_t max)
         for (;;) {
             uint64_t avail = r->c_tail_cache > h ? r->c_tail_cache - h : 0;
 
-            if (avail == 0) {
+            if (avail < max) {
                 r->c_tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
                 avail = r->c_tail_cache > h ? r->c_tail_cache - h : 0;
                 /* h may be stale (producer dropped past it): depth never exceeds cap */
@@ -299,9 +300,9 @@ static size_t pop_drop(tg_ring_t *r, unsigned char *dst, size_t max)
                                                       memory_order_relaxed))
                 break;
         }
+        /* Acquire slot loads: if we read a word of an overwrite, the wseq
+         * announcing it is visible to the load after them. */
         copy_out_atomic(r, h, dst, k);
-        /* Pairs with the producer's release fence: an overwrite we read is in ws. */
-        atomic_thread_fence(memory_order_acquire);
         ws = atomic_load_explicit(&r->wseq, memory_order_relaxed);
         if (ws <= h + r->cap)
             return (size_t)k;
