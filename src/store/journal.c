@@ -1,0 +1,1231 @@
+/* journal.c - tick journal: io_uring segment writer and resynchronizing reader.
+ *
+ * Writer: records are packed into JNBUFS aligned 1 MiB buffers. A buffer is
+ * submitted as one IORING_OP_WRITE when full, when it is older than
+ * TG_JOURNAL_MAX_DELAY_MS, on rotation or on flush; the owner only blocks when
+ * all buffers are in flight. Each buffer remembers its segment slot and file
+ * offset, so writes may complete in any order. A segment that is no longer
+ * current ("retiring") is fdatasync'ed (policy != none) and closed once its
+ * last write completes, all without blocking the owner. Without io_uring the
+ * same code paths call pwrite()/fdatasync() directly, producing the same bytes.
+ *
+ * Reader: a sliding window over one segment at a time; anything that does not
+ * parse as magic + sane length + matching CRC32C + valid payload starts a
+ * corrupt region (logged once), and the reader scans forward byte by byte for
+ * the next valid record. A record is accepted only with a matching CRC, so a
+ * false resync needs a 1-in-2^32 coincidence on top of the magic and length.
+ */
+#include "tickgate/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tickgate/clock.h"
+#include "tickgate/crc32c.h"
+#include "tickgate/log.h"
+
+#define JBUF_SIZE (1u << 20) /* big writes amortize the syscall; 4 of them bound memory */
+#define JNBUFS 4
+#define JSLOTS 4             /* open segment files: the current one + retiring ones */
+#define RING_DEPTH 32        /* > JNBUFS writes + JSLOTS fsyncs + interval + dir fsync */
+
+#define SEG_MAGIC "TGJOURNL"
+#define SEG_VERSION 1
+#define SEG_HDR_LEN 32
+#define REC_MAGIC 0x4A54u    /* "TJ" little-endian */
+#define REC_HDR_LEN 8
+#define REC_TYPE_TICK 1
+#define REC_FIXED 53         /* payload without the symbol bytes */
+#define REC_MIN_PAYLOAD REC_FIXED
+#define REC_MAX_PAYLOAD (REC_FIXED + TG_SYMBOL_MAX)
+#define REC_MAX (REC_HDR_LEN + REC_MAX_PAYLOAD)
+
+#define NAME_PREFIX "journal-"
+#define NAME_SUFFIX ".tgj"
+#define NAME_DIGITS 20
+#define NAME_LEN (sizeof(NAME_PREFIX) - 1 + NAME_DIGITS + sizeof(NAME_SUFFIX) - 1)
+
+/* ---- little-endian helpers ------------------------------------------------ */
+
+static inline void put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- record and header codec ---------------------------------------------- */
+
+static size_t rec_size(const tg_tick_t *t)
+{
+    return REC_HDR_LEN + REC_FIXED + strnlen(t->symbol, TG_SYMBOL_MAX);
+}
+
+/* Encode one tick at p (rec_size(t) bytes). The symbol length comes from the
+ * NUL-terminated string, not t->sym_len, so a stale sym_len cannot corrupt. */
+static size_t rec_encode(unsigned char *p, const tg_tick_t *t)
+{
+    size_t sl = strnlen(t->symbol, TG_SYMBOL_MAX);
+    unsigned char *q = p + REC_HDR_LEN;
+
+    q[0] = REC_TYPE_TICK;
+    q[1] = t->flags;
+    put16(q + 2, t->feed);
+    put64(q + 4, (uint64_t)t->ts);
+    put64(q + 12, (uint64_t)t->src_ts);
+    put64(q + 20, (uint64_t)t->price);
+    put64(q + 28, (uint64_t)t->size);
+    put64(q + 36, (uint64_t)t->bid);
+    put64(q + 44, (uint64_t)t->ask);
+    q[52] = (unsigned char)sl;
+    memcpy(q + 53, t->symbol, sl);
+
+    size_t plen = REC_FIXED + sl;
+    put16(p, REC_MAGIC);
+    put16(p + 2, (uint16_t)plen);
+    put32(p + 4, tg_crc32c(0, q, plen));
+    return REC_HDR_LEN + plen;
+}
+
+/* Decode a CRC-checked payload; -EINVAL when it is not a well-formed tick. */
+static int rec_decode(const unsigned char *q, size_t plen, tg_tick_t *t)
+{
+    if (plen < REC_FIXED || q[0] != REC_TYPE_TICK)
+        return -EINVAL;
+    size_t sl = q[52];
+    if (sl > TG_SYMBOL_MAX || plen != REC_FIXED + sl || memchr(q + 53, 0, sl))
+        return -EINVAL;
+    memset(t, 0, sizeof(*t));
+    t->flags = q[1];
+    t->feed = get16(q + 2);
+    t->ts = (int64_t)get64(q + 4);
+    t->src_ts = (int64_t)get64(q + 12);
+    t->price = (tg_dec_t)get64(q + 20);
+    t->size = (tg_dec_t)get64(q + 28);
+    t->bid = (tg_dec_t)get64(q + 36);
+    t->ask = (tg_dec_t)get64(q + 44);
+    t->sym_len = (uint8_t)sl;
+    memcpy(t->symbol, q + 53, sl);
+    return 0;
+}
+
+static void seg_hdr_encode(unsigned char *p, uint64_t id)
+{
+    memset(p, 0, SEG_HDR_LEN);
+    memcpy(p, SEG_MAGIC, 8);
+    put16(p + 8, SEG_VERSION);
+    put16(p + 10, SEG_HDR_LEN);
+    put64(p + 16, id);
+    /* bytes 24..31 reserved (zero): no wall-clock time in the header, so the
+     * same ticks always produce the same bytes (io_uring vs fallback). */
+    put32(p + 12, tg_crc32c(0, p, SEG_HDR_LEN));
+}
+
+/* ---- segment directory listing -------------------------------------------- */
+
+typedef struct seg_file {
+    uint64_t id;
+    int64_t size;
+} seg_file_t;
+
+/* journal-<20 digits>.tgj -> id; false for anything else (and for ids that do
+ * not fit in 64 bits), so foreign files in the directory are left alone. */
+static bool seg_name_parse(const char *name, uint64_t *id)
+{
+    const size_t pl = sizeof(NAME_PREFIX) - 1;
+
+    if (strlen(name) != NAME_LEN || memcmp(name, NAME_PREFIX, pl) != 0 ||
+        strcmp(name + pl + NAME_DIGITS, NAME_SUFFIX) != 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < NAME_DIGITS; i++) {
+        char c = name[pl + i];
+        if (c < '0' || c > '9')
+            return false;
+        if (v > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(c - '0');
+    }
+    *id = v;
+    return true;
+}
+
+static void seg_name(char *buf, size_t len, uint64_t id)
+{
+    snprintf(buf, len, NAME_PREFIX "%020llu" NAME_SUFFIX, (unsigned long long)id);
+}
+
+static int seg_file_cmp(const void *a, const void *b)
+{
+    const seg_file_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* List segments in dirfd, sorted by id. *out is malloc'ed (free it), maybe NULL
+ * when *n == 0. */
+static int seg_list(int dirfd, seg_file_t **out, size_t *n)
+{
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    rewinddir(d); /* the dup shares the offset with dirfd */
+
+    seg_file_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct dirent *de;
+    int err = 0;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t id;
+        if (!seg_name_parse(de->d_name, &id))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            seg_file_t *nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                err = -ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[cnt++] = (seg_file_t){id, (int64_t)st.st_size};
+    }
+    closedir(d);
+    if (err) {
+        free(v);
+        return err;
+    }
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), seg_file_cmp);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- writer --------------------------------------------------------------- */
+
+enum {
+    OP_WRITE = 1,
+    OP_FSYNC_INTERVAL, /* periodic fdatasync of the current segment */
+    OP_FSYNC_RETIRE,   /* last fdatasync of a retiring segment, then close */
+    OP_FSYNC_DIR,      /* make a new segment's directory entry durable */
+};
+
+/* user_data: op in bits 0-7, segment slot in 8-15, buffer index in 16-23. */
+static inline uint64_t ud_make(unsigned op, unsigned slot, unsigned buf)
+{
+    return (uint64_t)(op & 0xff) | (uint64_t)(slot & 0xff) << 8 | (uint64_t)(buf & 0xff) << 16;
+}
+static inline unsigned ud_op(uint64_t ud) { return ud & 0xff; }
+static inline unsigned ud_slot(uint64_t ud) { return (ud >> 8) & 0xff; }
+static inline unsigned ud_buf(uint64_t ud) { return (ud >> 16) & 0xff; }
+
+typedef struct jbuf {
+    unsigned char *data; /* JBUF_SIZE, 4 KiB aligned */
+    size_t len;          /* bytes filled */
+    size_t done;         /* bytes written so far (short writes resume here) */
+    int64_t off;         /* file offset of data[0] */
+    int slot;            /* segment slot the bytes belong to */
+    int64_t first_mono;  /* when the first byte was buffered */
+    bool busy;           /* a write is in flight */
+} jbuf_t;
+
+typedef struct jseg {
+    int fd;        /* -1 = slot free */
+    int inflight;  /* ops in flight on fd */
+    bool retiring; /* no longer current: sync + close once idle */
+    bool synced;   /* the retire fsync was issued */
+    bool dirty;    /* writes completed since the last fdatasync */
+} jseg_t;
+
+struct tg_journal {
+    char *dir;
+    int dirfd;
+    long long segment_bytes, max_bytes;
+    tg_journal_fsync_t policy;
+    int64_t fsync_interval_ns;
+
+    bool uring;
+    struct io_uring ring;
+    int inflight; /* SQEs submitted and not yet reaped */
+
+    jbuf_t bufs[JNBUFS];
+    int cur; /* buffer being filled, -1 = none */
+
+    jseg_t segs[JSLOTS];
+    int cur_slot;   /* -1 until the first append (segments start lazily) */
+    int64_t seg_off; /* bytes in the current segment, buffered ones included */
+    uint64_t last_id;
+    bool have_id;
+
+    seg_file_t *files; /* segments on disk, oldest first; the last is current */
+    size_t nfiles, capfiles;
+
+    int64_t last_fsync_mono;
+    bool interval_inflight;
+
+    int err; /* first error since the last report */
+    uint64_t bytes, errors;
+};
+
+int tg_journal_fsync_parse(const char *s, tg_journal_fsync_t *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    if (strcmp(s, "none") == 0)
+        *out = TG_JOURNAL_FSYNC_NONE;
+    else if (strcmp(s, "interval") == 0)
+        *out = TG_JOURNAL_FSYNC_INTERVAL;
+    else if (strcmp(s, "always") == 0)
+        *out = TG_JOURNAL_FSYNC_ALWAYS;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static void set_err(tg_journal_t *j, int err, const char *event, const char *what)
+{
+    j->errors++;
+    if (!j->err)
+        j->err = err;
+    TG_ERROR(event, "dir", TG_S(j->dir), "op", TG_S(what), "error", TG_S(strerror(-err)));
+}
+
+static int take_err(tg_journal_t *j)
+{
+    int e = j->err;
+    j->err = 0;
+    return e;
+}
+
+/* Like the liburing examples: if the SQ is full, submit and try again. The
+ * ring is sized so this does not happen, but it costs nothing to be safe. */
+static struct io_uring_sqe *get_sqe(tg_journal_t *j)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
+    if (!sqe) {
+        io_uring_submit(&j->ring);
+        sqe = io_uring_get_sqe(&j->ring);
+    }
+    return sqe;
+}
+
+static void slot_close(tg_journal_t *j, int slot)
+{
+    jseg_t *s = &j->segs[slot];
+    if (s->fd >= 0)
+        close(s->fd);
+    *s = (jseg_t){.fd = -1};
+}
+
+static int submit_fsync(tg_journal_t *j, int fd, unsigned op, int slot, bool datasync)
+{
+    struct io_uring_sqe *sqe = get_sqe(j);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+    io_uring_sqe_set_data64(sqe, ud_make(op, (unsigned)slot, 0));
+    j->inflight++;
+    if (slot >= 0)
+        j->segs[slot].inflight++;
+    int ret = io_uring_submit(&j->ring);
+    return ret < 0 ? ret : 0;
+}
+
+/* A retiring segment with nothing in flight: make it durable (per policy),
+ * then close it. Called whenever one of its ops completes. */
+static void maybe_retire(tg_journal_t *j, int slot)
+{
+    jseg_t *s = &j->segs[slot];
+
+    if (!s->retiring || s->inflight > 0 || s->fd < 0)
+        return;
+    if (j->policy != TG_JOURNAL_FSYNC_NONE && !s->synced && s->dirty) {
+        s->synced = true;
+        if (j->uring) {
+            int ret = submit_fsync(j, s->fd, OP_FSYNC_RETIRE, slot, true);
+            if (ret == 0)
+                return; /* closed on completion */
+            set_err(j, ret, "journal_fsync_failed", "submit");
+        } else if (fdatasync(s->fd) < 0) {
+            set_err(j, -errno, "journal_fsync_failed", "fdatasync");
+        }
+    }
+    slot_close(j, slot);
+}
+
+static void buf_release(jbuf_t *b)
+{
+    b->busy = false;
+    b->len = 0;
+    b->done = 0;
+}
+
+static int submit_write(tg_journal_t *j, int idx)
+{
+    jbuf_t *b = &j->bufs[idx];
+    jseg_t *s = &j->segs[b->slot];
+    struct io_uring_sqe *sqe = get_sqe(j);
+
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_write(sqe, s->fd, b->data + b->done, (unsigned)(b->len - b->done),
+                        (uint64_t)(b->off + (int64_t)b->done));
+    io_uring_sqe_set_data64(sqe, ud_make(OP_WRITE, (unsigned)b->slot, (unsigned)idx));
+    b->busy = true;
+    s->inflight++;
+    j->inflight++;
+    int ret = io_uring_submit(&j->ring);
+    return ret < 0 ? ret : 0;
+}
+
+/* Write buffer idx out: queued on the ring, or synchronously in fallback. */
+static void buf_submit(tg_journal_t *j, int idx)
+{
+    jbuf_t *b = &j->bufs[idx];
+    jseg_t *s = &j->segs[b->slot];
+
+    if (j->cur == idx)
+        j->cur = -1;
+    if (b->len == 0)
+        return;
+    if (j->uring) {
+        int ret = submit_write(j, idx);
+        if (ret < 0) {
+            /* The SQE may be queued already; if so its completion will
+             * release the buffer. Otherwise the data is lost and reported. */
+            if (!b->busy) {
+                set_err(j, ret, "journal_write_failed", "submit");
+                buf_release(b);
+            }
+        }
+        return;
+    }
+    while (b->done < b->len) {
+        ssize_t w = pwrite(s->fd, b->data + b->done, b->len - b->done, b->off + (off_t)b->done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            set_err(j, w < 0 ? -errno : -EIO, "journal_write_failed", "pwrite");
+            break;
+        }
+        b->done += (size_t)w;
+    }
+    s->dirty = true;
+    buf_release(b);
+    maybe_retire(j, b->slot);
+}
+
+static void handle_cqe(tg_journal_t *j, uint64_t ud, int res)
+{
+    unsigned op = ud_op(ud);
+    int slot = (int)ud_slot(ud);
+
+    j->inflight--;
+    if (op == OP_FSYNC_DIR) {
+        if (res < 0)
+            set_err(j, res, "journal_fsync_failed", "fsync_dir");
+        return;
+    }
+    jseg_t *s = &j->segs[slot];
+    s->inflight--;
+
+    switch (op) {
+    case OP_WRITE: {
+        jbuf_t *b = &j->bufs[ud_buf(ud)];
+        if (res == -EINTR || res == -EAGAIN) {
+            res = 0; /* retry the same range below */
+        } else if (res <= 0) {
+            set_err(j, res < 0 ? res : -EIO, "journal_write_failed", "write");
+            buf_release(b);
+            break;
+        }
+        b->done += (size_t)res;
+        s->dirty = true;
+        if (b->done < b->len) {
+            /* Short write (e.g. nearly full disk): resume where it stopped. */
+            int ret = submit_write(j, (int)ud_buf(ud));
+            if (ret == 0)
+                return;
+            set_err(j, ret, "journal_write_failed", "resubmit");
+        }
+        buf_release(b);
+        break;
+    }
+    case OP_FSYNC_INTERVAL:
+        j->interval_inflight = false;
+        if (res < 0)
+            set_err(j, res, "journal_fsync_failed", "fdatasync");
+        break;
+    case OP_FSYNC_RETIRE:
+        if (res < 0)
+            set_err(j, res, "journal_fsync_failed", "fdatasync");
+        slot_close(j, slot);
+        return;
+    }
+    maybe_retire(j, slot);
+}
+
+/* Reap what has completed; with `wait`, first block for at least one. */
+static void reap(tg_journal_t *j, bool wait)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+
+    if (!j->uring || j->inflight == 0)
+        return;
+    if (wait) {
+        int ret;
+        /* submit_and_wait, not wait_cqe: an SQE left queued by a failed
+         * io_uring_submit() would otherwise never complete. */
+        do
+            ret = io_uring_submit_and_wait(&j->ring, 1);
+        while (ret == -EINTR);
+        if (ret < 0) {
+            set_err(j, ret, "journal_write_failed", "wait_cqe");
+            return;
+        }
+    }
+    /* Collect first, handle after advancing: handlers may submit new SQEs
+     * but never touch the CQ, so this is only about keeping the loop simple. */
+    struct {
+        uint64_t ud;
+        int res;
+    } done[2 * RING_DEPTH];
+    io_uring_for_each_cqe(&j->ring, head, cqe)
+    {
+        if (n == sizeof(done) / sizeof(done[0]))
+            break;
+        done[n].ud = io_uring_cqe_get_data64(cqe);
+        done[n].res = cqe->res;
+        n++;
+    }
+    io_uring_cq_advance(&j->ring, n);
+    for (unsigned i = 0; i < n; i++)
+        handle_cqe(j, done[i].ud, done[i].res);
+}
+
+static int free_buf(tg_journal_t *j)
+{
+    for (;;) {
+        for (int i = 0; i < JNBUFS; i++)
+            if (!j->bufs[i].busy && i != j->cur)
+                return i;
+        /* Backpressure: every buffer is in flight, wait for the disk. */
+        reap(j, true);
+    }
+}
+
+static int free_slot(tg_journal_t *j)
+{
+    for (;;) {
+        for (int i = 0; i < JSLOTS; i++)
+            if (j->segs[i].fd < 0)
+                return i;
+        if (!j->uring || j->inflight == 0)
+            return -EMFILE; /* cannot happen: fallback closes synchronously */
+        reap(j, true);
+    }
+}
+
+static int files_push(tg_journal_t *j, uint64_t id)
+{
+    if (j->nfiles == j->capfiles) {
+        size_t nc = j->capfiles ? j->capfiles * 2 : 16;
+        seg_file_t *nv = realloc(j->files, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        j->files = nv;
+        j->capfiles = nc;
+    }
+    j->files[j->nfiles++] = (seg_file_t){id, 0};
+    return 0;
+}
+
+/* Keep the journal within max_bytes, counting the current segment at its full
+ * segment_bytes (so the disk never holds more than max_bytes once segments
+ * fill up). The current segment is never deleted. */
+static void enforce_max_bytes(tg_journal_t *j)
+{
+    if (j->max_bytes <= 0 || j->nfiles < 2)
+        return;
+    int64_t total = j->segment_bytes;
+    for (size_t i = 0; i + 1 < j->nfiles; i++)
+        total += j->files[i].size;
+    size_t drop = 0;
+    while (drop + 1 < j->nfiles && total > j->max_bytes) {
+        char name[NAME_LEN + 1];
+        seg_name(name, sizeof name, j->files[drop].id);
+        /* Unlinking a file with writes still in flight is fine on Linux. */
+        if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
+            TG_WARN("journal_delete_failed", "file", TG_S(name), "error", TG_S(strerror(errno)));
+        total -= j->files[drop].size;
+        drop++;
+    }
+    if (drop) {
+        memmove(j->files, j->files + drop, (j->nfiles - drop) * sizeof(*j->files));
+        j->nfiles -= drop;
+    }
+}
+
+/* Start a new segment named after ts (or the previous id + 1 when that is
+ * larger, so names always sort in write order). The header goes through the
+ * same buffers as records, so it is written in order with them. */
+static int rotate(tg_journal_t *j, int64_t ts)
+{
+    if (j->cur >= 0)
+        buf_submit(j, j->cur);
+    if (j->cur_slot >= 0) {
+        j->segs[j->cur_slot].retiring = true;
+        if (j->nfiles)
+            j->files[j->nfiles - 1].size = j->seg_off;
+        maybe_retire(j, j->cur_slot);
+        j->cur_slot = -1;
+    }
+
+    int slot = free_slot(j);
+    if (slot < 0)
+        return slot;
+
+    uint64_t id = ts > 0 ? (uint64_t)ts : 0;
+    if (j->have_id && id <= j->last_id)
+        id = j->last_id + 1;
+    char name[NAME_LEN + 1];
+    int fd = -1;
+    for (int tries = 0; tries < 64; tries++, id++) {
+        seg_name(name, sizeof name, id);
+        fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        int e = -errno;
+        set_err(j, e, "journal_write_failed", "create_segment");
+        take_err(j);
+        return e;
+    }
+    int ret = files_push(j, id);
+    if (ret < 0) {
+        close(fd);
+        unlinkat(j->dirfd, name, 0);
+        return ret;
+    }
+    j->last_id = id;
+    j->have_id = true;
+    j->segs[slot] = (jseg_t){.fd = fd};
+    j->cur_slot = slot;
+    j->seg_off = 0;
+
+    if (j->policy != TG_JOURNAL_FSYNC_NONE) {
+        if (j->uring)
+            ret = submit_fsync(j, j->dirfd, OP_FSYNC_DIR, -1, false);
+        else
+            ret = fsync(j->dirfd) < 0 ? -errno : 0;
+        if (ret < 0)
+            set_err(j, ret, "journal_fsync_failed", "fsync_dir");
+    }
+    enforce_max_bytes(j);
+
+    int idx = free_buf(j);
+    jbuf_t *b = &j->bufs[idx];
+    b->len = 0;
+    b->done = 0;
+    b->off = 0;
+    b->slot = slot;
+    b->first_mono = tg_mono_ns();
+    seg_hdr_encode(b->data, id);
+    b->len = SEG_HDR_LEN;
+    j->cur = idx;
+    j->seg_off = SEG_HDR_LEN;
+    j->bytes += SEG_HDR_LEN;
+    return 0;
+}
+
+/* Submit an aged buffer and start the interval fdatasync when due. */
+static void housekeep(tg_journal_t *j, int64_t now)
+{
+    if (j->cur >= 0 && j->bufs[j->cur].len > 0 &&
+        now - j->bufs[j->cur].first_mono >= TG_JOURNAL_MAX_DELAY_MS * 1000000LL)
+        buf_submit(j, j->cur);
+
+    if (j->policy != TG_JOURNAL_FSYNC_INTERVAL || j->cur_slot < 0)
+        return;
+    jseg_t *s = &j->segs[j->cur_slot];
+    if (!s->dirty || j->interval_inflight || now - j->last_fsync_mono < j->fsync_interval_ns)
+        return;
+    j->last_fsync_mono = now;
+    s->dirty = false;
+    if (j->uring) {
+        /* Covers the writes completed so far; later ones go to the next one.
+         * No IOSQE_IO_DRAIN: it would stall the writes queued behind it. */
+        int ret = submit_fsync(j, s->fd, OP_FSYNC_INTERVAL, j->cur_slot, true);
+        if (ret < 0)
+            set_err(j, ret, "journal_fsync_failed", "submit");
+        else
+            j->interval_inflight = true;
+    } else if (fdatasync(s->fd) < 0) {
+        set_err(j, -errno, "journal_fsync_failed", "fdatasync");
+    }
+}
+
+int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
+{
+    if (!j || (!ticks && n))
+        return -EINVAL;
+    reap(j, false);
+    for (size_t i = 0; i < n; i++) {
+        const tg_tick_t *t = &ticks[i];
+        size_t len = rec_size(t);
+
+        if (j->cur_slot < 0 ||
+            (j->seg_off + (int64_t)len > j->segment_bytes && j->seg_off > SEG_HDR_LEN)) {
+            int ret = rotate(j, t->ts);
+            if (ret < 0)
+                return ret;
+        }
+        if (j->cur < 0 || j->bufs[j->cur].len + len > JBUF_SIZE) {
+            if (j->cur >= 0)
+                buf_submit(j, j->cur);
+            int idx = free_buf(j);
+            jbuf_t *b = &j->bufs[idx];
+            b->len = 0;
+            b->done = 0;
+            b->off = j->seg_off;
+            b->slot = j->cur_slot;
+            b->first_mono = tg_mono_ns();
+            j->cur = idx;
+        }
+        jbuf_t *b = &j->bufs[j->cur];
+        rec_encode(b->data + b->len, t);
+        b->len += len;
+        j->seg_off += (int64_t)len;
+        j->bytes += len;
+    }
+    housekeep(j, tg_mono_ns());
+    return take_err(j);
+}
+
+int tg_journal_poll(tg_journal_t *j)
+{
+    if (!j)
+        return -EINVAL;
+    reap(j, false);
+    housekeep(j, tg_mono_ns());
+    return take_err(j);
+}
+
+/* Submit the partial buffer and wait until nothing is in flight. */
+static void drain(tg_journal_t *j)
+{
+    if (j->cur >= 0)
+        buf_submit(j, j->cur);
+    while (j->uring && j->inflight > 0)
+        reap(j, true);
+}
+
+static void sync_current(tg_journal_t *j)
+{
+    if (j->cur_slot < 0 || !j->segs[j->cur_slot].dirty)
+        return;
+    jseg_t *s = &j->segs[j->cur_slot];
+    s->dirty = false;
+    j->last_fsync_mono = tg_mono_ns();
+    if (j->uring) {
+        int ret = submit_fsync(j, s->fd, OP_FSYNC_INTERVAL, j->cur_slot, true);
+        if (ret < 0) {
+            set_err(j, ret, "journal_fsync_failed", "submit");
+            return;
+        }
+        j->interval_inflight = true;
+        while (j->inflight > 0)
+            reap(j, true);
+    } else if (fdatasync(s->fd) < 0) {
+        set_err(j, -errno, "journal_fsync_failed", "fdatasync");
+    }
+}
+
+int tg_journal_flush(tg_journal_t *j)
+{
+    if (!j)
+        return -EINVAL;
+    drain(j);
+    if (j->policy == TG_JOURNAL_FSYNC_ALWAYS)
+        sync_current(j);
+    return take_err(j);
+}
+
+int tg_journal_close(tg_journal_t *j)
+{
+    if (!j)
+        return 0;
+    drain(j);
+    /* A graceful stop makes everything durable unless the policy is none. */
+    if (j->policy != TG_JOURNAL_FSYNC_NONE)
+        sync_current(j);
+    if (j->nfiles && j->cur_slot >= 0)
+        j->files[j->nfiles - 1].size = j->seg_off;
+    for (int i = 0; i < JSLOTS; i++)
+        slot_close(j, i);
+    int ret = take_err(j);
+    if (j->uring)
+        io_uring_queue_exit(&j->ring);
+    for (int i = 0; i < JNBUFS; i++)
+        free(j->bufs[i].data);
+    free(j->files);
+    close(j->dirfd);
+    free(j->dir);
+    free(j);
+    return ret;
+}
+
+bool tg_journal_uring_enabled(const tg_journal_t *j)
+{
+    return j && j->uring;
+}
+
+uint64_t tg_journal_bytes(const tg_journal_t *j)
+{
+    return j ? j->bytes : 0;
+}
+
+uint64_t tg_journal_errors(const tg_journal_t *j)
+{
+    return j ? j->errors : 0;
+}
+
+int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes,
+                    long long max_bytes, tg_journal_fsync_t fsync_policy, int fsync_interval_ms)
+{
+    int ret;
+
+    if (!out || !dir || !*dir || segment_bytes < TG_JOURNAL_MIN_SEGMENT || max_bytes < 0 ||
+        fsync_policy > TG_JOURNAL_FSYNC_ALWAYS || fsync_interval_ms < 0)
+        return -EINVAL;
+    *out = NULL;
+
+    tg_journal_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    j->dirfd = -1;
+    j->cur = -1;
+    j->cur_slot = -1;
+    for (int i = 0; i < JSLOTS; i++)
+        j->segs[i].fd = -1;
+    j->segment_bytes = segment_bytes;
+    j->max_bytes = max_bytes;
+    j->policy = fsync_policy;
+    j->fsync_interval_ns = (int64_t)fsync_interval_ms * 1000000;
+    j->last_fsync_mono = tg_mono_ns();
+
+    j->dir = strdup(dir);
+    if (!j->dir) {
+        ret = -ENOMEM;
+        goto fail_free;
+    }
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        ret = -errno;
+        goto fail_free;
+    }
+    j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->dirfd < 0) {
+        ret = -errno;
+        goto fail_free;
+    }
+    for (int i = 0; i < JNBUFS; i++) {
+        /* 4 KiB alignment: page-aligned buffers copy fastest into the page
+         * cache and would allow O_DIRECT later without a format change. */
+        ret = -posix_memalign((void **)&j->bufs[i].data, 4096, JBUF_SIZE);
+        if (ret) {
+            j->bufs[i].data = NULL;
+            goto fail_close_dir;
+        }
+    }
+    ret = seg_list(j->dirfd, &j->files, &j->nfiles);
+    if (ret < 0)
+        goto fail_close_dir;
+    j->capfiles = j->nfiles;
+    if (j->nfiles) {
+        j->last_id = j->files[j->nfiles - 1].id;
+        j->have_id = true;
+    }
+
+    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
+    const char *why = "disabled by TICKGATE_DISABLE_IO_URING";
+    if (!off || strcmp(off, "1") != 0) {
+        ret = io_uring_queue_init(RING_DEPTH, &j->ring, 0);
+        if (ret == 0)
+            j->uring = true;
+        else
+            why = strerror(-ret);
+    }
+    if (!j->uring)
+        TG_WARN("io_uring_unavailable", "component", TG_S("journal"), "reason", TG_S(why));
+    *out = j;
+    return 0;
+
+fail_close_dir:
+    close(j->dirfd);
+fail_free:
+    for (int i = 0; i < JNBUFS; i++)
+        free(j->bufs[i].data);
+    free(j->files);
+    free(j->dir);
+    free(j);
+    return ret;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+#define RBUF_SIZE (1u << 20)
+
+struct tg_journal_reader {
+    char *dir;
+    int dirfd;
+    seg_file_t *segs;
+    size_t nsegs, next;
+
+    int fd;                       /* current segment, -1 = none */
+    char name[NAME_LEN + 1];
+    unsigned char *buf;           /* window: buf[0] is file offset `base` */
+    size_t len, pos;
+    int64_t base;
+    bool eof;
+    bool in_corrupt;              /* the current bad region is already reported */
+    uint64_t corrupt;
+};
+
+static void corrupt_report(tg_journal_reader_t *r, int64_t off, const char *reason)
+{
+    if (r->in_corrupt)
+        return;
+    r->in_corrupt = true;
+    r->corrupt++;
+    TG_WARN("journal_corrupt", "dir", TG_S(r->dir), "file", TG_S(r->name), "offset", TG_I(off),
+            "reason", TG_S(reason));
+}
+
+/* Make at least `need` bytes available at pos unless the file ends first. */
+static int rd_fill(tg_journal_reader_t *r, size_t need)
+{
+    while (r->len - r->pos < need && !r->eof) {
+        if (r->pos > 0) {
+            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+            r->base += (int64_t)r->pos;
+            r->len -= r->pos;
+            r->pos = 0;
+        }
+        ssize_t n = read(r->fd, r->buf + r->len, RBUF_SIZE - r->len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            r->eof = true;
+        r->len += (size_t)n;
+    }
+    return 0;
+}
+
+static void rd_close_seg(tg_journal_reader_t *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    r->len = r->pos = 0;
+    r->base = 0;
+    r->eof = false;
+    r->in_corrupt = false;
+}
+
+/* Open the next segment and validate its header. Returns 1 when a segment is
+ * ready, 0 when it was skipped, negative errno on an I/O error. */
+static int rd_open_seg(tg_journal_reader_t *r)
+{
+    seg_name(r->name, sizeof r->name, r->segs[r->next++].id);
+    r->fd = openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        if (errno == ENOENT)
+            return 0; /* deleted by max_bytes since we listed it */
+        return -errno;
+    }
+    posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    int ret = rd_fill(r, SEG_HDR_LEN);
+    if (ret < 0)
+        return ret;
+
+    const unsigned char *h = r->buf;
+    const char *bad = NULL;
+    if (r->len < SEG_HDR_LEN)
+        bad = r->len == 0 ? "empty_segment" : "short_header";
+    else if (memcmp(h, SEG_MAGIC, 8) != 0)
+        bad = "bad_magic";
+    else if (get16(h + 8) != SEG_VERSION || get16(h + 10) != SEG_HDR_LEN)
+        bad = "unsupported_version";
+    if (bad) {
+        corrupt_report(r, 0, bad);
+        rd_close_seg(r);
+        return 0;
+    }
+    unsigned char tmp[SEG_HDR_LEN];
+    memcpy(tmp, h, SEG_HDR_LEN);
+    memset(tmp + 12, 0, 4);
+    if (tg_crc32c(0, tmp, SEG_HDR_LEN) != get32(h + 12))
+        corrupt_report(r, 0, "bad_header_crc"); /* magic matches: still try the records */
+    r->pos = SEG_HDR_LEN;
+    return 1;
+}
+
+int tg_journal_read(tg_journal_reader_t *r, tg_tick_t *out)
+{
+    if (!r || !out)
+        return -EINVAL;
+    for (;;) {
+        if (r->fd < 0) {
+            if (r->next >= r->nsegs)
+                return 0;
+            int ret = rd_open_seg(r);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        int ret = rd_fill(r, REC_HDR_LEN);
+        if (ret < 0)
+            return ret;
+        size_t avail = r->len - r->pos;
+        int64_t off = r->base + (int64_t)r->pos;
+        if (avail == 0) {
+            rd_close_seg(r);
+            continue;
+        }
+        if (avail < REC_HDR_LEN) {
+            corrupt_report(r, off, "truncated");
+            rd_close_seg(r);
+            continue;
+        }
+        const unsigned char *p = r->buf + r->pos;
+        size_t plen = get16(p + 2);
+        if (get16(p) != REC_MAGIC || plen < REC_MIN_PAYLOAD || plen > REC_MAX_PAYLOAD) {
+            corrupt_report(r, off, "bad_record_header");
+            r->pos++;
+            continue;
+        }
+        ret = rd_fill(r, REC_HDR_LEN + plen);
+        if (ret < 0)
+            return ret;
+        p = r->buf + r->pos; /* rd_fill may have moved the window */
+        if (r->len - r->pos < REC_HDR_LEN + plen) {
+            /* Torn tail, or a corrupt length: keep scanning in case it is the latter. */
+            corrupt_report(r, off, "truncated");
+            r->pos++;
+            continue;
+        }
+        if (tg_crc32c(0, p + REC_HDR_LEN, plen) != get32(p + 4)) {
+            corrupt_report(r, off, "crc_mismatch");
+            r->pos++;
+            continue;
+        }
+        if (rec_decode(p + REC_HDR_LEN, plen, out) < 0) {
+            corrupt_report(r, off, "bad_payload");
+            r->pos++;
+            continue;
+        }
+        r->pos += REC_HDR_LEN + plen;
+        r->in_corrupt = false;
+        return 1;
+    }
+}
+
+/* Open a reader over the segments of dir, skipping the oldest ones until at
+ * most `tail_bytes` remain (0 = all), always keeping at least `min_segs`. */
+static int reader_open(tg_journal_reader_t **out, const char *dir, int64_t tail_bytes,
+                       size_t min_segs)
+{
+    int ret;
+
+    if (!out || !dir)
+        return -EINVAL;
+    *out = NULL;
+    tg_journal_reader_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->fd = -1;
+    r->dir = strdup(dir);
+    r->buf = malloc(RBUF_SIZE);
+    if (!r->dir || !r->buf) {
+        ret = -ENOMEM;
+        goto fail_free;
+    }
+    r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->dirfd < 0) {
+        ret = -errno;
+        goto fail_free;
+    }
+    ret = seg_list(r->dirfd, &r->segs, &r->nsegs);
+    if (ret < 0)
+        goto fail_close_dir;
+    if (tail_bytes > 0) {
+        int64_t sum = 0;
+        size_t k = r->nsegs;
+        while (k > 0 && (sum < tail_bytes || r->nsegs - k < min_segs)) {
+            k--;
+            sum += r->segs[k].size;
+        }
+        r->next = k;
+    }
+    *out = r;
+    return 0;
+
+fail_close_dir:
+    close(r->dirfd);
+fail_free:
+    free(r->buf);
+    free(r->dir);
+    free(r);
+    return ret;
+}
+
+int tg_journal_reader_open(tg_journal_reader_t **out, const char *dir)
+{
+    return reader_open(out, dir, 0, 0);
+}
+
+uint64_t tg_journal_reader_corrupt(const tg_journal_reader_t *r)
+{
+    return r ? r->corrupt : 0;
+}
+
+void tg_journal_reader_close(tg_journal_reader_t *r)
+{
+    if (!r)
+        return;
+    rd_close_seg(r);
+    close(r->dirfd);
+    free(r->segs);
+    free(r->buf);
+    free(r->dir);
+    free(r);
+}
+
+/* ---- last quotes ---------------------------------------------------------- */
+
+/* Open-addressing map symbol -> last tick; an empty slot has symbol[0] == 0
+ * (journaled symbols are never empty: rec_decode keeps them NUL-free and
+ * validation rejects empty ones, but an empty one is skipped here anyway). */
+typedef struct quote_map {
+    tg_tick_t *v;
+    size_t cap, n;
+} quote_map_t;
+
+static uint64_t sym_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static tg_tick_t *qm_slot(tg_tick_t *v, size_t cap, const char *sym)
+{
+    size_t i = sym_hash(sym) & (cap - 1);
+    while (v[i].symbol[0] && strcmp(v[i].symbol, sym) != 0)
+        i = (i + 1) & (cap - 1);
+    return &v[i];
+}
+
+static int qm_put(quote_map_t *m, const tg_tick_t *t)
+{
+    if (!t->symbol[0])
+        return 0;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        tg_tick_t *nv = calloc(nc, sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->v[i].symbol[0])
+                *qm_slot(nv, nc, m->v[i].symbol) = m->v[i];
+        free(m->v);
+        m->v = nv;
+        m->cap = nc;
+    }
+    tg_tick_t *s = qm_slot(m->v, m->cap, t->symbol);
+    if (!s->symbol[0])
+        m->n++;
+    *s = *t;
+    return 0;
+}
+
+int tg_journal_last_quotes(const char *dir, tg_journal_quote_cb cb, void *arg)
+{
+    tg_journal_reader_t *r;
+    quote_map_t m = {0};
+    tg_tick_t t;
+    int ret;
+
+    if (!dir || !cb)
+        return -EINVAL;
+    ret = reader_open(&r, dir, TG_JOURNAL_TAIL_SCAN_BYTES, 2);
+    if (ret == -ENOENT)
+        return 0;
+    if (ret < 0)
+        return ret;
+    while ((ret = tg_journal_read(r, &t)) > 0)
+        if ((ret = qm_put(&m, &t)) < 0)
+            break;
+    tg_journal_reader_close(r);
+    if (ret == 0) {
+        for (size_t i = 0; i < m.cap; i++)
+            if (m.v[i].symbol[0])
+                cb(&m.v[i], arg);
+        ret = (int)m.n;
+    }
+    free(m.v);
+    return ret;
+}
