@@ -158,6 +158,14 @@ int tg_config_defaults(tg_config_t *cfg);
 int tg_config_load(tg_config_t *cfg, const char *path, char *const *envp, char *err,
                    size_t errlen);
 
+/**
+ * Like tg_config_load() but parses `len` bytes of libconfig text (no @include
+ * base directory); `name` stands for the file name in error messages. For
+ * tests and the fuzzer.
+ */
+int tg_config_load_string(tg_config_t *cfg, const char *text, size_t len, const char *name,
+                          char *const *envp, char *err, size_t errlen);
+
 /** Print the effective config in libconfig syntax with secrets masked ("***"). */
 void tg_config_print(const tg_config_t *cfg, FILE *out);
 
