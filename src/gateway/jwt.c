@@ -463,6 +463,7 @@ static int read_claims(const unsigned char *pl, size_t len, tg_jwt_claims_t *c)
         rc = prc == -ENOMEM ? prc : TG_JWT_EBADCLAIM;
         goto out;
     }
+    rc = TG_JWT_EBADCLAIM; /* for the type checks below */
     if (nbf >= 0) {
         if (numeric_date(&j, nbf, true, &c->nbf))
             goto out;
