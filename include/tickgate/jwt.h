@@ -117,8 +117,9 @@ int tg_jwt_sha256_hex(const char *token, size_t len, char out[65]);
 /**
  * Mint an HS256 compact JWT (header {"alg":"HS256","typ":"JWT"}, payload
  * {"sub","roles"?,"portfolios"?,"iat","exp"}; roles/portfolios omitted when
- * empty) into out, NUL-terminated. Limits as for verification. Returns the
- * token length, -EINVAL (bad argument) or -ENOSPC (cap too small).
+ * empty) into out, NUL-terminated. Strings must be valid UTF-8 within the
+ * verification limits. Returns the token length, -EINVAL (bad argument) or
+ * -ENOSPC (cap too small).
  */
 int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,
                       const char *const *roles, size_t n_roles, const char *const *portfolios,

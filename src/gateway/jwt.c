@@ -673,10 +673,45 @@ static int sb_list(sbuf_t *b, const char *key, const char *const *list, size_t n
     return rc || sb_put(b, "]", 1) ? -ENOSPC : 0;
 }
 
+/* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF). The JSON
+ * escaper would replace bad bytes with U+FFFD, minting a token for a
+ * different name than the one asked for; refusing is the honest answer. */
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 static bool claim_str_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    return n > 0 && n <= TG_JWT_MAX_STR;
+    return n > 0 && n <= TG_JWT_MAX_STR && utf8_ok((const unsigned char *)s, n);
 }
 
 int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,

@@ -279,6 +279,18 @@ TG_TEST(mint_arguments)
                                       sizeof tok), -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, many, TG_JWT_MAX_LIST + 1, 0, 1, tok,
                                       sizeof tok), -EINVAL);
+    /* Not UTF-8 (stray continuation, overlong, surrogate, truncated): refused
+     * rather than minted with U+FFFD for a different name. */
+    const char *bad_utf8[] = {"a\x80", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, bad_utf8[i], NULL, 0, NULL, 0, 0, 1, tok,
+                                          sizeof tok), -EINVAL);
+        TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", bad_utf8 + i, 1, NULL, 0, 0, 1, tok,
+                                          sizeof tok), -EINVAL);
+    }
+    TG_CHECK(tg_jwt_mint_hs256(secret, 3, "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80", NULL, 0, NULL,
+                               0, 0, 1, tok, sizeof tok) > 0);
+
     /* 64 of each is the limit and still verifies. */
     int n = tg_jwt_mint_hs256(secret, SECRET_LEN, "u", many, TG_JWT_MAX_LIST, many, TG_JWT_MAX_LIST,
                               NOW, NOW + 1, tok, sizeof tok);
