@@ -13,6 +13,13 @@
 #include "tg_test.h"
 #include "tickgate/log.h"
 
+/* dir + "/" + name; checked so -Wformat-truncation stays quiet at -O2. */
+static void join(char *out, size_t cap, const char *dir, const char *name)
+{
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
+        abort();
+}
+
 static void mkdir_tmp(char *buf, size_t len)
 {
     snprintf(buf, len, "%s/tgj-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -32,7 +39,7 @@ static void rm_dir(const char *dir)
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        join(p, sizeof p, dir, de->d_name);
         unlink(p);
     }
     closedir(d);
@@ -64,7 +71,7 @@ static long long file_size(const char *dir, const char *name)
 {
     char p[512];
     struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    join(p, sizeof p, dir, name);
     return stat(p, &st) == 0 ? (long long)st.st_size : -1;
 }
 
@@ -224,7 +231,7 @@ TG_TEST(torn_tail_is_skipped)
     TG_CHECK_EQ_INT(write_ticks(dir, 8192, 0, TG_JOURNAL_FSYNC_NONE, 0, 1000, 20), 0);
     int nseg = list_segs(dir, names, 256);
     TG_CHECK(nseg > 1);
-    snprintf(p, sizeof p, "%s/%s", dir, names[nseg - 1]);
+    join(p, sizeof p, dir, names[nseg - 1]);
     long long sz = file_size(dir, names[nseg - 1]);
     /* Tick 999 is "ABCDEFGH...": 92-byte record. Cut it in its payload. */
     TG_CHECK_EQ_INT(truncate(p, sz - 30), 0);
@@ -246,7 +253,7 @@ TG_TEST(flipped_byte_skips_one_record)
     mkdir_tmp(dir, sizeof dir);
     TG_CHECK_EQ_INT(write_ticks(dir, 1 << 20, 0, TG_JOURNAL_FSYNC_NONE, 0, 1000, 50), 0);
     TG_CHECK_EQ_INT(list_segs(dir, names, 256), 1);
-    snprintf(p, sizeof p, "%s/%s", dir, names[0]);
+    join(p, sizeof p, dir, names[0]);
     long long sz = file_size(dir, names[0]);
     int fd = open(p, O_RDWR);
     TG_CHECK(fd >= 0);
@@ -281,7 +288,7 @@ TG_TEST(zeroed_hole_mid_file)
     mkdir_tmp(dir, sizeof dir);
     TG_CHECK_EQ_INT(write_ticks(dir, 1 << 20, 0, TG_JOURNAL_FSYNC_NONE, 0, 500, 50), 0);
     TG_CHECK_EQ_INT(list_segs(dir, names, 8), 1);
-    snprintf(p, sizeof p, "%s/%s", dir, names[0]);
+    join(p, sizeof p, dir, names[0]);
     int fd = open(p, O_RDWR);
     char zeros[1000] = {0};
     TG_CHECK_EQ_INT(pwrite(fd, zeros, sizeof zeros, 5000), 1000);
@@ -298,7 +305,7 @@ TG_TEST(zeroed_hole_mid_file)
 static void put_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    join(p, sizeof p, dir, name);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (len)
         TG_CHECK_EQ_INT(write(fd, data, len), (long long)len);
@@ -388,8 +395,8 @@ TG_TEST(fallback_produces_identical_files)
         char p1[512], p2[512];
         unsigned char *x = NULL, *y = NULL;
         size_t lx = 0, ly = 0;
-        snprintf(p1, sizeof p1, "%s/%s", d1, n1[i]);
-        snprintf(p2, sizeof p2, "%s/%s", d2, n2[i]);
+        join(p1, sizeof p1, d1, n1[i]);
+        join(p2, sizeof p2, d2, n2[i]);
         TG_CHECK(read_file(p1, &x, &lx) == 0 && read_file(p2, &y, &ly) == 0);
         TG_CHECK(lx == ly && memcmp(x, y, lx) == 0);
         free(x);
@@ -509,7 +516,7 @@ TG_TEST(last_quotes_from_tail)
     /* Torn tail (the kill -9 case): the torn record is skipped, the previous
      * tick of that symbol wins. Tick 1002 is "BTCUSDT". */
     int n = list_segs(dir, names, 256);
-    snprintf(p, sizeof p, "%s/%s", dir, names[n - 1]);
+    join(p, sizeof p, dir, names[n - 1]);
     TG_CHECK_EQ_INT(truncate(p, file_size(dir, names[n - 1]) - 3), 0);
     memset(&q, 0, sizeof q);
     TG_CHECK_EQ_INT(tg_journal_last_quotes(dir, lq_cb, &q), 5);
