@@ -1,0 +1,56 @@
+/* engine.h - the engine thread: feed rings in, last quotes and portfolio
+ * figures, encoded messages out to the gateway threads.
+ *
+ * One engine thread consumes every feed's SPSC ring, keeps the last quote per
+ * symbol, applies failover (which feed a symbol takes ticks from), updates
+ * portfolios incrementally, evaluates alerts, and publishes each resulting
+ * message once (tg_msg_t, both encodings) into one SPSC ring per gateway
+ * thread, waking that thread through its callback. Everything here is owned
+ * by the engine thread except where a function says "any thread".
+ */
+#ifndef TICKGATE_ENGINE_H
+#define TICKGATE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tickgate/config.h"
+#include "tickgate/feed.h"
+#include "tickgate/metrics.h"
+#include "tickgate/msg.h"
+#include "tickgate/ring.h"
+
+typedef struct tg_engine tg_engine_t;
+
+/** Wake a consumer of an output ring (e.g. lws_cancel_service). Any thread. */
+typedef void (*tg_engine_wake_fn)(void *arg);
+
+#define TG_ENGINE_MAX_OUTPUTS 64
+
+/**
+ * Create the engine over `feeds` (n of them, already initialized; the engine
+ * becomes the consumer of their rings). Main thread; caller owns *out.
+ */
+int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds, size_t nfeeds,
+                     tg_metrics_t *metrics);
+
+/**
+ * Add an output (one per gateway thread) before tg_engine_start: the engine
+ * produces tg_msg_t* into *ring (created here, consumer = that gateway thread,
+ * which owns one reference of every pointer it pops).
+ */
+int tg_engine_add_output(tg_engine_t *e, tg_ring_t **ring, tg_engine_wake_fn wake, void *arg);
+
+int tg_engine_start(tg_engine_t *e);
+/** Stop and join the thread; pending messages stay in the output rings. */
+void tg_engine_stop(tg_engine_t *e);
+void tg_engine_destroy(tg_engine_t *e);
+
+/** Feed threads: wake the engine after pushing ticks. Any thread. */
+void tg_engine_wake(void *engine);
+
+/** Any thread: true once the engine thread runs its loop. */
+bool tg_engine_running(const tg_engine_t *e);
+
+#endif

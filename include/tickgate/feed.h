@@ -1,0 +1,84 @@
+/* feed.h - provider feed adapters behind one ops table.
+ *
+ * Each configured feed becomes a tg_feed_t running on its own thread. The
+ * adapter produces normalized ticks and hands each to tg_feed_emit(), which
+ * validates it, counts it and pushes it into the feed's SPSC ring towards the
+ * engine (the feed thread is that ring's only producer). Adding a feed type =
+ * one file implementing tg_feed_ops_t plus one line in the registry (feed.c).
+ */
+#ifndef TICKGATE_FEED_H
+#define TICKGATE_FEED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tickgate/config.h"
+#include "tickgate/metrics.h"
+#include "tickgate/ring.h"
+#include "tickgate/tick.h"
+
+typedef struct tg_feed tg_feed_t;
+
+typedef struct tg_feed_ops {
+    const char *type;
+    /** Allocate adapter state into f->priv from f->conf. Main thread. 0 or -errno. */
+    int (*init)(tg_feed_t *f);
+    /** Thread body: produce ticks until tg_feed_stopping(f). Returns 0 or -errno. */
+    int (*run)(tg_feed_t *f);
+    /** Free f->priv; called after run returned (or if it never started). */
+    void (*destroy)(tg_feed_t *f);
+} tg_feed_ops_t;
+
+/** Called by the feed thread after pushing ticks, to wake the engine. */
+typedef void (*tg_feed_wake_fn)(void *arg);
+
+struct tg_feed {
+    const tg_feed_conf_t *conf; /* owned by the config */
+    const tg_feed_ops_t *ops;
+    uint16_t index;             /* position in config, = tg_tick_t.feed */
+    tg_ring_t *ring;            /* feed -> engine, this thread produces */
+    tg_feed_wake_fn wake;
+    void *wake_arg;
+    _Atomic int stop;
+    _Atomic int finished;       /* replay reached its end: "finished", not failed */
+    _Atomic int64_t last_tick_ns; /* mono time of the last accepted tick (any thread reads) */
+    void *priv;                 /* adapter state */
+    pthread_t thread;
+    bool started;
+    /* metrics (cached series pointers) */
+    tg_counter_t *m_received;
+    tg_counter_t *m_skipped;    /* synthetic: ticks skipped when > 100 ms late */
+    tg_counter_t *m_rejected_parse;
+};
+
+/** Look up the ops for a feed type; NULL if unknown. */
+const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type);
+
+/**
+ * Prepare feed `index` of `cfg`: ring of `ring_capacity` ticks, metrics, the
+ * adapter's init. Main thread. Caller owns f (tg_feed_destroy).
+ */
+int tg_feed_init(tg_feed_t *f, const tg_config_t *cfg, uint16_t index, size_t ring_capacity,
+                 tg_metrics_t *metrics, tg_feed_wake_fn wake, void *wake_arg);
+int tg_feed_start(tg_feed_t *f);
+/** Ask the thread to stop and join it. */
+void tg_feed_stop(tg_feed_t *f);
+void tg_feed_destroy(tg_feed_t *f);
+
+static inline bool tg_feed_stopping(tg_feed_t *f)
+{
+    return atomic_load_explicit(&f->stop, memory_order_relaxed) != 0;
+}
+
+/**
+ * Feed thread: hand n normalized ticks to the engine. Sets ts (accept time)
+ * when 0 and the feed index, counts, pushes (waiting while the ring is full:
+ * feed rings use backpressure), wakes the engine.
+ */
+void tg_feed_emit(tg_feed_t *f, tg_tick_t *ticks, size_t n);
+
+extern const tg_feed_ops_t tg_feed_synthetic_ops;
+
+#endif

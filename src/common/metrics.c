@@ -1,0 +1,229 @@
+/* metrics.c - the metric registry and Prometheus text rendering. */
+#include "tickgate/metrics.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HIST } kind_t;
+
+typedef struct series {
+    struct series *next;
+    kind_t kind;
+    char *name;
+    char *labels;
+    char *help;
+    union {
+        tg_counter_t c;
+        tg_gauge_t g;
+        tg_histogram_t h;
+    } u;
+} series_t;
+
+struct tg_metrics {
+    pthread_mutex_t lock; /* registration and rendering only, never updates */
+    series_t *head, *tail;
+};
+
+int tg_metrics_create(tg_metrics_t **out)
+{
+    tg_metrics_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    *out = m;
+    return 0;
+}
+
+void tg_metrics_destroy(tg_metrics_t *m)
+{
+    if (!m)
+        return;
+    for (series_t *s = m->head, *n; s; s = n) {
+        n = s->next;
+        free(s->name);
+        free(s->labels);
+        free(s->help);
+        free(s);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static const double default_bounds[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                        0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                        0.1,     0.25,     0.5,     1.0};
+
+static void *find_or_add(tg_metrics_t *m, kind_t kind, const char *name, const char *labels,
+                         const char *help)
+{
+    void *ret = NULL;
+    pthread_mutex_lock(&m->lock);
+    for (series_t *s = m->head; s; s = s->next)
+        if (s->kind == kind && strcmp(s->name, name) == 0 &&
+            strcmp(s->labels, labels ? labels : "") == 0) {
+            ret = &s->u;
+            goto out;
+        }
+    series_t *s = calloc(1, sizeof *s);
+    if (!s)
+        goto out;
+    s->kind = kind;
+    s->name = strdup(name);
+    s->labels = strdup(labels ? labels : "");
+    s->help = strdup(help ? help : "");
+    if (!s->name || !s->labels || !s->help) {
+        free(s->name);
+        free(s->labels);
+        free(s->help);
+        free(s);
+        goto out;
+    }
+    if (kind == KIND_HIST) {
+        s->u.h.nbounds = TG_HIST_BUCKETS;
+        memcpy(s->u.h.bounds, default_bounds, sizeof default_bounds);
+    }
+    /* Keep series of one name together so HELP/TYPE print once. */
+    series_t **pp = &m->head, *last_same = NULL;
+    for (series_t *it = m->head; it; it = it->next)
+        if (strcmp(it->name, name) == 0)
+            last_same = it;
+    if (last_same) {
+        s->next = last_same->next;
+        last_same->next = s;
+    } else {
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = s;
+    }
+    ret = &s->u;
+out:
+    pthread_mutex_unlock(&m->lock);
+    return ret;
+}
+
+tg_counter_t *tg_metrics_counter(tg_metrics_t *m, const char *name, const char *labels,
+                                 const char *help)
+{
+    return find_or_add(m, KIND_COUNTER, name, labels, help);
+}
+
+tg_gauge_t *tg_metrics_gauge(tg_metrics_t *m, const char *name, const char *labels,
+                             const char *help)
+{
+    return find_or_add(m, KIND_GAUGE, name, labels, help);
+}
+
+tg_histogram_t *tg_metrics_histogram(tg_metrics_t *m, const char *name, const char *labels,
+                                     const char *help)
+{
+    return find_or_add(m, KIND_HIST, name, labels, help);
+}
+
+void tg_histogram_observe_ns(tg_histogram_t *h, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    double s = (double)ns / 1e9;
+    int i = 0;
+    while (i < h->nbounds && s > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int err;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    if (b->err)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->err = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = b->cap * 2 + (size_t)n;
+        char *nb = realloc(b->buf, ncap);
+        if (!nb) {
+            b->err = 1;
+            return;
+        }
+        b->buf = nb;
+        b->cap = ncap;
+    }
+}
+
+static const char *kind_name(kind_t k)
+{
+    return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
+}
+
+char *tg_metrics_render(tg_metrics_t *m, size_t *len)
+{
+    sbuf_t b = {.cap = 16384};
+    b.buf = malloc(b.cap);
+    if (!b.buf)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    const char *prev = "";
+    for (series_t *s = m->head; s; s = s->next) {
+        if (strcmp(prev, s->name) != 0) {
+            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help, s->name,
+                      kind_name(s->kind));
+            prev = s->name;
+        }
+        const char *lb = s->labels;
+        switch (s->kind) {
+        case KIND_COUNTER:
+            sb_printf(&b, "%s%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+                      (unsigned long long)atomic_load(&s->u.c.v));
+            break;
+        case KIND_GAUGE:
+            sb_printf(&b, "%s%s%s%s %lld\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+                      (long long)atomic_load(&s->u.g.v));
+            break;
+        case KIND_HIST: {
+            uint64_t cum = 0;
+            for (int i = 0; i <= s->u.h.nbounds; i++) {
+                cum += atomic_load(&s->u.h.counts[i]);
+                if (i < s->u.h.nbounds)
+                    sb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, lb, *lb ? "," : "",
+                              s->u.h.bounds[i], (unsigned long long)cum);
+                else
+                    sb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, lb,
+                              *lb ? "," : "", (unsigned long long)cum);
+            }
+            sb_printf(&b, "%s_sum%s%s%s %.9f\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+                      (double)atomic_load(&s->u.h.sum_ns) / 1e9);
+            sb_printf(&b, "%s_count%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+                      (unsigned long long)atomic_load(&s->u.h.count));
+            break;
+        }
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (b.err) {
+        free(b.buf);
+        return NULL;
+    }
+    *len = b.len;
+    return b.buf;
+}

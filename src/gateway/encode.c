@@ -1,0 +1,293 @@
+/* encode.c - dual JSON + MessagePack writer (see encode.h) and tg_msg_t. */
+#include "tickgate/encode.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tickgate/json.h"
+#include "tickgate/msg.h"
+
+void tg_enc_init(tg_enc_t *e, char *json, size_t jcap, unsigned char *mp, size_t mcap)
+{
+    memset(e, 0, sizeof *e);
+    e->json = json;
+    e->jcap = jcap;
+    e->mp = mp;
+    e->mcap = mcap;
+    e->want_json = json != NULL;
+    e->want_mp = mp != NULL;
+    e->first[0] = 1;
+}
+
+static void jput(tg_enc_t *e, const char *s, size_t n)
+{
+    if (!e->want_json || e->err)
+        return;
+    if (n > e->jcap - e->jlen) {
+        e->err = -ENOSPC;
+        return;
+    }
+    memcpy(e->json + e->jlen, s, n);
+    e->jlen += n;
+}
+
+static void mput(tg_enc_t *e, const void *s, size_t n)
+{
+    if (!e->want_mp || e->err)
+        return;
+    if (n > e->mcap - e->mlen) {
+        e->err = -ENOSPC;
+        return;
+    }
+    memcpy(e->mp + e->mlen, s, n);
+    e->mlen += n;
+}
+
+/* msgpack-c packer writing into our fixed buffer: the library's own inline
+ * packing code, with no allocation per message. */
+static int mp_write(void *data, const char *buf, size_t len)
+{
+    mput(data, buf, len);
+    return 0;
+}
+
+#define PACKER(e)                                                                                  \
+    msgpack_packer pk;                                                                             \
+    msgpack_packer_init(&pk, (e), mp_write)
+
+/* A value (or key) at the current level: JSON needs a comma before all but the first. */
+static void jsep(tg_enc_t *e)
+{
+    if (!e->want_json)
+        return;
+    if (e->first[e->depth])
+        e->first[e->depth] = 0;
+    else
+        jput(e, ",", 1);
+}
+
+static void open_level(tg_enc_t *e, const char *c)
+{
+    jput(e, c, 1);
+    if (e->depth + 1 >= (int)sizeof e->first) {
+        e->err = -E2BIG;
+        return;
+    }
+    e->depth++;
+    e->first[e->depth] = 1;
+}
+
+/* A value right after a key must not get a comma: keys set this flag. */
+static int after_key(tg_enc_t *e)
+{
+    return e->first[e->depth] == 2;
+}
+
+static void value_prefix(tg_enc_t *e)
+{
+    if (after_key(e))
+        e->first[e->depth] = 0;
+    else
+        jsep(e);
+}
+
+void tg_enc_map(tg_enc_t *e, uint32_t n)
+{
+    value_prefix(e);
+    open_level(e, "{");
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_map(&pk, n);
+    }
+}
+
+void tg_enc_map_end(tg_enc_t *e)
+{
+    jput(e, "}", 1);
+    if (e->depth)
+        e->depth--;
+}
+
+void tg_enc_array(tg_enc_t *e, uint32_t n)
+{
+    value_prefix(e);
+    open_level(e, "[");
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_array(&pk, n);
+    }
+}
+
+void tg_enc_array_end(tg_enc_t *e)
+{
+    jput(e, "]", 1);
+    if (e->depth)
+        e->depth--;
+}
+
+static void jstr(tg_enc_t *e, const char *s, size_t len)
+{
+    if (!e->want_json || e->err)
+        return;
+    jput(e, "\"", 1);
+    int n = tg_json_escape(s, len, e->json + e->jlen, e->jcap - e->jlen);
+    if (n < 0) {
+        e->err = -ENOSPC;
+        return;
+    }
+    e->jlen += (size_t)n;
+    jput(e, "\"", 1);
+}
+
+void tg_enc_key(tg_enc_t *e, const char *k)
+{
+    jsep(e);
+    size_t len = strlen(k);
+    jstr(e, k, len);
+    jput(e, ":", 1);
+    e->first[e->depth] = 2;
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_str(&pk, len);
+        msgpack_pack_str_body(&pk, k, len);
+    }
+}
+
+void tg_enc_str(tg_enc_t *e, const char *s, size_t len)
+{
+    value_prefix(e);
+    jstr(e, s, len);
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_str(&pk, len);
+        msgpack_pack_str_body(&pk, s, len);
+    }
+}
+
+void tg_enc_cstr(tg_enc_t *e, const char *s)
+{
+    tg_enc_str(e, s, strlen(s));
+}
+
+void tg_enc_dec(tg_enc_t *e, tg_dec_t v)
+{
+    value_prefix(e);
+    if (e->want_json) {
+        char buf[TG_DEC_STRLEN + 1];
+        size_t n = tg_dec_format(v, buf);
+        jput(e, buf, n);
+    }
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_double(&pk, tg_dec_to_double(v));
+    }
+}
+
+void tg_enc_i64(tg_enc_t *e, int64_t v)
+{
+    value_prefix(e);
+    if (e->want_json) {
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%" PRId64, v);
+        jput(e, buf, (size_t)n);
+    }
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        if (v >= 0)
+            msgpack_pack_uint64(&pk, (uint64_t)v);
+        else
+            msgpack_pack_int64(&pk, v);
+    }
+}
+
+void tg_enc_u64(tg_enc_t *e, uint64_t v)
+{
+    value_prefix(e);
+    if (e->want_json) {
+        /* hand-rolled: this runs for every ts/seq on the fan-out path */
+        char tmp[24];
+        int n = sizeof tmp;
+        uint64_t x = v;
+        do {
+            tmp[--n] = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        jput(e, tmp + n, sizeof tmp - (size_t)n);
+    }
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_uint64(&pk, v);
+    }
+}
+
+void tg_enc_bool(tg_enc_t *e, bool v)
+{
+    value_prefix(e);
+    jput(e, v ? "true" : "false", v ? 4 : 5);
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        if (v)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+    }
+}
+
+void tg_enc_null(tg_enc_t *e)
+{
+    value_prefix(e);
+    jput(e, "null", 4);
+    if (e->want_mp && !e->err) {
+        PACKER(e);
+        msgpack_pack_nil(&pk);
+    }
+}
+
+tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size_t mp_len,
+                         const char *acl, size_t acl_len)
+{
+    size_t sz = sizeof(tg_msg_t) + TG_MSG_PRE + json_len + TG_MSG_PRE + mp_len + acl_len + 1;
+    tg_msg_t *m = malloc(sz);
+    if (!m)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    atomic_init(&m->refs, 1);
+    m->json = m->data + TG_MSG_PRE;
+    m->json_len = (uint32_t)json_len;
+    if (json_len)
+        memcpy(m->json, json, json_len);
+    m->mp = m->json + json_len + TG_MSG_PRE;
+    m->mp_len = (uint32_t)mp_len;
+    if (mp_len)
+        memcpy(m->mp, mp, mp_len);
+    char *a = (char *)m->mp + mp_len;
+    if (acl_len)
+        memcpy(a, acl, acl_len);
+    a[acl_len] = 0;
+    m->acl = a;
+    m->acl_len = (uint32_t)acl_len;
+    return m;
+}
+
+tg_msg_t *tg_msg_new(const void *json, size_t json_len, const void *mp, size_t mp_len)
+{
+    return tg_msg_new_acl(json, json_len, mp, mp_len, NULL, 0);
+}
+
+bool tg_msg_acl_has(const tg_msg_t *m, const char *sub)
+{
+    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end; p += strlen(p) + 1)
+        if (strcmp(p, sub) == 0)
+            return true;
+    return false;
+}
+
+void tg_msg_unref(tg_msg_t *m)
+{
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        free(m);
+}

@@ -1,0 +1,204 @@
+/* gw.h - gateway internals shared by server.c, hub.c, session.c, http_api.c.
+ *
+ * Everything here belongs to one service thread (gw_thread_t): its lws
+ * context, hub (channel keys, history, subscribers) and sessions. No locks:
+ * other threads reach a service thread only through its engine ring and
+ * lws_cancel_service().
+ */
+#ifndef TICKGATE_GW_H
+#define TICKGATE_GW_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tickgate/gateway.h"
+#include "tickgate/jwt.h"
+#include "tickgate/msg.h"
+#include "tickgate/protocol.h"
+
+typedef struct gw_thread gw_thread_t;
+typedef struct gw_session gw_session_t;
+
+/* ---- hub: channel keys with last state, history and subscribers ---- */
+
+typedef struct gw_subref {
+    gw_session_t *s;
+    uint32_t sub; /* index into s->subs */
+} gw_subref_t;
+
+typedef struct gw_key {
+    struct gw_key *next;     /* hash chain */
+    uint8_t channel;
+    char name[TG_KEY_MAX + 1];
+    tg_msg_t *last;          /* current state (ref held) */
+    tg_msg_t **hist;         /* ring of the last history_size messages (refs held) */
+    uint32_t hcap, hhead, hcount;
+    gw_subref_t *subs;
+    uint32_t nsubs, capsubs;
+    uint64_t next_seq;       /* notifications keys: seq assigned here */
+    /* notifications keys (one per user): what that user may read */
+    uint8_t admin;
+    char *extra;             /* token `portfolios` claim, NUL-separated */
+    size_t extra_len;
+} gw_key_t;
+
+typedef struct gw_hist_ent {
+    gw_key_t *key;
+    uint64_t seq;
+} gw_hist_ent_t;
+
+typedef struct gw_hub {
+    gw_key_t **buckets;
+    uint32_t nbuckets, nkeys;
+    uint32_t history_size;
+    uint64_t hist_bytes, hist_max_bytes;
+    gw_hist_ent_t *fifo;     /* global insertion order, for the byte budget */
+    size_t fhead, ftail, fcap;
+    gw_key_t **notif;        /* every notifications key (per-user alert streams) */
+    uint32_t nnotif, capnotif;
+    gw_session_t **wild;     /* market_data "*" subscribers */
+    uint32_t nwild, capwild;
+} gw_hub_t;
+
+/* ---- sessions ---- */
+
+typedef struct gw_sub {
+    gw_key_t *key;           /* NULL = free slot */
+    tg_msg_t *pending;       /* newest unsent message of this key (conflated) */
+    uint32_t pos;            /* index in key->subs */
+    uint8_t explicit_;       /* subscribed by name (vs only through "*") */
+    uint8_t queued;          /* in the dirty FIFO */
+} gw_sub_t;
+
+enum { GW_AWAIT_AUTH = 0, GW_ACTIVE, GW_CLOSING };
+
+struct gw_session {
+    struct lws *wsi;
+    gw_thread_t *t;
+    gw_session_t *prev, *next; /* thread's session list */
+    int state;
+    int close_code;
+    char close_reason[64];
+    bool msgpack;
+    bool wildcard;
+    bool notifications, system;
+    char client_id[24];
+    char peer[64];
+    tg_jwt_claims_t claims;
+    char token_hash[65];
+    int64_t deadline_s;      /* token exp + leeway */
+    int64_t auth_deadline_ns;
+    int64_t next_revocation_check_ns;
+
+    gw_sub_t *subs;
+    uint32_t nsubs, capsubs, nfree;
+    uint32_t nexplicit;      /* counted against max_subscriptions ("*" counts one) */
+    uint32_t *dirty;         /* FIFO of sub indices with a pending message */
+    uint32_t dhead, dlen, dcap;
+    tg_msg_t **ctrl;         /* FIFO of messages never conflated: replies, alerts, replays */
+    uint32_t chead, clen, ccap;
+    uint64_t pending_bytes;
+    int64_t last_progress_ns; /* last time the socket took data, or nothing was pending */
+    bool want_write;
+
+    char *rx;                /* reassembly of one client message */
+    size_t rxlen, rxcap;
+    double tokens;           /* rate limit bucket */
+    int64_t tokens_at_ns;
+    int rate_limited_hits[10]; /* per second ring, for "more than 10 in 10 s" */
+    int64_t rl_window_start_s;
+};
+
+/* ---- thread ---- */
+
+typedef struct gw_counters {
+    uint64_t sent[TG_CH_COUNT];
+    uint64_t conflated[TG_CH_COUNT];
+} gw_counters_t;
+
+struct gw_thread {
+    tg_gateway_t *g;
+    int idx;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    pthread_t thread;
+    bool started;
+    tg_ring_t *in;           /* engine -> this thread */
+    gw_hub_t hub;
+    gw_session_t *sessions;
+    _Atomic uint32_t nsessions; /* read by the main thread during shutdown */
+    _Atomic int shutdown_req;
+    gw_session_t **writers;  /* sessions flagged want_write during a drain */
+    uint32_t nwriters, capwriters;
+    unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
+    size_t frame_cap;
+    tg_msg_t *batch[1024];
+    gw_counters_t cnt, cnt_flushed;
+    lws_sorted_usec_list_t sul_timer;
+    uint64_t next_client;
+    bool closing;
+};
+
+struct tg_gateway {
+    tg_gateway_deps_t d;
+    const tg_config_t *cfg;
+    gw_thread_t *threads;
+    int nthreads;
+    int port;
+    char epoch[24];
+    _Atomic int stop;
+    /* metrics */
+    tg_gauge_t *m_clients;
+    tg_counter_t *m_sent[TG_CH_COUNT];
+    tg_counter_t *m_conflated[TG_CH_COUNT];
+    tg_histogram_t *m_tick_to_send;
+    tg_metrics_t *metrics;
+};
+
+/* hub.c */
+int gw_hub_init(gw_hub_t *h, uint32_t history_size, uint64_t max_bytes);
+void gw_hub_free(gw_hub_t *h);
+gw_key_t *gw_hub_find(gw_hub_t *h, int channel, const char *name);
+gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name); /* find or create */
+/** Take ownership of one reference of m: record as last state + history, fan out. */
+void gw_hub_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
+void gw_hub_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Messages of k with seq > since, oldest first, or -1 if not all are in history. */
+int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n);
+int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_session_t *s, uint32_t sub);
+void gw_hub_del_sub(gw_key_t *k, uint32_t pos);
+int gw_hub_add_wild(gw_hub_t *h, gw_session_t *s);
+void gw_hub_del_wild(gw_hub_t *h, gw_session_t *s);
+
+/* session.c */
+gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi);
+void gw_session_free(gw_session_t *s);
+/** Subscribe s to k; returns sub index or -errno. */
+int gw_session_sub(gw_session_t *s, gw_key_t *k, bool explicit_);
+void gw_session_unsub(gw_session_t *s, uint32_t sub);
+int gw_session_find_sub(gw_session_t *s, gw_key_t *k);
+/** Fan-out entry: newer message for subscription `sub` (takes a new ref). */
+void gw_session_offer(gw_session_t *s, uint32_t sub, tg_msg_t *m);
+/** Queue a never-conflated message (takes ownership of one ref). */
+void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m);
+/** Queue a reply built for this client alone (copied into a new msg). */
+void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
+void gw_session_close(gw_session_t *s, int code, const char *reason);
+void gw_session_want_write(gw_session_t *s);
+/** WRITEABLE: write one coalesced frame; returns -1 to close. */
+int gw_session_write(gw_session_t *s);
+/** Mark writers collected during a drain as writable with lws. */
+void gw_thread_flush_writers(gw_thread_t *t);
+
+/* protocol handling (server.c) */
+void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);
+
+/* http_api.c */
+int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
+            void *in, size_t len);
+
+#endif

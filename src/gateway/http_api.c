@@ -1,0 +1,583 @@
+/* http_api.c - HTTP on the gateway port: dashboard, health, metrics, API (SPEC §6).
+ *
+ * Each request gets an http_req_t hung off the lws per-session pointer. The
+ * full response (headers decided, body in memory) is built when the request
+ * is complete, then written on HTTP_WRITEABLE in chunks. API answers use the
+ * {"success":…,"data"|"error":…,"meta":…} envelope.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw.h"
+#include "tickgate/clock.h"
+#include "tickgate/embed.h"
+#include "tickgate/json.h"
+#include "tickgate/log.h"
+
+#define MAX_BODY (1024 * 1024)
+
+typedef struct http_req {
+    char path[256];
+    char method[8];
+    char *body;            /* request body */
+    size_t blen, bcap;
+    bool too_large;
+    int status;
+    const char *ctype;
+    char *resp;            /* response body (owned unless resp_static) */
+    size_t rlen, roff;
+    bool resp_static;
+    bool headers_sent;
+} http_req_t;
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool err;
+} sbuf_t;
+
+static void sb_put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->err)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->err = true;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void sb_str(sbuf_t *b, const char *s)
+{
+    char tmp[512];
+    int n = tg_json_escape(s, strlen(s), tmp, sizeof tmp);
+    sb_put(b, "\"", 1);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n);
+    sb_put(b, "\"", 1);
+}
+
+static void meta(sbuf_t *b, gw_thread_t *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    sb_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
+              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+              ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
+}
+
+static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
+{
+    r->status = status;
+    r->ctype = ctype;
+    if (b->err) {
+        free(b->p);
+        r->status = 500;
+        r->resp = NULL;
+        r->rlen = 0;
+        return;
+    }
+    r->resp = b->p;
+    r->rlen = b->len;
+}
+
+static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
+{
+    sbuf_t b = {0};
+    sb_printf(&b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    sb_str(&b, msg);
+    sb_put(&b, "}", 1);
+    meta(&b, t);
+    respond(r, status, "application/json", &b);
+}
+
+/* Start a success envelope; the caller appends data then calls api_ok_end. */
+static void api_ok_begin(sbuf_t *b)
+{
+    sb_put(b, "{\"success\":true,\"data\":", 23);
+}
+
+static void api_ok_end(http_req_t *r, gw_thread_t *t, sbuf_t *b)
+{
+    meta(b, t);
+    respond(r, 200, "application/json", b);
+}
+
+static const char *feed_state_name(tg_feed_t *f)
+{
+    if (atomic_load(&f->finished))
+        return "finished";
+    return "closed"; /* breaker states are wired by the feeds work */
+}
+
+static void health_ready(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    bool engine_ok = g->d.engine && tg_engine_running(g->d.engine);
+    bool any_delivering = false;
+    int64_t now = tg_mono_ns();
+    for (size_t i = 0; i < g->d.nfeeds; i++) {
+        int64_t last = atomic_load(&g->d.feeds[i].last_tick_ns);
+        if (last && now - last < 10LL * 1000000000LL)
+            any_delivering = true;
+        if (atomic_load(&g->d.feeds[i].finished))
+            any_delivering = true;
+    }
+    const char *status = !engine_ok || !any_delivering ? "not_ready" : "ready";
+    sbuf_t b = {0};
+    sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
+              engine_ok ? "ok" : "down");
+    for (size_t i = 0; i < g->d.nfeeds; i++) {
+        if (i)
+            sb_put(&b, ",", 1);
+        sb_str(&b, g->d.feeds[i].conf->name);
+        sb_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
+    }
+    sb_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+              g->cfg->postgres.url[0] ? "down" : "disabled",
+              g->cfg->redis.url[0] ? "down" : "disabled");
+    respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
+}
+
+static bool is_loopback(struct lws *wsi)
+{
+    char ip[64];
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* Bearer token -> claims; on failure answers 401 and returns false. */
+static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_claims_t *c)
+{
+    char buf[TG_JWT_MAX_TOKEN + 16];
+    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
+    memset(c, 0, sizeof *c);
+    if (n <= 7 || strncasecmp(buf, "Bearer ", 7) != 0) {
+        api_error(r, t, 401, "unauthorized", "missing bearer token");
+        return false;
+    }
+    int rc = tg_jwt_verify(t->g->d.jwt, buf + 7, (size_t)n - 7, time(NULL), c);
+    if (rc != 0) {
+        api_error(r, t, 401, rc == TG_JWT_EEXPIRED ? "token_expired" : "unauthorized",
+                  tg_jwt_reason(rc));
+        return false;
+    }
+    return true;
+}
+
+static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
+{
+    gw_hub_t *h = &t->hub;
+    sbuf_t b = {0};
+    if (one) {
+        gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
+        if (!k || !k->last) {
+            api_error(r, t, 404, "unknown_symbol", "no quote for that symbol");
+            return;
+        }
+        api_ok_begin(&b);
+        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        api_ok_end(r, t, &b);
+        return;
+    }
+    char list[4096];
+    const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
+    api_ok_begin(&b);
+    sb_put(&b, "[", 1);
+    bool first = true;
+    if (arg) {
+        char *save = NULL;
+        for (char *sym = strtok_r((char *)arg, ",", &save); sym; sym = strtok_r(NULL, ",", &save)) {
+            gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
+            if (!k || !k->last)
+                continue;
+            if (!first)
+                sb_put(&b, ",", 1);
+            first = false;
+            sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        }
+    } else {
+        for (uint32_t i = 0; i < h->nbuckets; i++)
+            for (gw_key_t *k = h->buckets[i]; k; k = k->next)
+                if (k->channel == TG_CH_MARKET_DATA && k->last) {
+                    if (!first)
+                        sb_put(&b, ",", 1);
+                    first = false;
+                    sb_put(&b, (const char *)k->last->json, k->last->json_len);
+                }
+    }
+    sb_put(&b, "]", 1);
+    api_ok_end(r, t, &b);
+}
+
+static bool claims_may_read(const tg_jwt_claims_t *c, const gw_key_t *k)
+{
+    if (c->admin)
+        return true;
+    for (size_t i = 0; i < c->n_portfolios; i++)
+        if (strcmp(c->portfolios[i], k->name) == 0)
+            return true;
+    return k->last && tg_msg_acl_has(k->last, c->sub);
+}
+
+static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                           const char *one)
+{
+    gw_hub_t *h = &t->hub;
+    sbuf_t b = {0};
+    if (one) {
+        gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
+        if (!k || !k->last) {
+            api_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (!claims_may_read(c, k)) {
+            api_error(r, t, 403, "forbidden", "portfolio is not yours");
+            return;
+        }
+        api_ok_begin(&b);
+        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        api_ok_end(r, t, &b);
+        return;
+    }
+    api_ok_begin(&b);
+    sb_put(&b, "[", 1);
+    bool first = true;
+    for (uint32_t i = 0; i < h->nbuckets; i++)
+        for (gw_key_t *k = h->buckets[i]; k; k = k->next)
+            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
+                if (!first)
+                    sb_put(&b, ",", 1);
+                first = false;
+                sb_put(&b, (const char *)k->last->json, k->last->json_len);
+            }
+    sb_put(&b, "]", 1);
+    api_ok_end(r, t, &b);
+}
+
+static void api_feeds(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    sbuf_t b = {0};
+    int64_t now = tg_mono_ns();
+    api_ok_begin(&b);
+    sb_put(&b, "[", 1);
+    for (size_t i = 0; i < g->d.nfeeds; i++) {
+        tg_feed_t *f = &g->d.feeds[i];
+        int64_t last = atomic_load(&f->last_tick_ns);
+        if (i)
+            sb_put(&b, ",", 1);
+        sb_put(&b, "{\"name\":", 8);
+        sb_str(&b, f->conf->name);
+        sb_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
+                      "\"last_tick_age_ms\":%lld}",
+                  f->ops ? f->ops->type : "?", f->conf->priority, feed_state_name(f),
+                  (unsigned long long)atomic_load(&f->m_received->v),
+                  last ? (long long)((now - last) / 1000000) : -1LL);
+    }
+    sb_put(&b, "]", 1);
+    api_ok_end(r, t, &b);
+}
+
+static const char *mime_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return "application/octet-stream";
+    if (!strcmp(dot, ".html"))
+        return "text/html; charset=utf-8";
+    if (!strcmp(dot, ".js"))
+        return "text/javascript; charset=utf-8";
+    if (!strcmp(dot, ".css"))
+        return "text/css; charset=utf-8";
+    if (!strcmp(dot, ".svg"))
+        return "image/svg+xml";
+    if (!strcmp(dot, ".json"))
+        return "application/json";
+    if (!strcmp(dot, ".png"))
+        return "image/png";
+    if (!strcmp(dot, ".ico"))
+        return "image/x-icon";
+    return "application/octet-stream";
+}
+
+static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
+{
+    const char *web_root = t->g->cfg->server.web_root;
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    if (strstr(path, "..") || strchr(path, '\\') || strncmp(path, "/deploy", 7) == 0) {
+        api_error(r, t, 404, "not_found", "not found");
+        return;
+    }
+    if (web_root && web_root[0]) {
+        char full[1024];
+        snprintf(full, sizeof full, "%s%s", web_root, path);
+        FILE *f = fopen(full, "rb");
+        if (f) {
+            sbuf_t b = {0};
+            char chunk[8192];
+            size_t n;
+            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                sb_put(&b, chunk, n);
+            fclose(f);
+            respond(r, 200, mime_for(path), &b);
+            return;
+        }
+        api_error(r, t, 404, "not_found", "not found");
+        return;
+    }
+    const tg_embedded_file_t *ef = tg_embed_find(path);
+    if (!ef) {
+        api_error(r, t, 404, "not_found", "not found");
+        return;
+    }
+    r->status = 200;
+    r->ctype = mime_for(path);
+    r->resp = (char *)ef->data;
+    r->rlen = ef->len;
+    r->resp_static = true;
+}
+
+/* Route a complete request. */
+static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
+{
+    const char *p = r->path;
+    tg_gateway_t *g = t->g;
+    if (r->too_large) {
+        api_error(r, t, 413, "message_too_large", "request body over 1 MiB");
+        return;
+    }
+    if (!strcmp(p, "/health")) {
+        sbuf_t b = {0};
+        sb_put(&b, "{\"status\":\"ok\"}", 15);
+        respond(r, 200, "application/json", &b);
+        return;
+    }
+    if (!strcmp(p, "/health/ready")) {
+        health_ready(r, t);
+        return;
+    }
+    if (!strcmp(p, "/metrics")) {
+        size_t len;
+        char *text = tg_metrics_render(g->metrics, &len);
+        if (!text) {
+            api_error(r, t, 500, "internal", "metrics unavailable");
+            return;
+        }
+        r->status = 200;
+        r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+        r->resp = text;
+        r->rlen = len;
+        return;
+    }
+    if (!strcmp(p, "/api/v1/demo-token")) {
+        if (!g->d.demo_token || !is_loopback(wsi)) {
+            api_error(r, t, 404, "not_found", "no demo token here");
+            return;
+        }
+        sbuf_t b = {0};
+        api_ok_begin(&b);
+        sb_put(&b, "{\"token\":", 9);
+        sb_str(&b, g->d.demo_token);
+        sb_put(&b, "}", 1);
+        api_ok_end(r, t, &b);
+        return;
+    }
+    if (!strncmp(p, "/api/", 5)) {
+        tg_jwt_claims_t c;
+        if (!http_auth(wsi, r, t, &c))
+            return;
+        if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/quotes"))
+            api_quotes(wsi, r, t, NULL);
+        else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/quotes/", 15) && p[15])
+            api_quotes(wsi, r, t, p + 15);
+        else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/portfolios"))
+            api_portfolios(r, t, &c, NULL);
+        else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
+            api_portfolios(r, t, &c, p + 19);
+        else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
+            if (!c.admin)
+                api_error(r, t, 403, "forbidden", "admin only");
+            else
+                api_feeds(r, t);
+        } else
+            api_error(r, t, 404, "not_found", "no such route");
+        tg_jwt_claims_free(&c);
+        return;
+    }
+    if (!strcmp(r->method, "GET"))
+        static_file(r, t, p);
+    else
+        api_error(r, t, 404, "not_found", "not found");
+}
+
+static void req_free(http_req_t *r)
+{
+    if (!r)
+        return;
+    if (!r->resp_static)
+        free(r->resp);
+    free(r->body);
+    free(r);
+}
+
+static int write_response(struct lws *wsi, http_req_t *r)
+{
+    if (!r->headers_sent) {
+        unsigned char hb[LWS_PRE + 1024];
+        unsigned char *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype, r->rlen, &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)"no-store", 8, &p, end))
+            return -1;
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        r->headers_sent = true;
+        if (r->rlen) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    if (r->roff < r->rlen) {
+        size_t n = r->rlen - r->roff;
+        if (n > 32768)
+            n = 32768;
+        unsigned char *buf = malloc(LWS_PRE + n);
+        if (!buf)
+            return -1;
+        memcpy(buf + LWS_PRE, r->resp + r->roff, n);
+        bool last = r->roff + n == r->rlen;
+        int w = lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+        free(buf);
+        if (w < (int)n)
+            return -1;
+        r->roff += n;
+        if (!last) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
+            void *in, size_t len)
+{
+    http_req_t **pr = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        if (!pr)
+            return -1;
+        req_free(*pr);
+        http_req_t *r = calloc(1, sizeof *r);
+        if (!r)
+            return -1;
+        *pr = r;
+        snprintf(r->path, sizeof r->path, "%s", (const char *)in);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+            strcpy(r->method, "GET");
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI))
+            strcpy(r->method, "PUT");
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
+            strcpy(r->method, "DELETE");
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+            strcpy(r->method, "POST");
+        else
+            strcpy(r->method, "OTHER");
+        if (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
+            char cl[32];
+            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+                strtoull(cl, NULL, 10) > MAX_BODY) {
+                r->too_large = true;
+                route(wsi, r, t);
+                lws_callback_on_writable(wsi);
+            }
+            return 0; /* wait for the body */
+        }
+        route(wsi, r, t);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY: {
+        http_req_t *r = pr ? *pr : NULL;
+        if (!r || r->too_large)
+            return 0;
+        if (r->blen + len > MAX_BODY) {
+            r->too_large = true;
+            return 0;
+        }
+        if (r->blen + len > r->bcap) {
+            size_t nc = (r->blen + len) * 2;
+            if (nc > MAX_BODY)
+                nc = MAX_BODY;
+            char *nb = realloc(r->body, nc);
+            if (!nb)
+                return -1;
+            r->body = nb;
+            r->bcap = nc;
+        }
+        memcpy(r->body + r->blen, in, len);
+        r->blen += len;
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+        http_req_t *r = pr ? *pr : NULL;
+        if (!r)
+            return -1;
+        if (!r->status)
+            route(wsi, r, t);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        http_req_t *r = pr ? *pr : NULL;
+        if (!r || !r->status)
+            return 0;
+        int rc = write_response(wsi, r);
+        if (rc == 0 && r->roff >= r->rlen && r->headers_sent) {
+            req_free(r);
+            *pr = NULL;
+        }
+        return rc;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (pr && *pr) {
+            req_free(*pr);
+            *pr = NULL;
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}

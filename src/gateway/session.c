@@ -1,0 +1,347 @@
+/* session.c - one WebSocket client: subscriptions, send queues, framing.
+ *
+ * Two queues per client. Subscriptions with something unsent sit in a FIFO
+ * of sub indices, each holding only its newest message: a newer quote or
+ * portfolio state replaces an unsent older one (conflation, counted), so a
+ * slow reader costs memory proportional to its subscriptions, not to time.
+ * Everything that must never be dropped (replies, alerts, recovery replays)
+ * goes to the ctrl FIFO, drained first. On WRITEABLE the pending messages are
+ * copied into one frame (JSON Lines or concatenated MessagePack) and written
+ * with a single lws_write(): the syscall per frame, not formatting, is the cost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "tickgate/clock.h"
+#include "tickgate/log.h"
+
+gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi)
+{
+    gw_session_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->t = t;
+    s->wsi = wsi;
+    s->last_progress_ns = tg_mono_ns();
+    snprintf(s->client_id, sizeof s->client_id, "c-%d-%llu", t->idx,
+             (unsigned long long)++t->next_client);
+    s->next = t->sessions;
+    if (t->sessions)
+        t->sessions->prev = s;
+    t->sessions = s;
+    t->nsessions++;
+    return s;
+}
+
+void gw_session_free(gw_session_t *s)
+{
+    if (!s)
+        return;
+    gw_thread_t *t = s->t;
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i].key)
+            gw_session_unsub(s, i);
+    if (s->wildcard)
+        gw_hub_del_wild(&t->hub, s);
+    for (uint32_t i = 0; i < s->clen; i++)
+        tg_msg_unref(s->ctrl[(s->chead + i) % s->ccap]);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        t->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    t->nsessions--;
+    for (uint32_t i = 0; i < t->nwriters; i++)
+        if (t->writers[i] == s)
+            t->writers[i] = NULL;
+    tg_jwt_claims_free(&s->claims);
+    free(s->subs);
+    free(s->dirty);
+    free(s->ctrl);
+    free(s->rx);
+    free(s);
+}
+
+int gw_session_find_sub(gw_session_t *s, gw_key_t *k)
+{
+    for (uint32_t i = 0; i < k->nsubs; i++)
+        if (k->subs[i].s == s)
+            return (int)k->subs[i].sub;
+    return -1;
+}
+
+int gw_session_sub(gw_session_t *s, gw_key_t *k, bool explicit_)
+{
+    int existing = gw_session_find_sub(s, k);
+    if (existing >= 0) {
+        if (explicit_)
+            s->subs[existing].explicit_ = 1;
+        return existing;
+    }
+    uint32_t idx = s->nsubs;
+    if (s->nfree) {
+        /* reuse a free slot, but not one still listed in the dirty FIFO */
+        for (idx = 0; idx < s->nsubs && (s->subs[idx].key || s->subs[idx].queued); idx++)
+            ;
+    }
+    if (idx == s->nsubs) {
+        if (s->nsubs == s->capsubs) {
+            uint32_t nc = s->capsubs ? s->capsubs * 2 : 8;
+            gw_sub_t *ns = realloc(s->subs, nc * sizeof *ns);
+            uint32_t *nd = realloc(s->dirty, nc * sizeof *nd);
+            if (!ns || !nd) {
+                if (ns)
+                    s->subs = ns;
+                if (nd)
+                    s->dirty = nd;
+                return -ENOMEM;
+            }
+            /* the dirty FIFO is a ring of capacity dcap: unroll it into the new array */
+            if (s->dlen && s->dhead + s->dlen > s->dcap) {
+                uint32_t first = s->dcap - s->dhead;
+                memmove(nd + s->dcap, nd, (s->dlen - first) * sizeof *nd);
+            }
+            s->subs = ns;
+            s->dirty = nd;
+            s->capsubs = nc;
+            s->dcap = nc;
+        }
+        s->nsubs++;
+    } else {
+        s->nfree--;
+    }
+    gw_sub_t *sub = &s->subs[idx];
+    memset(sub, 0, sizeof *sub);
+    sub->key = k;
+    sub->explicit_ = explicit_;
+    if (gw_hub_add_sub(&s->t->hub, k, s, idx) != 0) {
+        sub->key = NULL;
+        s->nfree++;
+        return -ENOMEM;
+    }
+    return (int)idx;
+}
+
+static void drop_pending(gw_session_t *s, gw_sub_t *sub)
+{
+    if (sub->pending) {
+        s->pending_bytes -= s->msgpack ? sub->pending->mp_len : sub->pending->json_len;
+        tg_msg_unref(sub->pending);
+        sub->pending = NULL;
+    }
+}
+
+void gw_session_unsub(gw_session_t *s, uint32_t idx)
+{
+    gw_sub_t *sub = &s->subs[idx];
+    if (!sub->key)
+        return;
+    drop_pending(s, sub);
+    gw_hub_del_sub(sub->key, sub->pos);
+    sub->key = NULL; /* a stale dirty-FIFO entry is skipped when drained */
+    s->nfree++;
+}
+
+void gw_session_want_write(gw_session_t *s)
+{
+    if (s->want_write)
+        return;
+    gw_thread_t *t = s->t;
+    if (t->nwriters == t->capwriters) {
+        uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
+        gw_session_t **nw = realloc(t->writers, nc * sizeof *nw);
+        if (!nw) {
+            lws_callback_on_writable(s->wsi);
+            return;
+        }
+        t->writers = nw;
+        t->capwriters = nc;
+    }
+    s->want_write = true;
+    t->writers[t->nwriters++] = s;
+}
+
+void gw_thread_flush_writers(gw_thread_t *t)
+{
+    for (uint32_t i = 0; i < t->nwriters; i++) {
+        gw_session_t *s = t->writers[i];
+        if (!s)
+            continue;
+        s->want_write = false;
+        lws_callback_on_writable(s->wsi);
+    }
+    t->nwriters = 0;
+}
+
+static void check_pending_limit(gw_session_t *s)
+{
+    if (s->pending_bytes > (uint64_t)s->t->g->cfg->limits.max_pending_bytes &&
+        s->state != GW_CLOSING)
+        gw_session_close(s, 4008, "slow consumer");
+}
+
+void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
+{
+    if (s->state != GW_ACTIVE)
+        return;
+    gw_sub_t *sub = &s->subs[idx];
+    if (sub->pending) {
+        s->t->cnt.conflated[m->channel]++;
+        drop_pending(s, sub);
+    } else if (!sub->queued) {
+        if (s->pending_bytes == 0 && s->clen == 0)
+            s->last_progress_ns = tg_mono_ns(); /* stall clock starts when data waits */
+        s->dirty[(s->dhead + s->dlen) % s->dcap] = idx;
+        s->dlen++;
+        sub->queued = 1;
+    }
+    sub->pending = tg_msg_ref(m);
+    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
+    check_pending_limit(s);
+    gw_session_want_write(s);
+}
+
+void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m)
+{
+    if (s->state == GW_CLOSING) {
+        tg_msg_unref(m);
+        return;
+    }
+    if (s->clen == s->ccap) {
+        uint32_t nc = s->ccap ? s->ccap * 2 : 16;
+        tg_msg_t **n = malloc(nc * sizeof *n);
+        if (!n) {
+            tg_msg_unref(m);
+            gw_session_close(s, 1011, "out of memory");
+            return;
+        }
+        for (uint32_t i = 0; i < s->clen; i++)
+            n[i] = s->ctrl[(s->chead + i) % s->ccap];
+        free(s->ctrl);
+        s->ctrl = n;
+        s->ccap = nc;
+        s->chead = 0;
+    }
+    if (s->pending_bytes == 0 && s->clen == 0)
+        s->last_progress_ns = tg_mono_ns();
+    s->ctrl[(s->chead + s->clen) % s->ccap] = m;
+    s->clen++;
+    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
+    check_pending_limit(s);
+    gw_session_want_write(s);
+}
+
+void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void *mp, size_t mlen)
+{
+    tg_msg_t *m = tg_msg_new(json, jlen, mp, mlen);
+    if (!m) {
+        gw_session_close(s, 1011, "out of memory");
+        return;
+    }
+    m->channel = TG_CH_SYSTEM; /* counted apart from data channels? no: replies count as system */
+    gw_session_push_ctrl(s, m);
+}
+
+void gw_session_close(gw_session_t *s, int code, const char *reason)
+{
+    if (s->state == GW_CLOSING)
+        return;
+    s->state = GW_CLOSING;
+    s->close_code = code;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
+    /* nothing queued is sent after a close decision */
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i].key)
+            drop_pending(s, &s->subs[i]);
+    for (uint32_t i = 0; i < s->clen; i++)
+        tg_msg_unref(s->ctrl[(s->chead + i) % s->ccap]);
+    s->clen = 0;
+    s->dlen = 0;
+    s->pending_bytes = 0;
+    lws_callback_on_writable(s->wsi);
+    /* a peer that never reads again must not keep the socket forever */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
+/* Append one message to the frame; false if it does not fit. */
+static bool frame_add(gw_session_t *s, size_t *len, const tg_msg_t *m)
+{
+    gw_thread_t *t = s->t;
+    const unsigned char *p = s->msgpack ? m->mp : m->json;
+    size_t n = s->msgpack ? m->mp_len : m->json_len;
+    size_t sep = (!s->msgpack && *len) ? 1 : 0;
+    if (*len + sep + n > t->frame_cap)
+        return false;
+    unsigned char *f = t->frame + LWS_PRE;
+    if (sep)
+        f[(*len)++] = '\n';
+    memcpy(f + *len, p, n);
+    *len += n;
+    return true;
+}
+
+int gw_session_write(gw_session_t *s)
+{
+    gw_thread_t *t = s->t;
+    s->last_progress_ns = tg_mono_ns();
+    if (s->state == GW_CLOSING) {
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        return -1;
+    }
+    size_t len = 0;
+    uint32_t nmsg = 0;
+    int64_t oldest_ts = 0;
+    /* ctrl first: replies and snapshots precede live data of the same key */
+    while (s->clen) {
+        tg_msg_t *m = s->ctrl[s->chead];
+        if (!frame_add(s, &len, m)) {
+            if (len == 0) { /* larger than a frame: cannot happen with the caps in use */
+                gw_session_close(s, 1011, "message too large");
+                return 0;
+            }
+            goto send;
+        }
+        s->chead = (s->chead + 1) % s->ccap;
+        s->clen--;
+        s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+        t->cnt.sent[m->channel]++;
+        nmsg++;
+        tg_msg_unref(m);
+    }
+    while (s->dlen) {
+        uint32_t idx = s->dirty[s->dhead];
+        gw_sub_t *sub = &s->subs[idx];
+        if (sub->key && sub->pending) {
+            tg_msg_t *m = sub->pending;
+            if (!frame_add(s, &len, m))
+                goto send;
+            if (!oldest_ts || (m->ts && m->ts < oldest_ts))
+                oldest_ts = m->ts;
+            s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+            t->cnt.sent[m->channel]++;
+            nmsg++;
+            tg_msg_unref(m);
+            sub->pending = NULL;
+        }
+        sub->queued = 0;
+        s->dhead = (s->dhead + 1) % s->dcap;
+        s->dlen--;
+    }
+send:
+    if (len) {
+        int w = lws_write(s->wsi, t->frame + LWS_PRE, len,
+                          s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (w < (int)len)
+            return -1;
+        if (oldest_ts)
+            tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
+    }
+    if (s->clen || s->dlen)
+        lws_callback_on_writable(s->wsi);
+    return 0;
+}

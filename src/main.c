@@ -1,0 +1,382 @@
+/* main.c - tickgate: CLI, configuration, and the wiring of the data flow.
+ *
+ *   feeds (one thread each) --SPSC ring--> engine thread --SPSC ring per
+ *   gateway thread--> gateway service threads (lws) --> WebSocket clients
+ *
+ * The main thread parses the command line, builds the configuration, starts
+ * the pipeline from the consumer end (gateway, engine, then feeds), then waits
+ * for signals; on SIGTERM/SIGINT it stops in the reverse order.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <libconfig.h>
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+#include <liburing.h>
+#include <msgpack.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tickgate/config.h"
+#include "tickgate/engine.h"
+#include "tickgate/feed.h"
+#include "tickgate/gateway.h"
+#include "tickgate/jwt.h"
+#include "tickgate/log.h"
+#include "tickgate/metrics.h"
+
+extern char **environ;
+
+#define EXIT_USAGE 2
+#define SHUTDOWN_GRACE_MS 2000
+
+static const char usage[] =
+    "usage: tickgate [--config FILE] [SUBCOMMAND [ARGS]]\n"
+    "\n"
+    "With no subcommand, run the gateway. Without --config it runs the embedded\n"
+    "default: a synthetic feed over the bundled universe, demo portfolios, HTTP and\n"
+    "WebSocket on 127.0.0.1:8080, and it prints a demo token and the dashboard URL.\n"
+    "\n"
+    "Subcommands:\n"
+    "  token --sub USER [--ttl 15m] [--role ROLE]... [--portfolios a,b]\n"
+    "                         mint an HS256 token with the configured secret\n"
+    "  check-config           validate and print the effective config (secrets masked)\n"
+    "  migrate                apply the SQL schema to postgres.url (idempotent)\n"
+    "  replay --journal DIR [--speed N|max] [--from TS_NS] [--to TS_NS]\n"
+    "         (--send HOST:PORT | --csv FILE)\n"
+    "                         send journaled ticks to a tcp feed, or write them as CSV\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE      configuration file (libconfig syntax)\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          version and linked library versions\n"
+    "\n"
+    "Every setting can be overridden with TICKGATE_<SECTION>_<KEY> (see README).\n"
+    "Exit codes: 0 clean, 1 runtime failure, 2 bad usage or invalid configuration.\n";
+
+static void print_version(void)
+{
+    printf("tickgate %s\n", TG_VERSION);
+    printf("  libwebsockets %s\n", lws_get_library_version());
+    printf("  openssl %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+    printf("  hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    printf("  libpq %d\n", PQlibVersion());
+    printf("  msgpack-c %s\n", msgpack_version());
+    printf("  liburing %s\n", TG_URING_VERSION);
+    printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
+           LIBCONFIG_VER_REVISION);
+    printf("  jemalloc %s%s\n", TG_JEMALLOC_VERSION,
+           TG_WITH_JEMALLOC ? "" : " (not linked: sanitizer build)");
+}
+
+/* ---- subcommand: token ---- */
+
+static int cmd_token(const tg_config_t *cfg, int argc, char **argv)
+{
+    const char *sub = NULL, *ttl = "15m", *plist = NULL;
+    const char *roles[16];
+    size_t nroles = 0;
+    static const struct option opts[] = {{"sub", required_argument, 0, 's'},
+                                         {"ttl", required_argument, 0, 't'},
+                                         {"role", required_argument, 0, 'r'},
+                                         {"portfolios", required_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sub = optarg;
+            break;
+        case 't':
+            ttl = optarg;
+            break;
+        case 'r':
+            if (nroles == 16) {
+                fprintf(stderr, "tickgate token: at most 16 --role\n");
+                return EXIT_USAGE;
+            }
+            roles[nroles++] = optarg;
+            break;
+        case 'p':
+            plist = optarg;
+            break;
+        default:
+            fprintf(stderr, "tickgate token: unknown option (see --help)\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!sub || !*sub) {
+        fprintf(stderr, "tickgate token: --sub USER is required\n");
+        return EXIT_USAGE;
+    }
+    int64_t ttl_s;
+    if (tg_parse_duration_s(ttl, &ttl_s) != 0 || ttl_s <= 0) {
+        fprintf(stderr, "tickgate token: --ttl: not a duration (e.g. 90, 30s, 15m, 24h, 2d): %s\n",
+                ttl);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cfg->auth.jwt_alg, "HS256") != 0 || !cfg->auth.jwt_secret[0]) {
+        fprintf(stderr, "tickgate token: auth.jwt_secret: needed to mint HS256 tokens (set it in "
+                        "the config or TICKGATE_AUTH_JWT_SECRET)\n");
+        return EXIT_USAGE;
+    }
+    char *plcopy = plist ? strdup(plist) : NULL;
+    const char *ports[64];
+    size_t nports = 0;
+    char *save = NULL;
+    for (char *p = plcopy ? strtok_r(plcopy, ",", &save) : NULL; p && nports < 64;
+         p = strtok_r(NULL, ",", &save))
+        ports[nports++] = p;
+    char tok[TG_JWT_MAX_TOKEN];
+    int64_t now = time(NULL);
+    int n = tg_jwt_mint_hs256(cfg->auth.jwt_secret, strlen(cfg->auth.jwt_secret), sub, roles,
+                              nroles, ports, nports, now, now + ttl_s, tok, sizeof tok);
+    free(plcopy);
+    if (n < 0) {
+        fprintf(stderr, "tickgate token: cannot mint: %s\n", strerror(-n));
+        return EXIT_USAGE;
+    }
+    printf("%s\n", tok);
+    return 0;
+}
+
+/* ---- the daemon ---- */
+
+typedef struct app {
+    tg_config_t *cfg;
+    tg_metrics_t *metrics;
+    tg_jwt_verifier_t *jwt;
+    tg_feed_t feeds[TG_MAX_FEEDS];
+    size_t nfeeds;
+    tg_engine_t *engine;
+    tg_gateway_t *gateway;
+    char demo_token[TG_JWT_MAX_TOKEN];
+} app_t;
+
+/* Embedded default: a random secret for this run, and a demo token for `demo`. */
+static int embedded_secret(app_t *a)
+{
+    unsigned char rnd[32];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return -EIO;
+    char hex[65];
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    free(a->cfg->auth.jwt_secret);
+    a->cfg->auth.jwt_secret = strdup(hex);
+    if (!a->cfg->auth.jwt_secret)
+        return -ENOMEM;
+    const char *roles[] = {"admin"};
+    int64_t now = time(NULL);
+    int n = tg_jwt_mint_hs256(hex, strlen(hex), "demo", roles, 1, NULL, 0, now, now + 86400,
+                              a->demo_token, sizeof a->demo_token);
+    return n < 0 ? n : 0;
+}
+
+static int run_daemon(tg_config_t *cfg)
+{
+    app_t a = {.cfg = cfg};
+    int rc, exit_code = 1;
+
+    /* Signals are taken synchronously by this thread only (sigwaitinfo):
+     * block them before any thread starts so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg->embedded_default && (rc = embedded_secret(&a)) != 0) {
+        TG_ERROR("startup_failed", "error", TG_S("cannot create the demo secret"));
+        return 1;
+    }
+    rc = tg_jwt_verifier_create(&a.jwt, cfg->auth.jwt_alg, cfg->auth.jwt_secret,
+                                strlen(cfg->auth.jwt_secret), cfg->auth.jwt_public_key,
+                                cfg->auth.leeway_s);
+    if (rc) {
+        fprintf(stderr, "tickgate: auth: cannot build the token verifier (%s): set "
+                        "auth.jwt_secret (HS256) or auth.jwt_public_key (RS256)\n",
+                strerror(rc == -ENOENT ? ENOENT : EINVAL));
+        return EXIT_USAGE;
+    }
+    if ((rc = tg_metrics_create(&a.metrics)) != 0)
+        goto out;
+
+    /* feeds -> engine -> gateway: build from the producers, start from the consumers */
+    for (size_t i = 0; i < cfg->n_feeds; i++) {
+        rc = tg_feed_init(&a.feeds[i], cfg, (uint16_t)i, 65536, a.metrics, tg_engine_wake, NULL);
+        if (rc) {
+            TG_ERROR("startup_failed", "feed", TG_S(cfg->feeds[i].name), "error",
+                     TG_S(strerror(-rc)));
+            goto out;
+        }
+        a.nfeeds++;
+    }
+    if ((rc = tg_engine_create(&a.engine, cfg, a.feeds, a.nfeeds, a.metrics)) != 0)
+        goto out;
+    for (size_t i = 0; i < a.nfeeds; i++)
+        a.feeds[i].wake_arg = a.engine;
+    tg_gateway_deps_t deps = {
+        .cfg = cfg,
+        .engine = a.engine,
+        .feeds = a.feeds,
+        .nfeeds = a.nfeeds,
+        .metrics = a.metrics,
+        .jwt = a.jwt,
+        .demo_token = cfg->embedded_default ? a.demo_token : NULL,
+    };
+    if ((rc = tg_gateway_create(&a.gateway, &deps)) != 0) {
+        TG_ERROR("startup_failed", "listen", TG_S(cfg->server.listen), "error",
+                 TG_S(strerror(-rc)));
+        goto out;
+    }
+    if ((rc = tg_gateway_start(a.gateway)) != 0 || (rc = tg_engine_start(a.engine)) != 0)
+        goto out;
+    for (size_t i = 0; i < a.nfeeds; i++)
+        if ((rc = tg_feed_start(&a.feeds[i])) != 0)
+            goto out;
+
+    TG_INFO("startup", "version", TG_S(TG_VERSION), "listen", TG_S(cfg->server.listen), "port",
+            TG_I(tg_gateway_port(a.gateway)), "feeds", TG_I(a.nfeeds));
+    if (cfg->embedded_default) {
+        char host[256];
+        int port;
+        tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
+        printf("tickgate %s: embedded default (synthetic feed, demo portfolios)\n", TG_VERSION);
+        printf("dashboard: http://%s:%d/\n", host, tg_gateway_port(a.gateway));
+        printf("websocket: ws://%s:%d/ws\n", host, tg_gateway_port(a.gateway));
+        printf("demo token (sub demo, admin, 24 h, this run only):\n%s\n", a.demo_token);
+        fflush(stdout);
+    }
+
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&sigs, &si);
+        if (sig == SIGHUP) {
+            if (tg_log_set_level(cfg->log.level) == 0)
+                TG_INFO("config_reloaded", "what", TG_S("log level"));
+            continue;
+        }
+        if (sig == SIGINT || sig == SIGTERM) {
+            TG_INFO("shutdown", "signal", TG_S(sig == SIGINT ? "SIGINT" : "SIGTERM"));
+            break;
+        }
+    }
+    exit_code = 0;
+out:
+    if (exit_code != 0 && rc)
+        TG_ERROR("startup_failed", "error", TG_S(strerror(rc < 0 ? -rc : rc)));
+    /* stop in reverse: clients first (close 1001), then producers, then the engine */
+    tg_gateway_shutdown(a.gateway, SHUTDOWN_GRACE_MS);
+    for (size_t i = 0; i < a.nfeeds; i++)
+        tg_feed_stop(&a.feeds[i]);
+    tg_engine_stop(a.engine);
+    tg_gateway_destroy(a.gateway);
+    tg_engine_destroy(a.engine);
+    for (size_t i = 0; i < a.nfeeds; i++)
+        tg_feed_destroy(&a.feeds[i]);
+    tg_metrics_destroy(a.metrics);
+    tg_jwt_verifier_free(a.jwt);
+    return exit_code;
+}
+
+/* ---- dispatch ---- */
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    /* Global options may come before or after the subcommand: pull --config,
+     * --help and --version out of argv wherever they are, leaving the rest. */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest)
+        return 1;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            free(rest);
+            return 0;
+        }
+        if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            print_version();
+            free(rest);
+            return 0;
+        }
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tickgate: %s needs a FILE\n", a);
+                free(rest);
+                return EXIT_USAGE;
+            }
+            config_path = argv[++i];
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9)) {
+            config_path = a + 9;
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    const char *sub = nrest > 1 ? rest[1] : NULL;
+    if (sub && sub[0] == '-') {
+        fprintf(stderr, "tickgate: unknown option %s (see --help)\n", sub);
+        free(rest);
+        return EXIT_USAGE;
+    }
+    if (sub && strcmp(sub, "token") && strcmp(sub, "check-config") && strcmp(sub, "migrate") &&
+        strcmp(sub, "replay") && strcmp(sub, "run")) {
+        fprintf(stderr, "tickgate: unknown subcommand %s (see --help)\n", sub);
+        free(rest);
+        return EXIT_USAGE;
+    }
+
+    tg_config_t cfg;
+    char err[512];
+    int rc = tg_config_load(&cfg, config_path, environ, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "tickgate: invalid configuration: %s\n", err);
+        tg_config_free(&cfg);
+        free(rest);
+        return EXIT_USAGE;
+    }
+    tg_log_set_level(cfg.log.level);
+    tg_log_set_format(cfg.log.format);
+
+    int code;
+    if (!sub || !strcmp(sub, "run")) {
+        if (sub && nrest > 2) {
+            fprintf(stderr, "tickgate run: unexpected argument %s\n", rest[2]);
+            code = EXIT_USAGE;
+        } else {
+            code = run_daemon(&cfg);
+        }
+    } else if (!strcmp(sub, "token")) {
+        code = cmd_token(&cfg, nrest - 1, rest + 1);
+    } else if (!strcmp(sub, "check-config")) {
+        if (nrest > 2) {
+            fprintf(stderr, "tickgate check-config: unexpected argument %s\n", rest[2]);
+            code = EXIT_USAGE;
+        } else {
+            tg_config_print(&cfg, stdout);
+            code = 0;
+        }
+    } else {
+        fprintf(stderr, "tickgate %s: not available in this build yet\n", sub);
+        code = 1;
+    }
+    tg_config_free(&cfg);
+    free(rest);
+    return code;
+}
