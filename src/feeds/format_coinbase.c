@@ -1,0 +1,96 @@
+/* format_coinbase.c - Coinbase Exchange WebSocket feed (ws-feed.exchange.coinbase.com).
+ *
+ *   {"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22",
+ *    "best_bid":"1285.04","best_ask":"1285.27","last_size":"11.4396987",
+ *    "time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,...}
+ *   {"type":"match","trade_id":10,"sequence":50,"time":"2014-11-07T08:19:27.028459Z",
+ *    "product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell",...}
+ *   {"type":"subscriptions",...} {"type":"heartbeat",...} {"type":"error","message":".."}
+ * Decimals are strings; `time` is RFC 3339 (µs); `sequence` increases per product.
+ * A ticker carries the last trade and the top of book, so it becomes one tick
+ * with both flags. `last_match` (the replay of the latest trade on subscribe)
+ * is liveness only: it was, or will be, seen as a `match`.
+ */
+#include "format_internal.h"
+
+#include <errno.h>
+
+static int ticker(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now)
+{
+    tg_json_ref_t price = tg_json_get(j, r, "price"), size = tg_json_get(j, r, "last_size");
+    tg_json_ref_t bid = tg_json_get(j, r, "best_bid"), ask = tg_json_get(j, r, "best_ask");
+    tg_tick_t t;
+    int rc;
+    tg__fmt_tick_init(&t, now);
+    if ((rc = tg__fmt_symbol(j, tg_json_get(j, r, "product_id"), &t, false)) < 0 ||
+        (rc = tg__fmt_rfc3339_ts(j, tg_json_get(j, r, "time"), &t.src_ts)) < 0 ||
+        (rc = tg__fmt_seq(j, tg_json_get(j, r, "sequence"), &t.src_seq)) < 0)
+        return rc;
+    if (price >= 0 && tg_json_type(j, price) != TG_JSON_NULL) {
+        if ((rc = tg__fmt_dec(j, price, &t.price)) < 0 ||
+            (rc = tg__fmt_dec_opt(j, size, &t.size)) < 0)
+            return rc;
+        t.flags |= TG_TICK_TRADE;
+    }
+    if ((bid >= 0 && tg_json_type(j, bid) != TG_JSON_NULL) ||
+        (ask >= 0 && tg_json_type(j, ask) != TG_JSON_NULL)) {
+        if ((rc = tg__fmt_dec_opt(j, bid, &t.bid)) < 0 ||
+            (rc = tg__fmt_dec_opt(j, ask, &t.ask)) < 0)
+            return rc;
+        t.flags |= TG_TICK_QUOTE;
+    }
+    if (!t.flags)
+        return -EINVAL;
+    return tg__fmt_emit(s, &t);
+}
+
+static int match(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now)
+{
+    tg_tick_t t;
+    int rc;
+    tg__fmt_tick_init(&t, now);
+    if ((rc = tg__fmt_symbol(j, tg_json_get(j, r, "product_id"), &t, false)) < 0 ||
+        (rc = tg__fmt_dec(j, tg_json_get(j, r, "price"), &t.price)) < 0 ||
+        (rc = tg__fmt_dec(j, tg_json_get(j, r, "size"), &t.size)) < 0 ||
+        (rc = tg__fmt_rfc3339_ts(j, tg_json_get(j, r, "time"), &t.src_ts)) < 0 ||
+        (rc = tg__fmt_seq(j, tg_json_get(j, r, "sequence"), &t.src_seq)) < 0)
+        return rc;
+    t.flags = TG_TICK_TRADE;
+    return tg__fmt_emit(s, &t);
+}
+
+static int element(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now)
+{
+    tg_json_ref_t type = tg_json_get(j, r, "type");
+    if (tg_json_type(j, type) != TG_JSON_STRING)
+        return -EINVAL;
+    if (tg_json_str_eq(j, type, "ticker"))
+        return ticker(s, j, r, now);
+    if (tg_json_str_eq(j, type, "match"))
+        return match(s, j, r, now);
+    if (tg_json_str_eq(j, type, "heartbeat"))
+        return tg__fmt_control(s, TG_FORMAT_CTL_HEARTBEAT, j, type);
+    if (tg_json_str_eq(j, type, "subscriptions"))
+        return tg__fmt_control(s, TG_FORMAT_CTL_SUBSCRIPTION, j, type);
+    if (tg_json_str_eq(j, type, "error"))
+        return tg__fmt_control(s, TG_FORMAT_CTL_ERROR, j, tg_json_get(j, r, "message"));
+    if (tg_json_str_eq(j, type, "last_match") || tg_json_str_eq(j, type, "status"))
+        return tg__fmt_control(s, TG_FORMAT_CTL_STATUS, j, type);
+    return tg__fmt_control(s, TG_FORMAT_CTL_UNKNOWN, j, type);
+}
+
+static int coinbase_parse(const char *msg, size_t len, int64_t now_ns, tg_format_sink_t *s)
+{
+    int rc = tg__fmt_doc(s, msg, len);
+    if (rc < 0)
+        return rc;
+    if (tg_json_type(&s->_json, 0) != TG_JSON_OBJECT)
+        return -EINVAL; /* Coinbase never batches */
+    return tg__fmt_batch(s, &s->_json, 0, element, now_ns);
+}
+
+const tg_format_ops_t tg_format_coinbase = {
+    .name = "coinbase",
+    .parse = coinbase_parse,
+    .seq_monotonic = true,
+};

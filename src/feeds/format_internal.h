@@ -1,0 +1,59 @@
+/* format_internal.h - helpers shared by the format_<name>.c parsers
+ * (implemented in format.c). Private to src/feeds. */
+#ifndef TICKGATE_FORMAT_INTERNAL_H
+#define TICKGATE_FORMAT_INTERNAL_H
+
+#include "tickgate/feed_format.h"
+
+/** Parse one element r of document j; 0 after exactly one callback, or a
+ * negative errno with no callback. */
+typedef int (*tg__fmt_elem_fn)(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r,
+                               int64_t now_ns);
+
+/** Parse msg into s->_json with the limits every format uses. */
+int tg__fmt_doc(tg_format_sink_t *s, const char *msg, size_t len);
+
+/** Array: fn per element, a failing element goes to on_error; returns the
+ * element count. Object: fn once; its error is returned. Else -EINVAL. */
+int tg__fmt_batch(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, tg__fmt_elem_fn fn,
+                  int64_t now_ns);
+
+/** A zeroed tick with ts = now_ns. */
+void tg__fmt_tick_init(tg_tick_t *t, int64_t now_ns);
+
+/** Copy string r as the symbol (upper-cased when asked). Not a string:
+ * -EINVAL. Empty, longer than 31 bytes or not printable ASCII/UTF-8 without
+ * spaces: sym_len 0 (validation then says bad_symbol). */
+int tg__fmt_symbol(const tg_json_t *j, tg_json_ref_t r, tg_tick_t *t, bool upper);
+
+/** Required decimal (number or numeric string): tg_json_dec, -EINVAL if absent. */
+int tg__fmt_dec(const tg_json_t *j, tg_json_ref_t r, tg_dec_t *out);
+
+/** Optional decimal: absent or null leaves *out = 0 and returns 0. */
+int tg__fmt_dec_opt(const tg_json_t *j, tg_json_ref_t r, tg_dec_t *out);
+
+/** Integer time in `unit_ns` units (1e6 for ms) to ns; absent -> 0. Negative: -EINVAL. */
+int tg__fmt_int_ts(const tg_json_t *j, tg_json_ref_t r, int64_t unit_ns, int64_t *ns);
+
+/** RFC 3339 string time to ns; absent -> 0. */
+int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns);
+
+/** RFC 3339 text ("2024-01-02T15:04:05.123456789Z", offsets allowed) to ns
+ * since the epoch. -EINVAL malformed, -ERANGE outside int64 ns. */
+int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns);
+
+/** Optional non-negative integer sequence; absent -> 0. */
+int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq);
+
+/** on_control with the raw text of string r (or NULL). Returns 0. */
+int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *j,
+                    tg_json_ref_t text);
+
+static inline int tg__fmt_emit(tg_format_sink_t *s, const tg_tick_t *t)
+{
+    if (s->on_tick)
+        s->on_tick(s, t);
+    return 0;
+}
+
+#endif
