@@ -186,10 +186,17 @@ int tg_session_next_open(const char *hhmm, const char *tz, int64_t now_ns, int64
     int64_t best = INT64_MAX;
     for (int64_t d = day - 1; d <= day + 2; d++) {
         int64_t local = d * 86400 + hh * 3600 + mm * 60;
-        /* local -> UT: the offset of the instant one offset-guess earlier,
-         * refined once; exact except inside DST gaps (see header) */
-        int64_t t = local - zone_offset(&z, local);
-        t = local - zone_offset(&z, t);
+        /* local -> UT: guess with the offset at `local` read as UT, refine
+         * once, keep whichever round-trips */
+        int64_t t1 = local - zone_offset(&z, local);
+        int64_t t2 = local - zone_offset(&z, t1);
+        int64_t t;
+        if (t2 + zone_offset(&z, t2) == local)
+            t = t2;
+        else if (t1 + zone_offset(&z, t1) == local)
+            t = t1;
+        else
+            t = t1 > t2 ? t1 : t2; /* DST gap: the offset in force before it */
         if ((__int128)t * 1000000000LL > now_ns && t < best)
             best = t;
     }
