@@ -418,6 +418,10 @@ static int submit_write(tg_journal_t *j, int idx)
     io_uring_prep_write(sqe, s->fd, b->data + b->done, (unsigned)(b->len - b->done),
                         (uint64_t)(b->off + (int64_t)b->done));
     io_uring_sqe_set_data64(sqe, ud_make(OP_WRITE, (unsigned)b->slot, (unsigned)idx));
+    /* Buffered file writes are otherwise done inline in io_uring_enter() when
+     * they would not block, i.e. the owner would pay the page-cache copy of the
+     * whole buffer itself. IOSQE_ASYNC hands it to an io-wq worker. */
+    io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
     b->busy = true;
     s->inflight++;
     j->inflight++;
