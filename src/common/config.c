@@ -1451,6 +1451,7 @@ static char *mask_url(const char *url)
             memcpy(o + j, "***", 3);
             j += 3;
             p = pw_end;
+            pw = NULL; /* "u:@h" has pw == pw_end: mask once, never loop */
             continue;
         }
         if (strncasecmp(p, "password=", 9) == 0 && (p == url || !isalnum((unsigned char)p[-1]))) {

@@ -720,6 +720,13 @@ TG_TEST(print_masks_secrets)
 out_free:
     tg_config_free(&c);
 
+    /* an empty password (found by fuzz_config: it used to loop) */
+    OK_LOAD(&c, "postgres = { url = \"postgres://u:@h/db\"; };", no_env);
+    out = print_to_string(&c);
+    TG_CHECK(out && strstr(out, "\"postgres://u:***@h/db\""));
+    free(out);
+    tg_config_free(&c);
+
     /* and an error message never carries a secret either */
     char err[512];
     char *e2[] = {"TICKGATE_REDIS_URL=ftp://u:rpass77@h", NULL};
