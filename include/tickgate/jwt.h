@@ -32,16 +32,16 @@
  * -ENOMEM) the same function may return.
  */
 enum {
-    TG_JWT_EMALFORMED = -1001,  /* not 3 canonical base64url segments, not JSON objects */
-    TG_JWT_EBADSIG = -1002,     /* signature does not verify */
-    TG_JWT_EALG = -1003,        /* alg is not the configured one (incl. "none") */
-    TG_JWT_EEXPIRED = -1004,    /* now >= exp + leeway */
-    TG_JWT_ENOTYET = -1005,     /* now + leeway < nbf */
-    TG_JWT_ENOEXP = -1006,      /* no exp claim */
-    TG_JWT_ENOSUB = -1007,      /* no sub claim, or empty */
-    TG_JWT_EBADCLAIM = -1008,   /* a claim of the wrong type or size (exp as string, 65 roles…) */
-    TG_JWT_EHEADER = -1009,     /* typ is not JWT, crit or cty present */
-    TG_JWT_ETOOLARGE = -1010,   /* token longer than TG_JWT_MAX_TOKEN */
+    TG_JWT_EMALFORMED = -1001, /* not 3 canonical base64url segments, not JSON objects */
+    TG_JWT_EBADSIG = -1002,    /* signature does not verify */
+    TG_JWT_EALG = -1003,       /* alg is not the configured one (incl. "none") */
+    TG_JWT_EEXPIRED = -1004,   /* now >= exp + leeway */
+    TG_JWT_ENOTYET = -1005,    /* now + leeway < nbf */
+    TG_JWT_ENOEXP = -1006,     /* no exp claim */
+    TG_JWT_ENOSUB = -1007,     /* no sub claim, or empty */
+    TG_JWT_EBADCLAIM = -1008,  /* a claim of the wrong type or size (exp as string, 65 roles…) */
+    TG_JWT_EHEADER = -1009,    /* typ is not JWT, crit or cty present */
+    TG_JWT_ETOOLARGE = -1010,  /* token longer than TG_JWT_MAX_TOKEN */
 };
 
 typedef struct tg_jwt_verifier tg_jwt_verifier_t;
@@ -53,16 +53,16 @@ typedef struct tg_jwt_verifier tg_jwt_verifier_t;
  * (exp down, nbf up).
  */
 typedef struct tg_jwt_claims {
-    char *sub;            /* never NULL after success; <= TG_JWT_MAX_STR bytes */
-    char *jti;            /* NULL when absent */
+    char *sub; /* never NULL after success; <= TG_JWT_MAX_STR bytes */
+    char *jti; /* NULL when absent */
     int64_t exp;
-    int64_t nbf, iat;     /* valid only when has_nbf / has_iat */
+    int64_t nbf, iat; /* valid only when has_nbf / has_iat */
     bool has_nbf, has_iat;
-    char **roles;         /* n_roles strings (array NULL when 0) */
+    char **roles; /* n_roles strings (array NULL when 0) */
     size_t n_roles;
-    char **portfolios;    /* n_portfolios strings (array NULL when 0) */
+    char **portfolios; /* n_portfolios strings (array NULL when 0) */
     size_t n_portfolios;
-    bool admin;           /* roles contains "admin" */
+    bool admin; /* roles contains "admin" */
 } tg_jwt_claims_t;
 
 /**

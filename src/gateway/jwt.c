@@ -31,26 +31,26 @@
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 
-#define HS256_LEN 32
+#define HS256_LEN    32
 #define RSA_MIN_BITS 2048
 /* A header is a handful of short members; anything bigger is not ours. */
 #define HDR_MAX_TOKENS 32
-#define HDR_MAX_DEPTH 4
+#define HDR_MAX_DEPTH  4
 /* 64 roles + 64 portfolios + the registered claims, and room for an IdP's
  * extra claims; nesting beyond this is hostile, not informative. */
 #define PAYLOAD_MAX_TOKENS 1024
-#define PAYLOAD_MAX_DEPTH 16
+#define PAYLOAD_MAX_DEPTH  16
 
 typedef enum { ALG_HS256 = 1, ALG_RS256 = 2 } jwt_alg_t;
 
 struct tg_jwt_verifier {
     jwt_alg_t alg;
-    const char *alg_name;   /* static string, compared with the header's alg */
+    const char *alg_name; /* static string, compared with the header's alg */
     int leeway_s;
-    EVP_MAC *mac;           /* HS256: HMAC, fetched once */
-    EVP_MAC_CTX *mac_tmpl;  /* HS256: keyed once; each verify dups it (read-only here) */
-    EVP_PKEY *pkey;         /* RS256: the public key */
-    size_t sig_len;         /* exact signature length the alg produces */
+    EVP_MAC *mac;          /* HS256: HMAC, fetched once */
+    EVP_MAC_CTX *mac_tmpl; /* HS256: keyed once; each verify dups it (read-only here) */
+    EVP_PKEY *pkey;        /* RS256: the public key */
+    size_t sig_len;        /* exact signature length the alg produces */
 };
 
 /* ---- base64url (RFC 7515 §2: no padding) ---------------------------------- */
@@ -325,8 +325,8 @@ int tg_jwt_verifier_create(tg_jwt_verifier_t **out, const char *alg, const void 
     /* Keep whatever OpenSSL queues on this thread from leaking into a later
      * SSL_get_error() of the caller (lws shares the thread's error queue). */
     ERR_set_mark();
-    int rc = a == ALG_HS256 ? prepare_hmac(v, secret, secret_len)
-                            : load_rsa_pubkey(v, pubkey_pem_path);
+    int rc =
+        a == ALG_HS256 ? prepare_hmac(v, secret, secret_len) : load_rsa_pubkey(v, pubkey_pem_path);
     ERR_pop_to_mark();
     if (rc)
         goto fail_free_verifier;
@@ -400,7 +400,8 @@ static int check_header(const tg_jwt_verifier_t *v, const unsigned char *hdr, si
     if (alg == -2)
         goto out;
     /* Absent, "none", another alg or a non-string: never fall back to anything. */
-    if (alg < 0 || tg_json_type(&j, alg) != TG_JSON_STRING || !tg_json_str_eq(&j, alg, v->alg_name)) {
+    if (alg < 0 || tg_json_type(&j, alg) != TG_JSON_STRING ||
+        !tg_json_str_eq(&j, alg, v->alg_name)) {
         rc = TG_JWT_EALG;
         goto out;
     }
@@ -741,8 +742,7 @@ int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,
     char num[64];
     int nl;
     rc = -ENOSPC;
-    if (sb_put(&pl, "{\"sub\":", 7) || sb_str(&pl, sub) ||
-        sb_list(&pl, "roles", roles, n_roles) ||
+    if (sb_put(&pl, "{\"sub\":", 7) || sb_str(&pl, sub) || sb_list(&pl, "roles", roles, n_roles) ||
         sb_list(&pl, "portfolios", portfolios, n_portfolios))
         goto fail_free_payload;
     nl = snprintf(num, sizeof num, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)exp);

@@ -16,7 +16,7 @@
 
 #include "tg_test.h"
 
-#define NOW 1763800000LL
+#define NOW    1763800000LL
 #define TOKCAP 20000
 
 static const char secret[] = "test-secret-0123456789abcdef-0123456789";
@@ -141,7 +141,7 @@ static tg_jwt_verifier_t *hs_verifier(int leeway)
     return v;
 }
 
-#define HDR "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+#define HDR    "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 #define HDR_RS "{\"alg\":\"RS256\",\"typ\":\"JWT\"}"
 
 /* Payload valid at NOW. */
@@ -149,10 +149,10 @@ static const char good_pl[] = "{\"sub\":\"u-1\",\"exp\":1763800600,\"iat\":17638
 
 /* ---- RFC 7515 Appendix A.1 -------------------------------------------- */
 
-static const char rfc_jws[] =
-    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
-    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
-    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+static const char rfc_jws[] = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+                              ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGx"
+                              "lLmNvbS9pc19yb290Ijp0cnVlfQ"
+                              ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 static const char rfc_k[] =
     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 
@@ -249,7 +249,8 @@ TG_TEST(mint_is_pyjwt_shaped)
     unsigned char pl[256];
     size_t pn = b64d(d1 + 1, (size_t)(d2 - d1 - 1), pl);
     pl[pn] = 0;
-    TG_CHECK_EQ_STR((char *)pl, "{\"sub\":\"demo\",\"roles\":[\"admin\"],\"iat\":1000,\"exp\":2000}");
+    TG_CHECK_EQ_STR((char *)pl,
+                    "{\"sub\":\"demo\",\"roles\":[\"admin\"],\"iat\":1000,\"exp\":2000}");
     /* The signature is HMAC-SHA256 over the first two segments. */
     char expect[TOKCAP];
     mk_hs(expect, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", (char *)pl);
@@ -268,28 +269,39 @@ TG_TEST(mint_arguments)
     longs[sizeof longs - 1] = 0;
     const char *lp[] = {longs};
 
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(NULL, 1, "u", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 0, "u", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, NULL, NULL, 0, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, longs, NULL, 0, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", lp, 1, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 1, NULL, 0, 0, 1, tok, sizeof tok), -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(NULL, 1, "u", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 0, "u", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, NULL, NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, longs, NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", lp, 1, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 1, NULL, 0, 0, 1, tok, sizeof tok),
+                    -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", many, TG_JWT_MAX_LIST + 1, NULL, 0, 0, 1, tok,
-                                      sizeof tok), -EINVAL);
+                                      sizeof tok),
+                    -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, many, TG_JWT_MAX_LIST + 1, 0, 1, tok,
-                                      sizeof tok), -EINVAL);
+                                      sizeof tok),
+                    -EINVAL);
     /* Not UTF-8 (stray continuation, overlong, surrogate, truncated): refused
      * rather than minted with U+FFFD for a different name. */
     const char *bad_utf8[] = {"a\x80", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"};
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
-        TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, bad_utf8[i], NULL, 0, NULL, 0, 0, 1, tok,
-                                          sizeof tok), -EINVAL);
-        TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", bad_utf8 + i, 1, NULL, 0, 0, 1, tok,
-                                          sizeof tok), -EINVAL);
+        TG_CHECK_EQ_INT(
+            tg_jwt_mint_hs256(secret, 3, bad_utf8[i], NULL, 0, NULL, 0, 0, 1, tok, sizeof tok),
+            -EINVAL);
+        TG_CHECK_EQ_INT(
+            tg_jwt_mint_hs256(secret, 3, "u", bad_utf8 + i, 1, NULL, 0, 0, 1, tok, sizeof tok),
+            -EINVAL);
     }
-    TG_CHECK(tg_jwt_mint_hs256(secret, 3, "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80", NULL, 0, NULL,
-                               0, 0, 1, tok, sizeof tok) > 0);
+    TG_CHECK(tg_jwt_mint_hs256(secret, 3, "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80", NULL, 0, NULL, 0,
+                               0, 1, tok, sizeof tok) > 0);
 
     /* 64 of each is the limit and still verifies. */
     int n = tg_jwt_mint_hs256(secret, SECRET_LEN, "u", many, TG_JWT_MAX_LIST, many, TG_JWT_MAX_LIST,
@@ -303,7 +315,8 @@ TG_TEST(mint_arguments)
     n = tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, NULL, 0, 0, 1, tok, sizeof tok);
     TG_CHECK(n > 0);
     char small[256];
-    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, NULL, 0, 0, 1, small, (size_t)n + 1), n);
+    TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, NULL, 0, 0, 1, small, (size_t)n + 1),
+                    n);
     TG_CHECK_EQ_STR(small, tok);
     TG_CHECK_EQ_INT(tg_jwt_mint_hs256(secret, 3, "u", NULL, 0, NULL, 0, 0, 1, small, (size_t)n),
                     -ENOSPC);
@@ -330,11 +343,21 @@ TG_TEST(alg_none_and_mismatch)
 
     /* Even with a valid HMAC attached, the header alg decides first. */
     const char *hdrs[] = {
-        "{\"alg\":\"none\"}",   "{\"alg\":\"None\"}",  "{\"alg\":\"NONE\"}",
-        "{\"alg\":\"hs256\"}",  "{\"alg\":\"HS384\"}", "{\"alg\":\"HS512\"}",
-        "{\"alg\":\"RS256\"}",  "{\"alg\":\"ES256\"}", "{\"alg\":\"HS256 \"}",
-        "{\"alg\":\"\"}",       "{\"alg\":null}",      "{\"alg\":256}",
-        "{\"alg\":[\"HS256\"]}", "{\"typ\":\"JWT\"}",   "{}",
+        "{\"alg\":\"none\"}",
+        "{\"alg\":\"None\"}",
+        "{\"alg\":\"NONE\"}",
+        "{\"alg\":\"hs256\"}",
+        "{\"alg\":\"HS384\"}",
+        "{\"alg\":\"HS512\"}",
+        "{\"alg\":\"RS256\"}",
+        "{\"alg\":\"ES256\"}",
+        "{\"alg\":\"HS256 \"}",
+        "{\"alg\":\"\"}",
+        "{\"alg\":null}",
+        "{\"alg\":256}",
+        "{\"alg\":[\"HS256\"]}",
+        "{\"typ\":\"JWT\"}",
+        "{}",
         "{\"alg\":\"HS256\\u0000\"}",
     };
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
@@ -505,11 +528,13 @@ TG_TEST(verifier_create_arguments)
     TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "HS256", secret, 0, NULL, 0), -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "HS256", NULL, 5, NULL, 0), -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "HS256", secret, SECRET_LEN, NULL, -1), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "HS256", secret, SECRET_LEN, NULL,
-                                           TG_JWT_MAX_LEEWAY_S + 1), -EINVAL);
+    TG_CHECK_EQ_INT(
+        tg_jwt_verifier_create(&v, "HS256", secret, SECRET_LEN, NULL, TG_JWT_MAX_LEEWAY_S + 1),
+        -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "RS256", NULL, 0, NULL, 0), -EINVAL);
     TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "RS256", NULL, 0, "", 0), -EINVAL);
-    TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "RS256", NULL, 0, "/nonexistent/tg.pem", 0), -ENOENT);
+    TG_CHECK_EQ_INT(tg_jwt_verifier_create(&v, "RS256", NULL, 0, "/nonexistent/tg.pem", 0),
+                    -ENOENT);
 
     /* Not a PEM; a 1024-bit key; an EC key: all refused. */
     char path[64] = "/tmp/tg_jwt_badXXXXXX";
@@ -585,10 +610,13 @@ TG_TEST(exp_nbf_leeway)
     TG_CHECK_EQ_INT(vt(v0, "{\"sub\":\"u\",\"exp\":-5.5}", -6), TG_JWT_EEXPIRED);
     /* Far future saturates instead of overflowing. */
     TG_CHECK_EQ_INT(vt(v5, "{\"sub\":\"u\",\"exp\":9223372036854775807}", NOW), 0);
-    TG_CHECK_EQ_INT(vt(v5, "{\"sub\":\"u\",\"exp\":2000,\"nbf\":-9223372036854775807}", NOW), TG_JWT_EEXPIRED);
+    TG_CHECK_EQ_INT(vt(v5, "{\"sub\":\"u\",\"exp\":2000,\"nbf\":-9223372036854775807}", NOW),
+                    TG_JWT_EEXPIRED);
     TG_CHECK_EQ_INT(vt(v5, "{\"sub\":\"u\",\"exp\":2000,\"nbf\":-9223372036854775807}", 1000), 0);
-    TG_CHECK_EQ_INT(vt(v5, "{\"sub\":\"u\",\"exp\":9223372036854775807,\"nbf\":9223372036854775807}",
-                       INT64_MAX - 1), 0); /* now + leeway saturates */
+    TG_CHECK_EQ_INT(vt(v5,
+                       "{\"sub\":\"u\",\"exp\":9223372036854775807,\"nbf\":9223372036854775807}",
+                       INT64_MAX - 1),
+                    0); /* now + leeway saturates */
 
     /* Type errors and out-of-range values are claim errors, not expiries. */
     const char *bad[] = {
@@ -631,7 +659,8 @@ TG_TEST(claims_sub_roles_portfolios)
     TG_CHECK_EQ_INT(vt(v, "{\"sub\":42,\"exp\":2000}", 1000), TG_JWT_EBADCLAIM);
     TG_CHECK_EQ_INT(vt(v, "{\"sub\":[\"u\"],\"exp\":2000}", 1000), TG_JWT_EBADCLAIM);
     TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"a\\u0000b\",\"exp\":2000}", 1000), TG_JWT_EBADCLAIM);
-    TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"u\",\"sub\":\"admin\",\"exp\":2000}", 1000), TG_JWT_EMALFORMED);
+    TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"u\",\"sub\":\"admin\",\"exp\":2000}", 1000),
+                    TG_JWT_EMALFORMED);
     TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"u\",\"\\u0073ub\":\"admin\",\"exp\":2000}", 1000),
                     TG_JWT_EMALFORMED);
 
@@ -650,7 +679,8 @@ TG_TEST(claims_sub_roles_portfolios)
     /* jti */
     tg_jwt_claims_t c;
     char tok[TOKCAP];
-    size_t n = mk_hs(tok, HDR, "{\"sub\":\"u\",\"exp\":2000,\"jti\":\"id-1\",\"iss\":\"x\",\"aud\":[\"y\"]}");
+    size_t n = mk_hs(tok, HDR,
+                     "{\"sub\":\"u\",\"exp\":2000,\"jti\":\"id-1\",\"iss\":\"x\",\"aud\":[\"y\"]}");
     TG_CHECK_EQ_INT(tg_jwt_verify(v, tok, n, 1000, &c), 0);
     TG_CHECK_EQ_STR(c.jti, "id-1");
     tg_jwt_claims_free(&c);
@@ -671,8 +701,9 @@ TG_TEST(claims_sub_roles_portfolios)
         TG_CHECK_EQ_INT(vt(v, bad[i], 1000), TG_JWT_EBADCLAIM);
     TG_CHECK_EQ_STR(tg_jwt_reason(TG_JWT_EBADCLAIM), "bad_claim");
     TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"u\",\"exp\":2000,\"roles\":[],\"portfolios\":[]}", 1000), 0);
-    TG_CHECK_EQ_INT(vt(v, "{\"sub\":\"u\",\"exp\":2000,\"roles\":[\"user\"],\"roles\":[\"admin\"]}", 1000),
-                    TG_JWT_EMALFORMED);
+    TG_CHECK_EQ_INT(
+        vt(v, "{\"sub\":\"u\",\"exp\":2000,\"roles\":[\"user\"],\"roles\":[\"admin\"]}", 1000),
+        TG_JWT_EMALFORMED);
 
     /* 64 entries accepted, 65 refused, in both lists. */
     for (int which = 0; which < 2; which++)
@@ -786,15 +817,28 @@ TG_TEST(malformed_shapes)
 
     /* Header/payload that are not JSON objects. Payload problems only show
      * once the signature is right, so these are properly signed. */
-    const char *not_obj[] = {"hello", "[]", "[{\"alg\":\"HS256\"}]", "\"HS256\"", "null", "1",
-                             "{\"alg\":\"HS256\"} x", "{\"alg\":\"HS256\",}", "{'alg':'HS256'}",
-                             ("{\"alg\":\"HS\xff" "256\"}")}; /* invalid UTF-8 */
+    const char *not_obj[] = {"hello",
+                             "[]",
+                             "[{\"alg\":\"HS256\"}]",
+                             "\"HS256\"",
+                             "null",
+                             "1",
+                             "{\"alg\":\"HS256\"} x",
+                             "{\"alg\":\"HS256\",}",
+                             "{'alg':'HS256'}",
+                             ("{\"alg\":\"HS\xff"
+                              "256\"}")}; /* invalid UTF-8 */
     for (size_t i = 0; i < sizeof not_obj / sizeof not_obj[0]; i++) {
         mk_hs(tok, not_obj[i], good_pl);
         TG_CHECK_EQ_INT(vfy(v, tok, NOW), TG_JWT_EMALFORMED);
     }
-    const char *bad_pl[] = {"", "[]", "[{\"sub\":\"u\",\"exp\":2000000000}]", "hello", "null",
-                            "{\"sub\":\"u\",\"exp\":2000000000", "{\"sub\":\"u\",\"exp\":2000000000}{}",
+    const char *bad_pl[] = {"",
+                            "[]",
+                            "[{\"sub\":\"u\",\"exp\":2000000000}]",
+                            "hello",
+                            "null",
+                            "{\"sub\":\"u\",\"exp\":2000000000",
+                            "{\"sub\":\"u\",\"exp\":2000000000}{}",
                             "{\"sub\":\"\xc3\x28\",\"exp\":2000000000}"};
     for (size_t i = 0; i < sizeof bad_pl / sizeof bad_pl[0]; i++) {
         size_t n = mk_hs(tok, HDR, bad_pl[i]);
@@ -955,8 +999,8 @@ TG_TEST(parse_duration)
     TG_CHECK(tg_parse_duration_s("0", &s) == 0 && s == 0);
     TG_CHECK(tg_parse_duration_s("0015m", &s) == 0 && s == 900);
     TG_CHECK(tg_parse_duration_s("9223372036854775807", &s) == 0 && s == INT64_MAX);
-    const char *bad[] = {"", "m", "-5", "+5", " 5", "5 ", "5x", "5mm", "5ms", "1.5h", "5M", "5S",
-                         "h5", "5\n"};
+    const char *bad[] = {"",    "m",   "-5",   "+5", " 5", "5 ", "5x",
+                         "5mm", "5ms", "1.5h", "5M", "5S", "h5", "5\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         TG_CHECK_EQ_INT(tg_parse_duration_s(bad[i], &s), -EINVAL);
     TG_CHECK_EQ_INT(tg_parse_duration_s("9223372036854775808", &s), -ERANGE);
