@@ -1420,7 +1420,21 @@ static void print_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* Copy of `url` with the userinfo password and any password=… value replaced
+/* Length of "name=" when p starts a parameter whose value is a credential
+ * (libpq's password=, a provider's ?token=…/apikey=… in a ws url), else 0. */
+static size_t secret_param(const char *url, const char *p)
+{
+    static const char *const names[] = {"password=", "passwd=", "token=", "access_token=",
+                                        "apikey=",   "key=",    "secret=", "auth=", NULL};
+    if (p != url && isalnum((unsigned char)p[-1]))
+        return 0;
+    for (size_t i = 0; names[i]; i++)
+        if (strncasecmp(p, names[i], strlen(names[i])) == 0)
+            return strlen(names[i]);
+    return 0;
+}
+
+/* Copy of `url` with the userinfo password and any credential parameter replaced
  * by "***"; NULL on allocation failure (the caller then masks everything). */
 static char *mask_url(const char *url)
 {
@@ -1454,10 +1468,13 @@ static char *mask_url(const char *url)
             pw = NULL; /* "u:@h" has pw == pw_end: mask once, never loop */
             continue;
         }
-        if (strncasecmp(p, "password=", 9) == 0 && (p == url || !isalnum((unsigned char)p[-1]))) {
-            memcpy(o + j, p, 9);
-            j += 9;
-            p += 9;
+        size_t kl = secret_param(url, p);
+        if (kl) {
+            memcpy(o + j, p, kl);
+            j += kl;
+            p += kl;
+            if (p[0] == '$' && p[1] == '{')
+                continue; /* a ${api_key} placeholder is not itself a secret */
             if (*p == '\'') {
                 for (p++; *p && *p != '\''; p++)
                     if (*p == '\\' && p[1])

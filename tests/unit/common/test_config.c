@@ -720,6 +720,20 @@ TG_TEST(print_masks_secrets)
 out_free:
     tg_config_free(&c);
 
+    /* provider tokens in a ws url's query are masked; ${api_key} placeholders are kept */
+    OK_LOAD(&c,
+            "feeds = ( { name = \"a\"; type = \"ws\"; format = \"finnhub\";"
+            " url = \"wss://ws.finnhub.io/?token=tok999&x=1\"; },"
+            " { name = \"b\"; type = \"ws\"; format = \"polygon\";"
+            " url = \"wss://p.example/?apiKey=${api_key}\"; } );",
+            no_env);
+    out = print_to_string(&c);
+    TG_CHECK(out && !strstr(out, "tok999"));
+    TG_CHECK(out && strstr(out, "\"wss://ws.finnhub.io/?token=***&x=1\""));
+    TG_CHECK(out && strstr(out, "\"wss://p.example/?apiKey=${api_key}\""));
+    free(out);
+    tg_config_free(&c);
+
     /* an empty password (found by fuzz_config: it used to loop) */
     OK_LOAD(&c, "postgres = { url = \"postgres://u:@h/db\"; };", no_env);
     out = print_to_string(&c);
