@@ -222,8 +222,13 @@ static int run_daemon(tg_config_t *cfg)
         }
         a.nfeeds++;
     }
-    if ((rc = tg_engine_create(&a.engine, cfg, a.feeds, a.nfeeds, a.metrics)) != 0)
+    char err[512];
+    if ((rc = tg_engine_create(&a.engine, cfg, a.feeds, a.nfeeds, a.metrics, err, sizeof err)) != 0) {
+        fprintf(stderr, "tickgate: %s\n", err);
+        if (rc == -EINVAL || rc == -ENOENT)
+            exit_code = EXIT_USAGE;
         goto out;
+    }
     for (size_t i = 0; i < a.nfeeds; i++)
         a.feeds[i].wake_arg = a.engine;
     tg_gateway_deps_t deps = {

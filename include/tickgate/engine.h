@@ -30,10 +30,13 @@ typedef void (*tg_engine_wake_fn)(void *arg);
 
 /**
  * Create the engine over `feeds` (n of them, already initialized; the engine
- * becomes the consumer of their rings). Main thread; caller owns *out.
+ * becomes the consumer of their rings) and load the portfolios
+ * (engine.portfolios_file, or the bundled demo when postgres.url is empty).
+ * Main thread; caller owns *out. On error returns -errno and writes one line
+ * into err naming the key or portfolio at fault (-EINVAL/-ENOENT: bad input).
  */
 int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds, size_t nfeeds,
-                     tg_metrics_t *metrics);
+                     tg_metrics_t *metrics, char *err, size_t errlen);
 
 /**
  * Add an output (one per gateway thread) before tg_engine_start: the engine

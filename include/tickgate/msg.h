@@ -30,6 +30,7 @@ typedef enum tg_msg_type {
     TG_MSG_PORTFOLIO,
     TG_MSG_ALERT,
     TG_MSG_FEED_STATUS,
+    TG_MSG_PORTFOLIO_REMOVED, /* no payload: the gateway forgets the key's state */
 } tg_msg_type_t;
 
 typedef struct tg_msg {
@@ -38,7 +39,7 @@ typedef struct tg_msg {
     uint8_t channel;   /* tg_channel_t */
     uint16_t _r;
     uint32_t key;      /* channel key id: symbol id, portfolio index; 0 for system */
-    uint32_t aux;      /* alerts: portfolio index (who may read it) */
+    uint32_t aux;      /* alerts: tg_alert_state_t */
     uint64_t seq;      /* per channel key */
     int64_t ts;        /* feed accept time, ns */
     char key_name[64]; /* channel key as clients name it: symbol, portfolio id */

@@ -9,6 +9,7 @@
 #include "tickgate/engine.h"
 
 #include <errno.h>
+#include <openssl/rand.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +23,8 @@
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
+#include "tickgate/embed.h"
+#include "tickgate/portfolio.h"
 #include "tickgate/symtab.h"
 
 typedef struct quote {
@@ -33,6 +36,13 @@ typedef struct quote {
     int64_t ts, src_ts;
     uint64_t seq;      /* seq of the last quote message for this symbol */
 } quote_t;
+
+typedef struct pf_pub {
+    uint64_t seq;         /* seq of the last portfolio message of this slot */
+    int64_t last_pub_ns;  /* mono time of the last publication (rate limit) */
+    bool dirty;           /* figures changed since the last publication */
+    bool live;
+} pf_pub_t;
 
 typedef struct output {
     tg_ring_t *ring;
@@ -48,9 +58,26 @@ struct tg_engine {
     output_t out[TG_ENGINE_MAX_OUTPUTS];
     size_t nout;
 
-    tg_symtab_t syms; /* symbol -> id, indexes quotes[] */
+    tg_symtab_t syms; /* symbol -> id, indexes quotes[] and the book's positions */
     quote_t *quotes;
     size_t capquotes;
+    uint32_t *batch_last; /* per symbol: index+1 of its newest tick in the batch (conflation) */
+    size_t cap_batch_last;
+
+    tg_book_t *book;
+    pf_pub_t *pf;         /* per portfolio slot: publication state */
+    size_t cap_pf;
+    uint32_t *pf_dirty;   /* slots with unpublished changes */
+    size_t n_pf_dirty, cap_pf_dirty;
+    int64_t pf_min_gap_ns; /* 1 / portfolio_max_hz */
+    int64_t next_session_ns;
+
+    /* growable encode scratch (portfolio messages can be large) */
+    char *ejson;
+    unsigned char *emp;
+    size_t ecap;
+    tg_holding_view_t *hviews;
+    size_t cap_hviews;
 
     pthread_t thread;
     bool started;
@@ -63,7 +90,12 @@ struct tg_engine {
     char jbuf[4096];
     unsigned char mbuf[4096];
 
+    tg_msg_t *early[256]; /* alerts raised while loading, before outputs exist */
+    size_t nearly;
+
     tg_counter_t *m_accepted;
+    tg_counter_t *m_conflated;
+    tg_counter_t *m_alerts[TG_ALERT_RULE_COUNT][2];
     tg_histogram_t *m_tick_seconds;
     tg_gauge_t *m_symbols;
 };
@@ -90,35 +122,6 @@ static quote_t *quote_for(tg_engine_t *e, const char *sym, size_t len)
         tg_gauge_set(e->m_symbols, (int64_t)tg_symtab_count(&e->syms));
     }
     return q;
-}
-
-int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds, size_t nfeeds,
-                     tg_metrics_t *metrics)
-{
-    tg_engine_t *e = calloc(1, sizeof *e);
-    if (!e)
-        return -ENOMEM;
-    e->cfg = cfg;
-    e->feeds = feeds;
-    e->nfeeds = nfeeds;
-    int rc = tg_symtab_init(&e->syms, (uint32_t)cfg->engine.max_symbols);
-    if (rc)
-        goto fail;
-    e->m_accepted = tg_metrics_counter(metrics, "tickgate_ticks_accepted_total", NULL,
-                                       "Ticks accepted by the engine");
-    e->m_tick_seconds = tg_metrics_histogram(metrics, "tickgate_engine_tick_seconds", NULL,
-                                             "Engine time per tick");
-    e->m_symbols = tg_metrics_gauge(metrics, "tickgate_symbols", NULL, "Symbols with a quote");
-    if (!e->m_accepted || !e->m_tick_seconds || !e->m_symbols) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    *out = e;
-    return 0;
-fail:
-    tg_symtab_free(&e->syms);
-    free(e);
-    return rc;
 }
 
 int tg_engine_add_output(tg_engine_t *e, tg_ring_t **ring, tg_engine_wake_fn wake, void *arg)
@@ -153,6 +156,14 @@ bool tg_engine_running(const tg_engine_t *e)
 /* Hand one message to every gateway output (one reference each). */
 static void publish(tg_engine_t *e, tg_msg_t *m)
 {
+    if (e->nout == 0) {
+        /* before the gateways exist (portfolio load at start-up): keep it for them */
+        if (e->nearly < sizeof e->early / sizeof e->early[0])
+            e->early[e->nearly++] = m;
+        else
+            tg_msg_unref(m);
+        return;
+    }
     for (size_t i = 0; i < e->nout; i++) {
         tg_msg_t *ref = i + 1 < e->nout ? tg_msg_ref(m) : m;
         while (tg_ring_push(e->out[i].ring, &ref, 1) == 0) {
@@ -167,8 +178,6 @@ static void publish(tg_engine_t *e, tg_msg_t *m)
         }
         e->out[i].dirty = true;
     }
-    if (e->nout == 0)
-        tg_msg_unref(m);
 }
 
 static void flush_wakes(tg_engine_t *e)
@@ -229,12 +238,344 @@ static tg_msg_t *encode_quote(tg_engine_t *e, const quote_t *q)
     m->ts = q->ts;
     return m;
 }
+/* ---- portfolios: publication, alerts ---- */
 
-static void on_tick(tg_engine_t *e, const tg_tick_t *t)
+static int ensure_scratch(tg_engine_t *e, size_t need)
 {
-    quote_t *q = quote_for(e, t->symbol, t->sym_len);
-    if (!q)
+    if (need <= e->ecap)
+        return 0;
+    size_t nc = need * 2;
+    char *j = realloc(e->ejson, nc);
+    if (!j)
+        return -ENOMEM;
+    e->ejson = j;
+    unsigned char *m = realloc(e->emp, nc);
+    if (!m)
+        return -ENOMEM;
+    e->emp = m;
+    e->ecap = nc;
+    return 0;
+}
+
+/* Readers of a portfolio, "owner\0user\0...", for the gateway's access checks. */
+static size_t portfolio_acl(const tg_portfolio_spec_t *sp, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i <= sp->n_shared_with; i++) {
+        const char *u = i == 0 ? sp->owner : sp->shared_with[i - 1];
+        size_t l = strlen(u) + 1;
+        if (n + l > cap)
+            break;
+        memcpy(buf + n, u, l);
+        n += l;
+    }
+    return n;
+}
+
+/* Encode the `portfolio` message of a slot (SPEC §5) and hand it to the gateways. */
+static void publish_portfolio(tg_engine_t *e, uint32_t slot)
+{
+    const tg_portfolio_spec_t *sp = tg_book_spec(e->book, slot);
+    if (!sp)
         return;
+    if (sp->n_holdings > e->cap_hviews) {
+        tg_holding_view_t *hv = realloc(e->hviews, sp->n_holdings * sizeof *hv);
+        if (!hv)
+            return;
+        e->hviews = hv;
+        e->cap_hviews = sp->n_holdings;
+    }
+    tg_portfolio_view_t v;
+    if (tg_book_portfolio_view(e->book, slot, e->hviews, e->cap_hviews, &v) != 0)
+        return;
+    if (ensure_scratch(e, 1024 + v.n_holdings * 320) != 0)
+        return;
+    pf_pub_t *pp = &e->pf[slot];
+    uint64_t seq = pp->seq + 1;
+    tg_enc_t enc;
+    tg_enc_init(&enc, e->ejson, e->ecap, e->emp, e->ecap);
+    tg_enc_map(&enc, 14);
+    tg_enc_kv_str(&enc, "type", "portfolio");
+    tg_enc_kv_str(&enc, "portfolio_id", v.id);
+    tg_enc_kv_dec(&enc, "value", v.value);
+    tg_enc_kv_dec(&enc, "cash", v.cash);
+    tg_enc_kv_dec(&enc, "cost_basis", v.cost_basis);
+    tg_enc_kv_dec(&enc, "pnl", v.pnl);
+    tg_enc_kv_dec(&enc, "pnl_pct", v.pnl_pct);
+    tg_enc_kv_dec(&enc, "day_change", v.day_change);
+    tg_enc_kv_dec(&enc, "day_change_pct", v.day_change_pct);
+    tg_enc_kv_dec(&enc, "max_drift", v.max_drift);
+    tg_enc_key(&enc, "holdings");
+    tg_enc_array(&enc, (uint32_t)v.n_holdings);
+    for (size_t i = 0; i < v.n_holdings; i++) {
+        const tg_holding_view_t *h = &v.holdings[i];
+        tg_enc_map(&enc, h->has_price ? 7 : 6);
+        tg_enc_kv_str(&enc, "symbol", h->symbol);
+        tg_enc_kv_dec(&enc, "quantity", h->quantity);
+        if (h->has_price)
+            tg_enc_kv_dec(&enc, "price", h->price);
+        tg_enc_kv_dec(&enc, "value", h->value);
+        tg_enc_kv_dec(&enc, "weight", h->weight);
+        tg_enc_kv_dec(&enc, "target_weight", h->target_weight);
+        tg_enc_kv_dec(&enc, "drift", h->drift);
+        tg_enc_map_end(&enc);
+    }
+    tg_enc_array_end(&enc);
+    tg_enc_kv_i64(&enc, "ts", v.ts);
+    tg_enc_kv_u64(&enc, "seq", seq);
+    tg_enc_key(&enc, "owner");
+    tg_enc_cstr(&enc, v.owner);
+    tg_enc_map_end(&enc);
+    if (enc.err)
+        return;
+    char acl[4096];
+    size_t acl_len = portfolio_acl(sp, acl, sizeof acl);
+    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    if (!m)
+        return;
+    m->type = TG_MSG_PORTFOLIO;
+    m->channel = TG_CH_PORTFOLIO;
+    m->seq = seq;
+    m->ts = v.ts;
+    snprintf(m->key_name, sizeof m->key_name, "%s", v.id);
+    pp->seq = seq;
+    pp->dirty = false;
+    pp->last_pub_ns = tg_mono_ns();
+    publish(e, m);
+}
+
+static int ensure_pf(tg_engine_t *e, uint32_t slot)
+{
+    if (slot < e->cap_pf)
+        return 0;
+    size_t nc = (slot + 1) * 2;
+    pf_pub_t *np = realloc(e->pf, nc * sizeof *np);
+    if (!np)
+        return -ENOMEM;
+    memset(np + e->cap_pf, 0, (nc - e->cap_pf) * sizeof *np);
+    e->pf = np;
+    e->cap_pf = nc;
+    uint32_t *nd = realloc(e->pf_dirty, nc * sizeof *nd);
+    if (!nd)
+        return -ENOMEM;
+    e->pf_dirty = nd;
+    e->cap_pf_dirty = nc;
+    return 0;
+}
+
+/* Portfolio changed: publish now if its rate limit allows, else mark it dirty. */
+static void portfolio_changed(tg_engine_t *e, uint32_t slot)
+{
+    if (ensure_pf(e, slot) != 0)
+        return;
+    pf_pub_t *pp = &e->pf[slot];
+    pp->live = true;
+    if (pp->dirty)
+        return;
+    pp->dirty = true;
+    e->pf_dirty[e->n_pf_dirty++] = slot;
+}
+
+/* Publish dirty portfolios whose portfolio_max_hz window has passed. */
+static void flush_portfolios(tg_engine_t *e)
+{
+    int64_t now = tg_mono_ns();
+    size_t w = 0;
+    for (size_t i = 0; i < e->n_pf_dirty; i++) {
+        uint32_t slot = e->pf_dirty[i];
+        pf_pub_t *pp = &e->pf[slot];
+        if (!pp->dirty || !pp->live)
+            continue;
+        if (now - pp->last_pub_ns >= e->pf_min_gap_ns)
+            publish_portfolio(e, slot);
+        else
+            e->pf_dirty[w++] = slot; /* conflated: the newest state goes out later */
+    }
+    e->n_pf_dirty = w;
+}
+
+static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t *a)
+{
+    const tg_portfolio_spec_t *sp = tg_book_spec(e->book, slot);
+    char jb[2048];
+    unsigned char mb[2048];
+    tg_enc_t enc;
+    tg_enc_init(&enc, jb, sizeof jb, mb, sizeof mb);
+    /* no seq: each user's notifications stream numbers alerts (gateway) */
+    tg_enc_map(&enc, a->symbol[0] ? 11 : 10);
+    tg_enc_kv_str(&enc, "type", "alert");
+    tg_enc_kv_str(&enc, "alert_id", a->alert_id);
+    tg_enc_kv_str(&enc, "portfolio_id", a->portfolio_id);
+    tg_enc_kv_str(&enc, "rule", tg_alert_rule_name(a->rule));
+    if (a->symbol[0])
+        tg_enc_kv_str(&enc, "symbol", a->symbol);
+    tg_enc_kv_str(&enc, "severity", tg_alert_severity_name(a->severity));
+    tg_enc_kv_str(&enc, "state", tg_alert_state_name(a->state));
+    tg_enc_kv_dec(&enc, "value", a->value);
+    tg_enc_kv_dec(&enc, "threshold", a->threshold);
+    tg_enc_kv_str(&enc, "message", a->message);
+    tg_enc_kv_i64(&enc, "ts", a->ts);
+    tg_enc_map_end(&enc);
+    if (enc.err)
+        return;
+    char acl[4096];
+    size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
+    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    if (!m)
+        return;
+    m->type = TG_MSG_ALERT;
+    m->channel = TG_CH_NOTIFICATIONS;
+    m->aux = a->state;
+    m->ts = a->ts;
+    snprintf(m->key_name, sizeof m->key_name, "%s", a->portfolio_id);
+    tg_counter_t *c = e->m_alerts[a->rule][a->state == TG_ALERT_FIRING ? 0 : 1];
+    if (c)
+        tg_counter_add(c, 1);
+    TG_INFO("alert", "alert_id", TG_S(a->alert_id), "portfolio", TG_S(a->portfolio_id), "rule",
+            TG_S(tg_alert_rule_name(a->rule)), "state", TG_S(tg_alert_state_name(a->state)));
+    publish(e, m);
+}
+
+static void publish_removed(tg_engine_t *e, const char *id)
+{
+    tg_msg_t *m = tg_msg_new("", 0, "", 0);
+    if (!m)
+        return;
+    m->type = TG_MSG_PORTFOLIO_REMOVED;
+    m->channel = TG_CH_PORTFOLIO;
+    snprintf(m->key_name, sizeof m->key_name, "%s", id);
+    publish(e, m);
+}
+
+/* The book's event sink (engine thread). */
+static void on_book_event(void *ud, const tg_book_event_t *ev)
+{
+    tg_engine_t *e = ud;
+    switch (ev->type) {
+    case TG_BOOK_EV_PORTFOLIO:
+        portfolio_changed(e, ev->slot);
+        break;
+    case TG_BOOK_EV_ALERT:
+        publish_alert(e, ev->slot, ev->alert);
+        break;
+    case TG_BOOK_EV_REMOVED:
+        if (ev->slot < e->cap_pf)
+            memset(&e->pf[ev->slot], 0, sizeof e->pf[ev->slot]);
+        if (e->nout) /* at load time there is nobody to tell */
+            publish_removed(e, ev->portfolio_id);
+        break;
+    }
+}
+
+static int load_portfolios(tg_engine_t *e, char *err, size_t errlen)
+{
+    const tg_config_t *cfg = e->cfg;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    if (cfg->engine.portfolios_file[0]) {
+        FILE *f = fopen(cfg->engine.portfolios_file, "rb");
+        if (!f) {
+            snprintf(err, errlen, "engine.portfolios_file: cannot open %s: %s",
+                     cfg->engine.portfolios_file, strerror(errno));
+            return -ENOENT;
+        }
+        size_t cap = 0;
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            if (len + n > cap) {
+                cap = (len + n) * 2;
+                char *nt = realloc(text, cap);
+                if (!nt) {
+                    fclose(f);
+                    free(text);
+                    return -ENOMEM;
+                }
+                text = nt;
+            }
+            memcpy(text + len, chunk, n);
+            len += n;
+        }
+        fclose(f);
+        rc = tg_book_load_json(e->book, text ? text : "", len, cfg, tg_now_ns(), err, errlen);
+        free(text);
+    } else if (!cfg->postgres.url[0]) {
+        const tg_embedded_file_t *demo = tg_embed_find("deploy/demo-portfolios.json");
+        if (!demo)
+            return 0;
+        rc = tg_book_load_json(e->book, (const char *)demo->data, demo->len, cfg, tg_now_ns(),
+                               err, errlen);
+    } else {
+        return 0; /* portfolios come from PostgreSQL */
+    }
+    if (rc == 0)
+        TG_INFO("portfolios_loaded", "count", TG_I(tg_book_count(e->book)));
+    return rc;
+}
+
+int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds, size_t nfeeds,
+                     tg_metrics_t *metrics, char *err, size_t errlen)
+{
+    tg_engine_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->cfg = cfg;
+    e->feeds = feeds;
+    e->nfeeds = nfeeds;
+    snprintf(err, errlen, "out of memory");
+    int rc = tg_symtab_init(&e->syms, (uint32_t)cfg->engine.max_symbols);
+    if (rc)
+        goto fail;
+    uint64_t seed = 0;
+    RAND_bytes((unsigned char *)&seed, sizeof seed);
+    tg_book_options_t bo = {.symtab = &e->syms, .on_event = on_book_event, .ud = e,
+                            .alert_seed = seed};
+    if ((rc = tg_book_create(&bo, &e->book)) != 0)
+        goto fail;
+    e->pf_min_gap_ns = 1000000000LL / (cfg->limits.portfolio_max_hz > 0 ? cfg->limits.portfolio_max_hz : 10);
+    rc = tg_session_next_open(cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
+                              &e->next_session_ns);
+    if (rc) {
+        snprintf(err, errlen, "engine.session_tz: unknown time zone or bad session_open: %s %s",
+                 cfg->engine.session_tz, cfg->engine.session_open);
+        goto fail;
+    }
+    e->m_accepted = tg_metrics_counter(metrics, "tickgate_ticks_accepted_total", NULL,
+                                       "Ticks accepted by the engine");
+    e->m_conflated = tg_metrics_counter(metrics, "tickgate_engine_conflated_total", NULL,
+                                        "Ticks valued only through a newer tick of the same batch");
+    e->m_tick_seconds = tg_metrics_histogram(metrics, "tickgate_engine_tick_seconds", NULL,
+                                             "Engine time per tick");
+    e->m_symbols = tg_metrics_gauge(metrics, "tickgate_symbols", NULL, "Symbols with a quote");
+    for (int r = 0; r < TG_ALERT_RULE_COUNT; r++)
+        for (int st = 0; st < 2; st++) {
+            char label[96];
+            snprintf(label, sizeof label, "rule=\"%s\",state=\"%s\"",
+                     tg_alert_rule_name((tg_alert_rule_t)r), st ? "resolved" : "firing");
+            e->m_alerts[r][st] = tg_metrics_counter(metrics, "tickgate_alerts_total", label,
+                                                    "Alert events by rule and state");
+        }
+    if (!e->m_accepted || !e->m_tick_seconds || !e->m_symbols || !e->m_conflated) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if ((rc = load_portfolios(e, err, errlen)) != 0)
+        goto fail;
+    *out = e;
+    return 0;
+fail:
+    tg_book_destroy(e->book);
+    tg_symtab_free(&e->syms);
+    free(e->pf);
+    free(e->pf_dirty);
+    free(e);
+    return rc;
+}
+
+/* Update the last quote of a tick's symbol and publish its quote message. */
+static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
+{
     if (t->flags & TG_TICK_TRADE) {
         if (!q->day_open)
             q->day_open = t->price;
@@ -262,7 +603,70 @@ static void on_tick(tg_engine_t *e, const tg_tick_t *t)
     }
     memcpy(m->key_name, q->symbol, (size_t)q->sym_len + 1);
     publish(e, m);
-    tg_counter_add(e->m_accepted, 1);
+}
+
+/*
+ * One batch of ticks from a feed ring. Quotes and price alerts see every
+ * tick; portfolio valuation sees only the newest price of each symbol in the
+ * batch (SPEC §4 conflation) - batches hold more than one tick of a symbol
+ * only when the engine is behind, so at normal load nothing is conflated.
+ */
+static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
+{
+    int32_t ids[512];
+    size_t conflated = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tg_tick_t *t = &ticks[i];
+        quote_t *q = quote_for(e, t->symbol, t->sym_len);
+        ids[i] = q ? (int32_t)(q - e->quotes) : -1;
+        if (!q)
+            continue;
+        on_quote(e, t, q);
+        if (q->has_price || q->price)
+            tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
+        if ((size_t)ids[i] >= e->cap_batch_last) {
+            size_t nc = ((size_t)ids[i] + 1) * 2;
+            uint32_t *nb = realloc(e->batch_last, nc * sizeof *nb);
+            if (!nb)
+                continue;
+            memset(nb + e->cap_batch_last, 0, (nc - e->cap_batch_last) * sizeof *nb);
+            e->batch_last = nb;
+            e->cap_batch_last = nc;
+        }
+        if (e->batch_last[ids[i]])
+            conflated++;
+        e->batch_last[ids[i]] = (uint32_t)i + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= e->cap_batch_last)
+            continue;
+        if (e->batch_last[ids[i]] == i + 1) {
+            quote_t *q = &e->quotes[ids[i]];
+            if (q->price)
+                tg_book_on_price(e->book, (uint32_t)ids[i], q->price, ticks[i].ts);
+            e->batch_last[ids[i]] = 0;
+        }
+    }
+    tg_counter_add(e->m_accepted, n);
+    if (conflated)
+        tg_counter_add(e->m_conflated, conflated);
+}
+
+/* Session boundary (engine.session_open in session_tz): reset day figures. */
+static void check_session(tg_engine_t *e)
+{
+    int64_t now = tg_now_ns();
+    if (now < e->next_session_ns)
+        return;
+    for (uint32_t i = 0; i < tg_symtab_count(&e->syms); i++) {
+        e->quotes[i].day_open = 0; /* the next trade opens the day */
+        e->quotes[i].volume = 0;
+    }
+    tg_book_session_open(e->book, now);
+    if (tg_session_next_open(e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
+                             &e->next_session_ns) != 0)
+        e->next_session_ns = now + 86400LL * 1000000000LL;
+    TG_INFO("session_open", "next_ns", TG_I(e->next_session_ns));
 }
 
 static void *engine_thread(void *arg)
@@ -270,17 +674,26 @@ static void *engine_thread(void *arg)
     tg_engine_t *e = arg;
     pthread_setname_np(pthread_self(), "engine");
     atomic_store(&e->running, 1);
+    for (size_t i = 0; i < e->nearly; i++)
+        publish(e, e->early[i]);
+    e->nearly = 0;
+    /* everyone starts from the current state of every portfolio */
+    for (int32_t slot = tg_book_next(e->book, -1); slot >= 0; slot = tg_book_next(e->book, slot))
+        portfolio_changed(e, (uint32_t)slot);
     while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
         size_t total = 0;
         for (size_t f = 0; f < e->nfeeds; f++) {
             size_t n = tg_ring_pop(e->feeds[f].ring, e->batch, sizeof e->batch / sizeof e->batch[0]);
+            if (!n)
+                continue;
             int64_t t0 = tg_mono_ns();
-            for (size_t i = 0; i < n; i++)
-                on_tick(e, &e->batch[i]);
-            if (n)
-                tg_histogram_observe_ns(e->m_tick_seconds, (tg_mono_ns() - t0) / (int64_t)n);
+            on_batch(e, e->batch, n);
+            tg_histogram_observe_ns(e->m_tick_seconds, (tg_mono_ns() - t0) / (int64_t)n);
             total += n;
         }
+        if (e->n_pf_dirty)
+            flush_portfolios(e);
+        check_session(e);
         flush_wakes(e);
         if (total)
             continue;
@@ -324,7 +737,16 @@ void tg_engine_destroy(tg_engine_t *e)
     if (!e)
         return;
     tg_engine_stop(e);
+    for (size_t i = 0; i < e->nearly; i++)
+        tg_msg_unref(e->early[i]);
+    tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->quotes);
+    free(e->batch_last);
+    free(e->pf);
+    free(e->pf_dirty);
+    free(e->ejson);
+    free(e->emp);
+    free(e->hviews);
     free(e);
 }

@@ -4,7 +4,7 @@
  * tick due at `rate` since start; when more than 100 ms behind, the excess is
  * skipped and counted, so an overloaded process shows fewer ticks, not a
  * growing backlog. Prices move in whole cents by a random step of up to
- * +-0.2% per tick (integer arithmetic only), floored at 1.00.
+ * +-0.05% per tick (integer arithmetic only), floored at 1.00.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,8 +78,8 @@ static void make_tick(synth_t *s, size_t i, tg_tick_t *t)
 {
     const tg_dec_t cent = TG_DEC_SCALE / 100;
     tg_dec_t p = s->price[i];
-    /* step in [-20, +20] basis points of 1% = +-0.2%, rounded to whole cents */
-    int64_t bp = (int64_t)(next_rand(&s->rng) % 41) - 20;
+    /* step in [-5, +5] basis points (+-0.05%), rounded to whole cents */
+    int64_t bp = (int64_t)(next_rand(&s->rng) % 11) - 5;
     __int128 delta = (__int128)p * bp / 10000;
     tg_dec_t np = p + (tg_dec_t)(delta / cent) * cent;
     if (np == p)

@@ -137,6 +137,8 @@ struct gw_thread {
     size_t frame_cap;
     tg_msg_t *batch[1024];
     gw_counters_t cnt, cnt_flushed;
+    tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
+    uint32_t alog_head, alog_len;
     lws_sorted_usec_list_t sul_timer;
     uint64_t next_client;
     bool closing;

@@ -283,6 +283,50 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
     api_ok_end(r, t, &b);
 }
 
+static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c)
+{
+    char pid[128] = "", state[16] = "";
+    const char *v;
+    if ((v = lws_get_urlarg_by_name(wsi, "portfolio_id=", pid, sizeof pid)))
+        memmove(pid, v, strlen(v) + 1);
+    if ((v = lws_get_urlarg_by_name(wsi, "state=", state, sizeof state)))
+        memmove(state, v, strlen(v) + 1);
+    int want = 0;
+    if (state[0]) {
+        if (!strcmp(state, "firing"))
+            want = 1;
+        else if (!strcmp(state, "resolved"))
+            want = 2;
+        else {
+            api_error(r, t, 400, "bad_request", "state must be firing or resolved");
+            return;
+        }
+    }
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    sbuf_t b = {0};
+    api_ok_begin(&b);
+    sb_put(&b, "[", 1);
+    bool first = true;
+    for (uint32_t i = t->alog_len; i-- > 0;) { /* newest first */
+        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
+        if (want && (int)m->aux != want)
+            continue;
+        if (pid[0] && strcmp(pid, m->key_name) != 0)
+            continue;
+        bool may = c->admin || tg_msg_acl_has(m, c->sub);
+        for (size_t j = 0; !may && j < c->n_portfolios; j++)
+            may = strcmp(c->portfolios[j], m->key_name) == 0;
+        if (!may)
+            continue;
+        if (!first)
+            sb_put(&b, ",", 1);
+        first = false;
+        sb_put(&b, (const char *)m->json, m->json_len);
+    }
+    sb_put(&b, "]", 1);
+    api_ok_end(r, t, &b);
+}
+
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
@@ -424,6 +468,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_portfolios(r, t, &c, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
             api_portfolios(r, t, &c, p + 19);
+        else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
+            api_alerts(wsi, r, t, &c);
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");

@@ -628,6 +628,14 @@ out:
 static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
+    /* keep the last events for GET /api/v1/alerts */
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    if (t->alog_len == cap) {
+        tg_msg_unref(t->alog[t->alog_head]);
+        t->alog_head = (t->alog_head + 1) % cap;
+        t->alog_len--;
+    }
+    t->alog[(t->alog_head + t->alog_len++) % cap] = tg_msg_ref(m);
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];
@@ -677,6 +685,15 @@ static void drain_engine(gw_thread_t *t)
             tg_msg_t *m = t->batch[i];
             if (m->type == TG_MSG_ALERT && m->channel == TG_CH_NOTIFICATIONS) {
                 publish_alert(t, m);
+                continue;
+            }
+            if (m->type == TG_MSG_PORTFOLIO_REMOVED) {
+                gw_key_t *k = gw_hub_find(&t->hub, m->channel, m->key_name);
+                if (k) { /* gone: the API stops listing it, subscribers keep the key */
+                    tg_msg_unref(k->last);
+                    k->last = NULL;
+                }
+                tg_msg_unref(m);
                 continue;
             }
             gw_key_t *k = gw_hub_get(&t->hub, m->channel, m->key_name);
@@ -1064,6 +1081,8 @@ void tg_gateway_destroy(tg_gateway_t *g)
                 tg_msg_unref(m);
             tg_ring_destroy(t->in);
         }
+        for (uint32_t j = 0; j < t->alog_len; j++)
+            tg_msg_unref(t->alog[(t->alog_head + j) % (sizeof t->alog / sizeof t->alog[0])]);
         free(t->writers);
         free(t->frame);
     }
