@@ -92,6 +92,9 @@ int tg_journal_flush(tg_journal_t *j);
 /** Flush, close files and free. NULL is fine. Returns the flush result. */
 int tg_journal_close(tg_journal_t *j);
 
+/* The three getters below may be called from any thread (the metrics one)
+ * while the owner appends; tg_journal_close() must not run concurrently. */
+
 /** True when writes go through io_uring (the tickgate_io_uring_enabled gauge). */
 bool tg_journal_uring_enabled(const tg_journal_t *j);
 

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,7 +312,9 @@ struct tg_journal {
     bool interval_inflight;
 
     int err; /* first error since the last report */
-    uint64_t bytes, errors;
+    /* Written only by the owner, read by the metrics thread: relaxed atomics
+     * (plain loads and stores on x86), bumped at most once per call. */
+    _Atomic uint64_t bytes, errors;
 };
 
 int tg_journal_fsync_parse(const char *s, tg_journal_fsync_t *out)
@@ -331,10 +334,17 @@ int tg_journal_fsync_parse(const char *s, tg_journal_fsync_t *out)
 
 static void set_err(tg_journal_t *j, int err, const char *event, const char *what)
 {
-    j->errors++;
+    atomic_store_explicit(&j->errors, atomic_load_explicit(&j->errors, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     if (!j->err)
         j->err = err;
     TG_ERROR(event, "dir", TG_S(j->dir), "op", TG_S(what), "error", TG_S(strerror(-err)));
+}
+
+static void add_bytes(tg_journal_t *j, uint64_t n)
+{
+    atomic_store_explicit(&j->bytes, atomic_load_explicit(&j->bytes, memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }
 
 static int take_err(tg_journal_t *j)
@@ -687,7 +697,7 @@ static int rotate(tg_journal_t *j, int64_t ts)
     b->len = SEG_HDR_LEN;
     j->cur = idx;
     j->seg_off = SEG_HDR_LEN;
-    j->bytes += SEG_HDR_LEN;
+    add_bytes(j, SEG_HDR_LEN);
     return 0;
 }
 
@@ -720,6 +730,8 @@ static void housekeep(tg_journal_t *j, int64_t now)
 
 int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
 {
+    uint64_t added = 0;
+
     if (!j || (!ticks && n))
         return -EINVAL;
     reap(j, false);
@@ -730,8 +742,10 @@ int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
         if (j->cur_slot < 0 ||
             (j->seg_off + (int64_t)len > j->segment_bytes && j->seg_off > SEG_HDR_LEN)) {
             int ret = rotate(j, t->ts);
-            if (ret < 0)
+            if (ret < 0) {
+                add_bytes(j, added);
                 return ret;
+            }
         }
         if (j->cur < 0 || j->bufs[j->cur].len + len > JBUF_SIZE) {
             if (j->cur >= 0)
@@ -749,8 +763,9 @@ int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
         rec_encode(b->data + b->len, t);
         b->len += len;
         j->seg_off += (int64_t)len;
-        j->bytes += len;
+        added += len;
     }
+    add_bytes(j, added);
     housekeep(j, tg_mono_ns());
     return take_err(j);
 }
@@ -835,12 +850,12 @@ bool tg_journal_uring_enabled(const tg_journal_t *j)
 
 uint64_t tg_journal_bytes(const tg_journal_t *j)
 {
-    return j ? j->bytes : 0;
+    return j ? atomic_load_explicit(&j->bytes, memory_order_relaxed) : 0;
 }
 
 uint64_t tg_journal_errors(const tg_journal_t *j)
 {
-    return j ? j->errors : 0;
+    return j ? atomic_load_explicit(&j->errors, memory_order_relaxed) : 0;
 }
 
 int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes,
@@ -893,6 +908,19 @@ int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes
     ret = seg_list(j->dirfd, &j->files, &j->nfiles);
     if (ret < 0)
         goto fail_close_dir;
+    /* Segments shorter than a header hold no records: left by a crash right
+     * after a rotation. Remove them so every later read does not report them. */
+    for (size_t i = 0; i < j->nfiles;) {
+        char name[NAME_LEN + 1];
+        seg_name(name, sizeof name, j->files[i].id);
+        if (j->files[i].size < SEG_HDR_LEN && unlinkat(j->dirfd, name, 0) == 0) {
+            TG_INFO("journal_empty_segment_removed", "dir", TG_S(dir), "file", TG_S(name));
+            memmove(j->files + i, j->files + i + 1, (j->nfiles - i - 1) * sizeof(*j->files));
+            j->nfiles--;
+            continue;
+        }
+        i++;
+    }
     j->capfiles = j->nfiles;
     if (j->nfiles) {
         j->last_id = j->files[j->nfiles - 1].id;

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tg_test.h"
@@ -338,6 +340,11 @@ TG_TEST(empty_and_garbage_files)
     TG_CHECK_EQ_INT(write_ticks(dir, 1 << 20, 0, TG_JOURNAL_FSYNC_NONE, 100, 150, 10), 0);
     TG_CHECK_EQ_INT(read_all(dir, &first, &ok, &bad), 150);
     TG_CHECK(ok);
+    /* The writer removed the record-less ones (empty, short header). */
+    TG_CHECK_EQ_INT(bad, 1);
+    TG_CHECK_EQ_INT(file_size(dir, "journal-00000000000000000001.tgj"), -1);
+    TG_CHECK_EQ_INT(file_size(dir, "journal-00000000000000000003.tgj"), -1);
+    TG_CHECK_EQ_INT(file_size(dir, "journal-00000000000000000002.tgj"), 3000);
     rmdir(sub);
     rm_dir(dir);
 }
@@ -523,6 +530,50 @@ TG_TEST(last_quotes_from_tail)
     tg_tick_t want = mk_tick(997);
     TG_CHECK(tick_eq(&q.last[2], &want));
     TG_CHECK_EQ_INT(tg_journal_last_quotes("/nonexistent/tickgate", lq_cb, &q), 0);
+    rm_dir(dir);
+}
+
+/* The issue's crash scenario at unit level: a child appends, flushes half,
+ * keeps appending and is SIGKILLed with writes in flight; then the last
+ * segment is cut mid-record. Everything flushed survives, in order, and the
+ * last quotes come back. */
+TG_TEST(sigkill_with_writes_in_flight)
+{
+    char dir[256], names[256][64], p[512];
+    mkdir_tmp(dir, sizeof dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        tg_journal_t *j;
+        if (tg_journal_open(&j, dir, 65536, 0, TG_JOURNAL_FSYNC_INTERVAL, 1) < 0)
+            _exit(1);
+        for (int i = 0; i < 20000; i += 50) {
+            tg_tick_t b[50];
+            for (int k = 0; k < 50; k++)
+                b[k] = mk_tick(i + k);
+            tg_journal_append(j, b, 50);
+            if (i + 50 == 10000)
+                tg_journal_flush(j);
+        }
+        raise(SIGKILL);
+        _exit(2);
+    }
+    int st;
+    TG_CHECK(waitpid(pid, &st, 0) == pid);
+    TG_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    int n = list_segs(dir, names, 256);
+    TG_CHECK(n > 5);
+    long long sz = file_size(dir, names[n - 1]);
+    join(p, sizeof p, dir, names[n - 1]);
+    if (sz > 100)
+        TG_CHECK_EQ_INT(truncate(p, sz - 41), 0);
+    int first, ok;
+    int got = read_all(dir, &first, &ok, NULL);
+    TG_CHECK(got >= 10000 && got < 20000);
+    TG_CHECK_EQ_INT(first, 0);
+    TG_CHECK(ok);
+    lq_t q;
+    memset(&q, 0, sizeof q);
+    TG_CHECK_EQ_INT(tg_journal_last_quotes(dir, lq_cb, &q), 5);
     rm_dir(dir);
 }
 
