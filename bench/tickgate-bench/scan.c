@@ -133,7 +133,7 @@ static size_t mp_head(const uint8_t *p, const uint8_t *end, uint64_t *payload, u
         *payload = b & 0x1f;
         return 1;
     }
-    static const uint8_t fixed[] = {
+    static const uint8_t fixed[0xdf - 0xc4 + 1] = {
         /* c4..df: header bytes; 0 = special */
         [0xca - 0xc4] = 5, [0xcb - 0xc4] = 9, [0xcc - 0xc4] = 2, [0xcd - 0xc4] = 3,
         [0xce - 0xc4] = 5, [0xcf - 0xc4] = 9, [0xd0 - 0xc4] = 2, [0xd1 - 0xc4] = 3,
