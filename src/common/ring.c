@@ -56,6 +56,7 @@ struct tg_ring {
     _Atomic uint64_t c_dropped;                /* claimed records found overwritten */
     _Atomic uint64_t c_high_water;
     uint64_t c_tail_cache; /* consumer-private view of tail */
+    bool c_lagging;        /* DROP_OLDEST: last claim lost records to the producer */
 
     /* Read-only after create. */
     alignas(RING_ALIGN) unsigned char *buf;
@@ -286,6 +287,7 @@ static size_t pop_drop(tg_ring_t *r, unsigned char *dst, size_t max)
         /* Claim [h, h+k) before copying; a failed CAS reloads h (producer dropped). */
         for (;;) {
             uint64_t avail = r->c_tail_cache > h ? r->c_tail_cache - h : 0;
+            uint64_t keep = r->cap > 1 ? r->cap / 2 : 1, skip = 0;
 
             if (avail < max) {
                 r->c_tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -295,17 +297,31 @@ static size_t pop_drop(tg_ring_t *r, unsigned char *dst, size_t max)
                 if (avail == 0)
                     return 0;
             }
-            k = avail < max ? avail : max;
-            if (atomic_compare_exchange_weak_explicit(&r->head, &h, h + k, memory_order_acq_rel,
-                                                      memory_order_relaxed))
+            /* Once we have lost a claim, the producer is lapping us: the oldest
+             * records are doomed anyway, so start half a ring behind tail and
+             * let the producer push cap/2 more before it can reach our copy.
+             * Otherwise a consumer of a full ring could starve indefinitely. */
+            if (r->c_lagging && avail > keep)
+                skip = avail - keep;
+            k = avail - skip < max ? avail - skip : max;
+            if (atomic_compare_exchange_weak_explicit(&r->head, &h, h + skip + k,
+                                                      memory_order_acq_rel,
+                                                      memory_order_relaxed)) {
+                if (skip)
+                    atomic_fetch_add_explicit(&r->c_dropped, skip, memory_order_relaxed);
+                h += skip;
                 break;
+            }
         }
         /* Acquire slot loads: if we read a word of an overwrite, the wseq
          * announcing it is visible to the load after them. */
         copy_out_atomic(r, h, dst, k);
         ws = atomic_load_explicit(&r->wseq, memory_order_relaxed);
-        if (ws <= h + r->cap)
+        if (ws <= h + r->cap) {
+            r->c_lagging = false;
             return (size_t)k;
+        }
+        r->c_lagging = true;
         lost = ws - r->cap - h;
         if (lost > k)
             lost = k;
