@@ -14,7 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tickgate/breaker.h"
 #include "tickgate/config.h"
+#include "tickgate/symtab.h"
+#include "tickgate/validate.h"
 #include "tickgate/metrics.h"
 #include "tickgate/ring.h"
 #include "tickgate/tick.h"
@@ -47,10 +50,20 @@ struct tg_feed {
     void *priv;                 /* adapter state */
     pthread_t thread;
     bool started;
+    /* resilience, owned by the feed thread (engine reads breaker_state) */
+    tg_validator_t validator;
+    tg_breaker_t breaker;
+    _Atomic int breaker_state;  /* tg_breaker_state_t, for failover and health */
+    tg_symtab_t filter;         /* conf symbols: ticks of other symbols are neutral */
+    tg_symtab_t map;            /* symbol_map from -> index into conf->map_to */
+    bool has_filter, has_map;
     /* metrics (cached series pointers) */
     tg_counter_t *m_received;
     tg_counter_t *m_skipped;    /* synthetic: ticks skipped when > 100 ms late */
-    tg_counter_t *m_rejected_parse;
+    tg_counter_t *m_rejected[TG_REJECT__COUNT];
+    tg_gauge_t *m_state;
+    tg_counter_t *m_transitions[3];
+    tg_metrics_t *metrics;
 };
 
 /** Look up the ops for a feed type; NULL if unknown. */
@@ -73,11 +86,34 @@ static inline bool tg_feed_stopping(tg_feed_t *f)
 }
 
 /**
- * Feed thread: hand n normalized ticks to the engine. Sets ts (accept time)
- * when 0 and the feed index, counts, pushes (waiting while the ring is full:
- * feed rings use backpressure), wakes the engine.
+ * Feed thread: hand n normalized ticks to the engine. Each tick gets its
+ * accept time (ts) and feed index, is renamed by symbol_map, filtered by the
+ * feed's `symbols` (neutral), validated (rejections counted by reason, a
+ * breaker failure), and the valid ones are pushed (waiting while the ring is
+ * full: feed rings use backpressure) and the engine woken. The array is
+ * modified in place.
  */
 void tg_feed_emit(tg_feed_t *f, tg_tick_t *ticks, size_t n);
+
+/** Feed thread: a message that is no tick (status, heartbeat, reply): liveness. */
+void tg_feed_neutral(tg_feed_t *f);
+/** Feed thread: a message that could not be parsed: counted, a breaker failure. */
+void tg_feed_parse_error(tg_feed_t *f);
+/** Feed thread: connection events (breaker failures; disconnect opens at once). */
+void tg_feed_connect_error(tg_feed_t *f);
+void tg_feed_disconnected(tg_feed_t *f);
+
+/**
+ * Feed thread: timers (staleness, open -> half_open). Adapters call it at
+ * least every 10 ms, also while waiting for I/O.
+ */
+void tg_feed_poll(tg_feed_t *f);
+
+/** Any thread: the feed's breaker state as last published. */
+static inline tg_breaker_state_t tg_feed_state(const tg_feed_t *f)
+{
+    return (tg_breaker_state_t)atomic_load_explicit(&f->breaker_state, memory_order_relaxed);
+}
 
 extern const tg_feed_ops_t tg_feed_synthetic_ops;
 

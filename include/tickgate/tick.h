@@ -15,6 +15,10 @@
 enum {
     TG_TICK_TRADE = 1u << 0, /* price/size set: last trade, adds to volume */
     TG_TICK_QUOTE = 1u << 1, /* bid/ask set */
+    /* Not a tick: a feed's breaker changed state. `price` holds the new
+     * tg_breaker_state_t, `symbol` the reason. Travels in the feed's ring so the
+     * engine publishes it in order with that feed's ticks. */
+    TG_TICK_STATUS = 1u << 2,
 };
 
 typedef struct tg_tick {

@@ -35,6 +35,7 @@ typedef struct quote {
     tg_dec_t price, bid, ask, size, volume, day_open;
     int64_t ts, src_ts;
     uint64_t seq;      /* seq of the last quote message for this symbol */
+    uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
 } quote_t;
 
 typedef struct pf_pub {
@@ -89,6 +90,10 @@ struct tg_engine {
     tg_tick_t batch[512];
     char jbuf[4096];
     unsigned char mbuf[4096];
+
+    uint64_t system_seq;  /* seq of the `system` channel key */
+    char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
+    tg_alert_ids_t alert_ids;
 
     tg_msg_t *early[256]; /* alerts raised while loading, before outputs exist */
     size_t nearly;
@@ -533,6 +538,7 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
                             .alert_seed = seed};
     if ((rc = tg_book_create(&bo, &e->book)) != 0)
         goto fail;
+    tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
     e->pf_min_gap_ns = 1000000000LL / (cfg->limits.portfolio_max_hz > 0 ? cfg->limits.portfolio_max_hz : 10);
     rc = tg_session_next_open(cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
                               &e->next_session_ns);
@@ -606,6 +612,107 @@ static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
 }
 
 /*
+ * Failover (SPEC §3): a symbol takes ticks only from the highest-priority
+ * feed that has served it and whose breaker is closed; with none closed, from
+ * the highest-priority one still delivering. Standby feeds keep flowing into
+ * their rings, so a take-over happens on the standby's next tick.
+ */
+static bool failover_accept(tg_engine_t *e, quote_t *q, uint16_t feed)
+{
+    if (feed >= 32 || e->nfeeds == 1)
+        return true;
+    q->served |= 1u << feed;
+    int best = -1;
+    for (uint32_t m = q->served; m; m &= m - 1) {
+        int f = __builtin_ctz(m);
+        if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED &&
+            (best < 0 || e->feeds[f].conf->priority < e->feeds[best].conf->priority))
+            best = f;
+    }
+    if (best >= 0)
+        return best == feed;
+    int64_t now = tg_mono_ns();
+    for (uint32_t m = q->served; m; m &= m - 1) {
+        int f = __builtin_ctz(m);
+        int64_t last = atomic_load_explicit(&e->feeds[f].last_tick_ns, memory_order_relaxed);
+        if (now - last < 1000000000LL &&
+            (best < 0 || e->feeds[f].conf->priority < e->feeds[best].conf->priority))
+            best = f;
+    }
+    return best < 0 || best == feed;
+}
+
+/* A breaker transition (TG_TICK_STATUS): feed_status and a system alert. */
+static void on_status(tg_engine_t *e, const tg_tick_t *t)
+{
+    if (t->feed >= e->nfeeds)
+        return;
+    const char *feed = e->feeds[t->feed].conf->name;
+    tg_breaker_state_t to = (tg_breaker_state_t)t->price;
+    char jb[1024];
+    unsigned char mb[1024];
+    tg_enc_t enc;
+    tg_enc_init(&enc, jb, sizeof jb, mb, sizeof mb);
+    tg_enc_map(&enc, 6);
+    tg_enc_kv_str(&enc, "type", "feed_status");
+    tg_enc_kv_str(&enc, "feed", feed);
+    tg_enc_kv_str(&enc, "state", tg_breaker_state_name(to));
+    tg_enc_kv_str(&enc, "reason", t->symbol);
+    tg_enc_kv_i64(&enc, "ts", t->ts);
+    tg_enc_kv_u64(&enc, "seq", e->system_seq + 1);
+    tg_enc_map_end(&enc);
+    tg_msg_t *m = enc.err ? NULL : tg_msg_new(enc.json, enc.jlen, enc.mp, enc.mlen);
+    if (m) {
+        m->type = TG_MSG_FEED_STATUS;
+        m->channel = TG_CH_SYSTEM;
+        m->seq = ++e->system_seq;
+        m->ts = t->ts;
+        strcpy(m->key_name, "system");
+        publish(e, m);
+    }
+    /* feed alerts: breaker_open / feed_stale fire on open, resolve on close */
+    char *id = e->feed_alert[t->feed];
+    bool firing = to == TG_BREAKER_OPEN && !id[0];
+    bool resolved = to == TG_BREAKER_CLOSED && id[0];
+    if (!firing && !resolved)
+        return;
+    tg_alert_rule_t rule = strcmp(t->symbol, "stale") == 0 ? TG_ALERT_FEED_STALE
+                                                            : TG_ALERT_BREAKER_OPEN;
+    if (firing)
+        tg_alert_ids_next(&e->alert_ids, id);
+    char msg[160];
+    snprintf(msg, sizeof msg, "feed %s %s (%s)", feed, firing ? "breaker open" : "recovered",
+             t->symbol);
+    tg_enc_init(&enc, jb, sizeof jb, mb, sizeof mb);
+    tg_enc_map(&enc, 9);
+    tg_enc_kv_str(&enc, "type", "alert");
+    tg_enc_kv_str(&enc, "alert_id", id);
+    tg_enc_kv_str(&enc, "feed", feed);
+    tg_enc_kv_str(&enc, "rule", tg_alert_rule_name(rule));
+    tg_enc_kv_str(&enc, "severity", tg_alert_severity_name(tg_alert_rule_severity(rule)));
+    tg_enc_kv_str(&enc, "state", firing ? "firing" : "resolved");
+    tg_enc_kv_str(&enc, "message", msg);
+    tg_enc_kv_i64(&enc, "ts", t->ts);
+    tg_enc_kv_u64(&enc, "seq", e->system_seq + 1);
+    tg_enc_map_end(&enc);
+    m = enc.err ? NULL : tg_msg_new(enc.json, enc.jlen, enc.mp, enc.mlen);
+    if (m) {
+        m->type = TG_MSG_ALERT;
+        m->channel = TG_CH_SYSTEM;
+        m->aux = firing ? TG_ALERT_FIRING : TG_ALERT_RESOLVED;
+        m->seq = ++e->system_seq;
+        m->ts = t->ts;
+        strcpy(m->key_name, "system");
+        publish(e, m);
+    }
+    tg_counter_t *c = e->m_alerts[rule][firing ? 0 : 1];
+    if (c)
+        tg_counter_add(c, 1);
+    if (resolved)
+        id[0] = 0;
+}
+
+/*
  * One batch of ticks from a feed ring. Quotes and price alerts see every
  * tick; portfolio valuation sees only the newest price of each symbol in the
  * batch (SPEC §4 conflation) - batches hold more than one tick of a symbol
@@ -614,14 +721,20 @@ static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
 static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
 {
     int32_t ids[512];
-    size_t conflated = 0;
+    size_t conflated = 0, accepted = 0;
     for (size_t i = 0; i < n; i++) {
         const tg_tick_t *t = &ticks[i];
-        quote_t *q = quote_for(e, t->symbol, t->sym_len);
-        ids[i] = q ? (int32_t)(q - e->quotes) : -1;
-        if (!q)
+        ids[i] = -1;
+        if (t->flags & TG_TICK_STATUS) {
+            on_status(e, t);
             continue;
+        }
+        quote_t *q = quote_for(e, t->symbol, t->sym_len);
+        if (!q || !failover_accept(e, q, t->feed))
+            continue;
+        ids[i] = (int32_t)(q - e->quotes);
         on_quote(e, t, q);
+        accepted++;
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
         if ((size_t)ids[i] >= e->cap_batch_last) {
@@ -647,7 +760,7 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             e->batch_last[ids[i]] = 0;
         }
     }
-    tg_counter_add(e->m_accepted, n);
+    tg_counter_add(e->m_accepted, accepted);
     if (conflated)
         tg_counter_add(e->m_conflated, conflated);
 }

@@ -126,6 +126,7 @@ static int synth_run(tg_feed_t *f)
             produced += (int64_t)k;
             behind -= (int64_t)k;
         }
+        tg_feed_poll(f);
         clock_nanosleep(CLOCK_MONOTONIC, 0, &tick, NULL);
     }
     return 0;
