@@ -83,17 +83,17 @@ enum {
     F_GAIN_FIRING = 1u << 11,
     F_OPEN_PENDING = 1u << 12, /* day-open value not captured yet */
 };
-#define F_CONDS (F_DRIFT_FIRE | F_DRIFT_CLEAR | F_LOSS_FIRE | F_LOSS_CLEAR | F_GAIN_FIRE | F_GAIN_CLEAR)
 
 typedef struct pf_hot {
-    i128 mv;       /* sum of holding values */
-    i128 open;     /* value at the session open (meaningless while F_OPEN_PENDING) */
-    i128 slack;    /* drift: min |margin| at the last full evaluation; < 0 = never skip */
-    i128 budget;   /* drift: sum of K|d| since then */
+    i128 mv;        /* sum of holding values */
+    i128 open;      /* value at the session open (meaningless while F_OPEN_PENDING) */
+    i128 slack;     /* drift margin at the last full evaluation (see drift_eval); < 0 = never skip */
+    i128 slack_lg;  /* loss/gain margin at the last full evaluation */
+    int64_t budget; /* sum of |d| since the last full evaluation (money units) */
     int64_t cash, cost;
-    int64_t K;
-    tg_dec_t gain_fire, gain_clear; /* pnl_pct >= fire; resolved at <= clear */
-    tg_dec_t loss_fire, loss_clear; /* day_change_pct <= fire (-loss_limit); resolved at >= clear */
+    int64_t K;      /* drift margins move by at most K|d| per tick; loss/gain by 2S|d| */
+    int64_t ts;     /* last change */
+    const char *id; /* = cold spec.id, so events need no cold access */
     uint32_t missing; /* holdings whose symbol has no quote yet */
     uint32_t flags;
 } __attribute__((aligned(64))) pf_hot_t;
@@ -106,10 +106,11 @@ typedef struct pf_cold {
     tg_portfolio_spec_t spec; /* owned copy */
     hold_t *h;                /* spec.n_holdings */
     tg_alert_fsm_t fsm[3];
+    tg_dec_t gain_fire, gain_clear; /* pnl_pct >= fire; resolved at <= clear */
+    tg_dec_t loss_fire, loss_clear; /* day_change_pct <= fire (-loss_limit); resolved at >= clear */
     bool drift_rel;           /* the current drift episode fired on the relative band */
     bool alive;
     uint32_t id_hash;
-    int64_t ts;               /* last change */
 } pf_cold_t;
 
 struct tg_book {
@@ -227,13 +228,19 @@ static inline i128 abs128(i128 v)
 /* ---- drift evaluation ----------------------------------------------------- */
 
 /* Evaluate the drift rule on explicit holding values: *fire (some holding is
- * beyond its band), *clear (every holding is within its resolve band) and the
- * slack (min |margin|, or -1 when V <= 0, where skipping is not allowed). */
-static void drift_eval(const hold_t *h, size_t n, const tg_dec_t *vals, i128 V, bool *fire,
-                       bool *clear, i128 *slack)
+ * beyond its band) and *clear (every holding is within its resolve band).
+ * The slack is for the one condition the state machine needs next
+ * (`need_clear` when the alert is firing): for a condition that holds as an
+ * AND (or fails as an OR) every inequality must keep its sign, so the slack is
+ * the smallest |margin|; when it fails as an AND (holds as an OR) one witness
+ * keeping its sign is enough, so it is the witness's largest margin. -1 when
+ * V <= 0, where skipping is not allowed. */
+static void drift_eval(const hold_t *h, size_t n, const tg_dec_t *vals, i128 V, bool need_clear,
+                       bool *fire, bool *clear, i128 *slack)
 {
     bool f = false, c = true;
-    i128 sl = -1;
+    const i128 big = ((i128)1) << 125;
+    i128 all_fire = big, wit_fire = -1, all_clear = big, wit_clear = -1;
 
     if (V == 0) {
         /* every weight is defined as 0 */
@@ -250,39 +257,49 @@ static void drift_eval(const hold_t *h, size_t n, const tg_dec_t *vals, i128 V, 
     }
     i128 sign = V < 0 ? -1 : 1;
     i128 VV = V * sign;
-    bool track = V > 0;
-    if (track)
-        sl = ((i128)1) << 125;
     for (size_t i = 0; i < n; i++) {
         i128 v2 = 2 * (i128)vals[i] * S * sign;
         if (h[i].bounds & HB_FIRE) {
             i128 m1 = v2 - (2 * (i128)h[i].fhi - 1) * VV;
             i128 m2 = v2 - (2 * (i128)h[i].flo + 1) * VV;
-            f |= m1 > 0 || (m1 == 0 && !(h[i].fhi & 1));
-            f |= m2 < 0 || (m2 == 0 && !(h[i].flo & 1));
-            if (track) {
-                if (abs128(m1) < sl)
-                    sl = abs128(m1);
-                if (abs128(m2) < sl)
-                    sl = abs128(m2);
-            }
+            bool hi = m1 > 0 || (m1 == 0 && !(h[i].fhi & 1));
+            bool lo = m2 < 0 || (m2 == 0 && !(h[i].flo & 1));
+            i128 a1 = abs128(m1), a2 = abs128(m2);
+            if (a1 < all_fire)
+                all_fire = a1;
+            if (a2 < all_fire)
+                all_fire = a2;
+            if (hi && a1 > wit_fire)
+                wit_fire = a1;
+            if (lo && a2 > wit_fire)
+                wit_fire = a2;
+            f |= hi || lo;
         }
         if (h[i].bounds & HB_CLEAR) {
             i128 m3 = v2 - (2 * (i128)h[i].chi + 1) * VV;
             i128 m4 = v2 - (2 * (i128)h[i].clo - 1) * VV;
-            c &= m3 < 0 || (m3 == 0 && !(h[i].chi & 1));
-            c &= m4 > 0 || (m4 == 0 && !(h[i].clo & 1));
-            if (track) {
-                if (abs128(m3) < sl)
-                    sl = abs128(m3);
-                if (abs128(m4) < sl)
-                    sl = abs128(m4);
-            }
+            bool in_hi = m3 < 0 || (m3 == 0 && !(h[i].chi & 1));
+            bool in_lo = m4 > 0 || (m4 == 0 && !(h[i].clo & 1));
+            i128 a3 = abs128(m3), a4 = abs128(m4);
+            if (a3 < all_clear)
+                all_clear = a3;
+            if (a4 < all_clear)
+                all_clear = a4;
+            if (!in_hi && a3 > wit_clear)
+                wit_clear = a3;
+            if (!in_lo && a4 > wit_clear)
+                wit_clear = a4;
+            c &= in_hi && in_lo;
         }
     }
     *fire = f;
     *clear = c;
-    *slack = sl;
+    if (V < 0)
+        *slack = -1;
+    else if (need_clear)
+        *slack = c ? all_clear : wit_clear;
+    else
+        *slack = f ? wit_fire : all_fire;
 }
 
 static void gather_values(const tg_book_t *b, uint32_t slot, tg_dec_t *vals)
@@ -300,34 +317,107 @@ static void drift_full(tg_book_t *b, uint32_t slot)
     i128 slack;
 
     gather_values(b, slot, b->scratch);
-    drift_eval(c->h, c->spec.n_holdings, b->scratch, p->mv + p->cash, &fire, &clear, &slack);
+    drift_eval(c->h, c->spec.n_holdings, b->scratch, p->mv + p->cash, p->flags & F_DRIFT_FIRING,
+               &fire, &clear, &slack);
     p->flags = (p->flags & ~(F_DRIFT_FIRE | F_DRIFT_CLEAR)) | (fire ? F_DRIFT_FIRE : 0) |
                (clear ? F_DRIFT_CLEAR : 0);
     p->slack = slack;
+}
+
+#define SLACK_BIG (((i128)1) << 125)
+#define BUDGET_MAX (((int64_t)1) << 62)
+
+/* |margin| of round8(num/den) against a comparison constant C (den > 0 after
+ * normalizing): how far the comparison is from flipping. A ratio with a zero
+ * denominator is constant 0 and never flips. */
+static inline i128 ratio_margin(i128 num, i128 den, i128 C)
+{
+    if (den == 0)
+        return SLACK_BIG;
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    return abs128(2 * num * S - C * den);
+}
+
+/* Loss and gain conditions from the money figures, only the one each state
+ * machine needs (fire when quiet, clear when firing), and the smallest margin
+ * among them: both margins move by exactly 2S|d| when a holding moves by d
+ * (pnl and day change move by d, cost and the day-open value do not). */
+static inline uint32_t loss_gain_conds(const pf_hot_t *p, const pf_cold_t *c, i128 V,
+                                       i128 *slack)
+{
+    uint32_t f = 0;
+    i128 sl = SLACK_BIG, m;
+    if (p->flags & F_GAIN_ON) {
+        i128 pnl = p->mv - p->cost;
+        if (!(p->flags & F_GAIN_FIRING)) {
+            if (ratio_ge(pnl, p->cost, c->gain_fire))
+                f |= F_GAIN_FIRE;
+            m = ratio_margin(pnl, p->cost, 2 * (i128)c->gain_fire - 1);
+        } else {
+            if (ratio_le(pnl, p->cost, c->gain_clear))
+                f |= F_GAIN_CLEAR;
+            m = ratio_margin(pnl, p->cost, 2 * (i128)c->gain_clear + 1);
+        }
+        if (m < sl)
+            sl = m;
+    }
+    /* while the day-open value is pending, day_change is constant 0 */
+    if ((p->flags & F_LOSS_ON) && !(p->flags & F_OPEN_PENDING)) {
+        i128 dc = V - p->open;
+        if (!(p->flags & F_LOSS_FIRING)) {
+            if (ratio_le(dc, p->open, c->loss_fire))
+                f |= F_LOSS_FIRE;
+            m = ratio_margin(dc, p->open, 2 * (i128)c->loss_fire + 1);
+        } else {
+            if (ratio_ge(dc, p->open, c->loss_clear))
+                f |= F_LOSS_CLEAR;
+            m = ratio_margin(dc, p->open, 2 * (i128)c->loss_clear - 1);
+        }
+        if (m < sl)
+            sl = m;
+    } else if ((p->flags & F_LOSS_ON)) {
+        if (!(p->flags & F_LOSS_FIRING)) {
+            if (0 <= c->loss_fire)
+                f |= F_LOSS_FIRE;
+        } else if (0 >= c->loss_clear) {
+            f |= F_LOSS_CLEAR;
+        }
+    }
+    if (slack)
+        *slack = sl;
+    return f;
+}
+
+/* Full evaluation of every rule condition and of the slacks that let later
+ * ticks skip it; resets the budget. */
+static void eval_full(tg_book_t *b, uint32_t slot)
+{
+    pf_hot_t *p = &b->hot[slot];
+    i128 sl;
+    if (p->flags & F_DRIFT_ON)
+        drift_full(b, slot);
+    else
+        p->slack = SLACK_BIG;
+    p->flags = (p->flags & ~(F_LOSS_FIRE | F_LOSS_CLEAR | F_GAIN_FIRE | F_GAIN_CLEAR)) |
+               loss_gain_conds(p, &b->cold[slot], p->mv + p->cash, &sl);
+    p->slack_lg = sl;
     p->budget = 0;
 }
 
-/* Loss and gain conditions from the money figures: O(1) per valuation. */
-static inline uint32_t loss_gain_conds(const pf_hot_t *p, i128 V)
+/* The conditions the state machines read, for comparing states. */
+static uint32_t relevant_conds(uint32_t flags)
 {
-    uint32_t f = 0;
-    if (p->flags & F_GAIN_ON) {
-        i128 pnl = p->mv - p->cost;
-        if (ratio_ge(pnl, p->cost, p->gain_fire))
-            f |= F_GAIN_FIRE;
-        if (ratio_le(pnl, p->cost, p->gain_clear))
-            f |= F_GAIN_CLEAR;
-    }
-    if (p->flags & F_LOSS_ON) {
-        /* while the day-open value is pending, day_change is 0 */
-        i128 open = (p->flags & F_OPEN_PENDING) ? V : p->open;
-        i128 dc = V - open;
-        if (ratio_le(dc, open, p->loss_fire))
-            f |= F_LOSS_FIRE;
-        if (ratio_ge(dc, open, p->loss_clear))
-            f |= F_LOSS_CLEAR;
-    }
-    return f;
+    uint32_t m = 0;
+    if (flags & F_DRIFT_ON)
+        m |= (flags & F_DRIFT_FIRING) ? F_DRIFT_CLEAR : F_DRIFT_FIRE;
+    if (flags & F_LOSS_ON)
+        m |= (flags & F_LOSS_FIRING) ? F_LOSS_CLEAR : F_LOSS_FIRE;
+    if (flags & F_GAIN_ON)
+        m |= (flags & F_GAIN_FIRING) ? F_GAIN_CLEAR : F_GAIN_FIRE;
+    return m;
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -337,7 +427,7 @@ static void emit(tg_book_t *b, tg_book_event_type_t type, uint32_t slot, int64_t
 {
     if (!b->on_event)
         return;
-    tg_book_event_t ev = {.type = type, .slot = slot, .portfolio_id = b->cold[slot].spec.id,
+    tg_book_event_t ev = {.type = type, .slot = slot, .portfolio_id = b->hot[slot].id,
                           .ts = ts, .alert = a};
     b->on_event(b->ud, &ev);
 }
@@ -414,15 +504,15 @@ static void alert_event(tg_book_t *b, uint32_t slot, int fsm_i, int state, int64
         i128 open = (p->flags & F_OPEN_PENDING) ? V : p->open;
         ev.rule = TG_ALERT_LOSS_LIMIT;
         ev.value = clamp_dec(ratio8(V - open, open), &sat);
-        ev.threshold = p->loss_fire;
-        level = p->loss_clear;
+        ev.threshold = c->loss_fire;
+        level = c->loss_clear;
         break;
     }
     default:
         ev.rule = TG_ALERT_GAIN_TARGET;
         ev.value = clamp_dec(ratio8(p->mv - p->cost, p->cost), &sat);
-        ev.threshold = p->gain_fire;
-        level = p->gain_clear;
+        ev.threshold = c->gain_fire;
+        level = c->gain_clear;
         break;
     }
     ev.severity = tg_alert_rule_severity(ev.rule);
@@ -438,6 +528,7 @@ static void step_rules(tg_book_t *b, uint32_t slot, int64_t ts)
     static const uint32_t clear[3] = {F_DRIFT_CLEAR, F_LOSS_CLEAR, F_GAIN_CLEAR};
     static const uint32_t firing[3] = {F_DRIFT_FIRING, F_LOSS_FIRING, F_GAIN_FIRING};
     pf_hot_t *p = &b->hot[slot];
+    const uint32_t before = p->flags;
 
     for (int i = 0; i < 3; i++) {
         bool is_firing = p->flags & firing[i];
@@ -455,6 +546,10 @@ static void step_rules(tg_book_t *b, uint32_t slot, int64_t ts)
         if (t)
             alert_event(b, slot, i, t, ts);
     }
+    /* the cached conditions were for the side each machine was on: refresh
+     * them for the side it is on now (the drift slack too) */
+    if (p->flags != before)
+        eval_full(b, slot);
 }
 
 /* ---- the tick path -------------------------------------------------------- */
@@ -502,24 +597,31 @@ void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
             continue;
         ps->value = nv;
         p->mv += d;
+        p->ts = ts;
         i128 V = p->mv + p->cash;
+        bool full = false;
         if ((p->flags & F_OPEN_PENDING) && p->missing == 0) {
             p->open = V;
             p->flags &= ~F_OPEN_PENDING;
-        }
-        if (p->flags & F_DRIFT_ON) {
-            bool skip = false;
-            if (V > 0 && p->slack >= 0) {
-                p->budget += (i128)p->K * abs128(d);
-                skip = p->budget < p->slack;
+            full = true;
+        } else {
+            /* skip the rules while no margin can have flipped (file header) */
+            i128 ad = abs128(d);
+            if (ad >= BUDGET_MAX - p->budget) {
+                full = true;
+            } else {
+                p->budget += (int64_t)ad;
+                if ((p->flags & F_DRIFT_ON) && (V <= 0 || p->slack < 0))
+                    full = true;
+                else
+                    full = !((i128)p->budget * p->K < p->slack &&
+                             (i128)p->budget * (2 * S) < p->slack_lg);
             }
-            if (!skip)
-                drift_full(b, ps->pf);
         }
-        p->flags = (p->flags & ~(F_LOSS_FIRE | F_LOSS_CLEAR | F_GAIN_FIRE | F_GAIN_CLEAR)) |
-                   loss_gain_conds(p, V);
-        b->cold[ps->pf].ts = ts;
-        step_rules(b, ps->pf, ts);
+        if (full) {
+            eval_full(b, ps->pf);
+            step_rules(b, ps->pf, ts);
+        }
         emit(b, TG_BOOK_EV_PORTFOLIO, ps->pf, ts, NULL);
     }
 }
@@ -585,9 +687,8 @@ void tg_book_session_open(tg_book_t *b, int64_t ts)
         pf_hot_t *p = &b->hot[s];
         p->flags |= F_OPEN_PENDING;
         /* day_change is now 0: re-evaluate loss_limit on that */
-        p->flags = (p->flags & ~(F_LOSS_FIRE | F_LOSS_CLEAR | F_GAIN_FIRE | F_GAIN_CLEAR)) |
-                   loss_gain_conds(p, p->mv + p->cash);
-        b->cold[s].ts = ts;
+        eval_full(b, s);
+        p->ts = ts;
         step_rules(b, s, ts);
         emit(b, TG_BOOK_EV_PORTFOLIO, s, ts, NULL);
     }
@@ -1028,7 +1129,6 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     c->spec = copy;
     c->h = holds;
     holds = NULL;
-    c->ts = ts;
     if (is_new)
         idx_insert(b, (uint32_t)slot);
 
@@ -1057,13 +1157,13 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
             flags |= F_DRIFT_ON;
     if (a->gain_target > 0) {
         flags |= F_GAIN_ON;
-        p->gain_fire = a->gain_target;
-        tg_alert_resolve_level(TG_ALERT_GAIN_TARGET, a->gain_target, a->hysteresis, &p->gain_clear);
+        c->gain_fire = a->gain_target;
+        tg_alert_resolve_level(TG_ALERT_GAIN_TARGET, a->gain_target, a->hysteresis, &c->gain_clear);
     }
     if (a->loss_limit > 0) {
         flags |= F_LOSS_ON;
-        p->loss_fire = -a->loss_limit;
-        tg_alert_resolve_level(TG_ALERT_LOSS_LIMIT, -a->loss_limit, a->hysteresis, &p->loss_clear);
+        c->loss_fire = -a->loss_limit;
+        tg_alert_resolve_level(TG_ALERT_LOSS_LIMIT, -a->loss_limit, a->hysteresis, &c->loss_clear);
     }
     i128 V = p->mv + p->cash;
     if (p->missing)
@@ -1071,10 +1171,9 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     else
         p->open = V;
     p->flags = flags;
-    p->slack = -1;
-    if (flags & F_DRIFT_ON)
-        drift_full(b, (uint32_t)slot);
-    p->flags |= loss_gain_conds(p, V);
+    p->id = copy.id;
+    p->ts = ts;
+    eval_full(b, (uint32_t)slot);
 
     /* price watches, carrying over the state of the same (rule, symbol) */
     for (size_t i = nh; i < nh + nw; i++) {
@@ -1260,7 +1359,9 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
     }
     f->firing = true;
     snprintf(f->id, sizeof f->id, "%s", alert_id);
-    b->hot[slot].flags |= bit;
+    pf_hot_t *p = &b->hot[slot];
+    p->flags |= bit;
+    eval_full(b, (uint32_t)slot);
     return 0;
 }
 
@@ -1284,7 +1385,7 @@ int tg_book_portfolio_view(const tg_book_t *b, uint32_t slot, tg_holding_view_t 
     v->shared_with = c->spec.shared_with;
     v->n_shared_with = c->spec.n_shared_with;
     v->n_holdings = nh;
-    v->ts = c->ts;
+    v->ts = p->ts;
     if (nh > hcap || (nh && !hbuf))
         return -ENOSPC;
     v->holdings = hbuf;
@@ -1383,14 +1484,7 @@ int tg_book_capture_state(const tg_book_t *b, tg_book_state_t *s)
         o->cost = p->cost;
         o->pending = p->flags & F_OPEN_PENDING;
         o->open = o->pending ? 0 : p->open;
-        uint32_t on = 0;
-        if (p->flags & F_DRIFT_ON)
-            on |= F_DRIFT_FIRE | F_DRIFT_CLEAR;
-        if (p->flags & F_LOSS_ON)
-            on |= F_LOSS_FIRE | F_LOSS_CLEAR;
-        if (p->flags & F_GAIN_ON)
-            on |= F_GAIN_FIRE | F_GAIN_CLEAR;
-        o->conds = p->flags & F_CONDS & on;
+        o->conds = p->flags & relevant_conds(p->flags);
         gather_values(b, i, s->hv + k);
         k += b->cold[i].spec.n_holdings;
     }
@@ -1437,14 +1531,15 @@ int tg_book_recompute_full(const tg_book_t *b, tg_book_state_t *s)
         if (p->flags & F_DRIFT_ON) {
             bool fire, clear;
             i128 slack;
-            drift_eval(c->h, c->spec.n_holdings, vals, V, &fire, &clear, &slack);
+            drift_eval(c->h, c->spec.n_holdings, vals, V, p->flags & F_DRIFT_FIRING, &fire, &clear,
+                       &slack);
             conds |= (fire ? F_DRIFT_FIRE : 0) | (clear ? F_DRIFT_CLEAR : 0);
         }
         pf_hot_t tmp = *p;
         tmp.mv = mv;
         tmp.cost = cost;
-        conds |= loss_gain_conds(&tmp, V);
-        o->conds = conds;
+        conds |= loss_gain_conds(&tmp, c, V, NULL);
+        o->conds = conds & relevant_conds(p->flags);
     }
     return 0;
 }
