@@ -6,11 +6,14 @@ function(tg_embed_files target)
   file(GLOB_RECURSE web_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/web/*)
   list(FILTER web_files EXCLUDE REGEX "/(node_modules|tests?)/|package(-lock)?\\.json$")
   set(files ${web_files} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/demo-portfolios.json)
+  # a ';' list would be split into separate arguments by add_custom_command
+  string(REPLACE ";" "|" files_arg "${files}")
   add_custom_command(
     OUTPUT ${gen}
     COMMAND ${CMAKE_COMMAND} -DOUT=${gen} -DROOT=${CMAKE_CURRENT_SOURCE_DIR}
-            "-DFILES=${files}" -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/embed_gen.cmake
+            "-DFILES=${files_arg}" -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/embed_gen.cmake
     DEPENDS ${files} ${CMAKE_CURRENT_SOURCE_DIR}/cmake/embed_gen.cmake
-    COMMENT "Embedding web/ and demo portfolios")
+    COMMENT "Embedding web/ and demo portfolios"
+    VERBATIM)
   target_sources(${target} PRIVATE ${gen})
 endfunction()

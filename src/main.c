@@ -158,6 +158,7 @@ typedef struct app {
     size_t nfeeds;
     tg_engine_t *engine;
     tg_gateway_t *gateway;
+    const char *config_path;
     char demo_token[TG_JWT_MAX_TOKEN];
 } app_t;
 
@@ -181,9 +182,30 @@ static int embedded_secret(app_t *a)
     return n < 0 ? n : 0;
 }
 
-static int run_daemon(tg_config_t *cfg)
+/*
+ * SIGHUP: re-read the config file for the log settings, and have the engine
+ * reload the portfolios file; connections are untouched.
+ */
+static void reload(app_t *a)
 {
-    app_t a = {.cfg = cfg};
+    tg_config_t fresh;
+    char err[512];
+    if (a->config_path && tg_config_load(&fresh, a->config_path, environ, err, sizeof err) != 0) {
+        TG_WARN("config_reload_failed", "error", TG_S(err));
+    } else {
+        const tg_config_t *c = a->config_path ? &fresh : a->cfg;
+        tg_log_set_level(c->log.level);
+        tg_log_set_format(c->log.format);
+    }
+    if (a->config_path)
+        tg_config_free(&fresh);
+    tg_engine_reload(a->engine);
+    TG_INFO("config_reloaded", "what", TG_S("log level, portfolios"));
+}
+
+static int run_daemon(tg_config_t *cfg, const char *config_path)
+{
+    app_t a = {.cfg = cfg, .config_path = config_path};
     int rc, exit_code = 1;
 
     /* Signals are taken synchronously by this thread only (sigwaitinfo):
@@ -268,8 +290,7 @@ static int run_daemon(tg_config_t *cfg)
         siginfo_t si;
         int sig = sigwaitinfo(&sigs, &si);
         if (sig == SIGHUP) {
-            if (tg_log_set_level(cfg->log.level) == 0)
-                TG_INFO("config_reloaded", "what", TG_S("log level"));
+            reload(&a);
             continue;
         }
         if (sig == SIGINT || sig == SIGTERM) {
@@ -365,7 +386,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "tickgate run: unexpected argument %s\n", rest[2]);
             code = EXIT_USAGE;
         } else {
-            code = run_daemon(&cfg);
+            code = run_daemon(&cfg, config_path);
         }
     } else if (!strcmp(sub, "token")) {
         code = cmd_token(&cfg, nrest - 1, rest + 1);

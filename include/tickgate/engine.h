@@ -19,6 +19,7 @@
 #include "tickgate/feed.h"
 #include "tickgate/metrics.h"
 #include "tickgate/msg.h"
+#include "tickgate/portfolio.h"
 #include "tickgate/ring.h"
 
 typedef struct tg_engine tg_engine_t;
@@ -52,6 +53,25 @@ void tg_engine_destroy(tg_engine_t *e);
 
 /** Feed threads: wake the engine after pushing ticks. Any thread. */
 void tg_engine_wake(void *engine);
+
+/** Commands other threads send the engine (HTTP API, PostgreSQL NOTIFY, SIGHUP). */
+typedef enum tg_engine_cmd_type {
+    TG_ENGINE_PUT_PORTFOLIO = 1, /* spec: create or replace */
+    TG_ENGINE_REMOVE_PORTFOLIO,  /* id */
+    TG_ENGINE_RELOAD,            /* re-read engine.portfolios_file (SIGHUP) */
+    TG_ENGINE_RESTORE_ALERT,     /* id = portfolio id, rule, symbol, alert_id */
+} tg_engine_cmd_type_t;
+
+/**
+ * Submit a command; the engine applies it on its thread between batches
+ * (a mutex-protected queue: control traffic, never the tick path). Takes
+ * ownership of `spec` (freed by the engine). Any thread. 0 or -ENOMEM.
+ */
+int tg_engine_put_portfolio(tg_engine_t *e, tg_portfolio_spec_t *spec);
+int tg_engine_remove_portfolio(tg_engine_t *e, const char *id);
+int tg_engine_reload(tg_engine_t *e);
+int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
+                            const char *symbol, const char *alert_id);
 
 /** Any thread: true once the engine thread runs its loop. */
 bool tg_engine_running(const tg_engine_t *e);

@@ -45,6 +45,16 @@ typedef struct pf_pub {
     bool live;
 } pf_pub_t;
 
+typedef struct cmd {
+    struct cmd *next;
+    tg_engine_cmd_type_t type;
+    tg_portfolio_spec_t *spec;
+    char id[TG_PORTFOLIO_ID_MAX + 1];
+    char rule[32];
+    char symbol[TG_SYMBOL_MAX + 1];
+    char alert_id[TG_ALERT_ID_LEN + 1];
+} cmd_t;
+
 typedef struct output {
     tg_ring_t *ring;
     tg_engine_wake_fn wake;
@@ -79,6 +89,10 @@ struct tg_engine {
     size_t ecap;
     tg_holding_view_t *hviews;
     size_t cap_hviews;
+
+    pthread_mutex_t cmd_lock; /* control commands only, never ticks */
+    cmd_t *cmd_head, **cmd_tail;
+    _Atomic int cmd_pending;
 
     pthread_t thread;
     bool started;
@@ -528,6 +542,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     e->cfg = cfg;
     e->feeds = feeds;
     e->nfeeds = nfeeds;
+    pthread_mutex_init(&e->cmd_lock, NULL);
+    e->cmd_tail = &e->cmd_head;
     snprintf(err, errlen, "out of memory");
     int rc = tg_symtab_init(&e->syms, (uint32_t)cfg->engine.max_symbols);
     if (rc)
@@ -765,6 +781,111 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         tg_counter_add(e->m_conflated, conflated);
 }
 
+static int submit(tg_engine_t *e, cmd_t *c)
+{
+    pthread_mutex_lock(&e->cmd_lock);
+    *e->cmd_tail = c;
+    e->cmd_tail = &c->next;
+    atomic_store(&e->cmd_pending, 1);
+    pthread_mutex_unlock(&e->cmd_lock);
+    tg_engine_wake(e);
+    return 0;
+}
+
+int tg_engine_put_portfolio(tg_engine_t *e, tg_portfolio_spec_t *spec)
+{
+    cmd_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        return -ENOMEM;
+    }
+    c->type = TG_ENGINE_PUT_PORTFOLIO;
+    c->spec = spec;
+    return submit(e, c);
+}
+
+int tg_engine_remove_portfolio(tg_engine_t *e, const char *id)
+{
+    cmd_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = TG_ENGINE_REMOVE_PORTFOLIO;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    return submit(e, c);
+}
+
+int tg_engine_reload(tg_engine_t *e)
+{
+    cmd_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = TG_ENGINE_RELOAD;
+    return submit(e, c);
+}
+
+int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
+                            const char *symbol, const char *alert_id)
+{
+    cmd_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = TG_ENGINE_RESTORE_ALERT;
+    snprintf(c->id, sizeof c->id, "%s", portfolio_id);
+    snprintf(c->rule, sizeof c->rule, "%s", rule);
+    snprintf(c->symbol, sizeof c->symbol, "%s", symbol ? symbol : "");
+    snprintf(c->alert_id, sizeof c->alert_id, "%s", alert_id);
+    return submit(e, c);
+}
+
+static int load_portfolios(tg_engine_t *e, char *err, size_t errlen);
+
+/* Apply queued control commands (engine thread). */
+static void run_commands(tg_engine_t *e)
+{
+    pthread_mutex_lock(&e->cmd_lock);
+    cmd_t *c = e->cmd_head;
+    e->cmd_head = NULL;
+    e->cmd_tail = &e->cmd_head;
+    atomic_store(&e->cmd_pending, 0);
+    pthread_mutex_unlock(&e->cmd_lock);
+    char err[256];
+    while (c) {
+        cmd_t *next = c->next;
+        int rc = 0;
+        switch (c->type) {
+        case TG_ENGINE_PUT_PORTFOLIO:
+            rc = tg_book_put_portfolio(e->book, c->spec, tg_now_ns(), err, sizeof err);
+            if (rc)
+                TG_WARN("portfolio_rejected", "portfolio", TG_S(c->spec->id), "error", TG_S(err));
+            else
+                TG_INFO("portfolio_put", "portfolio", TG_S(c->spec->id));
+            tg_portfolio_spec_free(c->spec);
+            free(c->spec);
+            break;
+        case TG_ENGINE_REMOVE_PORTFOLIO:
+            if (tg_book_remove_portfolio(e->book, c->id, tg_now_ns()) == 0)
+                TG_INFO("portfolio_removed", "portfolio", TG_S(c->id));
+            break;
+        case TG_ENGINE_RELOAD:
+            rc = load_portfolios(e, err, sizeof err);
+            if (rc)
+                TG_WARN("config_reload_failed", "error", TG_S(err));
+            else
+                TG_INFO("config_reloaded", "what", TG_S("portfolios"));
+            break;
+        case TG_ENGINE_RESTORE_ALERT: {
+            tg_alert_rule_t rule;
+            if (tg_alert_rule_parse(c->rule, &rule) == 0)
+                tg_book_restore_alert(e->book, c->id, rule, c->symbol, c->alert_id);
+            break;
+        }
+        }
+        free(c);
+        c = next;
+    }
+}
+
 /* Session boundary (engine.session_open in session_tz): reset day figures. */
 static void check_session(tg_engine_t *e)
 {
@@ -804,6 +925,8 @@ static void *engine_thread(void *arg)
             tg_histogram_observe_ns(e->m_tick_seconds, (tg_mono_ns() - t0) / (int64_t)n);
             total += n;
         }
+        if (atomic_load_explicit(&e->cmd_pending, memory_order_relaxed))
+            run_commands(e);
         if (e->n_pf_dirty)
             flush_portfolios(e);
         check_session(e);
@@ -852,6 +975,15 @@ void tg_engine_destroy(tg_engine_t *e)
     tg_engine_stop(e);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
+    for (cmd_t *c = e->cmd_head, *n; c; c = n) {
+        n = c->next;
+        if (c->spec) {
+            tg_portfolio_spec_free(c->spec);
+            free(c->spec);
+        }
+        free(c);
+    }
+    pthread_mutex_destroy(&e->cmd_lock);
     tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->quotes);
