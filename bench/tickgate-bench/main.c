@@ -42,6 +42,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "feed.h"
 #include "hist.h"
@@ -70,6 +71,7 @@ enum cstate {
     C_WAIT_SUB,    /* subscribe sent, waiting for confirmations */
     C_READY,       /* streaming */
     C_STALLED,     /* subscribed, deliberately not reading */
+    C_DRAIN,       /* a stalled one at the end: reading its backlog to find a close frame */
     C_CLOSING,     /* we sent close, waiting for the server's */
     C_DONE,        /* closed after success */
     C_FAILED,      /* never became ready, or dropped */
@@ -141,7 +143,7 @@ typedef struct stats {
     uint64_t seq_gaps, seq_missing, seq_backwards;
     uint64_t pings, sub_errors;
     uint32_t ok, fail_connect, fail_timeout, fail_tls, fail_upgrade, fail_proto, fail_closed;
-    uint32_t dropped, stalled_closed, stalled;
+    uint32_t dropped, stalled_closed, stalled_open, stalled;
     int last_http_status;
     int64_t first_ready, last_ready; /* mono ns */
     code_tab_t codes, stall_codes, setup_codes;
@@ -533,7 +535,9 @@ static int on_control(void *ctx, int opcode, uint8_t *p, size_t n)
     conn_t *c = ctx;
     if (opcode == TG_WS_OP_PING) {
         c->t->st.pings++;
-        if (c->state != C_STALLED)
+        /* stalled and draining clients send nothing: bytes the server no longer
+         * reads would make its close() a RST that destroys the close frame */
+        if (c->state != C_STALLED && c->state != C_DRAIN)
             conn_send_frame(c, TG_WS_OP_PONG, p, n);
         return 0;
     }
@@ -701,7 +705,8 @@ static void conn_fail(conn_t *c, uint32_t *counter)
     thr_t *t = c->t;
     if (c->state >= C_DONE)
         return;
-    bool was_ready = c->state == C_READY || c->state == C_STALLED || c->state == C_CLOSING;
+    bool was_ready = c->state == C_READY || c->state == C_STALLED || c->state == C_DRAIN ||
+                     c->state == C_CLOSING;
     if (!was_ready) {
         (*counter)++;
         if (c->state != C_IDLE)
@@ -724,6 +729,7 @@ static void conn_finish(conn_t *c, int code)
         c->state = C_DONE;
         break;
     case C_STALLED:
+    case C_DRAIN:
         t->st.stalled_closed++;
         code_add(&t->st.stall_codes, code);
         c->state = C_DONE;
@@ -799,8 +805,14 @@ static void conn_connected(conn_t *c)
     }
     SSL_set_fd(c->ssl, c->fd);
     SSL_set_tlsext_host_name(c->ssl, O.host);
-    if (O.ca)
-        SSL_set1_host(c->ssl, O.host);
+    if (O.ca) {
+        /* an IP literal is checked against the certificate's IP SANs, a name against DNS */
+        struct in6_addr a6;
+        if (inet_pton(AF_INET, O.host, &a6) == 1 || inet_pton(AF_INET6, O.host, &a6) == 1)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), O.host);
+        else
+            SSL_set1_host(c->ssl, O.host);
+    }
     c->state = C_TLS;
     conn_tls_step(c);
 }
@@ -868,11 +880,10 @@ static void conn_event(conn_t *c, uint32_t ev)
         return;
     case C_STALLED:
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-            /* the server gave up on us: drain to its close frame */
-            c->state = C_STALLED;
+            /* FIN already here (little was pending): read through to the close frame */
+            c->state = C_DRAIN;
+            conn_arm(c);
             conn_read(c);
-            if (c->state == C_STALLED && c->fd >= 0 && (ev & (EPOLLHUP | EPOLLERR)))
-                conn_finish(c, TG_WS_CLOSE_ABNORMAL);
         }
         if (c->fd >= 0 && (ev & EPOLLOUT) && conn_flush(c) < 0)
             conn_finish(c, TG_WS_CLOSE_ABNORMAL);
@@ -888,44 +899,6 @@ static void conn_event(conn_t *c, uint32_t ev)
     }
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         conn_read(c);
-}
-
-/* Drain whatever a stalled connection has buffered, looking for a close frame. */
-static void stalled_drain(conn_t *c)
-{
-    thr_t *t = c->t;
-    for (int i = 0; i < 4096 && c->fd >= 0 && c->state == C_STALLED; i++) {
-        uint8_t *b = t->rbuf;
-        size_t have = 0;
-        if (c->carry_len) {
-            if (carry_reserve(c, c->need > c->carry_len + 16384 ? c->need : c->carry_len + 16384))
-                return;
-            b = c->carry;
-            have = c->carry_len;
-        }
-        size_t cap = b == t->rbuf ? RBUF_SIZE : c->carry_cap;
-        ssize_t n = io_read(c, b + have, cap - have);
-        if (n == -EAGAIN)
-            return;
-        if (n <= 0) {
-            conn_finish(c, TG_WS_CLOSE_ABNORMAL);
-            return;
-        }
-        size_t total = have + (size_t)n;
-        ssize_t used = conn_process(c, b, total);
-        if (used < 0)
-            return;
-        size_t rem = total - (size_t)used;
-        if (b == t->rbuf) {
-            if (rem && carry_reserve(c, rem > c->need ? rem : c->need) == 0)
-                memcpy(c->carry, b + used, rem);
-            else
-                rem = 0;
-        } else {
-            memmove(c->carry, c->carry + used, rem);
-        }
-        c->carry_len = (uint32_t)rem;
-    }
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -955,20 +928,20 @@ static void coordinator(int64_t now)
     }
 }
 
+/*
+ * End of the window. A stalled client cannot see a close frame (or even the
+ * FIN) behind data it never read, so stalled ones now read their backlog,
+ * discarding it, for up to the grace period: a close frame or EOF found
+ * there means the server gave up on them; still open at the end, it did not.
+ */
 static void thr_stop_all(thr_t *t)
 {
     for (uint32_t i = 0; i < t->n; i++) {
         conn_t *c = &t->conns[i];
-        if (c->state == C_STALLED)
-            stalled_drain(c);
         if (c->state == C_STALLED) {
-            c->state = C_READY; /* still open: it was never closed by the server */
-            t->st.ok++;
-            c->state = C_DONE;
-            conn_release(c);
-            continue;
-        }
-        if (c->state == C_READY) {
+            c->state = C_DRAIN;
+            conn_arm(c);
+        } else if (c->state == C_READY) {
             c->state = C_CLOSING;
             if (conn_send_close(c, 1000) < 0)
                 conn_finish(c, TG_WS_CLOSE_ABNORMAL);
@@ -999,14 +972,18 @@ static void *thr_main(void *arg)
         if (stopping) {
             bool open = false;
             for (uint32_t i = 0; i < t->n && !open; i++)
-                open = t->conns[i].state == C_CLOSING;
+                open = t->conns[i].state == C_CLOSING || t->conns[i].state == C_DRAIN;
             if (!open || now >= stop_at) {
-                for (uint32_t i = 0; i < t->n; i++)
-                    if (t->conns[i].state == C_CLOSING) {
-                        t->st.ok++; /* we closed; the server was just slow to answer */
-                        t->conns[i].state = C_DONE;
-                        conn_release(&t->conns[i]);
+                for (uint32_t i = 0; i < t->n; i++) {
+                    conn_t *c = &t->conns[i];
+                    if (c->state == C_DRAIN)
+                        t->st.stalled_open++; /* never closed by the server */
+                    if (c->state == C_CLOSING || c->state == C_DRAIN) {
+                        t->st.ok++; /* closing: the server was just slow to answer */
+                        c->state = C_DONE;
+                        conn_release(c);
                     }
+                }
                 break;
             }
         }
@@ -1407,7 +1384,8 @@ static int report(const stats_t *s, double win_s, uint32_t failed)
         codes_json(o, &s->codes);
         fprintf(o, ",\"setup_close_codes\":");
         codes_json(o, &s->setup_codes);
-        fprintf(o, ",\"stalled_closed\":%u,\"stalled_close_codes\":", s->stalled_closed);
+        fprintf(o, ",\"stalled_closed\":%u,\"stalled_open\":%u,\"stalled_close_codes\":",
+                s->stalled_closed, s->stalled_open);
         codes_json(o, &s->stall_codes);
         if (O.feed)
             fprintf(o, ",\"feed\":{\"rate\":%g,\"produced\":%llu,\"skipped\":%llu,\"error\":%d}",
@@ -1446,7 +1424,8 @@ static int report(const stats_t *s, double win_s, uint32_t failed)
            (unsigned long long)s->seq_backwards);
     printf("  close codes   during run: %s; during setup: %s\n", c1, c3);
     if (s->stalled)
-        printf("  stalled       %u, closed by server %u: %s\n", s->stalled, s->stalled_closed, c2);
+        printf("  stalled       %u: closed by the server %u (%s), still open %u\n", s->stalled,
+               s->stalled_closed, c2, s->stalled_open);
     if (O.feed)
         printf("  feed          %g ticks/s: produced %llu, skipped %llu%s\n", O.feed_rate,
                (unsigned long long)g_feed.produced, (unsigned long long)g_feed.skipped,
@@ -1573,6 +1552,7 @@ int main(int argc, char **argv)
         s->dropped += o->dropped;
         s->stalled += o->stalled;
         s->stalled_closed += o->stalled_closed;
+        s->stalled_open += o->stalled_open;
         if (o->last_http_status)
             s->last_http_status = o->last_http_status;
         if (o->first_ready && (!s->first_ready || o->first_ready < s->first_ready))
