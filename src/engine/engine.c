@@ -24,6 +24,8 @@
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
 #include "tickgate/embed.h"
+#include "tickgate/journal.h"
+#include "tickgate/journal_writer.h"
 #include "tickgate/portfolio.h"
 #include "tickgate/symtab.h"
 
@@ -109,8 +111,12 @@ struct tg_engine {
     char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
     tg_alert_ids_t alert_ids;
 
-    tg_msg_t *early[256]; /* alerts raised while loading, before outputs exist */
-    size_t nearly;
+    tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
+    size_t nearly, capearly;
+
+    tg_journal_writer_t *journal; /* NULL without journal.dir */
+    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the journal */
+    size_t njbatch;
 
     tg_counter_t *m_accepted;
     tg_counter_t *m_conflated;
@@ -177,10 +183,17 @@ static void publish(tg_engine_t *e, tg_msg_t *m)
 {
     if (e->nout == 0) {
         /* before the gateways exist (portfolio load at start-up): keep it for them */
-        if (e->nearly < sizeof e->early / sizeof e->early[0])
-            e->early[e->nearly++] = m;
-        else
-            tg_msg_unref(m);
+        if (e->nearly == e->capearly) {
+            size_t nc = e->capearly ? e->capearly * 2 : 256;
+            tg_msg_t **ne = realloc(e->early, nc * sizeof *ne);
+            if (!ne) {
+                tg_msg_unref(m);
+                return;
+            }
+            e->early = ne;
+            e->capearly = nc;
+        }
+        e->early[e->nearly++] = m;
         return;
     }
     for (size_t i = 0; i < e->nout; i++) {
@@ -533,6 +546,34 @@ static int load_portfolios(tg_engine_t *e, char *err, size_t errlen)
     return rc;
 }
 
+static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q);
+
+/* Start-up with journal.dir: the last quote of each symbol from the journal tail. */
+static void restore_quote(const tg_tick_t *t, void *arg)
+{
+    tg_engine_t *e = arg;
+    if (t->flags & TG_TICK_STATUS)
+        return;
+    quote_t *q = quote_for(e, t->symbol, t->sym_len);
+    if (!q)
+        return;
+    tg_tick_t copy = *t;
+    if (copy.feed >= e->nfeeds)
+        copy.feed = 0; /* the feed list may have changed since */
+    on_quote(e, &copy, q);
+    if (q->price)
+        tg_book_on_price(e->book, (uint32_t)(q - e->quotes), q->price, t->ts);
+}
+
+static void restore_from_journal(tg_engine_t *e)
+{
+    if (e->nfeeds == 0)
+        return;
+    int n = tg_journal_last_quotes(e->cfg->journal.dir, restore_quote, e);
+    if (n > 0)
+        TG_INFO("journal_restored", "symbols", TG_I(n));
+}
+
 int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds, size_t nfeeds,
                      tg_metrics_t *metrics, char *err, size_t errlen)
 {
@@ -584,6 +625,14 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     }
     if ((rc = load_portfolios(e, err, errlen)) != 0)
         goto fail;
+    if (cfg->journal.dir[0]) {
+        restore_from_journal(e);
+        if ((rc = tg_journal_writer_start(&e->journal, cfg, metrics)) != 0) {
+            snprintf(err, errlen, "journal.dir: cannot use %s: %s", cfg->journal.dir,
+                     strerror(-rc));
+            goto fail;
+        }
+    }
     *out = e;
     return 0;
 fail:
@@ -751,6 +800,8 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         ids[i] = (int32_t)(q - e->quotes);
         on_quote(e, t, q);
         accepted++;
+        if (e->journal)
+            e->jbatch[e->njbatch++] = *t;
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
         if ((size_t)ids[i] >= e->cap_batch_last) {
@@ -775,6 +826,10 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
                 tg_book_on_price(e->book, (uint32_t)ids[i], q->price, ticks[i].ts);
             e->batch_last[ids[i]] = 0;
         }
+    }
+    if (e->njbatch) {
+        tg_journal_writer_push(e->journal, e->jbatch, e->njbatch);
+        e->njbatch = 0;
     }
     tg_counter_add(e->m_accepted, accepted);
     if (conflated)
@@ -911,6 +966,9 @@ static void *engine_thread(void *arg)
     for (size_t i = 0; i < e->nearly; i++)
         publish(e, e->early[i]);
     e->nearly = 0;
+    free(e->early);
+    e->early = NULL;
+    e->capearly = 0;
     /* everyone starts from the current state of every portfolio */
     for (int32_t slot = tg_book_next(e->book, -1); slot >= 0; slot = tg_book_next(e->book, slot))
         portfolio_changed(e, (uint32_t)slot);
@@ -975,6 +1033,8 @@ void tg_engine_destroy(tg_engine_t *e)
     tg_engine_stop(e);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
+    free(e->early);
+    tg_journal_writer_stop(e->journal);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;
         if (c->spec) {
