@@ -116,5 +116,8 @@ static inline tg_breaker_state_t tg_feed_state(const tg_feed_t *f)
 }
 
 extern const tg_feed_ops_t tg_feed_synthetic_ops;
+extern const tg_feed_ops_t tg_feed_replay_ops;
+extern const tg_feed_ops_t tg_feed_ws_ops;
+extern const tg_feed_ops_t tg_feed_tcp_ops;
 
 #endif

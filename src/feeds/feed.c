@@ -22,6 +22,12 @@ const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type)
     switch (type) {
     case TG_FEED_SYNTHETIC:
         return &tg_feed_synthetic_ops;
+    case TG_FEED_REPLAY:
+        return &tg_feed_replay_ops;
+    case TG_FEED_WS:
+        return &tg_feed_ws_ops;
+    case TG_FEED_TCP:
+        return &tg_feed_tcp_ops;
     default:
         return NULL;
     }
