@@ -12,6 +12,7 @@ PKGS=(
   python3-pytest python3-websockets python3-jwt python3-msgpack
   python3-psycopg2 python3-redis
   prometheus openssl curl procps
+  chromium nodejs
 )
 
 missing=()
