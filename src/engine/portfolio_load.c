@@ -127,6 +127,8 @@ fail:
 /* ---- validation ------------------------------------------------------------- */
 
 static int fail_at(char *err, size_t errlen, const tg_portfolio_spec_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(char *err, size_t errlen, const tg_portfolio_spec_t *s, const char *fmt, ...)
 {
     if (err && errlen) {
         char msg[256];
@@ -246,6 +248,7 @@ typedef struct ctx {
     char label[TG_PORTFOLIO_ID_MAX + 32]; /* "portfolio p-1" or "portfolios[3]" */
 } ctx_t;
 
+static int jfail(ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int jfail(ctx_t *c, const char *fmt, ...)
 {
     if (c->err && c->errlen) {
