@@ -37,5 +37,10 @@ test: build build-asan build-tsan
 bench: build
 	@bench/run.sh
 
+# package: the Debian package (CPack DEB) in $(BUILD)/, e.g. build/tickgate_0.1.0_amd64.deb.
+.PHONY: package
+package: build
+	@cd $(BUILD) && cpack -G DEB
+
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
