@@ -20,6 +20,7 @@
 #include "tickgate/protocol.h"
 
 typedef struct gw_thread gw_thread_t;
+typedef struct gw_table gw_table_t;
 typedef struct gw_session gw_session_t;
 
 /* ---- hub: channel keys with last state, history and subscribers ---- */
@@ -142,6 +143,8 @@ struct gw_thread {
     lws_sorted_usec_list_t sul_timer;
     uint64_t next_client;
     bool closing;
+    char (*fdip)[48];        /* peer IP by fd, for the per-IP cap */
+    int nfdip;
 };
 
 struct tg_gateway {
@@ -158,6 +161,8 @@ struct tg_gateway {
     tg_counter_t *m_conflated[TG_CH_COUNT];
     tg_histogram_t *m_tick_to_send;
     tg_metrics_t *metrics;
+    gw_table_t *ipcap;       /* connections per IP (all threads) */
+    gw_table_t *http_rate;   /* HTTP API requests per user */
 };
 
 /* hub.c */
@@ -198,6 +203,14 @@ void gw_thread_flush_writers(gw_thread_t *t);
 
 /* protocol handling (server.c) */
 void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);
+
+/* limits.c (thread-safe) */
+int gw_table_create(gw_table_t **out);
+void gw_table_destroy(gw_table_t *t);
+bool gw_ipcap_acquire(gw_table_t *t, const char *ip, uint32_t max);
+void gw_ipcap_release(gw_table_t *t, const char *ip);
+bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_ns, int64_t now,
+                int64_t *retry_after_ns);
 
 /* http_api.c */
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,

@@ -18,6 +18,7 @@
 #include "tickgate/embed.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
+#include "tickgate/portfolio.h"
 
 #define MAX_BODY (1024 * 1024)
 
@@ -33,6 +34,7 @@ typedef struct http_req {
     size_t rlen, roff;
     bool resp_static;
     bool headers_sent;
+    int retry_after_s;     /* 429: Retry-After */
 } http_req_t;
 
 typedef struct sbuf {
@@ -327,6 +329,59 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
     api_ok_end(r, t, &b);
 }
 
+/* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
+static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
+{
+    char err[256];
+    tg_portfolio_spec_t *spec = calloc(1, sizeof *spec);
+    if (!spec) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    if (!r->body || !r->blen) {
+        free(spec);
+        api_error(r, t, 400, "bad_request", "a JSON portfolio body is required");
+        return;
+    }
+    if (tg_portfolio_parse_json(r->body, r->blen, id, t->g->cfg, spec, err, sizeof err) != 0) {
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        api_error(r, t, 400, "bad_request", err);
+        return;
+    }
+    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
+    bool existed = k && k->last;
+    if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    sbuf_t b = {0};
+    api_ok_begin(&b);
+    sb_put(&b, "{\"portfolio_id\":", 16);
+    sb_str(&b, id);
+    sb_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
+    api_ok_end(r, t, &b);
+}
+
+static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
+{
+    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
+    if (!k || !k->last) {
+        api_error(r, t, 404, "not_found", "no such portfolio");
+        return;
+    }
+    if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    sbuf_t b = {0};
+    api_ok_begin(&b);
+    sb_put(&b, "{\"portfolio_id\":", 16);
+    sb_str(&b, id);
+    sb_put(&b, ",\"deleted\":true}", 16);
+    api_ok_end(r, t, &b);
+}
+
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
@@ -460,7 +515,25 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         tg_jwt_claims_t c;
         if (!http_auth(wsi, r, t, &c))
             return;
-        if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/quotes"))
+        int64_t retry_ns = 0;
+        if (!gw_rate_ok(g->http_rate, c.sub, (uint32_t)g->cfg->limits.http_per_min,
+                        60LL * 1000000000LL, tg_mono_ns(), &retry_ns)) {
+            api_error(r, t, 429, "rate_limited", "too many API requests; retry later");
+            r->retry_after_s = (int)(retry_ns / 1000000000LL) + 1;
+            tg_jwt_claims_free(&c);
+            return;
+        }
+        bool is_pf = !strncmp(p, "/api/v1/portfolios/", 19) && p[19] && !strchr(p + 19, '/');
+        if ((!strcmp(r->method, "PUT") || !strcmp(r->method, "DELETE")) && is_pf) {
+            if (!c.admin)
+                api_error(r, t, 403, "forbidden", "admin only");
+            else if (strlen(p + 19) > TG_PORTFOLIO_ID_MAX)
+                api_error(r, t, 400, "bad_request", "portfolio id too long");
+            else if (r->method[0] == 'P')
+                api_put_portfolio(r, t, p + 19);
+            else
+                api_delete_portfolio(r, t, p + 19);
+        } else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/quotes"))
             api_quotes(wsi, r, t, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/quotes/", 15) && p[15])
             api_quotes(wsi, r, t, p + 15);
@@ -506,6 +579,13 @@ static int write_response(struct lws *wsi, http_req_t *r)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
             return -1;
+        if (r->retry_after_s) {
+            char ra[16];
+            int n = snprintf(ra, sizeof ra, "%d", r->retry_after_s);
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                            (const unsigned char *)ra, n, &p, end))
+                return -1;
+        }
         if (lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = true;

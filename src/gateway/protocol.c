@@ -247,6 +247,8 @@ int tg_proto_parse(const void *data, size_t len, bool binary, tg_cmsg_t *m, tg_p
 
 /* ---- MessagePack -> JSON ---- */
 
+static uint64_t be(const unsigned char *p, int k);
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -322,9 +324,93 @@ static int emit(out_t *o, const msgpack_object *ob, int depth)
     }
 }
 
+/*
+ * Walk MessagePack bytes without allocating: msgpack-c allocates a container's
+ * element array from its declared count before reading the elements, so a
+ * 5-byte "array of 4 billion" would make it allocate gigabytes. Every element
+ * takes at least one byte, so a count above the bytes left is malformed.
+ */
+static int mp_scan(const unsigned char *p, size_t len, size_t *pos, int depth)
+{
+    if (depth > 32 || *pos >= len)
+        return -EINVAL;
+    unsigned char c = p[(*pos)++];
+    uint64_t n = 0, skip = 0;
+    int container = 0; /* 1 array, 2 map */
+    int lenbytes = 0;  /* big-endian length/count field that follows */
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 0;
+    if ((c & 0xf0) == 0x80) {
+        n = c & 0x0f;
+        container = 2;
+    } else if ((c & 0xf0) == 0x90) {
+        n = c & 0x0f;
+        container = 1;
+    } else if ((c & 0xe0) == 0xa0) {
+        skip = c & 0x1f;
+    } else {
+        switch (c) {
+        case 0xcc: case 0xd0: skip = 1; break;
+        case 0xcd: case 0xd1: case 0xd4: skip = 2; break;
+        case 0xd5: skip = 3; break;
+        case 0xca: case 0xce: case 0xd2: skip = 4; break;
+        case 0xd6: skip = 5; break;
+        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xd7: skip = 9; break;
+        case 0xd8: skip = 17; break;
+        case 0xc4: case 0xd9: lenbytes = 1; break;
+        case 0xc5: case 0xda: lenbytes = 2; break;
+        case 0xc6: case 0xdb: lenbytes = 4; break;
+        case 0xc7: lenbytes = 1; skip = 1; break; /* ext: + type byte */
+        case 0xc8: lenbytes = 2; skip = 1; break;
+        case 0xc9: lenbytes = 4; skip = 1; break;
+        case 0xdc: lenbytes = 2; container = 1; break;
+        case 0xdd: lenbytes = 4; container = 1; break;
+        case 0xde: lenbytes = 2; container = 2; break;
+        case 0xdf: lenbytes = 4; container = 2; break;
+        default: return -EINVAL; /* 0xc1: never used */
+        }
+    }
+    if (lenbytes) {
+        if (len - *pos < (size_t)lenbytes)
+            return -EINVAL;
+        uint64_t v = be(p + *pos, lenbytes);
+        *pos += (size_t)lenbytes;
+        if (container)
+            n = v;
+        else
+            skip += v;
+    }
+    if (!container) {
+        if (skip > len - *pos)
+            return -EINVAL;
+        *pos += skip;
+        return 0;
+    }
+    if (container == 2)
+        n *= 2;
+    if (n > len - *pos)
+        return -EINVAL;
+    for (uint64_t i = 0; i < n; i++)
+        if (mp_scan(p, len, pos, depth + 1) != 0)
+            return -EINVAL;
+    return 0;
+}
+
+static uint64_t be(const unsigned char *p, int k)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < k; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 int tg_msgpack_to_json(const void *data, size_t len, char **out, size_t *outlen)
 {
     *out = NULL;
+    size_t pos = 0;
+    if (mp_scan(data, len, &pos, 0) != 0 || pos != len)
+        return -EINVAL;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;

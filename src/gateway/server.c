@@ -7,6 +7,7 @@
  * A 100 ms timer enforces auth timeouts, token expiry, stalls and flushes
  * per-thread counters into the shared metrics.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -265,7 +266,7 @@ static bool key_allowed(gw_session_t *s, const tg_cmsg_t *m, const char *key, gw
     gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, key);
     if (!k || !k->last) {
         /* unknown and forbidden look the same to a non-admin: no probing */
-        snprintf(msg, sizeof msg, "portfolio %.64s is not yours", key);
+        snprintf(msg, sizeof msg, s->claims.admin ? "unknown portfolio %.64s" : "portfolio %.64s is not yours", key);
         send_error(s, s->claims.admin ? "bad_request" : "forbidden", msg, &m->id);
         return false;
     }
@@ -755,6 +756,54 @@ static void count_close(gw_thread_t *t, int code)
         tg_counter_add(c, 1);
 }
 
+/*
+ * Connections per IP. lws tells us the address when it accepts (FILTER_NETWORK_
+ * CONNECTION) but not reliably at destruction, so the address is remembered by
+ * fd; a slot still held when its fd is handed out again belonged to a closed
+ * connection and is released first.
+ */
+static bool fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage *sa)
+{
+    char ip[48] = "";
+    if (sa->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+    else if (sa->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+    if (!ip[0] || fd < 0)
+        return true;
+    if (fd >= t->nfdip) {
+        int n = fd * 2 + 64;
+        char(*nf)[48] = realloc(t->fdip, (size_t)n * sizeof *nf);
+        if (!nf)
+            return false;
+        memset(nf + t->nfdip, 0, (size_t)(n - t->nfdip) * sizeof *nf);
+        t->fdip = nf;
+        t->nfdip = n;
+    }
+    if (t->fdip[fd][0])
+        gw_ipcap_release(t->g->ipcap, t->fdip[fd]);
+    t->fdip[fd][0] = 0;
+    if (!gw_ipcap_acquire(t->g->ipcap, ip, (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+        char label[80];
+        snprintf(label, sizeof label, "reason=\"ip_cap\"");
+        tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_connections_refused_total",
+                                             label, "Connections refused before the handshake");
+        if (c)
+            tg_counter_add(c, 1);
+        return false;
+    }
+    memcpy(t->fdip[fd], ip, sizeof ip);
+    return true;
+}
+
+static void fd_ip_release(gw_thread_t *t, int fd)
+{
+    if (fd >= 0 && fd < t->nfdip && t->fdip[fd][0]) {
+        gw_ipcap_release(t->g->ipcap, t->fdip[fd]);
+        t->fdip[fd][0] = 0;
+    }
+}
+
 static int find_token(struct lws *wsi, char *buf, size_t cap)
 {
     const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap);
@@ -785,6 +834,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         t = thread_of(wsi);
         if (t)
             drain_engine(t);
+        return 0;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+        /* per-IP cap, before a byte is read; the IP is remembered by fd */
+        t = thread_of(wsi);
+        const struct lws_filter_network_conn_args *fa = user;
+        if (!t || !fa || t->closing)
+            return -1;
+        return fd_ip_acquire(t, (int)fa->accept_fd, &fa->cli_addr) ? 0 : -1;
+    }
+    case LWS_CALLBACK_WSI_DESTROY:
+        t = thread_of(wsi);
+        if (t)
+            fd_ip_release(t, lws_get_socket_fd(wsi));
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         char uri[64];
@@ -951,7 +1013,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
     }
     char host[256];
     int port;
-    int rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
+    int rc = gw_table_create(&g->ipcap);
+    if (rc || (rc = gw_table_create(&g->http_rate)) != 0)
+        goto fail;
+    rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
         goto fail;
     g->nthreads = 1; /* see README: more threads need SO_REUSEPORT adoption (SPEC §10) */
@@ -1085,7 +1150,10 @@ void tg_gateway_destroy(tg_gateway_t *g)
             tg_msg_unref(t->alog[(t->alog_head + j) % (sizeof t->alog / sizeof t->alog[0])]);
         free(t->writers);
         free(t->frame);
+        free(t->fdip);
     }
     free(g->threads);
+    gw_table_destroy(g->ipcap);
+    gw_table_destroy(g->http_rate);
     free(g);
 }

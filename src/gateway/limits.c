@@ -1,0 +1,135 @@
+/* limits.c - limits shared by all service threads: connections per IP and
+ * the per-user HTTP API rate limit (in-process sliding window).
+ *
+ * Both are touched only at connect/close and per HTTP API request, never per
+ * message, so one mutex per table is cheap and keeps the threads consistent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+typedef struct ent {
+    struct ent *next;
+    char key[TG_JWT_MAX_STR + 1];
+    uint32_t count;    /* ipcap: open connections */
+    int64_t *stamps;   /* rate: ring of the last `limit` request times (ns) */
+    uint32_t head, n;
+} ent_t;
+
+struct gw_table {
+    pthread_mutex_t lock;
+    ent_t *b[1024];
+};
+
+static uint32_t hkey(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h & 1023;
+}
+
+int gw_table_create(gw_table_t **out)
+{
+    gw_table_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    pthread_mutex_init(&t->lock, NULL);
+    *out = t;
+    return 0;
+}
+
+void gw_table_destroy(gw_table_t *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < 1024; i++)
+        for (ent_t *e = t->b[i], *n; e; e = n) {
+            n = e->next;
+            free(e->stamps);
+            free(e);
+        }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static ent_t *find(gw_table_t *t, const char *key, bool create)
+{
+    uint32_t h = hkey(key);
+    for (ent_t *e = t->b[h]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    ent_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    strncpy(e->key, key, sizeof e->key - 1);
+    e->next = t->b[h];
+    t->b[h] = e;
+    return e;
+}
+
+static void drop(gw_table_t *t, ent_t *victim)
+{
+    uint32_t h = hkey(victim->key);
+    for (ent_t **pp = &t->b[h]; *pp; pp = &(*pp)->next)
+        if (*pp == victim) {
+            *pp = victim->next;
+            free(victim->stamps);
+            free(victim);
+            return;
+        }
+}
+
+bool gw_ipcap_acquire(gw_table_t *t, const char *ip, uint32_t max)
+{
+    pthread_mutex_lock(&t->lock);
+    ent_t *e = find(t, ip, true);
+    bool ok = e && e->count < max;
+    if (ok)
+        e->count++;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
+void gw_ipcap_release(gw_table_t *t, const char *ip)
+{
+    pthread_mutex_lock(&t->lock);
+    ent_t *e = find(t, ip, false);
+    if (e && e->count && --e->count == 0)
+        drop(t, e);
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_ns, int64_t now,
+                int64_t *retry_after_ns)
+{
+    bool ok = false;
+    pthread_mutex_lock(&t->lock);
+    ent_t *e = find(t, user, true);
+    if (!e)
+        goto out;
+    if (!e->stamps) {
+        e->stamps = calloc(limit, sizeof *e->stamps);
+        if (!e->stamps)
+            goto out;
+    }
+    /* forget requests that left the window */
+    while (e->n && now - e->stamps[e->head] >= window_ns) {
+        e->head = (e->head + 1) % limit;
+        e->n--;
+    }
+    if (e->n < limit) {
+        e->stamps[(e->head + e->n) % limit] = now;
+        e->n++;
+        ok = true;
+    } else if (retry_after_ns) {
+        *retry_after_ns = window_ns - (now - e->stamps[e->head]);
+    }
+out:
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
