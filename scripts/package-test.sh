@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2016  # cleanup runs from the trap; sh -c bodies are single-quoted on purpose
 # package-test.sh - build the Debian package and try it as a new user would, without systemd:
 #   make package -> apt install ./build/tickgate_*.deb -> check the installed layout ->
 #   run the unit's ExecStart line as user tickgate (runuser), with the unit's
@@ -10,7 +11,6 @@
 #   scripts/package-test.sh            build with `make package`, then test
 #   scripts/package-test.sh FILE.deb   test an existing package
 set -uo pipefail
-# shellcheck disable=SC2317,SC2016  # cleanup runs from the trap; sh -c bodies are single-quoted on purpose
 cd "$(dirname "$0")/.." || exit 2
 
 UNIT=/usr/lib/systemd/system/tickgate.service
