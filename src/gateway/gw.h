@@ -145,6 +145,11 @@ struct gw_thread {
     bool closing;
     char (*fdip)[48];        /* peer IP by fd, for the per-IP cap */
     int nfdip;
+    /* server.threads > 1: sockets accepted by the acceptor thread, to adopt */
+    pthread_mutex_t adopt_lock;
+    int *adopt_q;
+    uint32_t adopt_n, adopt_cap;
+    _Atomic int adopt_waiting;
 };
 
 struct tg_gateway {
@@ -162,6 +167,10 @@ struct tg_gateway {
     tg_histogram_t *m_tick_to_send;
     tg_metrics_t *metrics;
     gw_table_t *ipcap;       /* connections per IP (all threads) */
+    int listen_fd;           /* server.threads > 1: our own listener, else -1 */
+    pthread_t acceptor;
+    _Atomic int accept_stop;
+    bool acceptor_started;
     gw_table_t *http_rate;   /* HTTP API requests per user */
 };
 

@@ -8,6 +8,10 @@
  * per-thread counters into the shared metrics.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -623,6 +627,9 @@ out:
     tg_cmsg_free(&m);
 }
 
+static bool fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage *sa);
+static void fd_ip_release(gw_thread_t *t, int fd);
+
 /* ---- engine messages into the hub ---- */
 
 /* Alerts: one stream per user; the seq is that user's, so it is appended here. */
@@ -673,9 +680,41 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
     tg_msg_unref(m);
 }
 
+static void adopt_pending(gw_thread_t *t)
+{
+    pthread_mutex_lock(&t->adopt_lock);
+    uint32_t n = t->adopt_n;
+    int fds[256];
+    if (n > 256)
+        n = 256;
+    memcpy(fds, t->adopt_q, n * sizeof *fds);
+    memmove(t->adopt_q, t->adopt_q + n, (t->adopt_n - n) * sizeof *fds);
+    t->adopt_n -= n;
+    bool more = t->adopt_n > 0;
+    atomic_store(&t->adopt_waiting, more);
+    pthread_mutex_unlock(&t->adopt_lock);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        if (t->closing || getpeername(fds[i], (struct sockaddr *)&sa, &sl) != 0 ||
+            !fd_ip_acquire(t, fds[i], &sa)) {
+            close(fds[i]);
+            continue;
+        }
+        if (!lws_adopt_socket_vhost(t->vhost, fds[i])) {
+            fd_ip_release(t, fds[i]);
+            close(fds[i]);
+        }
+    }
+    if (more)
+        lws_cancel_service(t->ctx);
+}
+
 static void drain_engine(gw_thread_t *t)
 {
     size_t n;
+    if (atomic_load_explicit(&t->adopt_waiting, memory_order_relaxed))
+        adopt_pending(t);
     if (atomic_load(&t->shutdown_req) && !t->closing) {
         t->closing = true;
         for (gw_session_t *s = t->sessions; s; s = s->next)
@@ -963,6 +1002,14 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* server.compression: permessage-deflate for clients that offer it; lws
+ * compresses per connection, so clients without it keep the shared frames. */
+static const struct lws_extension deflate_exts[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 /* SPEC §5: ping idle connections every 20 s, drop those silent 10 s after. */
 static const lws_retry_bo_t idle_policy = {
     .secs_since_valid_ping = 20,
@@ -989,6 +1036,78 @@ static void *service_thread(void *arg)
     return NULL;
 }
 
+/*
+ * server.threads > 1: Debian's lws has no SMP and sets SO_REUSEPORT only for
+ * its own multi-thread mode, so one listener is ours. An acceptor thread
+ * accepts and deals sockets round-robin to the service threads, which adopt
+ * them into their own contexts (lws_adopt_socket_vhost) on their own thread.
+ */
+static int open_listener(const char *host, int port, int *out_port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+        return -EINVAL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -e;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *out_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                               : ((struct sockaddr_in *)&sa)->sin_port);
+    return fd;
+}
+
+static void *acceptor_thread(void *arg)
+{
+    tg_gateway_t *g = arg;
+    pthread_setname_np(pthread_self(), "gw-accept");
+    int next = 0;
+    while (!atomic_load(&g->accept_stop)) {
+        struct pollfd pfd = {.fd = g->listen_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int fd = accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        gw_thread_t *t = &g->threads[next];
+        next = (next + 1) % g->nthreads;
+        if (atomic_load(&t->shutdown_req)) {
+            close(fd);
+            continue;
+        }
+        pthread_mutex_lock(&t->adopt_lock);
+        if (t->adopt_n == t->adopt_cap) {
+            uint32_t nc = t->adopt_cap ? t->adopt_cap * 2 : 64;
+            int *nq = realloc(t->adopt_q, nc * sizeof *nq);
+            if (!nq) {
+                pthread_mutex_unlock(&t->adopt_lock);
+                close(fd);
+                continue;
+            }
+            t->adopt_q = nq;
+            t->adopt_cap = nc;
+        }
+        t->adopt_q[t->adopt_n++] = fd;
+        atomic_store(&t->adopt_waiting, 1);
+        pthread_mutex_unlock(&t->adopt_lock);
+        lws_cancel_service(t->ctx);
+    }
+    return NULL;
+}
+
 int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
 {
     const tg_config_t *cfg = deps->cfg;
@@ -997,6 +1116,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         return -ENOMEM;
     g->d = *deps;
     g->cfg = cfg;
+    g->listen_fd = -1;
     g->metrics = deps->metrics;
     snprintf(g->epoch, sizeof g->epoch, "e-%llx", (unsigned long long)(tg_now_ns() / 1000) & 0xffffffffffULL);
     g->m_clients = tg_metrics_gauge(g->metrics, "tickgate_clients_connected", NULL,
@@ -1019,11 +1139,25 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
     rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
         goto fail;
-    g->nthreads = 1; /* see README: more threads need SO_REUSEPORT adoption (SPEC §10) */
+    g->nthreads = cfg->server.threads > 0 ? cfg->server.threads : 1;
     g->threads = calloc((size_t)g->nthreads, sizeof *g->threads);
     if (!g->threads) {
         rc = -ENOMEM;
         goto fail;
+    }
+    for (int i = 0; i < g->nthreads; i++)
+        pthread_mutex_init(&g->threads[i].adopt_lock, NULL);
+    if (g->nthreads > 1) {
+        int bound = 0;
+        g->listen_fd = open_listener(host, port, &bound);
+        if (g->listen_fd < 0) {
+            rc = g->listen_fd;
+            g->listen_fd = -1;
+            TG_ERROR("listen_failed", "listen", TG_S(cfg->server.listen), "error",
+                     TG_S(strerror(-rc)));
+            goto fail;
+        }
+        g->port = bound;
     }
     lws_set_log_level(LLL_ERR, NULL);
     for (int i = 0; i < g->nthreads; i++) {
@@ -1045,13 +1179,15 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             goto fail;
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof info);
-        info.port = port;
-        info.iface = host;
+        info.port = g->nthreads > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
+        info.iface = g->nthreads > 1 ? NULL : host;
         info.protocols = protocols;
         info.user = t;
         info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
         if (strchr(host, ':'))
             info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+        if (cfg->server.compression)
+            info.extensions = deflate_exts;
         info.retry_and_idle_policy = &idle_policy; /* ping idle clients at 20 s, drop at 30 s */
         info.timeout_secs = 10;
         info.pt_serv_buf_size = 64 * 1024;
@@ -1069,7 +1205,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             goto fail;
         }
         t->vhost = lws_get_vhost_by_name(t->ctx, "default");
-        if (i == 0) {
+        if (i == 0 && g->nthreads == 1) {
             g->port = port;
             if (t->vhost && port == 0)
                 g->port = lws_get_vhost_listen_port(t->vhost);
@@ -1095,6 +1231,12 @@ int tg_gateway_start(tg_gateway_t *g)
             return -rc;
         g->threads[i].started = true;
     }
+    if (g->listen_fd >= 0) {
+        int rc = pthread_create(&g->acceptor, NULL, acceptor_thread, g);
+        if (rc)
+            return -rc;
+        g->acceptor_started = true;
+    }
     return 0;
 }
 
@@ -1102,6 +1244,16 @@ void tg_gateway_shutdown(tg_gateway_t *g, int grace_ms)
 {
     if (!g)
         return;
+    /* stop accepting first */
+    atomic_store(&g->accept_stop, 1);
+    if (g->acceptor_started) {
+        pthread_join(g->acceptor, NULL);
+        g->acceptor_started = false;
+    }
+    if (g->listen_fd >= 0) {
+        close(g->listen_fd);
+        g->listen_fd = -1;
+    }
     /* each service thread closes its own sessions (1001) when it sees the request */
     for (int i = 0; i < g->nthreads; i++) {
         gw_thread_t *t = &g->threads[i];
@@ -1151,8 +1303,14 @@ void tg_gateway_destroy(tg_gateway_t *g)
         free(t->writers);
         free(t->frame);
         free(t->fdip);
+        for (uint32_t j = 0; j < t->adopt_n; j++)
+            close(t->adopt_q[j]);
+        free(t->adopt_q);
+        pthread_mutex_destroy(&t->adopt_lock);
     }
     free(g->threads);
+    if (g->listen_fd >= 0)
+        close(g->listen_fd);
     gw_table_destroy(g->ipcap);
     gw_table_destroy(g->http_rate);
     free(g);
