@@ -613,7 +613,7 @@ static int write_response(struct lws *wsi, http_req_t *r)
             return 0;
         }
     }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return 1; /* everything written */
 }
 
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
@@ -690,11 +690,13 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
         if (!r || !r->status)
             return 0;
         int rc = write_response(wsi, r);
-        if (rc == 0 && r->roff >= r->rlen && r->headers_sent) {
-            req_free(r);
-            *pr = NULL;
-        }
-        return rc;
+        if (rc != 1)
+            return rc;
+        /* free first: completing the transaction may re-enter this callback
+         * (CLOSED_HTTP / DROP_PROTOCOL) for the same wsi */
+        req_free(r);
+        *pr = NULL;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

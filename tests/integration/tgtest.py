@@ -131,8 +131,22 @@ class Daemon:
         self.stdout_lines = out.splitlines()
         return code
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
+                       "ERROR: LeakSanitizer", "runtime error:")
+
+    def sanitizer_reports(self):
+        """Sanitizer findings in the daemon's stderr: every test fails on them."""
+        if not getattr(self, "stderr", None):
+            return []
+        return [l for l in self.log().splitlines() if any(m in l for m in self.SANITIZER_MARKS)]
+
     def cleanup(self):
         self.stop()
+        reports = self.sanitizer_reports()
+        if reports:
+            log = self.log()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise AssertionError("sanitizer report from tickgate:\n" + log[-6000:])
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
