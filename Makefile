@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build run test test-fast build-asan build-tsan fuzz bench clean
+.PHONY: all bootstrap build run test build-asan build-tsan fuzz bench bench-peers clean
 
 all: build
 
@@ -36,6 +36,9 @@ test: build build-asan build-tsan
 
 bench: build
 	@bench/run.sh
+
+bench-peers: build
+	@bench/peers.sh
 
 # package: the Debian package (CPack DEB) in $(BUILD)/, e.g. build/tickgate_0.1.0_amd64.deb.
 .PHONY: package
