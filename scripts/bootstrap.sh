@@ -13,7 +13,7 @@ PKGS=(
   python3-psycopg2 python3-redis
   prometheus openssl curl procps
   chromium nodejs
-  help2man dpkg-dev yamllint
+  help2man dpkg-dev yamllint python3-seccomp
 )
 
 missing=()

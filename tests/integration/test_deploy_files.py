@@ -342,3 +342,61 @@ def test_promtool_check_metrics_of_the_daemon():
     r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- the seccomp profile, applied
+
+def _run_under_profile(without=None):
+    """Start tickgate under deploy/seccomp-io_uring.json (scripts/seccomp-run.py); return
+    (health status, io_uring log events, tickgate_io_uring_enabled line)."""
+    from tgtest import free_port, wait_port
+    d = tempfile.mkdtemp(prefix="tg-seccomp-")
+    port = free_port()
+    conf = os.path.join(d, "t.conf")
+    os.mkdir(os.path.join(d, "journal"))
+    with open(conf, "w") as f:
+        f.write('server = { listen = "127.0.0.1:%d"; };\n' % port)
+        f.write('feeds = ( { name = "syn"; type = "synthetic"; rate = 1000; } );\n')
+        f.write('journal = { dir = "%s"; };\n' % os.path.join(d, "journal"))
+    cmd = ["/usr/bin/python3", os.path.join(SRC, "scripts", "seccomp-run.py")]
+    if without:
+        cmd += ["--without", ",".join(without)]
+    cmd += [os.path.join(DEPLOY, "seccomp-io_uring.json"), "--", BIN, "--config", conf]
+    log = open(os.path.join(d, "stderr.log"), "w+")
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                         env=dict(os.environ, **SECRET_ENV))
+    try:
+        assert wait_port(port), open(log.name).read()
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=5) as r:
+            status = r.status
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            metrics = r.read().decode()
+    finally:
+        p.terminate()
+        code = p.wait(timeout=15)
+        text = open(log.name).read()
+        shutil.rmtree(d, ignore_errors=True)
+    assert code == 0, text
+    gauge = [l for l in metrics.splitlines() if l.startswith("tickgate_io_uring_enabled")]
+    return status, "io_uring_unavailable" in text, gauge
+
+
+def test_daemon_runs_with_io_uring_under_the_seccomp_profile():
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", "import seccomp"], check=True, capture_output=True)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("python3-seccomp not installed")
+    if os.environ.get("TG_SANITIZER"):
+        pytest.skip("sanitizer runtimes need syscalls a container profile refuses (ptrace for LSan)")
+    status, unavailable, gauge = _run_under_profile()
+    assert status == 200
+    assert not unavailable, "io_uring refused under deploy/seccomp-io_uring.json"
+    if gauge:
+        assert gauge[0].split()[-1] == "1", gauge
+    # Negative control: the same profile without the io_uring syscalls (Docker's own
+    # default) makes tickgate fall back, still serving.
+    status, unavailable, gauge = _run_under_profile(
+        without=["io_uring_setup", "io_uring_enter", "io_uring_register"])
+    assert status == 200 and unavailable
+    if gauge:
+        assert gauge[0].split()[-1] == "0", gauge
