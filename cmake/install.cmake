@@ -19,9 +19,11 @@ if(TARGET tickgate-bench)
   install(TARGETS tickgate-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
-install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tickgate/web
-        PATTERN node_modules EXCLUDE PATTERN tests EXCLUDE PATTERN test EXCLUDE
-        PATTERN package.json EXCLUDE PATTERN package-lock.json EXCLUDE)
+if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/web)
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tickgate/web
+          PATTERN node_modules EXCLUDE PATTERN tests EXCLUDE PATTERN test EXCLUDE
+          PATTERN package.json EXCLUDE PATTERN package-lock.json EXCLUDE)
+endif()
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/deploy/sql)
   install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/deploy/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tickgate/sql)
 endif()
