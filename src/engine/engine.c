@@ -109,6 +109,7 @@ struct tg_engine {
 
     uint64_t system_seq;  /* seq of the `system` channel key */
     char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
+    tg_alert_rule_t feed_alert_rule[TG_MAX_FEEDS];      /* its rule: the resolution repeats it */
     tg_alert_ids_t alert_ids;
 
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
@@ -741,10 +742,12 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
     bool resolved = to == TG_BREAKER_CLOSED && id[0];
     if (!firing && !resolved)
         return;
-    tg_alert_rule_t rule = strcmp(t->symbol, "stale") == 0 ? TG_ALERT_FEED_STALE
-                                                            : TG_ALERT_BREAKER_OPEN;
-    if (firing)
+    if (firing) {
         tg_alert_ids_next(&e->alert_ids, id);
+        e->feed_alert_rule[t->feed] = strcmp(t->symbol, "stale") == 0 ? TG_ALERT_FEED_STALE
+                                                                       : TG_ALERT_BREAKER_OPEN;
+    }
+    tg_alert_rule_t rule = e->feed_alert_rule[t->feed];
     char msg[160];
     snprintf(msg, sizeof msg, "feed %s %s (%s)", feed, firing ? "breaker open" : "recovered",
              t->symbol);
