@@ -64,6 +64,16 @@ static inline void tg_gauge_add(tg_gauge_t *g, int64_t v)
 }
 void tg_histogram_observe_ns(tg_histogram_t *h, int64_t ns);
 
+struct tg_ring;
+/**
+ * Export a ring's depth (`tickgate_ring_depth{ring}`), high-water mark and
+ * drops (`tickgate_ring_dropped_total{ring}`), read from the ring's atomic
+ * statistics when /metrics is rendered. The ring must outlive the registry's
+ * renders (call tg_metrics_unwatch_ring before destroying it). Any thread.
+ */
+int tg_metrics_watch_ring(tg_metrics_t *m, const struct tg_ring *ring);
+void tg_metrics_unwatch_ring(tg_metrics_t *m, const struct tg_ring *ring);
+
 /** Render the Prometheus text format into a malloc'd buffer (caller frees). */
 char *tg_metrics_render(tg_metrics_t *m, size_t *len);
 

@@ -1,6 +1,8 @@
 /* metrics.c - the metric registry and Prometheus text rendering. */
 #include "tickgate/metrics.h"
 
+#include "tickgate/ring.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,9 +25,17 @@ typedef struct series {
     } u;
 } series_t;
 
+typedef struct watched {
+    struct watched *next;
+    const tg_ring_t *ring;
+    tg_gauge_t *depth, *hwm;
+    tg_counter_t *dropped;
+} watched_t;
+
 struct tg_metrics {
     pthread_mutex_t lock; /* registration and rendering only, never updates */
     series_t *head, *tail;
+    watched_t *rings;     /* sampled at render time */
 };
 
 int tg_metrics_create(tg_metrics_t **out)
@@ -42,6 +52,10 @@ void tg_metrics_destroy(tg_metrics_t *m)
 {
     if (!m)
         return;
+    for (watched_t *w = m->rings, *n; w; w = n) {
+        n = w->next;
+        free(w);
+    }
     for (series_t *s = m->head, *n; s; s = n) {
         n = s->next;
         free(s->name);
@@ -176,6 +190,56 @@ static const char *kind_name(kind_t k)
     return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
 }
 
+int tg_metrics_watch_ring(tg_metrics_t *m, const tg_ring_t *ring)
+{
+    char label[160];
+    snprintf(label, sizeof label, "ring=\"%s\"", tg_ring_name(ring));
+    watched_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->ring = ring;
+    w->depth = tg_metrics_gauge(m, "tickgate_ring_depth", label, "Records queued in a ring");
+    w->hwm = tg_metrics_gauge(m, "tickgate_ring_high_water", label,
+                              "Largest depth a ring has reached");
+    w->dropped = tg_metrics_counter(m, "tickgate_ring_dropped_total", label,
+                                    "Records dropped by a drop_oldest ring (never silent)");
+    if (!w->depth || !w->hwm || !w->dropped) {
+        free(w);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&m->lock);
+    w->next = m->rings;
+    m->rings = w;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+void tg_metrics_unwatch_ring(tg_metrics_t *m, const tg_ring_t *ring)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    for (watched_t **pp = &m->rings; *pp; pp = &(*pp)->next)
+        if ((*pp)->ring == ring) {
+            watched_t *w = *pp;
+            *pp = w->next;
+            free(w);
+            break;
+        }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void sample_rings(tg_metrics_t *m)
+{
+    for (watched_t *w = m->rings; w; w = w->next) {
+        tg_ring_stats_t st;
+        tg_ring_get_stats(w->ring, &st);
+        tg_gauge_set(w->depth, (int64_t)st.depth);
+        tg_gauge_set(w->hwm, (int64_t)st.high_water);
+        atomic_store_explicit(&w->dropped->v, st.dropped, memory_order_relaxed);
+    }
+}
+
 char *tg_metrics_render(tg_metrics_t *m, size_t *len)
 {
     sbuf_t b = {.cap = 16384};
@@ -183,6 +247,7 @@ char *tg_metrics_render(tg_metrics_t *m, size_t *len)
     if (!b.buf)
         return NULL;
     pthread_mutex_lock(&m->lock);
+    sample_rings(m);
     const char *prev = "";
     for (series_t *s = m->head; s; s = s->next) {
         if (strcmp(prev, s->name) != 0) {

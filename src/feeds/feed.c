@@ -120,11 +120,14 @@ int tg_feed_init(tg_feed_t *f, const tg_config_t *cfg, uint16_t index, size_t ri
         if (!f->m_transitions[st])
             goto fail;
     }
+    if ((rc = tg_metrics_watch_ring(metrics, f->ring)) != 0)
+        goto fail;
     rc = f->ops->init(f);
     if (rc)
         goto fail;
     return 0;
 fail:
+    tg_metrics_unwatch_ring(metrics, f->ring);
     tg_validator_free(&f->validator);
     tg_symtab_free(&f->filter);
     tg_symtab_free(&f->map);
@@ -170,6 +173,7 @@ void tg_feed_destroy(tg_feed_t *f)
     tg_feed_stop(f);
     if (f->ops && f->priv)
         f->ops->destroy(f);
+    tg_metrics_unwatch_ring(f->metrics, f->ring);
     tg_validator_free(&f->validator);
     tg_symtab_free(&f->filter);
     tg_symtab_free(&f->map);

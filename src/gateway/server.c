@@ -1175,7 +1175,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         if (rc)
             goto fail;
         rc = tg_engine_add_output(deps->engine, &t->in, engine_wake, t);
-        if (rc)
+        if (rc || (rc = tg_metrics_watch_ring(g->metrics, t->in)) != 0)
             goto fail;
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof info);
@@ -1296,6 +1296,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             tg_msg_t *m;
             while (tg_ring_pop(t->in, &m, 1) == 1)
                 tg_msg_unref(m);
+            tg_metrics_unwatch_ring(g->metrics, t->in);
             tg_ring_destroy(t->in);
         }
         for (uint32_t j = 0; j < t->alog_len; j++)

@@ -14,6 +14,7 @@
 struct tg_journal_writer {
     tg_journal_t *j;
     tg_ring_t *ring;
+    tg_metrics_t *metrics;
     pthread_t thread;
     _Atomic int stop;
     tg_gauge_t *m_uring;
@@ -82,6 +83,8 @@ int tg_journal_writer_start(tg_journal_writer_t **out, const tg_config_t *cfg,
         goto fail_ring;
     }
     tg_gauge_set(w->m_uring, tg_journal_uring_enabled(w->j) ? 1 : 0);
+    w->metrics = metrics;
+    tg_metrics_watch_ring(metrics, w->ring);
     rc = pthread_create(&w->thread, NULL, writer_thread, w);
     if (rc) {
         rc = -rc;
@@ -117,6 +120,7 @@ void tg_journal_writer_stop(tg_journal_writer_t *w)
     atomic_store(&w->stop, 1);
     pthread_join(w->thread, NULL);
     tg_journal_close(w->j);
+    tg_metrics_unwatch_ring(w->metrics, w->ring);
     tg_ring_destroy(w->ring);
     free(w);
 }
