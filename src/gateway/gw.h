@@ -168,6 +168,7 @@ struct tg_gateway {
     tg_metrics_t *metrics;
     gw_table_t *ipcap;       /* connections per IP (all threads) */
     int listen_fd;           /* server.threads > 1: our own listener, else -1 */
+    struct lws_vhost *metrics_vhost; /* server.metrics_listen, on thread 0, or NULL */
     pthread_t acceptor;
     _Atomic int accept_stop;
     bool acceptor_started;

@@ -485,6 +485,17 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         health_ready(r, t);
         return;
     }
+    /* with server.metrics_listen, /metrics lives only there and that port
+     * serves nothing else but health */
+    bool on_metrics = g->metrics_vhost && lws_get_vhost(wsi) == g->metrics_vhost;
+    if (on_metrics && strcmp(p, "/metrics") != 0 && strncmp(p, "/health", 7) != 0) {
+        api_error(r, t, 404, "not_found", "this port serves /metrics and /health only");
+        return;
+    }
+    if (!strcmp(p, "/metrics") && g->metrics_vhost && !on_metrics) {
+        api_error(r, t, 404, "not_found", "metrics are served on server.metrics_listen");
+        return;
+    }
     if (!strcmp(p, "/metrics")) {
         size_t len;
         char *text = tg_metrics_render(g->metrics, &len);

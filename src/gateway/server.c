@@ -1210,6 +1210,26 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             if (t->vhost && port == 0)
                 g->port = lws_get_vhost_listen_port(t->vhost);
         }
+        if (i == 0 && cfg->server.metrics_listen[0]) {
+            /* /metrics on its own (private) address: a second vhost of thread 0 */
+            char mhost[256];
+            int mport;
+            if ((rc = tg_parse_hostport(cfg->server.metrics_listen, mhost, sizeof mhost, &mport)))
+                goto fail;
+            struct lws_context_creation_info mi;
+            memset(&mi, 0, sizeof mi);
+            mi.port = mport;
+            mi.iface = mhost;
+            mi.protocols = protocols;
+            mi.vhost_name = "metrics";
+            mi.options = strchr(mhost, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+            g->metrics_vhost = lws_create_vhost(t->ctx, &mi);
+            if (!g->metrics_vhost) {
+                TG_ERROR("listen_failed", "listen", TG_S(cfg->server.metrics_listen));
+                rc = -EADDRINUSE;
+                goto fail;
+            }
+        }
     }
     *out = g;
     return 0;
