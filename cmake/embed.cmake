@@ -5,7 +5,8 @@ function(tg_embed_files target)
   set(gen ${CMAKE_CURRENT_BINARY_DIR}/generated/embedded_files.c)
   file(GLOB_RECURSE web_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/web/*)
   list(FILTER web_files EXCLUDE REGEX "/(node_modules|tests?)/|package(-lock)?\\.json$")
-  set(files ${web_files} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/demo-portfolios.json)
+  file(GLOB sql_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/deploy/sql/*.sql)
+  set(files ${web_files} ${CMAKE_CURRENT_SOURCE_DIR}/deploy/demo-portfolios.json ${sql_files})
   # a ';' list would be split into separate arguments by add_custom_command
   string(REPLACE ";" "|" files_arg "${files}")
   add_custom_command(

@@ -1,0 +1,125 @@
+/* store.h - PostgreSQL: schema migration, portfolios, snapshots and alerts (SPEC §7).
+ *
+ * tg_store_pg_t owns one thread and one libpq connection. It
+ *   - loads the portfolios (+ holdings + shares) and the unresolved alerts at
+ *     (re)connect and hands them to the engine's control queue;
+ *   - LISTENs on tickgate_portfolios and re-reads a portfolio on NOTIFY;
+ *   - writes the rows the engine hands over through an SPSC ring (engine =
+ *     the only producer, never blocked: tg_store_pg_push takes what fits)
+ *     in batches: COPY into temporary staging tables, then
+ *     INSERT ... SELECT ... ON CONFLICT DO NOTHING, one transaction per batch;
+ *   - survives outages: rows wait in memory (postgres.max_buffer_rows), then
+ *     in spill files under journal.dir/pg-spill/ (kept across restarts), and
+ *     are written in order once PostgreSQL is back; without journal.dir the
+ *     oldest snapshot rows beyond the buffer are dropped and counted, alert
+ *     rows never.
+ */
+#ifndef TICKGATE_STORE_H
+#define TICKGATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tickgate/alerts.h"
+#include "tickgate/config.h"
+#include "tickgate/fixed.h"
+#include "tickgate/metrics.h"
+#include "tickgate/msg.h"
+#include "tickgate/portfolio.h"
+
+typedef struct tg_engine tg_engine_t;
+typedef struct tg_store_pg tg_store_pg_t;
+
+typedef enum tg_snap_kind {
+    TG_SNAP_QUOTE = 1,      /* quote_snapshots */
+    TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
+    TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
+    TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
+} tg_snap_kind_t;
+
+/**
+ * One row handed from the engine to the writer, by value through the ring.
+ * Plain data except `holdings`: a reference to the portfolio's last `portfolio`
+ * message whose "holdings" array becomes the jsonb column (NULL = column NULL);
+ * the reference passes to the writer with the row.
+ */
+typedef struct tg_snap_row {
+    uint8_t kind; /* tg_snap_kind_t */
+    int64_t ts;   /* ns since the epoch: snapshot time, alert time */
+    union {
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            tg_dec_t price, bid, ask, volume; /* 0 bid/ask = NULL */
+            uint16_t source;                  /* feed index */
+        } q;
+        struct {
+            char id[TG_PORTFOLIO_ID_MAX + 1];
+            tg_dec_t value, cost_basis, pnl, day_change, max_drift;
+            tg_msg_t *holdings;
+        } p;
+        struct {
+            char alert_id[TG_ALERT_ID_LEN + 1];
+            char portfolio_id[TG_PORTFOLIO_ID_MAX + 1];
+            char owner[TG_PORTFOLIO_ID_MAX + 1];
+            char symbol[TG_SYMBOL_MAX + 1];
+            uint8_t rule, severity; /* tg_alert_rule_t, tg_alert_severity_t */
+            tg_dec_t value, threshold;
+            char message[160];
+        } a;
+    };
+} tg_snap_row_t;
+
+/**
+ * Start the writer thread for cfg->postgres.url (must be non-empty). It
+ * connects in the background (start never fails for want of a server), and
+ * feeds portfolios and restored alerts to `engine` (borrowed; may receive
+ * commands before or after tg_engine_start). Main thread; caller owns *out.
+ */
+int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *engine,
+                      tg_metrics_t *metrics);
+
+/**
+ * Engine thread: hand over up to n rows; returns how many were taken (the
+ * ring is full otherwise: the engine keeps the rest for later). Never blocks.
+ * Taken rows' holdings references belong to the writer.
+ */
+size_t tg_store_pg_push(tg_store_pg_t *pg, const tg_snap_row_t *rows, size_t n);
+
+/** Any thread: true while the connection is up and the schema usable. */
+bool tg_store_pg_up(const tg_store_pg_t *pg);
+
+/**
+ * Stop: drain the ring, try to write the backlog for up to `grace_ms`, spill
+ * what is left to journal.dir (if set), close and join. NULL is fine.
+ */
+void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms);
+
+/**
+ * `tickgate migrate`: apply the embedded deploy/sql/NNN_*.sql files not yet
+ * recorded in schema_migrations, in one transaction, printing one line per
+ * file to `out`. 0, or negative errno with a one-line reason in err
+ * (-EINVAL: empty url; -ECONNREFUSED: unreachable; -EIO: SQL failed).
+ */
+int tg_store_pg_migrate(const char *url, FILE *out, char *err, size_t errlen);
+
+/* ---- pure helpers (unit-tested) ---------------------------------------- */
+
+/**
+ * Append one COPY text-format line (fields tab-separated, "\N" for NULL,
+ * ending in '\n') for a row to buf[cap]. `source` names the feed of a quote
+ * row (NULL = NULL). Returns the length, or 0 when cap is too small.
+ */
+size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf, size_t cap);
+
+/** Format ns since the epoch as a timestamptz literal "2024-05-01 12:00:00.123456+00". */
+size_t tg_store_format_ts(int64_t ns, char *buf, size_t cap);
+
+/**
+ * Find the "holdings" array in a `portfolio` message's JSON text: *start and
+ * *len cover "[...]". -ENOENT when absent or unbalanced.
+ */
+int tg_store_holdings_json(const char *json, size_t len, size_t *start, size_t *out_len);
+
+#endif
