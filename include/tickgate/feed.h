@@ -119,5 +119,6 @@ extern const tg_feed_ops_t tg_feed_synthetic_ops;
 extern const tg_feed_ops_t tg_feed_replay_ops;
 extern const tg_feed_ops_t tg_feed_ws_ops;
 extern const tg_feed_ops_t tg_feed_tcp_ops;
+extern const tg_feed_ops_t tg_feed_redis_ops;
 
 #endif

@@ -28,6 +28,8 @@ const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type)
         return &tg_feed_ws_ops;
     case TG_FEED_TCP:
         return &tg_feed_tcp_ops;
+    case TG_FEED_REDIS:
+        return &tg_feed_redis_ops;
     default:
         return NULL;
     }
