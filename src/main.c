@@ -31,11 +31,15 @@
 #include "tickgate/jwt.h"
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
+#include "tickgate/redis.h"
+#include "tickgate/replay.h"
+#include "tickgate/store.h"
 
 extern char **environ;
 
 #define EXIT_USAGE 2
 #define SHUTDOWN_GRACE_MS 2000
+#define PG_FLUSH_GRACE_MS 1500 /* pending snapshots; the rest spills to journal.dir */
 
 static const char usage[] =
     "usage: tickgate [--config FILE] [SUBCOMMAND [ARGS]]\n"
@@ -148,6 +152,93 @@ static int cmd_token(const tg_config_t *cfg, int argc, char **argv)
     return 0;
 }
 
+/* ---- subcommand: migrate ---- */
+
+static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "tickgate migrate: unexpected argument %s\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    char err[1024];
+    int rc = tg_store_pg_migrate(cfg->postgres.url, stdout, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "tickgate migrate: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- subcommand: replay ---- */
+
+static int cmd_replay(int argc, char **argv)
+{
+    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL;
+    int64_t from = 0, to = 0;
+    static const struct option opts[] = {{"journal", required_argument, 0, 'j'},
+                                         {"speed", required_argument, 0, 's'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"send", required_argument, 0, 'n'},
+                                         {"csv", required_argument, 0, 'o'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'j':
+            journal = optarg;
+            break;
+        case 's':
+            speed = optarg;
+            break;
+        case 'f':
+        case 't':
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || !*optarg || *end || v < 0) {
+                fprintf(stderr, "tickgate replay: --%s: not a timestamp in ns: %s\n",
+                        c == 'f' ? "from" : "to", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'f')
+                from = v;
+            else
+                to = v;
+            break;
+        case 'n':
+            send = optarg;
+            break;
+        case 'o':
+            csv = optarg;
+            break;
+        default:
+            fprintf(stderr, "tickgate replay: unknown option (see --help)\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tickgate replay: unexpected argument %s\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!journal || !*journal) {
+        fprintf(stderr, "tickgate replay: --journal DIR is required\n");
+        return EXIT_USAGE;
+    }
+    if (!!send == !!csv) {
+        fprintf(stderr, "tickgate replay: exactly one of --send HOST:PORT or --csv FILE\n");
+        return EXIT_USAGE;
+    }
+    char err[512] = "";
+    int rc = tg_replay_run(journal, NULL, speed, from, to, send, csv, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
+        return rc == -EINVAL ? EXIT_USAGE : 1;
+    }
+    return 0;
+}
+
 /* ---- the daemon ---- */
 
 typedef struct app {
@@ -157,6 +248,8 @@ typedef struct app {
     tg_feed_t feeds[TG_MAX_FEEDS];
     size_t nfeeds;
     tg_engine_t *engine;
+    tg_store_pg_t *pg;  /* NULL without postgres.url */
+    tg_redis_t *redis;  /* NULL without redis.url */
     tg_gateway_t *gateway;
     const char *config_path;
     char demo_token[TG_JWT_MAX_TOKEN];
@@ -253,6 +346,17 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     for (size_t i = 0; i < a.nfeeds; i++)
         a.feeds[i].wake_arg = a.engine;
+    /* persistence: both connect in the background, so a server that is down
+     * at start delays nothing (SPEC §7: keep serving) */
+    if (cfg->postgres.url[0] && (rc = tg_store_pg_start(&a.pg, cfg, a.engine, a.metrics)) != 0)
+        goto out;
+    if (cfg->redis.url[0] && (rc = tg_redis_start(&a.redis, cfg, a.metrics)) != 0) {
+        fprintf(stderr, "tickgate: redis.url: cannot use it: %s\n", strerror(-rc));
+        if (rc == -EINVAL)
+            exit_code = EXIT_USAGE;
+        goto out;
+    }
+    tg_engine_set_stores(a.engine, a.pg, a.redis);
     tg_gateway_deps_t deps = {
         .cfg = cfg,
         .engine = a.engine,
@@ -261,6 +365,8 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
         .metrics = a.metrics,
         .jwt = a.jwt,
         .demo_token = cfg->embedded_default ? a.demo_token : NULL,
+        .pg = a.pg,
+        .redis = a.redis,
     };
     if ((rc = tg_gateway_create(&a.gateway, &deps)) != 0) {
         TG_ERROR("startup_failed", "listen", TG_S(cfg->server.listen), "error",
@@ -307,6 +413,9 @@ out:
     for (size_t i = 0; i < a.nfeeds; i++)
         tg_feed_stop(&a.feeds[i]);
     tg_engine_stop(a.engine);
+    /* after the engine (no more rows), before it is freed (NOTIFY puts) */
+    tg_store_pg_stop(a.pg, PG_FLUSH_GRACE_MS);
+    tg_redis_stop(a.redis);
     tg_gateway_destroy(a.gateway);
     tg_engine_destroy(a.engine);
     for (size_t i = 0; i < a.nfeeds; i++)
@@ -398,9 +507,10 @@ int main(int argc, char **argv)
             tg_config_print(&cfg, stdout);
             code = 0;
         }
+    } else if (!strcmp(sub, "migrate")) {
+        code = cmd_migrate(&cfg, nrest - 1, rest + 1);
     } else {
-        fprintf(stderr, "tickgate %s: not available in this build yet\n", sub);
-        code = 1;
+        code = cmd_replay(nrest - 1, rest + 1);
     }
     tg_config_free(&cfg);
     free(rest);

@@ -46,6 +46,16 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
  */
 int tg_engine_add_output(tg_engine_t *e, tg_ring_t **ring, tg_engine_wake_fn wake, void *arg);
 
+typedef struct tg_store_pg tg_store_pg_t;
+typedef struct tg_redis tg_redis_t;
+
+/**
+ * Before tg_engine_start: the PostgreSQL writer (snapshot rows, alert rows)
+ * and the Redis thread (accepted ticks, alerts) the engine feeds; NULL when
+ * not configured. Borrowed: they must outlive the engine thread.
+ */
+void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis);
+
 int tg_engine_start(tg_engine_t *e);
 /** Stop and join the thread; pending messages stay in the output rings. */
 void tg_engine_stop(tg_engine_t *e);

@@ -27,6 +27,8 @@ typedef struct tg_gateway_deps {
     tg_metrics_t *metrics;
     const tg_jwt_verifier_t *jwt;
     const char *demo_token; /* embedded default only: served to loopback clients; else NULL */
+    const struct tg_store_pg *pg; /* NULL without postgres.url; tg_store_pg_up() any thread */
+    struct tg_redis *redis;       /* NULL without redis.url; tg_redis_* lookups any thread */
 } tg_gateway_deps_t;
 
 /** Create contexts and listeners, register engine outputs. Main thread. */

@@ -27,6 +27,8 @@
 #include "tickgate/journal.h"
 #include "tickgate/journal_writer.h"
 #include "tickgate/portfolio.h"
+#include "tickgate/redis.h"
+#include "tickgate/store.h"
 #include "tickgate/symtab.h"
 
 typedef struct quote {
@@ -38,6 +40,7 @@ typedef struct quote {
     int64_t ts, src_ts;
     uint64_t seq;      /* seq of the last quote message for this symbol */
     uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
+    bool snap_dirty;   /* changed since the last PostgreSQL snapshot */
 } quote_t;
 
 typedef struct pf_pub {
@@ -45,6 +48,9 @@ typedef struct pf_pub {
     int64_t last_pub_ns;  /* mono time of the last publication (rate limit) */
     bool dirty;           /* figures changed since the last publication */
     bool live;
+    bool snap_dirty;      /* changed since the last PostgreSQL snapshot */
+    int64_t holdings_ns;  /* mono time holdings were last written to PostgreSQL */
+    tg_msg_t *last;       /* with PostgreSQL: ref of the last `portfolio` message */
 } pf_pub_t;
 
 typedef struct cmd {
@@ -119,6 +125,18 @@ struct tg_engine {
     tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the journal */
     size_t njbatch;
 
+    /* persistence (NULL when not configured); see take_snapshot() */
+    tg_store_pg_t *pg;
+    tg_redis_t *redis;
+    uint32_t *snap_q;      /* symbol ids with snap_dirty, capacity = capquotes */
+    size_t n_snap_q, cap_snap_q;
+    uint32_t *snap_p;      /* portfolio slots with snap_dirty, capacity = cap_pf */
+    size_t n_snap_p, cap_snap_p;
+    tg_snap_row_t *alert_q; /* alert rows the snapshot ring had no room for, in order */
+    size_t n_alert_q, cap_alert_q;
+    int64_t next_snap_ns;
+    tg_snap_row_t snap_rows[64];
+
     tg_counter_t *m_accepted;
     tg_counter_t *m_conflated;
     tg_counter_t *m_alerts[TG_ALERT_RULE_COUNT][2];
@@ -140,6 +158,12 @@ static quote_t *quote_for(tg_engine_t *e, const char *sym, size_t len)
         memset(nq + e->capquotes, 0, (nc - e->capquotes) * sizeof *nq);
         e->quotes = nq;
         e->capquotes = nc;
+        /* the snapshot dirty list holds each symbol at most once */
+        uint32_t *ns = realloc(e->snap_q, nc * sizeof *ns);
+        if (!ns)
+            return NULL;
+        e->snap_q = ns;
+        e->cap_snap_q = nc;
     }
     quote_t *q = &e->quotes[id];
     if (!q->sym_len) {
@@ -371,6 +395,10 @@ static void publish_portfolio(tg_engine_t *e, uint32_t slot)
     m->seq = seq;
     m->ts = v.ts;
     snprintf(m->key_name, sizeof m->key_name, "%s", v.id);
+    if (e->pg) { /* its holdings array becomes portfolio_snapshots.holdings */
+        tg_msg_unref(pp->last);
+        pp->last = tg_msg_ref(m);
+    }
     pp->seq = seq;
     pp->dirty = false;
     pp->last_pub_ns = tg_mono_ns();
@@ -393,6 +421,11 @@ static int ensure_pf(tg_engine_t *e, uint32_t slot)
         return -ENOMEM;
     e->pf_dirty = nd;
     e->cap_pf_dirty = nc;
+    uint32_t *ns = realloc(e->snap_p, nc * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    e->snap_p = ns;
+    e->cap_snap_p = nc;
     return 0;
 }
 
@@ -403,6 +436,10 @@ static void portfolio_changed(tg_engine_t *e, uint32_t slot)
         return;
     pf_pub_t *pp = &e->pf[slot];
     pp->live = true;
+    if (e->pg && !pp->snap_dirty && e->n_snap_p < e->cap_snap_p) {
+        pp->snap_dirty = true;
+        e->snap_p[e->n_snap_p++] = slot;
+    }
     if (pp->dirty)
         return;
     pp->dirty = true;
@@ -425,6 +462,50 @@ static void flush_portfolios(tg_engine_t *e)
             e->pf_dirty[w++] = slot; /* conflated: the newest state goes out later */
     }
     e->n_pf_dirty = w;
+}
+
+/* Hand alert rows to the writer in order; what the ring cannot take waits here. */
+static void flush_alert_rows(tg_engine_t *e)
+{
+    size_t n = tg_store_pg_push(e->pg, e->alert_q, e->n_alert_q);
+    memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
+    e->n_alert_q -= n;
+}
+
+/* portfolio_alerts row (PostgreSQL) and tickgate:alerts entry (Redis). */
+static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const tg_alert_event_t *a)
+{
+    tg_snap_row_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = a->state == TG_ALERT_FIRING ? TG_SNAP_ALERT_FIRING : TG_SNAP_ALERT_RESOLVED;
+    r.ts = a->ts ? a->ts : tg_now_ns();
+    snprintf(r.a.alert_id, sizeof r.a.alert_id, "%s", a->alert_id);
+    snprintf(r.a.portfolio_id, sizeof r.a.portfolio_id, "%s", a->portfolio_id);
+    snprintf(r.a.owner, sizeof r.a.owner, "%s", sp && sp->owner ? sp->owner : "");
+    snprintf(r.a.symbol, sizeof r.a.symbol, "%s", a->symbol);
+    r.a.rule = (uint8_t)a->rule;
+    r.a.severity = (uint8_t)a->severity;
+    r.a.value = a->value;
+    r.a.threshold = a->threshold;
+    snprintf(r.a.message, sizeof r.a.message, "%s", a->message);
+    if (e->redis)
+        tg_redis_push_alert(e->redis, &r);
+    if (!e->pg)
+        return;
+    if (e->n_alert_q == 0 && tg_store_pg_push(e->pg, &r, 1) == 1)
+        return;
+    /* ring full: alert rows are never dropped, they wait (rare, so allocating is fine) */
+    if (e->n_alert_q == e->cap_alert_q) {
+        size_t nc = e->cap_alert_q ? e->cap_alert_q * 2 : 64;
+        tg_snap_row_t *nq = realloc(e->alert_q, nc * sizeof *nq);
+        if (!nq) {
+            TG_ERROR("alert_row_lost", "alert_id", TG_S(a->alert_id));
+            return;
+        }
+        e->alert_q = nq;
+        e->cap_alert_q = nc;
+    }
+    e->alert_q[e->n_alert_q++] = r;
 }
 
 static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t *a)
@@ -466,6 +547,8 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
         tg_counter_add(c, 1);
     TG_INFO("alert", "alert_id", TG_S(a->alert_id), "portfolio", TG_S(a->portfolio_id), "rule",
             TG_S(tg_alert_rule_name(a->rule)), "state", TG_S(tg_alert_state_name(a->state)));
+    if (e->pg || e->redis)
+        persist_alert(e, sp, a);
     publish(e, m);
 }
 
@@ -492,8 +575,10 @@ static void on_book_event(void *ud, const tg_book_event_t *ev)
         publish_alert(e, ev->slot, ev->alert);
         break;
     case TG_BOOK_EV_REMOVED:
-        if (ev->slot < e->cap_pf)
+        if (ev->slot < e->cap_pf) {
+            tg_msg_unref(e->pf[ev->slot].last);
             memset(&e->pf[ev->slot], 0, sizeof e->pf[ev->slot]);
+        }
         if (e->nout) /* at load time there is nobody to tell */
             publish_removed(e, ev->portfolio_id);
         break;
@@ -668,6 +753,10 @@ static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
     q->src_ts = t->src_ts;
     q->source = t->feed;
     q->seq++;
+    if (e->pg && !q->snap_dirty) {
+        q->snap_dirty = true;
+        e->snap_q[e->n_snap_q++] = (uint32_t)(q - e->quotes);
+    }
     tg_msg_t *m = encode_quote(e, q);
     if (!m) {
         q->seq--;
@@ -803,7 +892,7 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         ids[i] = (int32_t)(q - e->quotes);
         on_quote(e, t, q);
         accepted++;
-        if (e->journal)
+        if (e->journal || e->redis)
             e->jbatch[e->njbatch++] = *t;
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
@@ -831,7 +920,10 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         }
     }
     if (e->njbatch) {
-        tg_journal_writer_push(e->journal, e->jbatch, e->njbatch);
+        if (e->journal)
+            tg_journal_writer_push(e->journal, e->jbatch, e->njbatch);
+        if (e->redis)
+            tg_redis_push_ticks(e->redis, e->jbatch, e->njbatch);
         e->njbatch = 0;
     }
     tg_counter_add(e->m_accepted, accepted);
@@ -961,6 +1053,109 @@ static void check_session(tg_engine_t *e)
     TG_INFO("session_open", "next_ns", TG_I(e->next_session_ns));
 }
 
+/*
+ * Every postgres.snapshot_interval_ms: one row per symbol and per portfolio
+ * that changed since the last snapshot, all stamped with the snapshot time.
+ * Rows the ring cannot take stay dirty and go with the next snapshot (at its
+ * time): the engine never waits for the writer.
+ */
+static void take_snapshot(tg_engine_t *e)
+{
+    const int64_t ts = tg_now_ns(), mono = tg_mono_ns();
+    const int64_t holdings_gap = (int64_t)e->cfg->postgres.holdings_interval_ms * 1000000LL;
+    const size_t cap = sizeof e->snap_rows / sizeof e->snap_rows[0];
+    size_t done = 0;
+    while (done < e->n_snap_q) {
+        size_t k = 0, first = done;
+        for (; done < e->n_snap_q && k < cap; done++) {
+            quote_t *q = &e->quotes[e->snap_q[done]];
+            tg_snap_row_t *r = &e->snap_rows[k++];
+            r->kind = TG_SNAP_QUOTE;
+            r->ts = ts;
+            memcpy(r->q.symbol, q->symbol, sizeof r->q.symbol);
+            r->q.price = q->price;
+            r->q.bid = q->bid;
+            r->q.ask = q->ask;
+            r->q.volume = q->volume;
+            r->q.source = q->source;
+        }
+        size_t taken = tg_store_pg_push(e->pg, e->snap_rows, k);
+        for (size_t i = first; i < first + taken; i++)
+            e->quotes[e->snap_q[i]].snap_dirty = false;
+        if (taken < k) {
+            done = first + taken;
+            break;
+        }
+    }
+    memmove(e->snap_q, e->snap_q + done, (e->n_snap_q - done) * sizeof *e->snap_q);
+    e->n_snap_q -= done;
+
+    done = 0;
+    while (done < e->n_snap_p) {
+        size_t k = 0, first = done;
+        uint32_t slots[sizeof e->snap_rows / sizeof e->snap_rows[0]];
+        for (; done < e->n_snap_p && k < cap; done++) {
+            uint32_t slot = e->snap_p[done];
+            pf_pub_t *pp = &e->pf[slot];
+            if (!pp->snap_dirty || !pp->live)
+                continue;
+            const tg_portfolio_spec_t *sp = tg_book_spec(e->book, slot);
+            if (!sp)
+                continue;
+            bool with_holdings = !pp->holdings_ns || mono - pp->holdings_ns >= holdings_gap;
+            /* the holdings come from the last `portfolio` message: publish a
+             * pending state now so figures and holdings are one state */
+            if (with_holdings && pp->dirty)
+                publish_portfolio(e, slot);
+            if (sp->n_holdings > e->cap_hviews) {
+                tg_holding_view_t *hv = realloc(e->hviews, sp->n_holdings * sizeof *hv);
+                if (!hv)
+                    continue;
+                e->hviews = hv;
+                e->cap_hviews = sp->n_holdings;
+            }
+            tg_portfolio_view_t v;
+            if (tg_book_portfolio_view(e->book, slot, e->hviews, e->cap_hviews, &v) != 0)
+                continue;
+            tg_snap_row_t *r = &e->snap_rows[k];
+            r->kind = TG_SNAP_PORTFOLIO;
+            r->ts = ts;
+            snprintf(r->p.id, sizeof r->p.id, "%s", v.id);
+            r->p.value = v.value;
+            r->p.cost_basis = v.cost_basis;
+            r->p.pnl = v.pnl;
+            r->p.day_change = v.day_change;
+            r->p.max_drift = v.max_drift;
+            r->p.holdings = with_holdings && pp->last ? tg_msg_ref(pp->last) : NULL;
+            slots[k++] = slot;
+        }
+        size_t taken = k ? tg_store_pg_push(e->pg, e->snap_rows, k) : 0;
+        for (size_t i = 0; i < k; i++) {
+            pf_pub_t *pp = &e->pf[slots[i]];
+            if (i < taken) {
+                pp->snap_dirty = false;
+                if (e->snap_rows[i].p.holdings)
+                    pp->holdings_ns = mono;
+            } else {
+                tg_msg_unref(e->snap_rows[i].p.holdings);
+            }
+        }
+        if (taken < k) {
+            /* keep the untaken ones listed: find where the first untaken one was */
+            size_t keep = first;
+            while (keep < done && e->snap_p[keep] != slots[taken])
+                keep++;
+            done = keep;
+            break;
+        }
+    }
+    /* entries skipped (removed portfolios) are simply dropped from the list */
+    size_t w = 0;
+    for (size_t i = done; i < e->n_snap_p; i++)
+        e->snap_p[w++] = e->snap_p[i];
+    e->n_snap_p = w;
+}
+
 static void *engine_thread(void *arg)
 {
     tg_engine_t *e = arg;
@@ -991,6 +1186,15 @@ static void *engine_thread(void *arg)
         if (e->n_pf_dirty)
             flush_portfolios(e);
         check_session(e);
+        if (e->pg) {
+            if (e->n_alert_q)
+                flush_alert_rows(e);
+            int64_t now = tg_mono_ns();
+            if (now >= e->next_snap_ns) {
+                e->next_snap_ns = now + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
+                take_snapshot(e);
+            }
+        }
         flush_wakes(e);
         if (total)
             continue;
@@ -1008,6 +1212,14 @@ static void *engine_thread(void *arg)
     }
     atomic_store(&e->running, 0);
     return NULL;
+}
+
+void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis)
+{
+    e->pg = pg;
+    e->redis = redis;
+    if (pg)
+        e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
 
 int tg_engine_start(tg_engine_t *e)
@@ -1047,6 +1259,11 @@ void tg_engine_destroy(tg_engine_t *e)
         free(c);
     }
     pthread_mutex_destroy(&e->cmd_lock);
+    for (size_t i = 0; i < e->cap_pf; i++)
+        tg_msg_unref(e->pf[i].last);
+    free(e->snap_q);
+    free(e->snap_p);
+    free(e->alert_q);
     tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->quotes);

@@ -19,6 +19,8 @@
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/portfolio.h"
+#include "tickgate/redis.h"
+#include "tickgate/store.h"
 
 #define MAX_BODY (1024 * 1024)
 
@@ -152,7 +154,12 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         if (atomic_load(&g->d.feeds[i].finished))
             any_delivering = true;
     }
-    const char *status = !engine_ok || !any_delivering ? "not_ready" : "ready";
+    /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
+    bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
+                     (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
+    const char *status = !engine_ok || !any_delivering ? "not_ready"
+                         : !stores_ok                  ? "degraded"
+                                                       : "ready";
     sbuf_t b = {0};
     sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
               engine_ok ? "ok" : "down");
@@ -163,8 +170,8 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         sb_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
     }
     sb_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-              g->cfg->postgres.url[0] ? "down" : "disabled",
-              g->cfg->redis.url[0] ? "down" : "disabled");
+              !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
+              !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
 
