@@ -135,6 +135,13 @@ check "daemon runs as user tickgate" test "$(ps -o user= -p "$pid" | tr -d ' ')"
 ready=$(curl -sS -m 2 "http://127.0.0.1:$port/health/ready" || true)
 say "   GET /health/ready -> $ready"
 check "GET /health/ready is ready" sh -c "echo '$ready' | grep -q '\"status\":\"ready\"'"
+check "journal written under /var/lib/tickgate/journal by user tickgate" \
+  sh -c 'test -n "$(find /var/lib/tickgate/journal -type f -user tickgate -size +0 | head -1)"'
+if m=$(curl -fsS -m 2 "http://127.0.0.1:$mport/metrics" 2>/dev/null); then
+  ok "metrics on server.metrics_listen 127.0.0.1:$mport ($(printf '%s\n' "$m" | grep -c '^tickgate_') samples)"
+else
+  say "   note: nothing on server.metrics_listen 127.0.0.1:$mport"
+fi
 say "   startup log: $(grep -m1 '"event":"startup"' "$tmp/stderr.log" || head -1 "$tmp/stderr.log")"
 
 say "== reload (ExecReload: kill -HUP \$MAINPID)"
