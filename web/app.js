@@ -433,7 +433,8 @@
     if (!sym) return;
     var q = S.quotes.get(sym);
     if (!q) {
-      q = { sym: sym, price: NaN, prevPrice: NaN, spark: [], sparkAt: 0, flash: '', flashUntil: 0, flashAt: 0, flashRef: NaN, n: 0 };
+      q = { sym: sym, price: NaN, prevPrice: NaN, spark: [], sparkAt: 0, flash: '', flashUntil: 0, flashAt: 0, flashRef: NaN, n: 0,
+        flashEvery: FLASH_EVERY_MS * (0.75 + Math.random() * 0.5) };  // desynchronised rows
       S.quotes.set(sym, q);
       dirty.order = true;
     }
@@ -442,7 +443,7 @@
       // at 20+ ticks/s per symbol a flash per tick would be a solid blur:
       // flash the move since the last flash, at most every FLASH_EVERY_MS
       if (!isFinite(q.flashRef)) q.flashRef = p;
-      else if (now - q.flashAt >= FLASH_EVERY_MS && p !== q.flashRef) {
+      else if (now - q.flashAt >= q.flashEvery && p !== q.flashRef) {
         q.flash = p > q.flashRef ? 'up' : 'down';
         q.flashUntil = now + FLASH_MS;
         q.flashAt = now;
@@ -555,6 +556,19 @@
   var lastSparkDraw = 0, lastOrderAt = 0;
   var filterText = '', sortMode = 'symbol';
 
+  // Only rows on screen (or near it) are written to: with hundreds of symbols
+  // the off-screen ones just remember that they are stale.
+  var stale = new Set();
+  var rowObserver = new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      var sym = e.target.dataset.symbol, r = rows.get(sym);
+      if (!r) return;
+      r.visible = e.isIntersecting;
+      if (r.visible && stale.has(sym)) { stale.delete(sym); dirty.quotes.add(sym); dirty.spark.add(sym); }
+    });
+    schedule();
+  }, { root: $('quotes').parentNode, rootMargin: '240px 0px' });
+
   function makeRow(sym) {
     var tr = el('tr');
     tr.dataset.symbol = sym;
@@ -572,7 +586,9 @@
     sp.appendChild(r.canvas);
     tr.append(r.sym, r.px, r.chg, r.bid, r.ask, r.vol, sp);
     r.flashCls = '';
+    r.visible = false;
     rows.set(sym, r);
+    rowObserver.observe(tr);
     tr.hidden = !!filterText && sym.toUpperCase().indexOf(filterText) < 0;
     return r;
   }
@@ -617,12 +633,15 @@
   }
   var flashing = new Set();
 
-  var sparkColors = null;
+  var sparkColors = null, sparkSizeGen = 1;
+  window.addEventListener('resize', function () { sparkSizeGen++; S.quotes.forEach(function (q, sym) { dirty.spark.add(sym); }); schedule(); });
   function drawSpark(sym) {
     var q = S.quotes.get(sym), r = rows.get(sym);
     if (!q || !r || r.tr.hidden) return;
+    if (!r.visible) { stale.add(sym); return; }
     var c = r.canvas, dpr = window.devicePixelRatio || 1;
-    var w = c.clientWidth || 120, h = c.clientHeight || 26;
+    if (r.sizeGen !== sparkSizeGen) { r.cw = c.clientWidth || 104; r.ch = c.clientHeight || 24; r.sizeGen = sparkSizeGen; }
+    var w = r.cw, h = r.ch;
     if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
       c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
     }
@@ -849,18 +868,22 @@
       dirty.order = false;
       lastOrderAt = now;
     }
-    dirty.quotes.forEach(function (sym) { renderQuote(sym, now); });
+    // sparklines first: their size reads must not follow this frame's writes
+    if (now - lastSparkDraw >= SPARK_REDRAW_MS && dirty.spark.size) {
+      dirty.spark.forEach(drawSpark);
+      dirty.spark.clear();
+      lastSparkDraw = now;
+    }
+    dirty.quotes.forEach(function (sym) {
+      var r = rows.get(sym);
+      if (r && r.visible) renderQuote(sym, now); else stale.add(sym);
+    });
     dirty.quotes.clear();
     flashing.forEach(function (sym) {
       var q = S.quotes.get(sym), r = rows.get(sym);
       if (!q || !r) { flashing.delete(sym); return; }
       if (q.flashUntil <= now) { setClass(r.px, 'num px'); flashing.delete(sym); }
     });
-    if (now - lastSparkDraw >= SPARK_REDRAW_MS && dirty.spark.size) {
-      dirty.spark.forEach(drawSpark);
-      dirty.spark.clear();
-      lastSparkDraw = now;
-    }
     if (dirty.pfs.size) {
       dirty.pfs.forEach(renderPortfolio);
       dirty.pfs.clear();
