@@ -53,6 +53,15 @@ def metrics(d):
     return body.decode()
 
 
+def check_clean_exit(d):
+    """Stop the daemon: exit 0, and no sanitizer report in its log (ASan builds)."""
+    code = d.stop()
+    log = d.log()
+    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer"):
+        assert bad not in log, log[log.find(bad) - 200:][:3000]
+    assert code == 0, (code, log[-2000:])
+
+
 def cents(x):
     return round(float(x) * 100)
 
@@ -194,6 +203,7 @@ def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
         assert '"token":"k-primary-SECRET"' in primary.received[0]
         assert primary.connections >= 2
         assert "SECRET" not in d.log()
+        check_clean_exit(d)
     finally:
         d.cleanup()
         primary.stop()
@@ -260,6 +270,7 @@ def test_ws_format_parses_into_quotes(fmt):
         text = metrics(d)
         assert metric(text, "tickgate_ticks_rejected_total", feed="up", reason="parse_error") == 0
         assert metric(text, "tickgate_breaker_transitions_total", feed="up", to="open") == 0
+        check_clean_exit(d)
     finally:
         d.cleanup()
         up.stop()
@@ -300,6 +311,7 @@ def test_ws_oversized_message_is_a_parse_error_and_connection_survives():
                           reason="parse_error") == 1
             assert metric(text, "tickgate_ticks_received_total", feed="up") == 50
             assert any(e.get("event") == "feed_message_too_large" for e in d.log_events())
+            check_clean_exit(d)
         finally:
             d.cleanup()
             srv.close()
@@ -385,6 +397,7 @@ def tcp_burst(env=None):
         assert metric(text, "tickgate_ticks_accepted_total") == n + 1
         events = d.log_events()
         assert any(e.get("event") == "tcp_publisher_gone" for e in events)
+        check_clean_exit(d)
         return enabled, events
     finally:
         d.cleanup()
@@ -432,6 +445,7 @@ def test_tcp_client_reconnects_with_backoff():
         assert metric(text, "tickgate_breaker_transitions_total", feed="pull", to="open") >= 1
         ev = [e.get("event") for e in d.log_events()]
         assert "feed_connect_failed" in ev and ev.count("feed_connected") >= 2
+        check_clean_exit(d)
     finally:
         d.cleanup()
 
@@ -481,6 +495,7 @@ def test_replay_csv_max_speed_finishes():
         assert q["src_ts"] == t0 + 10**7 and q["source"] == "rep"
         ev = [e.get("event") for e in d.log_events()]
         assert "feed_finished" in ev and "replay_bad_line" in ev
+        check_clean_exit(d)
     finally:
         d.cleanup()
 
@@ -501,5 +516,6 @@ def test_replay_loop_restarts():
         assert metric(text, "tickgate_ticks_received_total", feed="rep") > 20
         status, body = d.http("/health/ready")
         assert json.loads(body)["components"]["feeds"]["rep"] != "finished"
+        check_clean_exit(d)
     finally:
         d.cleanup()
