@@ -2,8 +2,10 @@
  *
  * The feed thread owns a libwebsockets context of its own (never the
  * gateway's: DNS lookups block in Debian's lws build, SPEC §10) with one
- * client connection to `url` (ws:// or wss://; wss verifies the peer
- * certificate against the system store, there is no option to skip that).
+ * client connection to `url` (ws:// or wss://; wss always verifies the peer
+ * certificate and host name against OpenSSL's default store, which honours
+ * SSL_CERT_FILE / SSL_CERT_DIR: a private CA is trusted that way, there is
+ * deliberately no switch that accepts any certificate).
  * After the upgrade every `subscribe` string is sent, in order, with
  * ${api_key} / ${api_secret} replaced; the substituted texts are secrets and
  * are never logged.
@@ -115,7 +117,7 @@ static void sink_error(tg_format_sink_t *s, int err)
 
 static void on_message(wsf_t *w, const char *msg, size_t len)
 {
-    int rc = w->fmt->parse(msg, len, tg_now_ns(), &w->sink);
+    int rc = w->fmt->parse(msg ? msg : "", len, tg_now_ns(), &w->sink);
     if (rc < 0)
         tg_feed_parse_error(w->f);
     else if (rc == 0)

@@ -73,13 +73,14 @@ class Tick:
 
 class FakeUpstream:
     def __init__(self, fmt, symbols=("AAPL", "MSFT"), interval=0.01, base_cents=10000,
-                 port=None):
+                 port=None, ssl_context=None):
         assert fmt in FORMATS, fmt
         self.fmt = fmt
         self.symbols = list(symbols)
         self.interval = interval
         self.port = port or _free_port()
-        self.url = "ws://127.0.0.1:%d/" % self.port
+        self.ssl = ssl_context
+        self.url = "%s://127.0.0.1:%d/" % ("wss" if ssl_context else "ws", self.port)
         self.mode = "normal"
         self.sent = []          # Tick, in send order
         self.received = []      # text messages clients sent us
@@ -162,7 +163,7 @@ class FakeUpstream:
 
     async def _listen(self):
         self._server = await websockets.serve(self._handler, "127.0.0.1", self.port,
-                                              max_size=None, ping_interval=None)
+                                              max_size=None, ping_interval=None, ssl=self.ssl)
 
     async def _die(self):
         if self._server:

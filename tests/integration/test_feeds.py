@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -318,6 +319,45 @@ def test_ws_oversized_message_is_a_parse_error_and_connection_survives():
             await srv.wait_closed()
 
     run(go())
+
+
+def test_wss_verifies_the_upstream_certificate():
+    """wss: a self-signed upstream is refused; trusted through the OpenSSL store it works."""
+    import ssl
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="tg-wss-")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no openssl command to make a certificate")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    up = FakeUpstream("finnhub", ["AAPL"], ssl_context=ctx).start()
+    try:
+        for trusted in (False, True):
+            env = {"SSL_CERT_FILE": cert} if trusted else {}
+            d = Daemon(config='feeds = ({ name = "tls"; type = "ws"; url = "%s"; '
+                              'format = "finnhub"; });\n' % up.url, env=env)
+            try:
+                d.start()
+                time.sleep(1.0)
+                n = metric(metrics(d), "tickgate_ticks_received_total", feed="tls")
+                events = [e.get("event") for e in d.log_events()]
+                if trusted:
+                    assert n > 20 and "feed_connected" in events, (n, d.log()[-1500:])
+                else:
+                    assert n == 0 and "feed_connect_failed" in events, (n, d.log()[-1500:])
+                    assert "feed_connected" not in events
+                check_clean_exit(d)
+            finally:
+                d.cleanup()
+    finally:
+        up.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---- tcp ----------------------------------------------------------------------------------
