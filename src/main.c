@@ -357,6 +357,9 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
         goto out;
     }
     tg_engine_set_stores(a.engine, a.pg, a.redis);
+    /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
+    if (a.pg)
+        tg_store_pg_wait_first(a.pg, 5000);
     tg_gateway_deps_t deps = {
         .cfg = cfg,
         .engine = a.engine,

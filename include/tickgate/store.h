@@ -87,6 +87,14 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *
  */
 size_t tg_store_pg_push(tg_store_pg_t *pg, const tg_snap_row_t *rows, size_t n);
 
+/**
+ * Main thread, at start: wait (at most timeout_ms) until the first connection
+ * attempt is over, so the portfolios are queued to the engine before clients
+ * arrive. Returns whether PostgreSQL is up; when it is not, tickgate serves
+ * anyway and loads the portfolios once it connects.
+ */
+bool tg_store_pg_wait_first(tg_store_pg_t *pg, int timeout_ms);
+
 /** Any thread: true while the connection is up and the schema usable. */
 bool tg_store_pg_up(const tg_store_pg_t *pg);
 

@@ -359,6 +359,7 @@ struct tg_store_pg {
     bool started;
     _Atomic int stop;
     _Atomic int up;
+    _Atomic int attempted; /* the first connection attempt (and load) is over */
     int grace_ms;
 
     PGconn *conn;
@@ -1146,8 +1147,10 @@ static void *pg_thread(void *arg)
         drain_ring(pg);
         if (stopping && !stop_deadline)
             stop_deadline = now + (int64_t)pg->grace_ms * 1000000LL;
-        if (!pg->conn && now >= pg->next_connect_ns && !(stopping && !pg->ever_up))
+        if (!pg->conn && now >= pg->next_connect_ns && !(stopping && !pg->ever_up)) {
             try_connect(pg);
+            atomic_store(&pg->attempted, 1);
+        }
         if (pg->conn)
             poll_notifies(pg);
         bool pending = pg->head || pg->cur.rows;
@@ -1250,6 +1253,16 @@ fail:
 size_t tg_store_pg_push(tg_store_pg_t *pg, const tg_snap_row_t *rows, size_t n)
 {
     return tg_ring_push(pg->ring, rows, n);
+}
+
+bool tg_store_pg_wait_first(tg_store_pg_t *pg, int timeout_ms)
+{
+    int64_t end = tg_mono_ns() + (int64_t)timeout_ms * 1000000LL;
+    while (!atomic_load(&pg->attempted) && tg_mono_ns() < end) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&pg->up) != 0;
 }
 
 bool tg_store_pg_up(const tg_store_pg_t *pg)
