@@ -31,6 +31,7 @@ typedef enum tg_msg_type {
     TG_MSG_ALERT,
     TG_MSG_FEED_STATUS,
     TG_MSG_PORTFOLIO_REMOVED, /* no payload: the gateway forgets the key's state */
+    TG_MSG_REPLY,             /* built by the gateway for one client */
 } tg_msg_type_t;
 
 typedef struct tg_msg {

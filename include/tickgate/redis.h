@@ -61,6 +61,14 @@ typedef enum tg_redis_verdict {
 tg_redis_verdict_t tg_redis_revoked(tg_redis_t *r, const char *sha256hex);
 
 /**
+ * Same, for a new connection or a re-auth: a "not revoked" verdict older
+ * than max_age_ns is no verdict (UNKNOWN, lookup queued), so the caller waits
+ * for Redis - up to its own deadline, after which the last known state applies.
+ */
+tg_redis_verdict_t tg_redis_revoked_fresh(tg_redis_t *r, const char *sha256hex,
+                                          int64_t max_age_ns);
+
+/**
  * Any thread, never blocks. Sliding-window rate limit shared by every node:
  * records one hit for `user` in the sorted set `tickgate:rl:<user>` (ZADD now,
  * ZREMRANGEBYSCORE older than window_s, ZCARD, EXPIRE, in one MULTI) - queued,

@@ -66,6 +66,10 @@ typedef struct gw_hub {
 
 /* ---- sessions ---- */
 
+/* A client with less than this queued is not slow, only not yet written to:
+ * its messages are all kept. Past it, quotes and portfolio states conflate. */
+#define GW_CONFLATE_AFTER_BYTES (64 * 1024)
+
 typedef struct gw_sub {
     gw_key_t *key;           /* NULL = free slot */
     tg_msg_t *pending;       /* newest unsent message of this key (conflated) */
@@ -74,7 +78,9 @@ typedef struct gw_sub {
     uint8_t queued;          /* in the dirty FIFO */
 } gw_sub_t;
 
-enum { GW_AWAIT_AUTH = 0, GW_ACTIVE, GW_CLOSING };
+/* GW_AWAIT_REVOCATION: token verified, Redis asked whether it is revoked;
+ * nothing is sent until the answer (or command_timeout_ms) arrives. */
+enum { GW_AWAIT_AUTH = 0, GW_AWAIT_REVOCATION, GW_ACTIVE, GW_CLOSING };
 
 struct gw_session {
     struct lws *wsi;
@@ -93,6 +99,10 @@ struct gw_session {
     int64_t deadline_s;      /* token exp + leeway */
     int64_t auth_deadline_ns;
     int64_t next_revocation_check_ns;
+    int64_t revocation_deadline_ns; /* GW_AWAIT_REVOCATION: give up waiting at */
+    int64_t revocation_asked_ns;    /* verdicts from before this are too old */
+    struct gw_held { void *data; size_t len; bool binary; } held[8]; /* client messages */
+    int nheld;                      /* received while GW_AWAIT_REVOCATION */
 
     gw_sub_t *subs;
     uint32_t nsubs, capsubs, nfree;
@@ -141,6 +151,8 @@ struct gw_thread {
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
     lws_sorted_usec_list_t sul_timer;
+    lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a session awaits revocation */
+    bool revoke_poll_armed;
     uint64_t next_client;
     bool closing;
     char (*fdip)[48];        /* peer IP by fd, for the per-IP cap */

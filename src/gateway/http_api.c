@@ -533,9 +533,17 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         tg_jwt_claims_t c;
         if (!http_auth(wsi, r, t, &c))
             return;
+        /* per user: Redis sliding window shared by every node when configured
+         * (its answer lags one request), in-process otherwise or while unknown */
         int64_t retry_ns = 0;
-        if (!gw_rate_ok(g->http_rate, c.sub, (uint32_t)g->cfg->limits.http_per_min,
-                        60LL * 1000000000LL, tg_mono_ns(), &retry_ns)) {
+        tg_redis_verdict_t rv =
+            g->d.redis ? tg_redis_rate_check(g->d.redis, c.sub, g->cfg->limits.http_per_min, 60)
+                       : TG_REDIS_UNKNOWN;
+        bool local_ok = gw_rate_ok(g->http_rate, c.sub, (uint32_t)g->cfg->limits.http_per_min,
+                                   60LL * 1000000000LL, tg_mono_ns(), &retry_ns);
+        if (rv == TG_REDIS_YES || (rv == TG_REDIS_UNKNOWN && !local_ok)) {
+            if (rv == TG_REDIS_YES)
+                retry_ns = 1000000000LL;
             api_error(r, t, 429, "rate_limited", "too many API requests; retry later");
             r->retry_after_s = (int)(retry_ns / 1000000000LL) + 1;
             tg_jwt_claims_free(&c);

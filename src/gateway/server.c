@@ -24,6 +24,7 @@
 #include "tickgate/encode.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
+#include "tickgate/redis.h"
 
 _Static_assert(LWS_PRE <= TG_MSG_PRE, "TG_MSG_PRE must cover LWS_PRE");
 
@@ -106,6 +107,16 @@ static void send_established(gw_session_t *s)
 
 /* ---- authentication ---- */
 
+static void count_auth_failure(gw_thread_t *t, const char *reason)
+{
+    char label[64];
+    snprintf(label, sizeof label, "reason=\"%s\"", reason);
+    tg_counter_t *ctr = tg_metrics_counter(t->g->metrics, "tickgate_auth_failures_total", label,
+                                           "Authentication failures by reason");
+    if (ctr)
+        tg_counter_add(ctr, 1);
+}
+
 static int authenticate(gw_session_t *s, const char *token, size_t len, bool reauth)
 {
     gw_thread_t *t = s->t;
@@ -113,12 +124,7 @@ static int authenticate(gw_session_t *s, const char *token, size_t len, bool rea
     int rc = tg_jwt_verify(t->g->d.jwt, token, len, time(NULL), &c);
     if (rc != 0) {
         const char *reason = tg_jwt_reason(rc);
-        char label[64];
-        snprintf(label, sizeof label, "reason=\"%s\"", reason);
-        tg_counter_t *ctr = tg_metrics_counter(t->g->metrics, "tickgate_auth_failures_total",
-                                               label, "Authentication failures by reason");
-        if (ctr)
-            tg_counter_add(ctr, 1);
+        count_auth_failure(t, reason);
         TG_DEBUG("auth_failed", "client", TG_S(s->client_id), "reason", TG_S(reason));
         tg_jwt_claims_free(&c);
         return rc == TG_JWT_EEXPIRED ? -ETIMEDOUT : -EPERM;
@@ -132,6 +138,113 @@ static int authenticate(gw_session_t *s, const char *token, size_t len, bool rea
     s->deadline_s = tg_jwt_deadline(t->g->d.jwt, &s->claims);
     tg_jwt_sha256_hex(token, len, s->token_hash);
     return 0;
+}
+
+
+#define REVOCATION_RECHECK_NS (30LL * 1000000000LL)
+
+/*
+ * Verified token -> active, unless Redis says it is revoked. Without Redis
+ * there is nothing to ask. With Redis, the cached verdict answers at once;
+ * when there is none yet the session waits (GW_AWAIT_REVOCATION, nothing sent)
+ * for the lookup, at most command_timeout_ms: then Redis counts as down and
+ * the last known state (not revoked) applies, with a warning.
+ */
+static void send_established(gw_session_t *s);
+static void check_revocation(gw_session_t *s, int64_t now);
+
+/* Fast poll while some session waits for its revocation verdict. */
+static void on_revoke_poll(lws_sorted_usec_list_t *sul)
+{
+    gw_thread_t *t = lws_container_of(sul, gw_thread_t, sul_revoke);
+    int64_t now = tg_mono_ns();
+    bool waiting = false;
+    for (gw_session_t *s = t->sessions; s; s = s->next)
+        if (s->state == GW_AWAIT_REVOCATION) {
+            check_revocation(s, now);
+            waiting |= s->state == GW_AWAIT_REVOCATION;
+        }
+    gw_thread_flush_writers(t);
+    t->revoke_poll_armed = waiting;
+    if (waiting)
+        lws_sul_schedule(t->ctx, 0, &t->sul_revoke, on_revoke_poll, 2000);
+}
+
+static void activate(gw_session_t *s, bool reauth)
+{
+    gw_thread_t *t = s->t;
+    tg_redis_t *redis = t->g->d.redis;
+    int64_t now = tg_mono_ns();
+    /* at connect and re-auth: only a verdict from now on counts (ask Redis) */
+    s->revocation_asked_ns = now;
+    tg_redis_verdict_t v = redis ? tg_redis_revoked_fresh(redis, s->token_hash, 0) : TG_REDIS_NO;
+    if (v == TG_REDIS_UNKNOWN && reauth) {
+        /* re-auth keeps the connection; the timer re-checks in 200 ms */
+        s->next_revocation_check_ns = now + 200000000LL;
+        return;
+    }
+    if (v == TG_REDIS_YES) {
+        count_auth_failure(t, "revoked");
+        send_error(s, "token_revoked", "token revoked", NULL);
+        gw_session_close(s, reauth ? 4001 : 1008, "token revoked");
+        return;
+    }
+    s->next_revocation_check_ns = now + REVOCATION_RECHECK_NS;
+    if (v == TG_REDIS_UNKNOWN && !reauth) {
+        s->state = GW_AWAIT_REVOCATION;
+        s->revocation_deadline_ns =
+            now + (int64_t)t->g->cfg->redis.command_timeout_ms * 1000000LL + 20000000LL;
+        if (!t->revoke_poll_armed) { /* look for the answer every 2 ms, not 100 */
+            t->revoke_poll_armed = true;
+            lws_sul_schedule(t->ctx, 0, &t->sul_revoke, on_revoke_poll, 2000);
+        }
+        return;
+    }
+    if (!reauth) {
+        s->state = GW_ACTIVE;
+        send_established(s);
+    }
+}
+
+/* Timer: sessions waiting for a verdict, and the 30 s re-check of open ones. */
+static void check_revocation(gw_session_t *s, int64_t now)
+{
+    tg_redis_t *redis = s->t->g->d.redis;
+    if (!redis)
+        return;
+    if (s->state == GW_AWAIT_REVOCATION) {
+        tg_redis_verdict_t v =
+            tg_redis_revoked_fresh(redis, s->token_hash, now - s->revocation_asked_ns + 1);
+        if (v == TG_REDIS_YES) {
+            count_auth_failure(s->t, "revoked");
+            send_error(s, "token_revoked", "token revoked", NULL);
+            gw_session_close(s, 1008, "token revoked");
+        } else if (v == TG_REDIS_NO || now > s->revocation_deadline_ns) {
+            if (v != TG_REDIS_NO)
+                TG_WARN("revocation_unknown", "client", TG_S(s->client_id), "reason",
+                        TG_S("redis did not answer in time; last known state applies"));
+            s->state = GW_ACTIVE;
+            send_established(s);
+            for (int i = 0; i < s->nheld; i++) {
+                gw_on_client_message(s, s->held[i].data, s->held[i].len, s->held[i].binary);
+                free(s->held[i].data);
+            }
+            s->nheld = 0;
+        }
+        return;
+    }
+    if (s->state == GW_ACTIVE && now >= s->next_revocation_check_ns) {
+        tg_redis_verdict_t v = tg_redis_revoked(redis, s->token_hash);
+        if (v == TG_REDIS_YES) {
+            count_auth_failure(s->t, "revoked");
+            send_error(s, "token_revoked", "token revoked", NULL);
+            gw_session_close(s, 4001, "token revoked");
+        } else {
+            /* UNKNOWN queued a lookup: look again shortly for its answer */
+            s->next_revocation_check_ns =
+                now + (v == TG_REDIS_NO ? REVOCATION_RECHECK_NS : 200000000LL);
+        }
+    }
 }
 
 /* ---- access control ---- */
@@ -572,6 +685,20 @@ void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool bi
     tg_proto_err_t err;
     if (s->state == GW_CLOSING)
         return;
+    if (s->state == GW_AWAIT_REVOCATION) {
+        /* keep it until the revocation verdict (a few ms); past 8, refuse */
+        if (s->nheld < (int)(sizeof s->held / sizeof s->held[0]) &&
+            (s->held[s->nheld].data = malloc(len ? len : 1)) != NULL) {
+            memcpy(s->held[s->nheld].data, data, len);
+            s->held[s->nheld].len = len;
+            s->held[s->nheld].binary = binary;
+            s->nheld++;
+        } else {
+            send_error(s, "rate_limited", "too many messages before authentication completed",
+                       NULL);
+        }
+        return;
+    }
     if (s->state == GW_ACTIVE && !rate_ok(s)) {
         if (s->state != GW_CLOSING)
             send_error(s, "rate_limited", "too many messages", NULL);
@@ -604,10 +731,7 @@ void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool bi
             }
             break;
         }
-        if (!reauth) {
-            s->state = GW_ACTIVE;
-            send_established(s);
-        }
+        activate(s, reauth);
         break;
     }
     case TG_CMSG_SUBSCRIBE:
@@ -768,6 +892,7 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
     for (gw_session_t *s = t->sessions; s; s = s->next) {
+        check_revocation(s, now);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
             send_error(s, "unauthorized", "no authentication within the timeout", NULL);
             gw_session_close(s, 1008, "auth timeout");
@@ -916,8 +1041,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 gw_session_close(s, 1008, "unauthorized");
                 return 0;
             }
-            s->state = GW_ACTIVE;
-            send_established(s);
+            activate(s, false);
         } else {
             s->state = GW_AWAIT_AUTH;
             s->auth_deadline_ns = tg_mono_ns() + (int64_t)t->g->cfg->auth.auth_timeout_ms * 1000000LL;
@@ -968,7 +1092,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         gw_session_t *s = *ps;
         if (!s)
             return -1;
-        if (s->state == GW_CLOSING)
+        if (s->state == GW_CLOSING && s->clen == 0)
             count_close(s->t, s->close_code);
         return gw_session_write(s);
     }

@@ -59,6 +59,8 @@ void gw_session_free(gw_session_t *s)
         if (t->writers[i] == s)
             t->writers[i] = NULL;
     tg_jwt_claims_free(&s->claims);
+    for (int i = 0; i < s->nheld; i++)
+        free(s->held[i].data);
     free(s->subs);
     free(s->dirty);
     free(s->ctrl);
@@ -189,7 +191,16 @@ void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
     if (s->state != GW_ACTIVE)
         return;
     gw_sub_t *sub = &s->subs[idx];
-    if (sub->pending) {
+    if (sub->pending && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+        /* not slow, just not written yet (the loop is busy): keep every
+         * message; the older one goes ahead through the ordered FIFO */
+        tg_msg_t *old = sub->pending;
+        sub->pending = NULL;
+        s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
+        gw_session_push_ctrl(s, old);
+        if (s->state != GW_ACTIVE)
+            return;
+    } else if (sub->pending) {
         s->t->cnt.conflated[m->channel]++;
         drop_pending(s, sub);
     } else if (!sub->queued) {
@@ -242,7 +253,8 @@ void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void
         gw_session_close(s, 1011, "out of memory");
         return;
     }
-    m->channel = TG_CH_SYSTEM; /* counted apart from data channels? no: replies count as system */
+    m->type = TG_MSG_REPLY;
+    m->channel = TG_CH_SYSTEM; /* replies count under the system channel */
     gw_session_push_ctrl(s, m);
 }
 
@@ -253,15 +265,30 @@ void gw_session_close(gw_session_t *s, int code, const char *reason)
     s->state = GW_CLOSING;
     s->close_code = code;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
-    /* nothing queued is sent after a close decision */
+    /* no more data after a close decision; replies already queued (the one
+     * `error` explaining the close) still go out first, except to a slow
+     * consumer, whose queue is the problem */
     for (uint32_t i = 0; i < s->nsubs; i++)
         if (s->subs[i].key)
             drop_pending(s, &s->subs[i]);
-    for (uint32_t i = 0; i < s->clen; i++)
-        tg_msg_unref(s->ctrl[(s->chead + i) % s->ccap]);
-    s->clen = 0;
     s->dlen = 0;
-    s->pending_bytes = 0;
+    for (uint32_t i = 0; i < s->clen; i++) {
+        tg_msg_t *m = s->ctrl[(s->chead + i) % s->ccap];
+        bool keep = code != 4008 && m->type == TG_MSG_REPLY;
+        if (!keep) {
+            s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+            tg_msg_unref(m);
+            s->ctrl[(s->chead + i) % s->ccap] = NULL;
+        }
+    }
+    /* compact the kept replies */
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < s->clen; i++) {
+        tg_msg_t *m = s->ctrl[(s->chead + i) % s->ccap];
+        if (m)
+            s->ctrl[(s->chead + w++) % s->ccap] = m;
+    }
+    s->clen = w;
     lws_callback_on_writable(s->wsi);
     /* a peer that never reads again must not keep the socket forever */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
@@ -288,7 +315,7 @@ int gw_session_write(gw_session_t *s)
 {
     gw_thread_t *t = s->t;
     s->last_progress_ns = tg_mono_ns();
-    if (s->state == GW_CLOSING) {
+    if (s->state == GW_CLOSING && s->clen == 0) {
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;
@@ -341,7 +368,7 @@ send:
         if (oldest_ts)
             tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
     }
-    if (s->clen || s->dlen)
+    if (s->clen || s->dlen || s->state == GW_CLOSING)
         lws_callback_on_writable(s->wsi);
     return 0;
 }

@@ -479,7 +479,19 @@ static bool enqueue(tg_redis_t *r, const req_t *q)
     return true;
 }
 
+static tg_redis_verdict_t revoked(tg_redis_t *r, const char *hex, int64_t max_age_ns, bool fresh);
+
 tg_redis_verdict_t tg_redis_revoked(tg_redis_t *r, const char *hex)
+{
+    return revoked(r, hex, REVOKE_TTL_NS, false);
+}
+
+tg_redis_verdict_t tg_redis_revoked_fresh(tg_redis_t *r, const char *hex, int64_t max_age_ns)
+{
+    return revoked(r, hex, max_age_ns, true);
+}
+
+static tg_redis_verdict_t revoked(tg_redis_t *r, const char *hex, int64_t max_age_ns, bool fresh)
 {
     if (!r || !hex || strlen(hex) != 64)
         return TG_REDIS_UNKNOWN;
@@ -488,15 +500,16 @@ tg_redis_verdict_t tg_redis_revoked(tg_redis_t *r, const char *hex)
     pthread_mutex_lock(&r->lock);
     revoke_entry_t *e = CACHE_FIND(r->revoke, hex, hex, now, &created);
     tg_redis_verdict_t v = (tg_redis_verdict_t)e->verdict;
-    bool stale = !e->checked_ns || now - e->checked_ns > REVOKE_TTL_NS;
+    bool stale = !e->checked_ns || now - e->checked_ns > max_age_ns;
     if (stale && !e->pending) {
         req_t q = {.kind = 1};
         snprintf(q.key, sizeof q.key, "%s", hex);
         if (enqueue(r, &q))
             e->pending = queued = true;
     }
-    /* a stale "not revoked" is no verdict while Redis cannot confirm it */
-    if (stale && v == TG_REDIS_NO && !atomic_load(&r->up))
+    /* a stale "not revoked" is no verdict while Redis cannot confirm it; with
+     * `fresh` (a new connection) it is none while Redis can either */
+    if (stale && v == TG_REDIS_NO && (fresh || !atomic_load(&r->up)))
         v = TG_REDIS_UNKNOWN;
     pthread_mutex_unlock(&r->lock);
     if (queued)
