@@ -92,9 +92,10 @@ async def subscribe(d, token, channel, **kw):
 
 def ws_feed(name, prio, up, fmt="finnhub", extra=""):
     return ('{ name = "%s"; type = "ws"; priority = %d; url = "%s"; format = "%s"; '
-            'api_key = "k-%s-SECRET"; subscribe = [ "{\\"type\\":\\"subscribe\\",'
-            '\\"symbol\\":\\"AAPL\\",\\"token\\":\\"${api_key}\\"}" ]; %s %s }'
-            % (name, prio, up.url, fmt, name, BREAKER, extra))
+            'api_key = "k-%s-SECRET"; api_secret = "s-%s-SECRET"; subscribe = [ '
+            '"{\\"type\\":\\"subscribe\\",\\"symbol\\":\\"AAPL\\",\\"token\\":\\"${api_key}\\"}", '
+            '"{\\"login\\":\\"${api_key}:${api_secret}\\"}" ]; %s %s }'
+            % (name, prio, up.url, fmt, name, name, BREAKER, extra))
 
 
 def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
@@ -132,11 +133,14 @@ def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
 
             await back_to("primary")
             await asyncio.sleep(0.5)
-            for failure in ("stall", "die", "garbage", "bad_prices"):
-                getattr(primary, failure)()
+            for failure in ("stall", "die", "garbage", "bad_prices", "slow"):
+                if failure == "slow":
+                    primary.slow(1.0)  # slower than stale_after_ms
+                else:
+                    getattr(primary, failure)()
                 await back_to("secondary", 3.0)
                 await asyncio.sleep(0.7)  # let the breaker cycle open/half_open a bit
-                primary.resume()
+                primary.resume(interval=0.01)
                 await back_to("primary", 4.0)
                 await asyncio.sleep(0.3)
             stop.set()
@@ -178,16 +182,16 @@ def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
         print("take-over ms after open:", ["%.1f" % t for t in takeovers])
         closes = [m for _, m in system if m.get("type") == "feed_status" and
                   m["feed"] == "primary" and m["state"] == "closed"]
-        assert len(closes) >= 4
+        assert len(closes) >= 5
 
         # the primary took back over at the end
         assert [q["source"] for q in qs[-4:]] == ["primary"] * 4
 
         # visible in /metrics and the logs
         text = metrics(d)
-        assert metric(text, "tickgate_breaker_transitions_total", feed="primary", to="open") >= 4
+        assert metric(text, "tickgate_breaker_transitions_total", feed="primary", to="open") >= 5
         assert metric(text, "tickgate_breaker_transitions_total", feed="primary",
-                      to="closed") >= 4
+                      to="closed") >= 5
         assert metric(text, "tickgate_ticks_rejected_total", feed="primary",
                       reason="parse_error") >= 5
         assert metric(text, "tickgate_ticks_rejected_total", feed="primary",
@@ -202,6 +206,8 @@ def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
 
         # subscribe sent with the secret substituted, and the secret never logged
         assert '"token":"k-primary-SECRET"' in primary.received[0]
+        assert primary.received[1] == '{"login":"k-primary-SECRET:s-primary-SECRET"}'
+        assert len(primary.received) == 2 * primary.connections  # again on every reconnect
         assert primary.connections >= 2
         assert "SECRET" not in d.log()
         check_clean_exit(d)
@@ -538,6 +544,42 @@ def test_replay_csv_max_speed_finishes():
         check_clean_exit(d)
     finally:
         d.cleanup()
+
+
+def test_replay_journal_directory():
+    """A journal written by one gateway replays into another (path = a directory)."""
+    jdir = None
+    a = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 2000; '
+                      'symbols = ["J1", "J2"]; });\n')
+    try:
+        jdir = os.path.join(a.dir, "journal")
+        a.config += 'journal = { dir = "%s"; fsync = "none"; };\n' % jdir
+        a.start()
+        time.sleep(1.0)
+        written = metric(metrics(a), "tickgate_ticks_accepted_total")
+        check_clean_exit(a)
+        assert written > 500
+        b = Daemon(config='feeds = ({ name = "rep"; type = "replay"; path = "%s"; '
+                          'speed = "max"; });\n' % jdir)
+        try:
+            b.start()
+            end = time.time() + 5
+            while time.time() < end:
+                ready = json.loads(b.http("/health/ready")[1])
+                if ready["components"]["feeds"]["rep"] == "finished":
+                    break
+                time.sleep(0.05)
+            assert ready["components"]["feeds"]["rep"] == "finished", ready
+            got = metric(metrics(b), "tickgate_ticks_received_total", feed="rep")
+            # the journal holds what the engine accepted (a little more: it ran on until stopped)
+            assert written * 0.8 <= got <= written * 1.5, (got, written)
+            assert any(e.get("event") == "replay_started" and e.get("journal")
+                       for e in b.log_events())
+            check_clean_exit(b)
+        finally:
+            b.cleanup()
+    finally:
+        a.cleanup()
 
 
 def test_replay_loop_restarts():
