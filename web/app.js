@@ -621,7 +621,7 @@
     var q = S.quotes.get(sym), r = rows.get(sym);
     if (!q || !r) return;
     setText(r.px, fmtPrice(q.price));
-    var d = dirOf(q.pct);
+    var d = isFinite(q.pct) && Math.abs(q.pct) < 0.00005 ? 'flat' : dirOf(q.pct);  // matches the 2 shown decimals
     setText(r.chg, arrow(d) + ' ' + fmtPct(q.pct));
     setClass(r.chg, 'num chg ' + d);
     setText(r.bid, fmtPrice(q.bid));
