@@ -83,6 +83,9 @@ int tg_engine_reload(tg_engine_t *e);
 int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
                             const char *symbol, const char *alert_id);
 
+/** Any thread: symbols that no closed feed serves right now (0 = all covered). */
+uint32_t tg_engine_degraded_symbols(const tg_engine_t *e);
+
 /** Any thread: true once the engine thread runs its loop. */
 bool tg_engine_running(const tg_engine_t *e);
 

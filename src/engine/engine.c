@@ -102,6 +102,9 @@ struct tg_engine {
     cmd_t *cmd_head, **cmd_tail;
     _Atomic int cmd_pending;
 
+    _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
+    int64_t next_degraded_check_ns;
+
     pthread_t thread;
     bool started;
     _Atomic int stop;
@@ -1036,6 +1039,32 @@ static void run_commands(tg_engine_t *e)
     }
 }
 
+/* Every 250 ms: how many symbols have no closed feed among those serving them
+ * (SPEC §6: /health/ready is then `degraded`). */
+static void check_degraded(tg_engine_t *e)
+{
+    int64_t now = tg_mono_ns();
+    if (now < e->next_degraded_check_ns)
+        return;
+    e->next_degraded_check_ns = now + 250000000LL;
+    uint32_t closed = 0;
+    for (size_t f = 0; f < e->nfeeds && f < 32; f++)
+        if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED)
+            closed |= 1u << f;
+    uint32_t n = 0, nsym = tg_symtab_count(&e->syms);
+    for (uint32_t i = 0; i < nsym; i++) {
+        uint32_t served = e->nfeeds == 1 ? 1u : e->quotes[i].served;
+        if (served && !(served & closed))
+            n++;
+    }
+    atomic_store_explicit(&e->degraded_symbols, n, memory_order_relaxed);
+}
+
+uint32_t tg_engine_degraded_symbols(const tg_engine_t *e)
+{
+    return atomic_load_explicit(&e->degraded_symbols, memory_order_relaxed);
+}
+
 /* Session boundary (engine.session_open in session_tz): reset day figures. */
 static void check_session(tg_engine_t *e)
 {
@@ -1186,6 +1215,7 @@ static void *engine_thread(void *arg)
         if (e->n_pf_dirty)
             flush_portfolios(e);
         check_session(e);
+        check_degraded(e);
         if (e->pg) {
             if (e->n_alert_q)
                 flush_alert_rows(e);

@@ -138,7 +138,7 @@ static const char *feed_state_name(tg_feed_t *f)
 {
     if (atomic_load(&f->finished))
         return "finished";
-    return "closed"; /* breaker states are wired by the feeds work */
+    return tg_breaker_state_name(tg_feed_state(f));
 }
 
 static void health_ready(http_req_t *r, gw_thread_t *t)
@@ -157,8 +157,10 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
     /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
     bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
                      (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
+    /* some symbol without a closed feed (failover exhausted): degraded too */
+    bool feeds_ok = !g->d.engine || tg_engine_degraded_symbols(g->d.engine) == 0;
     const char *status = !engine_ok || !any_delivering ? "not_ready"
-                         : !stores_ok                  ? "degraded"
+                         : !stores_ok || !feeds_ok     ? "degraded"
                                                        : "ready";
     sbuf_t b = {0};
     sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
@@ -403,10 +405,15 @@ static void api_feeds(http_req_t *r, gw_thread_t *t)
             sb_put(&b, ",", 1);
         sb_put(&b, "{\"name\":", 8);
         sb_str(&b, f->conf->name);
+        uint64_t rejected = 0;
+        for (int k = 1; k < TG_REJECT__COUNT; k++)
+            if (f->m_rejected[k])
+                rejected += atomic_load(&f->m_rejected[k]->v);
         sb_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
-                      "\"last_tick_age_ms\":%lld}",
+                      "\"ticks_rejected\":%llu,\"last_tick_age_ms\":%lld}",
                   f->ops ? f->ops->type : "?", f->conf->priority, feed_state_name(f),
                   (unsigned long long)atomic_load(&f->m_received->v),
+                  (unsigned long long)rejected,
                   last ? (long long)((now - last) / 1000000) : -1LL);
     }
     sb_put(&b, "]", 1);
