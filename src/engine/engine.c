@@ -354,7 +354,7 @@ static void publish_portfolio(tg_engine_t *e, uint32_t slot)
     uint64_t seq = pp->seq + 1;
     tg_enc_t enc;
     tg_enc_init(&enc, e->ejson, e->ecap, e->emp, e->ecap);
-    tg_enc_map(&enc, 14);
+    tg_enc_map(&enc, 15);
     tg_enc_kv_str(&enc, "type", "portfolio");
     tg_enc_kv_str(&enc, "portfolio_id", v.id);
     tg_enc_kv_dec(&enc, "value", v.value);
@@ -385,6 +385,12 @@ static void publish_portfolio(tg_engine_t *e, uint32_t slot)
     tg_enc_kv_u64(&enc, "seq", seq);
     tg_enc_key(&enc, "owner");
     tg_enc_cstr(&enc, v.owner);
+    /* the drift bands in force, so a dashboard can mark holdings past them */
+    tg_enc_key(&enc, "alerts");
+    tg_enc_map(&enc, 2);
+    tg_enc_kv_dec(&enc, "rebalance_drift", sp->alerts.rebalance_drift);
+    tg_enc_kv_dec(&enc, "drift_relative", sp->alerts.drift_relative);
+    tg_enc_map_end(&enc);
     tg_enc_map_end(&enc);
     if (enc.err)
         return;
