@@ -15,7 +15,7 @@ for src in tests/fuzz/fuzz_*.c; do
   [ -d "$corpus" ] && cp -r "$corpus/." "$work/" 2>/dev/null || true
   printf '%-20s ' "$name"
   if ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/"$name" -max_total_time="$SECS" -rss_limit_mb=2048 \
-       -max_len=65536 -artifact_prefix=build-fuzz/"$name"- "$work" >build-fuzz/"$name".log 2>&1; then
+       -max_len=65536 -print_final_stats=1 -artifact_prefix=build-fuzz/"$name"- "$work" >build-fuzz/"$name".log 2>&1; then
     echo "ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' build-fuzz/"$name".log | awk '{print $2}') runs)"
   else
     echo "FAILED (see build-fuzz/$name.log)"

@@ -193,6 +193,7 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
     if (O.quiet)
@@ -1045,6 +1046,7 @@ static void *thr_main(void *arg)
 
 /* ---- options ------------------------------------------------------------- */
 
+static void usage_exit(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void usage_exit(const char *fmt, ...)
 {
     va_list ap;
@@ -1119,7 +1121,7 @@ static size_t json_list(char *out, size_t cap, const char *csv)
 
 static void parse_url(void)
 {
-    const char *u = O.url, *p;
+    const char *u = O.url, *p = NULL;
     if (strncmp(u, "ws://", 5) == 0) {
         p = u + 5;
     } else if (strncmp(u, "wss://", 6) == 0) {
