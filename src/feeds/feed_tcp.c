@@ -414,15 +414,25 @@ static void start_connect(tg_feed_t *f, tcpf_t *s)
     conn_t *c = s->conns[slot];
     if (s->uring) {
         struct io_uring_sqe *sqe = get_sqe(s);
+        if (!sqe) {
+            rc = -EBUSY;
+            goto fail_slot;
+        }
         io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->addr, s->addrlen);
         io_uring_sqe_set_data64(sqe, ud_make(OP_CONNECT, (uint32_t)slot, c->gen));
         io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
         s->connect_to.tv_sec = CONNECT_TIMEOUT_S;
         s->connect_to.tv_nsec = 0;
-        sqe = get_sqe(s);
-        io_uring_prep_link_timeout(sqe, &s->connect_to, 0);
-        io_uring_sqe_set_data64(sqe, ud_make(OP_LTIMEOUT, 0, 0));
-        s->inflight += 2;
+        s->inflight++;
+        /* without its time-out the connect still completes (the kernel's
+         * own SYN retries bound it), just later */
+        if ((sqe = get_sqe(s)) != NULL) {
+            io_uring_prep_link_timeout(sqe, &s->connect_to, 0);
+            io_uring_sqe_set_data64(sqe, ud_make(OP_LTIMEOUT, 0, 0));
+            s->inflight++;
+        } else {
+            io_uring_submit(&s->ring);
+        }
         s->connect_pending = true;
         return;
     }
@@ -434,6 +444,7 @@ static void start_connect(tg_feed_t *f, tcpf_t *s)
         }
     }
     rc = -errno;
+fail_slot:
     s->conns[slot] = NULL;
     s->nconns--;
     free(c);

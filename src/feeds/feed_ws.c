@@ -419,7 +419,8 @@ static int ws_init(tg_feed_t *f)
         goto fail;
     }
     w->host = ads;
-    snprintf(w->path, sizeof w->path, "/%s", path ? path : "");
+    /* lws_parse_uri gives the path without its '/', or "/" when there is none */
+    snprintf(w->path, sizeof w->path, "%s%s", path && *path == '/' ? "" : "/", path ? path : "");
 
     if (c->subscribe.n) {
         w->sub = calloc(c->subscribe.n, sizeof *w->sub);
