@@ -335,6 +335,77 @@ static int decode_map(const msgpack_object *root, tg_tick_t *out, char *source, 
     return 0;
 }
 
+static uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/*
+ * Walk one MessagePack object without allocating; returns the bytes it spans
+ * or -1. msgpack-c sizes its zone from a container's declared count before
+ * reading the elements, so a 6-byte map32 header claiming 2^32 pairs would
+ * make it try a huge allocation (found by fuzz_redis_tick): every count is
+ * checked here against the bytes left (an element takes at least one byte).
+ */
+static int64_t mp_span(const uint8_t *p, size_t n, int depth)
+{
+    if (n == 0 || depth > 16)
+        return -1;
+    uint8_t b = p[0];
+    uint64_t len = 0, count = 0;
+    int hdr = 1;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 1;
+    if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90) {
+        count = (uint64_t)(b & 0x0f) * ((b & 0xf0) == 0x80 ? 2 : 1);
+    } else if ((b & 0xe0) == 0xa0) {
+        len = b & 0x1f;
+    } else {
+        static const int8_t fixed[] = {/* 0xc4.. */ -1, -1, -1, -1, -1, -1, 5, 9, 2, 3, 5, 9,
+                                       2, 3, 5, 9, 3, 4, 6, 10, 18, -1, -1, -1, -1, -1, -1, -1};
+        if (b == 0xc1)
+            return -1;
+        int f = fixed[b - 0xc4];
+        if (f > 0)
+            return (size_t)f <= n ? f : -1;
+        int lb;
+        switch (b) {
+        case 0xc4: case 0xd9: lb = 1; break;
+        case 0xc5: case 0xda: case 0xdc: case 0xde: lb = 2; break;
+        case 0xc6: case 0xdb: case 0xdd: case 0xdf: lb = 4; break;
+        case 0xc7: lb = 1; break;
+        case 0xc8: lb = 2; break;
+        case 0xc9: lb = 4; break;
+        default: return -1;
+        }
+        if ((size_t)(1 + lb) > n)
+            return -1;
+        uint64_t v = be(p + 1, lb);
+        hdr = 1 + lb;
+        if (b >= 0xc7 && b <= 0xc9)
+            hdr++, len = v; /* ext: type byte */
+        else if (b == 0xdc || b == 0xdd)
+            count = v;
+        else if (b == 0xde || b == 0xdf)
+            count = v * 2;
+        else
+            len = v;
+    }
+    if ((size_t)hdr > n || len > n - (size_t)hdr || count > n - (size_t)hdr)
+        return -1;
+    size_t off = (size_t)hdr + (size_t)len;
+    for (uint64_t i = 0; i < count; i++) {
+        int64_t s = mp_span(p + off, n - off, depth + 1);
+        if (s < 0)
+            return -1;
+        off += (size_t)s;
+    }
+    return (int64_t)off;
+}
+
 int tg_redis_tick_decode(const void *data, size_t len, tg_tick_t *out, char *source,
                          size_t source_cap)
 {
@@ -343,6 +414,8 @@ int tg_redis_tick_decode(const void *data, size_t len, tg_tick_t *out, char *sou
     memset(out, 0, sizeof *out);
     if (source && source_cap)
         source[0] = 0;
+    if (mp_span(data, len, 0) != (int64_t)len)
+        return -EINVAL;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

@@ -104,6 +104,12 @@ TG_TEST(tick_codec_rejects_hostile)
     TG_CHECK(tg_redis_tick_decode(e, sizeof e - 1, &o, NULL, 0) == 0);
     TG_CHECK_EQ_INT(o.price, TG_DEC(1));
     TG_CHECK(tg_redis_tick_decode(e, sizeof e, &o, NULL, 0) == -EINVAL);
+    /* container counts far beyond the bytes present (msgpack-c would size a
+     * huge allocation from them): rejected before unpacking */
+    const unsigned char f[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    TG_CHECK(tg_redis_tick_decode(f, sizeof f, &o, NULL, 0) == -EINVAL);
+    const unsigned char g[] = {0x81, 0xa6, 's', 'y', 'm', 'b', 'o', 'l', 0xdd, 0x7f, 0xff, 0xff, 0xff};
+    TG_CHECK(tg_redis_tick_decode(g, sizeof g, &o, NULL, 0) == -EINVAL);
 }
 
 TG_TEST(copy_lines_exact)
