@@ -28,15 +28,15 @@
 #include "tickgate/replay.h"
 
 #define REPLAY_BATCH 256
-#define POLL_NS 10000000LL      /* tg_feed_poll() at least this often */
-#define RETRY_NS 1000000000LL   /* wait after an I/O error before reopening */
+#define POLL_NS      10000000LL   /* tg_feed_poll() at least this often */
+#define RETRY_NS     1000000000LL /* wait after an I/O error before reopening */
 
 typedef struct replay {
-    bool journal;       /* path is a directory */
+    bool journal; /* path is a directory */
     tg_replay_src_t *src;
     tg_replay_pacer_t pacer;
-    uint64_t bad_seen;  /* tg_replay_bad_lines() already reported */
-    uint64_t emitted;   /* ticks handed to tg_feed_emit() in this pass */
+    uint64_t bad_seen; /* tg_replay_bad_lines() already reported */
+    uint64_t emitted;  /* ticks handed to tg_feed_emit() in this pass */
     size_t n;
     tg_tick_t batch[REPLAY_BATCH];
 } replay_t;

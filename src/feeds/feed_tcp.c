@@ -40,22 +40,22 @@
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
 
-#define LINE_MAX_BYTES 256       /* longer lines are malformed (without '\n') */
-#define RECV_BYTES 16384         /* per connection read size */
-#define BATCH 256                /* ticks per tg_feed_emit() */
-#define RING_DEPTH 256
-#define POLL_NS 10000000LL       /* breaker timers at least this often */
+#define LINE_MAX_BYTES    256   /* longer lines are malformed (without '\n') */
+#define RECV_BYTES        16384 /* per connection read size */
+#define BATCH             256   /* ticks per tg_feed_emit() */
+#define RING_DEPTH        256
+#define POLL_NS           10000000LL /* breaker timers at least this often */
 #define CONNECT_TIMEOUT_S 3
-#define MAX_CONNS (1u << 20)
+#define MAX_CONNS         (1u << 20)
 
 enum { OP_ACCEPT = 1, OP_RECV, OP_CONNECT, OP_LTIMEOUT };
 
 typedef struct conn {
     int fd;
-    uint32_t gen;      /* bumps on reuse, so a stale completion is recognised */
-    bool pending;      /* an io_uring recv is in flight into buf */
-    bool skipping;     /* inside an overlong line: drop up to the next '\n' */
-    size_t have;       /* bytes of an unfinished line kept at buf[0..have) */
+    uint32_t gen;  /* bumps on reuse, so a stale completion is recognised */
+    bool pending;  /* an io_uring recv is in flight into buf */
+    bool skipping; /* inside an overlong line: drop up to the next '\n' */
+    size_t have;   /* bytes of an unfinished line kept at buf[0..have) */
     char buf[LINE_MAX_BYTES + 1 + RECV_BYTES];
 } conn_t;
 
@@ -64,24 +64,24 @@ typedef struct tcpf {
     bool uring;
     struct io_uring ring;
     int epfd;
-    int lfd;                    /* listener (server) */
+    int lfd; /* listener (server) */
     bool accept_pending;
     /* client */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char host[256];
     int port;
-    int cfd_slot;               /* slot of the connection being set up, -1 = none */
+    int cfd_slot; /* slot of the connection being set up, -1 = none */
     bool connect_pending;
     int64_t connect_started;
-    int64_t reconnect_at;       /* mono ns; 0 = connect now */
-    int fails;                  /* consecutive failed attempts, for the backoff */
+    int64_t reconnect_at; /* mono ns; 0 = connect now */
+    int fails;            /* consecutive failed attempts, for the backoff */
     uint64_t rng;
     struct __kernel_timespec connect_to;
     /* connections, slot = index; NULL = free */
     conn_t **conns;
     uint32_t nslots, nconns;
-    int inflight;               /* io_uring ops submitted, not yet completed */
+    int inflight; /* io_uring ops submitted, not yet completed */
     uint32_t gen_next;
     /* output */
     size_t n;
@@ -202,8 +202,8 @@ static void on_line(tg_feed_t *f, tcpf_t *s, const char *line, size_t len)
 static void on_bytes(tg_feed_t *f, tcpf_t *s, conn_t *c, size_t n)
 {
     char *buf = c->buf, *end = buf + c->have + n;
-    char *p = buf;               /* start of the current line */
-    char *scan = buf + c->have;  /* the kept tail has no '\n' */
+    char *p = buf;              /* start of the current line */
+    char *scan = buf + c->have; /* the kept tail has no '\n' */
     char *nl;
     while ((nl = memchr(scan, '\n', (size_t)(end - scan))) != NULL) {
         if (c->skipping)
@@ -278,8 +278,7 @@ static void schedule_reconnect(tg_feed_t *f, tcpf_t *s)
     s->fails++;
     int64_t wait = backoff_ns(f, s);
     s->reconnect_at = tg_mono_ns() + wait;
-    TG_INFO("feed_reconnect_scheduled", "feed", TG_S(f->conf->name), "in_ms",
-            TG_I(wait / 1000000));
+    TG_INFO("feed_reconnect_scheduled", "feed", TG_S(f->conf->name), "in_ms", TG_I(wait / 1000000));
 }
 
 /* A connection ended (EOF or error). */
@@ -363,14 +362,12 @@ static void publisher_connected(tg_feed_t *f, tcpf_t *s, int fd)
     set_nodelay_nonblock(fd, !s->uring);
     int slot = conn_add(s, fd);
     if (slot < 0) {
-        TG_WARN("tcp_accept_dropped", "feed", TG_S(f->conf->name), "error",
-                TG_S(strerror(-slot)));
+        TG_WARN("tcp_accept_dropped", "feed", TG_S(f->conf->name), "error", TG_S(strerror(-slot)));
         close(fd);
         return;
     }
     conn_t *c = s->conns[slot];
-    TG_INFO("tcp_publisher_connected", "feed", TG_S(f->conf->name), "publishers",
-            TG_I(s->nconns));
+    TG_INFO("tcp_publisher_connected", "feed", TG_S(f->conf->name), "publishers", TG_I(s->nconns));
     if (s->uring) {
         uring_arm_recv(s, (uint32_t)slot);
     } else if (ep_add(s, fd, EPOLLIN | EPOLLRDHUP, ud_make(OP_RECV, (uint32_t)slot, c->gen))) {
@@ -470,8 +467,8 @@ static void connect_done(tg_feed_t *f, tcpf_t *s, uint32_t slot, int res)
         free(c);
         s->conns[slot] = NULL;
         s->nconns--;
-        TG_WARN("feed_connect_failed", "feed", TG_S(f->conf->name), "host", TG_S(s->host),
-                "port", TG_I(s->port), "error", TG_S(strerror(-res)));
+        TG_WARN("feed_connect_failed", "feed", TG_S(f->conf->name), "host", TG_S(s->host), "port",
+                TG_I(s->port), "error", TG_S(strerror(-res)));
         tg_feed_connect_error(f);
         schedule_reconnect(f, s);
         return;
@@ -651,8 +648,9 @@ static int tcp_init(tg_feed_t *f)
     }
     char label[160];
     snprintf(label, sizeof label, "feed=\"%s\"", c->name);
-    s->m_uring = tg_metrics_gauge(f->metrics, "tickgate_io_uring_enabled", label,
-                                  "1 when the component reads with io_uring, 0 on the epoll fallback");
+    s->m_uring =
+        tg_metrics_gauge(f->metrics, "tickgate_io_uring_enabled", label,
+                         "1 when the component reads with io_uring, 0 on the epoll fallback");
     rc = -ENOMEM;
     if (!s->m_uring)
         goto fail_close;

@@ -37,10 +37,10 @@
 #include "tickgate/feed_format.h"
 #include "tickgate/log.h"
 
-#define MSG_MAX (1u << 20)       /* largest reassembled message */
-#define MSG_INIT (64u * 1024)    /* initial reassembly buffer */
-#define BATCH 256                /* ticks per tg_feed_emit() */
-#define POLL_US 10000            /* breaker timers at least every 10 ms */
+#define MSG_MAX           (1u << 20)            /* largest reassembled message */
+#define MSG_INIT          (64u * 1024)          /* initial reassembly buffer */
+#define BATCH             256                   /* ticks per tg_feed_emit() */
+#define POLL_US           10000                 /* breaker timers at least every 10 ms */
 #define IDLE_RECONNECT_NS (60LL * 1000000000LL) /* silent this long: assume a dead TCP path */
 
 typedef enum { WS_IDLE, WS_CONNECTING, WS_OPEN } ws_state_t;
@@ -50,7 +50,7 @@ typedef struct wsf {
     const tg_format_ops_t *fmt;
     tg_format_sink_t sink;
     /* target, parsed from the url once */
-    char *url_copy;              /* lws_parse_uri() cuts it into the pointers below */
+    char *url_copy; /* lws_parse_uri() cuts it into the pointers below */
     const char *host;
     char path[1024];
     int port;
@@ -63,10 +63,10 @@ typedef struct wsf {
     struct lws_context *ctx;
     struct lws *wsi;
     ws_state_t state;
-    int64_t reconnect_at;        /* mono ns */
-    int fails;                   /* consecutive failed attempts since the last open */
+    int64_t reconnect_at; /* mono ns */
+    int fails;            /* consecutive failed attempts since the last open */
     uint64_t rng;
-    int64_t last_rx;             /* mono ns of the last received bytes */
+    int64_t last_rx; /* mono ns of the last received bytes */
     lws_sorted_usec_list_t sul;
     /* reassembly */
     char *msg;
@@ -196,8 +196,8 @@ static void connect_failed(wsf_t *w, const char *why)
     w->wsi = NULL;
     if (tg_feed_stopping(w->f))
         return;
-    TG_WARN("feed_connect_failed", "feed", TG_S(w->f->conf->name), "host", TG_S(w->host),
-            "port", TG_I(w->port), "error", TG_S(why ? why : "?"));
+    TG_WARN("feed_connect_failed", "feed", TG_S(w->f->conf->name), "host", TG_S(w->host), "port",
+            TG_I(w->port), "error", TG_S(why ? why : "?"));
     tg_feed_connect_error(w->f);
     schedule_reconnect(w);
 }

@@ -119,7 +119,8 @@ static void rig_stop(rig_t *r)
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 200; i++) {
         if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
@@ -176,9 +177,9 @@ static void burst(bool disable_uring)
     size_t cap = (size_t)N * 48 + 8192, len = 0;
     char *text = malloc(cap);
     for (int i = 0; i < N; i++)
-        len += (size_t)snprintf(text + len, cap - len, "S%02d %d.%04d %d %lld\n", i % 40,
-                                100 + i % 13, i % 10000, 1 + i % 97,
-                                (long long)(tg_now_ns() - 1000000000LL));
+        len +=
+            (size_t)snprintf(text + len, cap - len, "S%02d %d.%04d %d %lld\n", i % 40, 100 + i % 13,
+                             i % 10000, 1 + i % 97, (long long)(tg_now_ns() - 1000000000LL));
     /* garbage interleaved at the end: malformed, overlong (complete and split) */
     len += (size_t)snprintf(text + len, cap - len, "BAD x y\n");
     memset(text + len, 'Z', 300);
@@ -197,7 +198,8 @@ static void burst(bool disable_uring)
     for (size_t i = 0; i + 1 < got && i < N; i++) {
         char sym[8];
         snprintf(sym, sizeof sym, "S%02d", (int)(i % 40));
-        order_ok &= strcmp(ticks[i].symbol, sym) == 0 && ticks[i].size == (tg_dec_t)(1 + i % 97) * TG_DEC_SCALE;
+        order_ok &= strcmp(ticks[i].symbol, sym) == 0 &&
+                    ticks[i].size == (tg_dec_t)(1 + i % 97) * TG_DEC_SCALE;
     }
     TG_CHECK(order_ok);
     if (got == N + 1)

@@ -30,7 +30,7 @@ TG_TEST(substitute_secrets)
     check_sub("${api_key}${api_key}${api_secret}", "abc", "0123456789abcdef0123456789",
               "abcabc0123456789abcdef0123456789");
     check_sub("no placeholders", "K", "S", "no placeholders");
-    check_sub("${api_key", "K", "S", "${api_key");       /* unterminated: literal */
+    check_sub("${api_key", "K", "S", "${api_key");            /* unterminated: literal */
     check_sub("${other} ${api_key}", "K", "S", "${other} K"); /* unknown: literal */
     check_sub("${api_key}", "", "", "");
     check_sub("", "K", "S", "");
