@@ -133,6 +133,27 @@ static void jstr(tg_enc_t *e, const char *s, size_t len)
 {
     if (!e->want_json || e->err)
         return;
+    /* fast path, the common case on the tick path (keys, symbols, feed
+     * names): plain printable ASCII needs no escaping */
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            break;
+        i++;
+    }
+    if (i == len) {
+        if (len + 2 > e->jcap - e->jlen) {
+            e->err = -ENOSPC;
+            return;
+        }
+        char *o = e->json + e->jlen;
+        o[0] = '"';
+        memcpy(o + 1, s, len);
+        o[len + 1] = '"';
+        e->jlen += len + 2;
+        return;
+    }
     jput(e, "\"", 1);
     int n = tg_json_escape(s, len, e->json + e->jlen, e->jcap - e->jlen);
     if (n < 0) {
@@ -187,13 +208,28 @@ void tg_enc_dec(tg_enc_t *e, tg_dec_t v)
     }
 }
 
+static void jput_u64(tg_enc_t *e, uint64_t x)
+{
+    /* hand-rolled: this runs for every ts/seq on the tick path */
+    char tmp[24];
+    int n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    jput(e, tmp + n, sizeof tmp - (size_t)n);
+}
+
 void tg_enc_i64(tg_enc_t *e, int64_t v)
 {
     value_prefix(e);
     if (e->want_json) {
-        char buf[24];
-        int n = snprintf(buf, sizeof buf, "%" PRId64, v);
-        jput(e, buf, (size_t)n);
+        if (v < 0) {
+            jput(e, "-", 1);
+            jput_u64(e, v == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-v);
+        } else {
+            jput_u64(e, (uint64_t)v);
+        }
     }
     if (e->want_mp && !e->err) {
         PACKER(e);
@@ -207,17 +243,8 @@ void tg_enc_i64(tg_enc_t *e, int64_t v)
 void tg_enc_u64(tg_enc_t *e, uint64_t v)
 {
     value_prefix(e);
-    if (e->want_json) {
-        /* hand-rolled: this runs for every ts/seq on the fan-out path */
-        char tmp[24];
-        int n = sizeof tmp;
-        uint64_t x = v;
-        do {
-            tmp[--n] = (char)('0' + x % 10);
-            x /= 10;
-        } while (x);
-        jput(e, tmp + n, sizeof tmp - (size_t)n);
-    }
+    if (e->want_json)
+        jput_u64(e, v);
     if (e->want_mp && !e->err) {
         PACKER(e);
         msgpack_pack_uint64(&pk, v);
