@@ -129,8 +129,9 @@ static const char *field(const char **p, const char *end, size_t *len)
 
 /*
  * Parse one line (without '\n') into *t. Returns 1 = tick, 0 = empty line,
- * -EINVAL = malformed. A symbol longer than TG_SYMBOL_MAX arrives with
- * sym_len 0, so validation rejects it as bad_symbol rather than parse_error.
+ * -EINVAL = malformed. A symbol longer than TG_SYMBOL_MAX or with bytes that
+ * are not printable ASCII arrives with sym_len 0, so validation rejects it as
+ * bad_symbol rather than parse_error (as the ws formats do).
  */
 static int parse_line(const char *s, size_t len, tg_tick_t *t)
 {
@@ -142,7 +143,10 @@ static int parse_line(const char *s, size_t len, tg_tick_t *t)
     const char *sym = field(&p, end, &n);
     if (n == 0)
         return p == end ? 0 : -EINVAL;
-    if (n <= TG_SYMBOL_MAX) {
+    bool plain = n <= TG_SYMBOL_MAX;
+    for (size_t i = 0; i < n && plain; i++)
+        plain = sym[i] > ' ' && sym[i] < 0x7f; /* no NUL/control bytes inside a C string */
+    if (plain) {
         memcpy(t->symbol, sym, n);
         t->symbol[n] = 0;
         t->sym_len = (uint8_t)n;

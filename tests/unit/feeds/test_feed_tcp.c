@@ -63,6 +63,12 @@ TG_TEST(parse_line_malformed)
     /* a too-long symbol parses with sym_len 0: validation says bad_symbol */
     TG_CHECK_EQ_INT(parse("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456 1 1", &t), 1);
     TG_CHECK_EQ_INT(t.sym_len, 0);
+    /* control bytes (NUL included) in a symbol: sym_len 0 too (found by fuzz_tcp_line) */
+    TG_CHECK_EQ_INT(parse_line("MS\0FT 1 1", 9, &t), 1);
+    TG_CHECK_EQ_INT(t.sym_len, 0);
+    TG_CHECK_EQ_STR(t.symbol, "");
+    TG_CHECK_EQ_INT(parse("MS\001FT 1 1", &t), 1);
+    TG_CHECK_EQ_INT(t.sym_len, 0);
     /* negative prices are numbers: validation says bad_price */
     TG_CHECK_EQ_INT(parse("AAPL -1 1", &t), 1);
     TG_CHECK(t.price < 0);
