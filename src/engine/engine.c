@@ -138,6 +138,8 @@ struct tg_engine {
     tg_snap_row_t *alert_q; /* alert rows the snapshot ring had no room for, in order */
     size_t n_alert_q, cap_alert_q;
     int64_t next_snap_ns;
+    int64_t snap_ts;       /* time of the snapshot being pushed */
+    bool snap_pending;     /* rows of that snapshot still to push */
     tg_snap_row_t snap_rows[64];
 
     tg_counter_t *m_accepted;
@@ -1091,12 +1093,14 @@ static void check_session(tg_engine_t *e)
 /*
  * Every postgres.snapshot_interval_ms: one row per symbol and per portfolio
  * that changed since the last snapshot, all stamped with the snapshot time.
- * Rows the ring cannot take stay dirty and go with the next snapshot (at its
- * time): the engine never waits for the writer.
+ * Rows the ring cannot take stay dirty and are pushed on the next loop turns
+ * with the same time (their figures as of the push): the engine never waits
+ * for the writer, and a snapshot larger than the ring still goes out whole.
+ * Returns true when nothing is left.
  */
-static void take_snapshot(tg_engine_t *e)
+static bool take_snapshot(tg_engine_t *e, int64_t ts)
 {
-    const int64_t ts = tg_now_ns(), mono = tg_mono_ns();
+    const int64_t mono = tg_mono_ns();
     const int64_t holdings_gap = (int64_t)e->cfg->postgres.holdings_interval_ms * 1000000LL;
     const size_t cap = sizeof e->snap_rows / sizeof e->snap_rows[0];
     size_t done = 0;
@@ -1189,6 +1193,7 @@ static void take_snapshot(tg_engine_t *e)
     for (size_t i = done; i < e->n_snap_p; i++)
         e->snap_p[w++] = e->snap_p[i];
     e->n_snap_p = w;
+    return e->n_snap_q == 0 && e->n_snap_p == 0;
 }
 
 static void *engine_thread(void *arg)
@@ -1228,8 +1233,11 @@ static void *engine_thread(void *arg)
             int64_t now = tg_mono_ns();
             if (now >= e->next_snap_ns) {
                 e->next_snap_ns = now + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
-                take_snapshot(e);
+                e->snap_ts = tg_now_ns();
+                e->snap_pending = true;
             }
+            if (e->snap_pending)
+                e->snap_pending = !take_snapshot(e, e->snap_ts);
         }
         flush_wakes(e);
         if (total)

@@ -611,7 +611,8 @@ static void spill_scan(tg_store_pg_t *pg)
         ids[n++] = id;
     }
     closedir(d);
-    qsort(ids, n, sizeof *ids, cmp_u64);
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u64);
     for (size_t i = 0; i < n; i++) {
         seg_t *s = calloc(1, sizeof *s);
         if (!s)
@@ -673,13 +674,14 @@ static bool exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
 
 static void conn_lost(tg_store_pg_t *pg, const char *why)
 {
+    /* `why` may be PQerrorMessage(pg->conn): copy it before PQfinish frees it */
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", why ? why : "");
     if (pg->conn) {
         PQfinish(pg->conn);
         pg->conn = NULL;
     }
     if (atomic_load(&pg->up) || !pg->down_logged) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", why ? why : "");
         size_t l = strlen(msg);
         while (l && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
             msg[--l] = 0;
@@ -1058,6 +1060,7 @@ static int write_batch(tg_store_pg_t *pg)
     }
     char err[512] = "";
     uint64_t counts[T_COUNT] = {0};
+    int64_t t0 = tg_mono_ns();
     if (!exec_ok(pg->conn, "BEGIN", err, sizeof err))
         goto fail;
     for (int t = 0; t < T_COUNT; t++)
@@ -1071,6 +1074,7 @@ static int write_batch(tg_store_pg_t *pg)
     for (int t = 0; t < T_R; t++)
         if (counts[t])
             tg_counter_add(pg->m_rows[t], counts[t]);
+    TG_DEBUG("snapshot_batch", "rows", TG_I(rows), "us", TG_I((tg_mono_ns() - t0) / 1000));
     while (pg->head != end) {
         seg_t *s = pg->head;
         pg->head = s->next;
