@@ -191,16 +191,20 @@ void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
     if (s->state != GW_ACTIVE)
         return;
     gw_sub_t *sub = &s->subs[idx];
-    if (sub->pending && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
-        /* not slow, just not written yet (the loop is busy): keep every
-         * message; the older one goes ahead through the ordered FIFO */
-        tg_msg_t *old = sub->pending;
-        sub->pending = NULL;
-        s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
-        gw_session_push_ctrl(s, old);
-        if (s->state != GW_ACTIVE)
-            return;
-    } else if (sub->pending) {
+    if (s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+        /* not slow, just not written yet (the loop is busy): every message,
+         * in arrival order across keys, through the ordered FIFO; an older
+         * one still parked in the key's slot goes first */
+        if (sub->pending) {
+            tg_msg_t *old = sub->pending;
+            sub->pending = NULL;
+            s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
+            gw_session_push_ctrl(s, old);
+        }
+        gw_session_push_ctrl(s, tg_msg_ref(m));
+        return;
+    }
+    if (sub->pending) {
         s->t->cnt.conflated[m->channel]++;
         drop_pending(s, sub);
     } else if (!sub->queued) {
@@ -336,6 +340,8 @@ int gw_session_write(gw_session_t *s)
         s->chead = (s->chead + 1) % s->ccap;
         s->clen--;
         s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+        if (m->ts && m->type != TG_MSG_REPLY && (!oldest_ts || m->ts < oldest_ts))
+            oldest_ts = m->ts;
         t->cnt.sent[m->channel]++;
         nmsg++;
         tg_msg_unref(m);
