@@ -1181,6 +1181,9 @@ static int apply_env(load_ctx_t *ctx, tg_config_t *cfg, char *const *envp)
             n = sizeof var - 1;
         memcpy(var, *e, n);
         var[n] = 0;
+        /* process switches that are not configuration keys */
+        if (!strcmp(var, "TICKGATE_DISABLE_IO_URING"))
+            continue;
         if (!eq)
             return fail(ctx, -EINVAL, "%s: unknown variable", var);
         int rc = apply_env_var(ctx, cfg, var, eq + 1);

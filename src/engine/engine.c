@@ -791,6 +791,8 @@ static bool failover_accept(tg_engine_t *e, quote_t *q, uint16_t feed)
     int best = -1;
     for (uint32_t m = q->served; m; m &= m - 1) {
         int f = __builtin_ctz(m);
+        if (atomic_load_explicit(&e->feeds[f].finished, memory_order_relaxed))
+            continue; /* a replay that reached its end serves nothing any more */
         if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED &&
             (best < 0 || e->feeds[f].conf->priority < e->feeds[best].conf->priority))
             best = f;
@@ -1057,11 +1059,16 @@ static void check_degraded(tg_engine_t *e)
     e->next_degraded_check_ns = now + 250000000LL;
     uint32_t closed = 0;
     for (size_t f = 0; f < e->nfeeds && f < 32; f++)
-        if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED)
-            closed |= 1u << f;
+        if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED ||
+            atomic_load_explicit(&e->feeds[f].finished, memory_order_relaxed))
+            closed |= 1u << f; /* a finished replay is done, not failing */
+    /* portfolio symbols are interned before any quote exists: quotes[] may be
+     * shorter than the symbol table */
     uint32_t n = 0, nsym = tg_symtab_count(&e->syms);
+    if (nsym > e->capquotes)
+        nsym = (uint32_t)e->capquotes;
     for (uint32_t i = 0; i < nsym; i++) {
-        uint32_t served = e->nfeeds == 1 ? 1u : e->quotes[i].served;
+        uint32_t served = e->nfeeds == 1 ? (e->quotes[i].sym_len ? 1u : 0u) : e->quotes[i].served;
         if (served && !(served & closed))
             n++;
     }
@@ -1079,7 +1086,7 @@ static void check_session(tg_engine_t *e)
     int64_t now = tg_now_ns();
     if (now < e->next_session_ns)
         return;
-    for (uint32_t i = 0; i < tg_symtab_count(&e->syms); i++) {
+    for (uint32_t i = 0; i < tg_symtab_count(&e->syms) && i < e->capquotes; i++) {
         e->quotes[i].day_open = 0; /* the next trade opens the day */
         e->quotes[i].volume = 0;
     }

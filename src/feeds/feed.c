@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "tickgate/clock.h"
+#include "tickgate/feed_format.h"
 #include "tickgate/log.h"
 
 const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type)
@@ -63,7 +64,10 @@ static int init_tables(tg_feed_t *f, const tg_config_t *cfg)
     tg_validate_conf_t vc = {
         .max_jump_pct = cfg->engine.max_jump_pct * 100,
         .universe = &cfg->engine.universe,
-        .seq_monotonic = true,
+        /* duplicates by provider sequence: strictly increasing, except for
+         * formats whose ids are unique but unordered (Alpaca) */
+        .seq_monotonic = !(c->type == TG_FEED_WS && tg_format_lookup(c->format) &&
+                           !tg_format_lookup(c->format)->seq_monotonic),
         .max_symbols = (uint32_t)cfg->engine.max_symbols,
     };
     return tg_validator_init(&f->validator, &vc);
