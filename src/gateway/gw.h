@@ -69,6 +69,8 @@ typedef struct gw_hub {
 /* A client with less than this queued is not slow, only not yet written to:
  * its messages are all kept. Past it, quotes and portfolio states conflate. */
 #define GW_CONFLATE_AFTER_BYTES (64 * 1024)
+/* SO_SNDBUF of each client socket (the kernel doubles it). */
+#define GW_SNDBUF_BYTES (256 * 1024)
 
 typedef struct gw_sub {
     gw_key_t *key;           /* NULL = free slot */
@@ -112,7 +114,11 @@ struct gw_session {
     tg_msg_t **ctrl;         /* FIFO of messages never conflated: replies, alerts, replays */
     uint32_t chead, clen, ccap;
     uint64_t pending_bytes;
-    int64_t last_progress_ns; /* last time the socket took data, or nothing was pending */
+    int64_t last_progress_ns; /* last writable event (or nothing was pending) */
+    uint64_t sent_bytes;     /* payload bytes handed to lws_write */
+    int64_t acked_est;       /* sent_bytes - kernel unsent bytes, at the last check */
+    int64_t ack_progress_ns; /* last time acked_est grew (or nothing waited) */
+    int64_t next_stall_check_ns;
     bool want_write;
 
     char *rx;                /* reassembly of one client message */

@@ -164,7 +164,10 @@ static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t 
             goto out;
         }
         m->token = malloc(tl + 1);
-        if (!m->token || tg_json_str(&j, tok, m->token, tl + 1, NULL) != 0) {
+        size_t ul = 0;
+        /* a \u0000 would let only the prefix be verified: refuse it */
+        if (!m->token || tg_json_str(&j, tok, m->token, tl + 1, &ul) != 0 ||
+            memchr(m->token, '\0', ul)) {
             rc = fail(err, "bad_request", "auth token is not a valid string");
             goto out;
         }

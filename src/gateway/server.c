@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <errno.h>
@@ -676,7 +678,10 @@ static bool rate_ok(gw_session_t *s)
     int total = 0;
     for (int i = 0; i < 10; i++)
         total += s->rate_limited_hits[i];
-    return total > 10 ? (gw_session_close(s, 1008, "rate limit abuse"), false) : false;
+    send_error(s, "rate_limited", "too many messages", NULL);
+    if (total > 10) /* the error above still goes out before the close */
+        gw_session_close(s, 1008, "rate limit abuse");
+    return false;
 }
 
 void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary)
@@ -699,11 +704,8 @@ void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool bi
         }
         return;
     }
-    if (s->state == GW_ACTIVE && !rate_ok(s)) {
-        if (s->state != GW_CLOSING)
-            send_error(s, "rate_limited", "too many messages", NULL);
+    if (s->state == GW_ACTIVE && !rate_ok(s))
         return;
-    }
     if (tg_proto_parse(data, len, binary, &m, &err) != 0) {
         if (s->state == GW_AWAIT_AUTH) {
             send_error(s, "unauthorized", "authenticate first", &m.id);
@@ -876,6 +878,32 @@ static void drain_engine(gw_thread_t *t)
 
 /* ---- periodic work ---- */
 
+/*
+ * Slow consumers (SPEC §5). "Its socket accepts nothing" is judged by what
+ * the peer acknowledged, not by writable events: the kernel keeps taking data
+ * into its send buffer long after the peer stopped reading. Bytes acked are
+ * estimated as bytes written minus bytes still unsent in the kernel (SIOCOUTQ);
+ * no growth for max_stall_ms while data waits -> 4008. Pending bytes are ours
+ * plus the kernel's unsent ones. Checked every 250 ms per client, staggered.
+ */
+static void check_stall(gw_session_t *s, int64_t now)
+{
+    const tg_config_t *cfg = s->t->g->cfg;
+    s->next_stall_check_ns = now + 250000000LL;
+    int outq = 0;
+    if (ioctl(lws_get_socket_fd(s->wsi), SIOCOUTQ, &outq) != 0 || outq < 0)
+        outq = 0;
+    int64_t acked = (int64_t)s->sent_bytes - outq;
+    bool waiting = outq > 0 || s->clen || s->dlen;
+    if (!waiting || acked > s->acked_est) {
+        s->acked_est = acked;
+        s->ack_progress_ns = now;
+    }
+    if (s->pending_bytes + (uint64_t)outq > (uint64_t)cfg->limits.max_pending_bytes ||
+        (waiting && now - s->ack_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL))
+        gw_session_close(s, 4008, "slow consumer");
+}
+
 static void flush_counters(gw_thread_t *t)
 {
     for (int c = 0; c < TG_CH_COUNT; c++) {
@@ -888,7 +916,6 @@ static void flush_counters(gw_thread_t *t)
 static void on_timer(lws_sorted_usec_list_t *sul)
 {
     gw_thread_t *t = lws_container_of(sul, gw_thread_t, sul_timer);
-    const tg_config_t *cfg = t->g->cfg;
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
     for (gw_session_t *s = t->sessions; s; s = s->next) {
@@ -899,9 +926,8 @@ static void on_timer(lws_sorted_usec_list_t *sul)
         } else if (s->state == GW_ACTIVE && now_s >= s->deadline_s) {
             send_error(s, "token_expired", "token expired", NULL);
             gw_session_close(s, 4001, "token expired");
-        } else if (s->state == GW_ACTIVE && (s->clen || s->dlen) &&
-                   now - s->last_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL) {
-            gw_session_close(s, 4008, "slow consumer");
+        } else if (s->state == GW_ACTIVE && now >= s->next_stall_check_ns) {
+            check_stall(s, now);
         }
     }
     flush_counters(t);
@@ -1032,6 +1058,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->msgpack = (p && strcmp(p->name, "tickgate.msgpack.v1") == 0) ||
                      (f && strcmp(f, "msgpack") == 0);
         lws_get_peer_simple(wsi, s->peer, sizeof s->peer);
+        /* a fixed send buffer: the kernel must not absorb megabytes for a
+         * client that stopped reading (autotuning grows it to tcp_wmem max),
+         * or the stall and pending limits would only see it much later */
+        int sndbuf = GW_SNDBUF_BYTES;
+        setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         tg_gauge_add(t->g->m_clients, 1);
         char tok[TG_JWT_MAX_TOKEN + 16];
         int n = find_token(wsi, tok, sizeof tok);

@@ -26,6 +26,8 @@ gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi)
     s->t = t;
     s->wsi = wsi;
     s->last_progress_ns = tg_mono_ns();
+    s->ack_progress_ns = s->last_progress_ns;
+    s->next_stall_check_ns = s->last_progress_ns + (int64_t)(t->next_client % 250) * 1000000LL;
     snprintf(s->client_id, sizeof s->client_id, "c-%d-%llu", t->idx,
              (unsigned long long)++t->next_client);
     s->next = t->sessions;
@@ -371,6 +373,7 @@ send:
                           s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         if (w < (int)len)
             return -1;
+        s->sent_bytes += len;
         if (oldest_ts)
             tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
     }
