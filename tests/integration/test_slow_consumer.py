@@ -122,9 +122,9 @@ def test_stalled_clients_do_not_hurt_the_others():
         if gaps:
             problems.append("healthy clients saw seq gaps with stalled ones: %d, e.g. %r"
                             % (len(gaps), gaps[:3]))
-        pc, pd = p99(clean) / 1e6, p99(dirty) / 1e6
-        if not pd <= 1.25 * pc + 2.0:
-            problems.append("p99 %.2f ms with stalled clients vs %.2f ms clean" % (pd, pc))
+        # the p99 comparison lives in test_slow_consumer_bench.py: 50 asyncio
+        # clients in this one Python process measure their own scheduling more
+        # than the server (p99 here swings 3..90 ms between identical runs)
         if codes != [4008] * 5:
             problems.append("stalled clients not closed with 4008 within max_stall_ms + 1 s: %r"
                             % codes)
