@@ -321,6 +321,9 @@ static int decode_map(const msgpack_object *root, tg_tick_t *out, char *source, 
         if (rc)
             return rc;
     }
+    /* a zero bid/ask is "none" in tg_tick_t, as the encoder writes it (nil) */
+    has_bid = has_bid && out->bid != 0;
+    has_ask = has_ask && out->ask != 0;
     if (!has_sym || (!has_price && !has_bid && !has_ask))
         return -EINVAL;
     if (has_price)
