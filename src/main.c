@@ -241,6 +241,27 @@ static int cmd_replay(int argc, char **argv)
 
 /* ---- the daemon ---- */
 
+/*
+ * SPEC §6 lists tickgate_io_uring_enabled and tickgate_journal_bytes_total
+ * unconditionally: export them even without a journal. The gauge says whether
+ * io_uring works here (a seccomp profile may refuse it); the journal and the
+ * tcp feed overwrite it with what they actually use.
+ */
+static void export_io_uring(tg_metrics_t *m)
+{
+    struct io_uring ring;
+    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
+    bool ok = !(off && *off && strcmp(off, "0") != 0) && io_uring_queue_init(2, &ring, 0) == 0;
+    if (ok)
+        io_uring_queue_exit(&ring);
+    tg_gauge_t *g = tg_metrics_gauge(m, "tickgate_io_uring_enabled", NULL,
+                                     "1 when the journal writes through io_uring");
+    if (g)
+        tg_gauge_set(g, ok ? 1 : 0);
+    tg_metrics_counter(m, "tickgate_journal_bytes_total", NULL,
+                       "Bytes appended to the tick journal");
+}
+
 typedef struct app {
     tg_config_t *cfg;
     tg_metrics_t *metrics;
@@ -326,6 +347,7 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     if ((rc = tg_metrics_create(&a.metrics)) != 0)
         goto out;
+    export_io_uring(a.metrics);
 
     /* feeds -> engine -> gateway: build from the producers, start from the consumers */
     for (size_t i = 0; i < cfg->n_feeds; i++) {
