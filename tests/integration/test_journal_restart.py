@@ -5,20 +5,11 @@ import signal
 import subprocess
 import time
 
-from tgtest import BIN, Client, Daemon, run
+from tgtest import BIN, Client, Daemon, run, wait_for
 
 TICKS = [("AAA", "10.5", "1"), ("BBB", "20.25", "2"), ("AAA", "11.125", "3"),
          ("BBB", "21", "4"), ("CCC", "30.00000001", "5")]
 
-
-def wait_for(pred, timeout=10.0, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def test_kill9_torn_tail_restart_and_replay(tmp_path):

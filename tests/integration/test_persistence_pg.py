@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tgtest import BIN, Client, Daemon, run
+from tgtest import BIN, Client, Daemon, run, wait_for
 import servers
 
 pytestmark = pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
@@ -50,15 +50,6 @@ def db(cluster):
             conn.close()
     yield cluster, url, sql
 
-
-def wait_for(pred, timeout=10.0, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def migrate(url):

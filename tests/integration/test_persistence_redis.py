@@ -6,7 +6,7 @@ import time
 import msgpack
 import pytest
 
-from tgtest import Client, Daemon, run
+from tgtest import Client, Daemon, run, wait_for
 import servers
 
 pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
@@ -18,15 +18,6 @@ def redis_srv():
     yield r
     r.cleanup()
 
-
-def wait_for(pred, timeout=10.0, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def metric(d, name):

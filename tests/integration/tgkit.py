@@ -17,7 +17,7 @@ import jwt as pyjwt
 import msgpack
 import websockets
 
-from tgtest import Daemon, free_port, split_frame  # noqa: F401  (re-exported)
+from tgtest import Daemon, free_port, split_frame, wait_for  # noqa: F401  (re-exported)
 
 SECRET = "conformance-secret-0123456789abcdef"
 
@@ -300,15 +300,6 @@ def metric_value(text, name, labels=None):
         found = True
     return total if found else None
 
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def run(coro):

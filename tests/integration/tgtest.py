@@ -26,6 +26,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(pred, timeout=10.0, step=0.05):
+    """Poll pred() until it returns something truthy or the time is up."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def wait_port(port, timeout=10.0):
     end = time.time() + timeout
     while time.time() < end:
