@@ -2,7 +2,7 @@
 # The whole suite, as `make test` runs it (after building build/, build-asan/, build-tsan/):
 #   1. every test (unit + integration) against the Release build;
 #   2. unit + integration under ASan+UBSan;
-#   3. unit tests (the threaded ones matter) under TSan;
+#   3. unit tests and the threaded daemon end to end (a subset) under TSan;
 #   4. every libFuzzer target for a short, bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
