@@ -36,6 +36,9 @@ stop_server() {
 }
 
 cleanup() { stop_server; rm -rf "$WORK"; }
+
+# The server process itself (SERVER_PID is the `timeout` wrapper around it).
+server_main_pid() { pgrep -P "$SERVER_PID" | head -1 || echo "$SERVER_PID"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

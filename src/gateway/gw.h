@@ -159,6 +159,7 @@ struct gw_thread {
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a session awaits revocation */
     bool revoke_poll_armed;
+    bool direct_write;       /* write from the drain, not via writable callbacks */
     uint64_t next_client;
     bool closing;
     char (*fdip)[48];        /* peer IP by fd, for the per-IP cap */
@@ -226,8 +227,9 @@ void gw_session_close(gw_session_t *s, int code, const char *reason);
 void gw_session_want_write(gw_session_t *s);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
 int gw_session_write(gw_session_t *s);
-/** Mark writers collected during a drain as writable with lws. */
-void gw_thread_flush_writers(gw_thread_t *t);
+/** Writers collected during a drain: write now (direct, from the engine drain
+ * only) or ask lws for a writable callback. */
+void gw_thread_flush_writers(gw_thread_t *t, bool direct);
 
 /* protocol handling (server.c) */
 void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);

@@ -166,7 +166,7 @@ static void on_revoke_poll(lws_sorted_usec_list_t *sul)
             check_revocation(s, now);
             waiting |= s->state == GW_AWAIT_REVOCATION;
         }
-    gw_thread_flush_writers(t);
+    gw_thread_flush_writers(t, false);
     t->revoke_poll_armed = waiting;
     if (waiting)
         lws_sul_schedule(t->ctx, 0, &t->sul_revoke, on_revoke_poll, 2000);
@@ -873,7 +873,7 @@ static void drain_engine(gw_thread_t *t)
                 gw_hub_publish(t, k, m);
         }
     }
-    gw_thread_flush_writers(t);
+    gw_thread_flush_writers(t, true);
 }
 
 /* ---- periodic work ---- */
@@ -1077,7 +1077,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->state = GW_AWAIT_AUTH;
             s->auth_deadline_ns = tg_mono_ns() + (int64_t)t->g->cfg->auth.auth_timeout_ms * 1000000LL;
         }
-        gw_thread_flush_writers(t);
+        gw_thread_flush_writers(t, false);
         return 0;
     }
     case LWS_CALLBACK_RECEIVE: {
@@ -1116,7 +1116,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 }
             }
         }
-        gw_thread_flush_writers(t);
+        gw_thread_flush_writers(t, false);
         return 0;
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
@@ -1320,6 +1320,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->g = g;
         t->idx = i;
         t->frame_cap = 256 * 1024;
+        t->direct_write = !getenv("TG_NO_DIRECT_WRITE"); /* A/B switch for the benchmarks */
         t->frame = malloc(LWS_PRE + t->frame_cap);
         if (!t->frame) {
             rc = -ENOMEM;

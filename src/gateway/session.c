@@ -169,13 +169,26 @@ void gw_session_want_write(gw_session_t *s)
     t->writers[t->nwriters++] = s;
 }
 
-void gw_thread_flush_writers(gw_thread_t *t)
+/*
+ * After a drain, write to each client with news at once instead of asking lws
+ * for a writable callback: that round trip (POLLOUT on, poll, dispatch, POLLOUT
+ * off) costs as much as the send itself, and a tick reaches the last of 1,000
+ * clients only after all of them. Safe when lws holds nothing unsent for the
+ * connection (lws_partial_buffered); a short write is kept by lws, which then
+ * asks for a writable callback itself, and closes go through the normal path.
+ */
+void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 {
     for (uint32_t i = 0; i < t->nwriters; i++) {
         gw_session_t *s = t->writers[i];
         if (!s)
             continue;
         s->want_write = false;
+        if (direct && t->direct_write && s->state == GW_ACTIVE && !lws_partial_buffered(s->wsi)) {
+            if (gw_session_write(s) != 0)
+                gw_session_close(s, 1011, "write failed");
+            continue;
+        }
         lws_callback_on_writable(s->wsi);
     }
     t->nwriters = 0;
