@@ -25,7 +25,7 @@ done
 if [ -n "${BEST[tickgate]:-}" ]; then
     for p in node py; do
         [ -n "${MAXD[$p]:-}" ] || continue
-        ratio=$(awk -v a="${BEST[tickgate]}" -v b="${MAXD[$p]}" 'BEGIN{printf "%.1f", b>0 ? a/b : 0}')
+        ratio=$(awk -v a="${BEST[tickgate]}" -v b="${MAXD[$p]}" 'BEGIN{printf "%.1f", (b > 0 ? a / b : 0)}')
         record peers "- $MACHINE — ratio tickgate (best at p99 ≤ 5 ms) / $p (highest delivered): **${ratio}×** (goal ≥ 12×, stretch ≥ 20×); tickgate p99 ${P99[tickgate]} µs, $p p99 at its peak in its steps above"
     done
 fi

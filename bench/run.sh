@@ -59,7 +59,7 @@ if want 3; then
         done
         wait "$bpid" || true
         ready=$(j "$f" .ready)
-        per=$(awk -v p="$peak" -v b="$base" -v n="$ready" 'BEGIN{printf "%.0f", n>0 ? (p-b)*1024/n : 0}')
+        per=$(awk -v p="$peak" -v b="$base" -v n="$ready" 'BEGIN{printf "%.0f", (n > 0 ? (p - b) * 1024 / n : 0)}')
         record "scenario 3: connections" "- $MACHINE, $REV — 10,000 idle subscribed clients: ready $ready, failed $(j "$f" .failed); server RSS $base → $peak KiB: **$per B/conn** (goal ≤ 8192 $(ok "$per <= 8192 && $ready >= 10000")); connect rate $(j "$f" .connects_per_s)/s, connect p50 $(j "$f" .connect_ms.p50) ms p99 $(j "$f" .connect_ms.p99) ms"
     else
         log "scenario 3: tickgate did not start (see $WORK/server.log)"
@@ -82,7 +82,7 @@ if want 4; then
     c_pc=$(j "$clean" .msgs_per_s_per_conn) s_pc=$(j "$stall" .msgs_per_s_per_conn)
     c99=$(j "$clean" .latency_us.p99) s99=$(j "$stall" .latency_us.p99)
     n4008=$(jq -r '.stalled_close_codes["4008"] // 0' "$stall" 2>/dev/null || echo 0)
-    lim=$(awk -v c="$c99" 'BEGIN{a=1.25*c; b=c+1000; printf "%.1f", a>b?a:b}')
+    lim=$(awk -v c="$c99" 'BEGIN{a=1.25*c; b=c+1000; printf "%.1f", (a > b ? a : b)}')
     record "scenario 4: stalled consumers" "- $MACHINE, $REV — feed $rate ticks/s, $FANOUT_CONNS clients, $((FANOUT_CONNS / 10)) stalled: others $s_pc msgs/s/conn vs clean $c_pc ($(ok "$s_pc >= 0.9 * $c_pc && $s_pc <= 1.1 * $c_pc") within 10 %); p99 $s99 µs vs clean $c99 µs (limit $lim: $(ok "$s99 <= $lim")); stalled closed $(j "$stall" .stalled_closed) with codes $(jq -c .stalled_close_codes "$stall" 2>/dev/null) ($(ok "$n4008 == $((FANOUT_CONNS / 10))") all 4008)"
 fi
 
