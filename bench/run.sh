@@ -9,13 +9,28 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-SCENARIOS=${SCENARIOS:-"1 2 3 4 5"}
+SCENARIOS=${SCENARIOS:-"micro 1 2 3 4 5"}
 [ -x "$BENCH_BIN" ] || { log "$BENCH_BIN not built (make build)"; exit 1; }
 [ -x "$TG_BIN" ] || { log "$TG_BIN not built (make build)"; exit 1; }
 MACHINE=$(machine)
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 ok() { awk "BEGIN{exit !($1)}" && echo met || echo "NOT met"; }
+
+# micro-benchmarks (issue 3 and the encoders): ring, engine, encode, journal
+if want micro; then
+    for b in ring_bench engine_bench encode_bench journal_bench; do
+        exe="$(dirname "$TG_BIN")/$b"
+        [ -x "$exe" ] || { log "$exe not built"; continue; }
+        out=$(cd "$WORK" && timeout 300 "$exe" 2>/dev/null || true)
+        line=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1 || true)
+        # no machine-readable line: its last summary lines, joined
+        [ -n "$line" ] || line="RESULT $(printf '%s\n' "$out" | grep -v '^ *$' | tail -4 |
+                                        sed 's/  */ /g' | paste -sd ';')"
+        log "$b: ${line:-no RESULT line}"
+        record "micro-benchmarks" "- $MACHINE, $REV — \`$b\`: ${line#RESULT }"
+    done
+fi
 
 S1_RATE=""
 if want 1; then
