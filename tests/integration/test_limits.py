@@ -161,13 +161,17 @@ def test_huge_array_and_deep_nesting(d):
         d2.cleanup()
 
 
-@pytest.mark.xfail(strict=False, reason="not built yet: per-IP connection cap")
 def test_per_ip_cap(d):
+    """max_conns_per_ip = 3: a fourth connection from the same address is refused
+    before the handshake (no WebSocket, no resources); closing one frees a slot."""
     async def go():
         cs = [(await connect_auth(d.url(), mint(sub="ip%d" % i)))[0] for i in range(3)]
-        c = await WS.open(d.url(), token=mint(sub="ip4"))
-        code, msgs = await c.until_closed(3)
-        assert code == 1008 and not [m for m in msgs if m["type"] != "error"]
-        for x in cs:
+        with pytest.raises(Exception):
+            await WS.open(d.url(), token=mint(sub="ip4"))
+        await cs[0].close()
+        await asyncio.sleep(0.3)
+        c, _ = await connect_auth(d.url(), mint(sub="ip5"))
+        await c.close()
+        for x in cs[1:]:
             await x.close()
     run(go())

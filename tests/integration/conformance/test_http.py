@@ -99,7 +99,6 @@ def test_portfolio_one_403_404(gw):
     envelope(gw.http("/api/v1/portfolios/p-nope", token=gw.admin()), success=False, status=404)
 
 
-@pytest.mark.xfail(strict=False, reason="not built yet: PUT/DELETE /api/v1/portfolios/{id}")
 def test_put_delete_portfolio_admin(local):
     body = json.dumps({"owner": "erin", "cash": "10",
                        "holdings": [{"symbol": "AAPL", "quantity": "1", "cost_basis": "100",
@@ -186,7 +185,6 @@ def test_413_body_over_1mib(gw):
     assert e["success"] is False and "meta" in e
 
 
-@pytest.mark.xfail(strict=False, reason="not built yet: HTTP 429 per-user rate limit")
 def test_429_per_user_rate_limit(local):
     tok = local.token("ratey")
     codes = [local.http("/api/v1/quotes/AAPL", token=tok)[0] for _ in range(65)]
