@@ -60,7 +60,7 @@ def test_listed_metric_present(text, name):
 
 
 @pytest.mark.parametrize("name", UNBUILT)
-@pytest.mark.xfail(strict=False, reason="not built yet: snapshots/Redis/PostgreSQL metrics")
+@pytest.mark.skip(reason="exported only when PostgreSQL/Redis are configured (a 0 for a disabled store would fire the down alerts); checked in test_persistence_*")
 def test_unbuilt_metric_present(text, name):
     assert name in names(text), name
 
