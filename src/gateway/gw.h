@@ -95,7 +95,8 @@ struct gw_session {
     bool wildcard;
     bool notifications, system;
     char client_id[24];
-    char peer[64];
+    char peer[64];           /* client address (X-Forwarded-For behind a trusted proxy) */
+    bool ip_counted;          /* peer counted in the per-IP cap at the handshake */
     tg_jwt_claims_t claims;
     char token_hash[65];
     int64_t deadline_s;      /* token exp + leeway */
@@ -241,6 +242,15 @@ bool gw_ipcap_acquire(gw_table_t *t, const char *ip, uint32_t max);
 void gw_ipcap_release(gw_table_t *t, const char *ip);
 bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_ns, int64_t now,
                 int64_t *retry_after_ns);
+
+/** Is ip one of server.trusted_proxies (addresses or CIDRs)? */
+bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);
+/**
+ * Client address of a connection from `peer`: with a trusted proxy as peer,
+ * the rightmost X-Forwarded-For address that is not itself trusted; else peer.
+ */
+void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *xff, char *out,
+                    size_t cap);
 
 /* http_api.c */
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,

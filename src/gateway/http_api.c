@@ -177,10 +177,13 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
 
-static bool is_loopback(struct lws *wsi)
+static bool is_loopback(struct lws *wsi, gw_thread_t *t)
 {
-    char ip[64];
-    lws_get_peer_simple(wsi, ip, sizeof ip);
+    char peer[64] = "", xff[1024] = "", ip[64];
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+        xff[0] = 0;
+    gw_client_addr(&t->g->cfg->server.trusted_proxies, peer, xff, ip, sizeof ip);
     return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
            strncmp(ip, "::ffff:127.", 11) == 0;
 }
@@ -524,7 +527,7 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         return;
     }
     if (!strcmp(p, "/api/v1/demo-token")) {
-        if (!g->d.demo_token || !is_loopback(wsi)) {
+        if (!g->d.demo_token || !is_loopback(wsi, t)) {
             api_error(r, t, 404, "not_found", "no demo token here");
             return;
         }

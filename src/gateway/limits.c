@@ -4,6 +4,7 @@
  * Both are touched only at connect/close and per HTTP API request, never per
  * message, so one mutex per table is cheap and keeps the threads consistent.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +133,72 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
 out:
     pthread_mutex_unlock(&t->lock);
     return ok;
+}
+
+/* ---- trusted proxies (server.trusted_proxies: addresses or CIDRs) ---- */
+
+static bool in_cidr(const char *entry, const char *ip)
+{
+    char net[64];
+    int bits = -1;
+    const char *slash = strchr(entry, '/');
+    size_t n = slash ? (size_t)(slash - entry) : strlen(entry);
+    if (n >= sizeof net)
+        return false;
+    memcpy(net, entry, n);
+    net[n] = 0;
+    if (slash)
+        bits = atoi(slash + 1);
+    unsigned char a[16], b[16];
+    int af = strchr(net, ':') ? AF_INET6 : AF_INET;
+    int len = af == AF_INET6 ? 16 : 4;
+    if (inet_pton(af, net, a) != 1 || inet_pton(af, ip, b) != 1)
+        return false;
+    if (bits < 0 || bits > len * 8)
+        bits = len * 8;
+    for (int i = 0; i < bits / 8; i++)
+        if (a[i] != b[i])
+            return false;
+    if (bits % 8) {
+        unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+        if ((a[bits / 8] & mask) != (b[bits / 8] & mask))
+            return false;
+    }
+    return true;
+}
+
+bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip)
+{
+    for (size_t i = 0; i < proxies->n; i++)
+        if (in_cidr(proxies->v[i], ip))
+            return true;
+    return false;
+}
+
+void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *xff, char *out,
+                    size_t cap)
+{
+    snprintf(out, cap, "%s", peer);
+    if (!xff || !*xff || !gw_ip_trusted(proxies, peer))
+        return;
+    /* rightmost address that is not a trusted proxy: the one our proxies saw */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", xff);
+    for (;;) {
+        char *comma = strrchr(buf, ',');
+        char *item = comma ? comma + 1 : buf;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        char *end = item + strlen(item);
+        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        unsigned char tmp[16];
+        bool valid = inet_pton(AF_INET, item, tmp) == 1 || inet_pton(AF_INET6, item, tmp) == 1;
+        if (!valid)
+            return; /* garbage: keep the last address we could trust */
+        snprintf(out, cap, "%s", item);
+        if (!gw_ip_trusted(proxies, item) || !comma)
+            return;
+        *comma = 0;
+    }
 }

@@ -961,6 +961,10 @@ static bool fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage 
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
     if (!ip[0] || fd < 0)
         return true;
+    /* a trusted proxy carries many clients: they are counted by their
+     * X-Forwarded-For address at the handshake instead */
+    if (gw_ip_trusted(&t->g->cfg->server.trusted_proxies, ip))
+        return true;
     if (fd >= t->nfdip) {
         int n = fd * 2 + 64;
         char(*nf)[48] = realloc(t->fdip, (size_t)n * sizeof *nf);
@@ -1057,13 +1061,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         const char *f = lws_get_urlarg_by_name(wsi, "format=", fmt, sizeof fmt);
         s->msgpack = (p && strcmp(p->name, "tickgate.msgpack.v1") == 0) ||
                      (f && strcmp(f, "msgpack") == 0);
-        lws_get_peer_simple(wsi, s->peer, sizeof s->peer);
+        tg_gauge_add(t->g->m_clients, 1); /* CLOSED takes it back, whatever happens next */
+        char peer[64] = "", xff[1024] = "";
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+            xff[0] = 0;
+        gw_client_addr(&t->g->cfg->server.trusted_proxies, peer, xff, s->peer, sizeof s->peer);
+        if (strcmp(peer, s->peer) != 0) { /* behind a trusted proxy: cap the real client */
+            if (!gw_ipcap_acquire(t->g->ipcap, s->peer,
+                                  (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+                send_error(s, "rate_limited", "too many connections from your address", NULL);
+                gw_session_close(s, 1008, "per-IP connection cap");
+                gw_thread_flush_writers(t, false);
+                return 0;
+            }
+            s->ip_counted = true;
+        }
         /* a fixed send buffer: the kernel must not absorb megabytes for a
          * client that stopped reading (autotuning grows it to tcp_wmem max),
          * or the stall and pending limits would only see it much later */
         int sndbuf = GW_SNDBUF_BYTES;
         setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-        tg_gauge_add(t->g->m_clients, 1);
         char tok[TG_JWT_MAX_TOKEN + 16];
         int n = find_token(wsi, tok, sizeof tok);
         if (n > 0) {
@@ -1133,6 +1151,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             t = s->t;
             TG_DEBUG("client_closed", "client", TG_S(s->client_id), "code", TG_I(s->close_code));
             tg_gauge_add(t->g->m_clients, -1);
+            if (s->ip_counted)
+                gw_ipcap_release(t->g->ipcap, s->peer);
             gw_session_free(s);
             *ps = NULL;
         }
