@@ -117,6 +117,7 @@ struct tg_engine {
     unsigned char mbuf[4096];
 
     uint64_t system_seq;  /* seq of the `system` channel key */
+    uint64_t alert_no;    /* portfolio alerts published so far (tg_msg_t.seq of alerts) */
     char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
     tg_alert_rule_t feed_alert_rule[TG_MAX_FEEDS];      /* its rule: the resolution repeats it */
     tg_alert_ids_t alert_ids;
@@ -551,6 +552,7 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
     m->type = TG_MSG_ALERT;
     m->channel = TG_CH_NOTIFICATIONS;
     m->aux = a->state;
+    m->seq = ++e->alert_no; /* engine-wide alert number: gateway threads agree on it */
     m->ts = a->ts;
     snprintf(m->key_name, sizeof m->key_name, "%s", a->portfolio_id);
     tg_counter_t *c = e->m_alerts[a->rule][a->state == TG_ALERT_FIRING ? 0 : 1];

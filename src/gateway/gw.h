@@ -39,7 +39,6 @@ typedef struct gw_key {
     uint32_t hcap, hhead, hcount;
     gw_subref_t *subs;
     uint32_t nsubs, capsubs;
-    uint64_t next_seq;       /* notifications keys: seq assigned here */
     /* notifications keys (one per user): what that user may read */
     uint8_t admin;
     char *extra;             /* token `portfolios` claim, NUL-separated */
@@ -193,6 +192,7 @@ struct tg_gateway {
     _Atomic int accept_stop;
     bool acceptor_started;
     gw_table_t *http_rate;   /* HTTP API requests per user */
+    gw_table_t *notif_seq;   /* per-user notifications seq, shared by the threads */
 };
 
 /* hub.c */
@@ -242,6 +242,13 @@ bool gw_ipcap_acquire(gw_table_t *t, const char *ip, uint32_t max);
 void gw_ipcap_release(gw_table_t *t, const char *ip);
 bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_ns, int64_t now,
                 int64_t *retry_after_ns);
+
+/**
+ * The seq of engine alert number `alert_no` in `user`'s notifications stream:
+ * the first service thread to ask assigns the next one, the others get the
+ * same (all threads see alerts in the engine's order). Thread-safe.
+ */
+uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
 
 /** Is ip one of server.trusted_proxies (addresses or CIDRs)? */
 bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);

@@ -11,12 +11,19 @@
 
 #include "gw.h"
 
+/* how many recent alerts a user's seq assignment remembers: a service
+ * thread lagging further behind the first one would number anew */
+#define NOTIF_MEMORY 256
+
 typedef struct ent {
     struct ent *next;
     char key[TG_JWT_MAX_STR + 1];
     uint32_t count;    /* ipcap: open connections */
     int64_t *stamps;   /* rate: ring of the last `limit` request times (ns) */
     uint32_t head, n;
+    /* notifications: the user's seq, and which alert got which seq lately */
+    uint64_t last_seq;
+    uint64_t (*memo)[2];   /* NOTIF_MEMORY x {alert_no, seq}, allocated on first use */
 } ent_t;
 
 struct gw_table {
@@ -50,6 +57,7 @@ void gw_table_destroy(gw_table_t *t)
         for (ent_t *e = t->b[i], *n; e; e = n) {
             n = e->next;
             free(e->stamps);
+            free(e->memo);
             free(e);
         }
     pthread_mutex_destroy(&t->lock);
@@ -80,6 +88,7 @@ static void drop(gw_table_t *t, ent_t *victim)
         if (*pp == victim) {
             *pp = victim->next;
             free(victim->stamps);
+            free(victim->memo);
             free(victim);
             return;
         }
@@ -201,4 +210,26 @@ void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *x
             return;
         *comma = 0;
     }
+}
+
+uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no)
+{
+    uint64_t seq = 0;
+    pthread_mutex_lock(&t->lock);
+    ent_t *e = find(t, user, true);
+    if (e && !e->memo)
+        e->memo = calloc(NOTIF_MEMORY, sizeof *e->memo);
+    if (e && e->memo) {
+        for (int i = 0; i < NOTIF_MEMORY && !seq; i++)
+            if (e->memo[i][0] == alert_no && e->memo[i][1])
+                seq = e->memo[i][1];
+        if (!seq) {
+            seq = ++e->last_seq;
+            uint32_t slot = (uint32_t)(seq % NOTIF_MEMORY);
+            e->memo[slot][0] = alert_no;
+            e->memo[slot][1] = seq;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return seq;
 }

@@ -778,7 +778,9 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
             may = strcmp(p, pid) == 0;
         if (!may)
             continue;
-        uint64_t seq = ++k->next_seq;
+        uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+        if (!seq)
+            continue;
         char jb[2048];
         unsigned char mb[2048];
         if (m->json_len + 40 > sizeof jb || m->mp_len + 20 > sizeof mb || !m->json_len ||
@@ -1309,7 +1311,8 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
     char host[256];
     int port;
     int rc = gw_table_create(&g->ipcap);
-    if (rc || (rc = gw_table_create(&g->http_rate)) != 0)
+    if (rc || (rc = gw_table_create(&g->http_rate)) != 0 ||
+        (rc = gw_table_create(&g->notif_seq)) != 0)
         goto fail;
     rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
@@ -1510,5 +1513,6 @@ void tg_gateway_destroy(tg_gateway_t *g)
         close(g->listen_fd);
     gw_table_destroy(g->ipcap);
     gw_table_destroy(g->http_rate);
+    gw_table_destroy(g->notif_seq);
     free(g);
 }

@@ -1,0 +1,69 @@
+"""With server.threads = 2, a user's connections land on different service
+threads; their `notifications` stream must still number the same alert with
+the same seq on both (SPEC §5: seq per user's notifications)."""
+import asyncio
+import json
+
+import websockets
+
+from tgtest import Daemon, run
+
+
+def test_same_alert_same_seq_across_threads():
+    d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 2000; });\n'
+                      'server = { listen = "127.0.0.1:0"; threads = 2; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        user = d.token("nina")
+        admin = d.token("root", roles=["admin"])
+
+        async def sub():
+            w = await websockets.connect(d.url() + "?token=" + user)
+            est = json.loads(await w.recv())
+            await w.send(json.dumps({"type": "subscribe", "channel": "notifications", "id": 1}))
+            return w, est["client_id"]
+
+        async def alerts(w, n):
+            got = []
+            while len(got) < n:
+                for line in (await asyncio.wait_for(w.recv(), 10)).split("\n"):
+                    m = json.loads(line)
+                    if m["type"] == "alert":
+                        got.append((m["alert_id"], m["state"], m["seq"]))
+            return got
+
+        async def put(i, sym):
+            body = json.dumps({"owner": "nina", "cash": "1", "holdings": [
+                {"symbol": sym, "quantity": "1", "cost_basis": "1", "target_weight": "0"}],
+                "alerts": {"rebalance_drift": None, "loss_limit": None,
+                           "gain_target": None, "price_above": {sym: "1"}}}).encode()
+            st, _ = d.http("/api/v1/portfolios/p-nina-%d" % i, method="PUT", body=body,
+                           token=admin, headers={"Content-Type": "application/json"})
+            assert st == 200
+
+        async def go():
+            # the first connection sees alert 1 before the second one exists
+            w1, c1 = await sub()
+            await asyncio.sleep(0.2)
+            await put(0, "AAPL")
+            first = await alerts(w1, 1)
+            assert first[0][2] == 1
+            # connections are dealt round-robin (HTTP ones too): take one on the other thread
+            for _ in range(4):
+                w2, c2 = await sub()
+                if c2.split("-")[1] != c1.split("-")[1]:  # c-<thread>-<n>
+                    break
+                await w2.close()
+            assert c1.split("-")[1] != c2.split("-")[1], (c1, c2)
+            await asyncio.sleep(0.2)
+            await put(1, "MSFT")
+            await put(2, "NVDA")
+            a1, a2 = await alerts(w1, 2), await alerts(w2, 2)
+            assert a1 == a2, (a1, a2)
+            assert [s for _, _, s in a1] == [2, 3]
+            await w1.close()
+            await w2.close()
+        run(go())
+    finally:
+        d.cleanup()
