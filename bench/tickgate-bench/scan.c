@@ -161,15 +161,15 @@ static size_t mp_head(const uint8_t *p, const uint8_t *end, uint64_t *payload, u
 /* Skip one complete item (with all its children) without recursion. */
 static const uint8_t *mp_skip(const uint8_t *p, const uint8_t *end)
 {
-    uint64_t todo = 1;
-    while (todo) {
+    uint64_t remaining = 1;
+    while (remaining) {
         uint64_t payload, children;
         size_t h = mp_head(p, end, &payload, &children);
         if (!h || payload > (uint64_t)(end - p) - h)
             return NULL;
         p += h + payload;
-        todo = todo - 1 + children;
-        if (todo > (uint64_t)(end - p)) /* every item needs at least one byte */
+        remaining = remaining - 1 + children;
+        if (remaining > (uint64_t)(end - p)) /* every item needs at least one byte */
             return NULL;
     }
     return p;

@@ -1477,7 +1477,7 @@ static char *mask_url(const char *url)
             j += kl;
             p += kl;
             if (p[0] == '$' && p[1] == '{')
-                continue; /* a ${api_key} placeholder is not itself a secret */
+                continue; /* a ${api_key} reference is not itself a secret */
             if (*p == '\'') {
                 for (p++; *p && *p != '\''; p++)
                     if (*p == '\\' && p[1])
