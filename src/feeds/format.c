@@ -108,6 +108,32 @@ int tg__fmt_dec_opt(const tg_json_t *j, tg_json_ref_t r, tg_dec_t *out)
     return tg_json_dec(j, r, out);
 }
 
+static bool present(const tg_json_t *j, tg_json_ref_t r)
+{
+    return r >= 0 && tg_json_type(j, r) != TG_JSON_NULL;
+}
+
+int tg__fmt_trade_quote(tg_format_sink_t *s, const tg_json_t *j, tg_tick_t *t, tg_json_ref_t price,
+                        tg_json_ref_t size, tg_json_ref_t bid, tg_json_ref_t ask)
+{
+    int rc;
+    if (present(j, price)) {
+        if ((rc = tg__fmt_dec(j, price, &t->price)) < 0 ||
+            (rc = tg__fmt_dec_opt(j, size, &t->size)) < 0)
+            return rc;
+        t->flags |= TG_TICK_TRADE;
+    }
+    if (present(j, bid) || present(j, ask)) {
+        if ((rc = tg__fmt_dec_opt(j, bid, &t->bid)) < 0 ||
+            (rc = tg__fmt_dec_opt(j, ask, &t->ask)) < 0)
+            return rc;
+        t->flags |= TG_TICK_QUOTE;
+    }
+    if (!t->flags)
+        return -EINVAL;
+    return tg__fmt_emit(s, t);
+}
+
 int tg__fmt_int_ts(const tg_json_t *j, tg_json_ref_t r, int64_t unit_ns, int64_t *ns)
 {
     int64_t v;

@@ -49,6 +49,14 @@ int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq);
 int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *j,
                     tg_json_ref_t text);
 
+/**
+ * Messages that may carry a trade (price, size) and/or a quote (bid, ask),
+ * any of them absent or null: fill t, set its flags, emit it. -EINVAL when
+ * neither part is present, or a present number is malformed.
+ */
+int tg__fmt_trade_quote(tg_format_sink_t *s, const tg_json_t *j, tg_tick_t *t, tg_json_ref_t price,
+                        tg_json_ref_t size, tg_json_ref_t bid, tg_json_ref_t ask);
+
 static inline int tg__fmt_emit(tg_format_sink_t *s, const tg_tick_t *t)
 {
     if (s->on_tick)

@@ -27,22 +27,7 @@ static int quote(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64
         (rc = tg__fmt_int_ts(j, tg_json_get(j, r, "ts"), 1, &t.src_ts)) < 0 ||
         (rc = tg__fmt_seq(j, tg_json_get(j, r, "seq"), &t.src_seq)) < 0)
         return rc;
-    if (price >= 0 && tg_json_type(j, price) != TG_JSON_NULL) {
-        if ((rc = tg__fmt_dec(j, price, &t.price)) < 0 ||
-            (rc = tg__fmt_dec_opt(j, tg_json_get(j, r, "size"), &t.size)) < 0)
-            return rc;
-        t.flags |= TG_TICK_TRADE;
-    }
-    if ((bid >= 0 && tg_json_type(j, bid) != TG_JSON_NULL) ||
-        (ask >= 0 && tg_json_type(j, ask) != TG_JSON_NULL)) {
-        if ((rc = tg__fmt_dec_opt(j, bid, &t.bid)) < 0 ||
-            (rc = tg__fmt_dec_opt(j, ask, &t.ask)) < 0)
-            return rc;
-        t.flags |= TG_TICK_QUOTE;
-    }
-    if (!t.flags)
-        return -EINVAL;
-    return tg__fmt_emit(s, &t);
+    return tg__fmt_trade_quote(s, j, &t, price, tg_json_get(j, r, "size"), bid, ask);
 }
 
 static const struct {
