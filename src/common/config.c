@@ -10,6 +10,7 @@
  * field in config.h.
  */
 #include "tickgate/config.h"
+#include "tickgate/file.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1068,53 +1069,16 @@ out_destroy:
 
 static int read_file(load_ctx_t *ctx, const char *path, char **out, size_t *outlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return fail(ctx, -e, "%s: cannot open: %s", path, strerror(e));
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    if (!buf) {
-        rc = fail(ctx, -ENOMEM, "%s: out of memory", path);
-        goto fail_close;
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap >= (64u << 20)) {
-                rc = fail(ctx, -EINVAL, "%s: too large (max 64 MiB)", path);
-                goto fail_free;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = fail(ctx, -ENOMEM, "%s: out of memory", path);
-                goto fail_free;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                rc = fail(ctx, -EINVAL, "%s: cannot read: %s", path, strerror(e));
-                goto fail_free;
-            }
-            break;
-        }
-    }
-    buf[n] = 0;
-    fclose(f);
-    *out = buf;
-    *outlen = n;
+    int rc = tg_file_read(path, 64u << 20, out, outlen);
+    if (rc == -EFBIG)
+        return fail(ctx, -EINVAL, "%s: too large (max 64 MiB)", path);
+    if (rc == -ENOMEM)
+        return fail(ctx, -ENOMEM, "%s: out of memory", path);
+    if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR || rc == -ENOTDIR)
+        return fail(ctx, rc, "%s: cannot open: %s", path, strerror(-rc));
+    if (rc)
+        return fail(ctx, -EINVAL, "%s: cannot read: %s", path, strerror(-rc));
     return 0;
-fail_free:
-    free(buf);
-fail_close:
-    fclose(f);
-    return rc;
 }
 
 /* ---- environment ------------------------------------------------------- */

@@ -24,6 +24,7 @@
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
 #include "tickgate/embed.h"
+#include "tickgate/file.h"
 #include "tickgate/journal.h"
 #include "tickgate/journal_writer.h"
 #include "tickgate/portfolio.h"
@@ -61,6 +62,8 @@ typedef struct cmd {
     char rule[32];
     char symbol[TG_SYMBOL_MAX + 1];
     char alert_id[TG_ALERT_ID_LEN + 1];
+    char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
+    size_t len;
 } cmd_t;
 
 typedef struct output {
@@ -598,50 +601,56 @@ static void on_book_event(void *ud, const tg_book_event_t *ev)
     }
 }
 
-static int load_portfolios(tg_engine_t *e, char *err, size_t errlen)
+/*
+ * The portfolio source text: engine.portfolios_file, else the bundled demo
+ * when PostgreSQL is not the system of record. *text is NULL when there is
+ * nothing to load (PostgreSQL); *owned says whether the caller frees it.
+ * Any thread: SIGHUP reads the file on the main thread, not the engine's.
+ */
+static int read_portfolios(const tg_config_t *cfg, char **text, size_t *len, bool *owned,
+                           char *err, size_t errlen)
 {
-    const tg_config_t *cfg = e->cfg;
-    char *text = NULL;
-    size_t len = 0;
-    int rc;
+    *text = NULL;
+    *len = 0;
+    *owned = false;
     if (cfg->engine.portfolios_file[0]) {
-        FILE *f = fopen(cfg->engine.portfolios_file, "rb");
-        if (!f) {
-            snprintf(err, errlen, "engine.portfolios_file: cannot open %s: %s",
-                     cfg->engine.portfolios_file, strerror(errno));
-            return -ENOENT;
+        int rc = tg_file_read(cfg->engine.portfolios_file, 256u << 20, text, len);
+        if (rc) {
+            snprintf(err, errlen, "engine.portfolios_file: cannot read %s: %s",
+                     cfg->engine.portfolios_file, strerror(-rc));
+            return rc == -ENOMEM ? rc : -ENOENT;
         }
-        size_t cap = 0;
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-            if (len + n > cap) {
-                cap = (len + n) * 2;
-                char *nt = realloc(text, cap);
-                if (!nt) {
-                    fclose(f);
-                    free(text);
-                    return -ENOMEM;
-                }
-                text = nt;
-            }
-            memcpy(text + len, chunk, n);
-            len += n;
-        }
-        fclose(f);
-        rc = tg_book_load_json(e->book, text ? text : "", len, cfg, tg_now_ns(), err, errlen);
-        free(text);
+        *owned = true;
     } else if (!cfg->postgres.url[0]) {
         const tg_embedded_file_t *demo = tg_embed_find("deploy/demo-portfolios.json");
-        if (!demo)
-            return 0;
-        rc = tg_book_load_json(e->book, (const char *)demo->data, demo->len, cfg, tg_now_ns(),
-                               err, errlen);
-    } else {
-        return 0; /* portfolios come from PostgreSQL */
+        if (demo) {
+            *text = (char *)demo->data;
+            *len = demo->len;
+        }
     }
+    return 0;
+}
+
+/* Replace the book's portfolios with those of `text` (engine thread, or before it starts). */
+static int apply_portfolios(tg_engine_t *e, const char *text, size_t len, char *err, size_t errlen)
+{
+    int rc = tg_book_load_json(e->book, text, len, e->cfg, tg_now_ns(), err, errlen);
     if (rc == 0)
         TG_INFO("portfolios_loaded", "count", TG_I(tg_book_count(e->book)));
+    return rc;
+}
+
+static int load_portfolios(tg_engine_t *e, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    bool owned;
+    int rc = read_portfolios(e->cfg, &text, &len, &owned, err, errlen);
+    if (rc || !text)
+        return rc;
+    rc = apply_portfolios(e, text, len, err, errlen);
+    if (owned)
+        free(text);
     return rc;
 }
 
@@ -982,10 +991,32 @@ int tg_engine_remove_portfolio(tg_engine_t *e, const char *id)
 
 int tg_engine_reload(tg_engine_t *e)
 {
+    char err[256], *text;
+    size_t len;
+    bool owned;
+    int rc = read_portfolios(e->cfg, &text, &len, &owned, err, sizeof err);
+    if (rc) {
+        TG_WARN("config_reload_failed", "error", TG_S(err));
+        return rc;
+    }
+    if (!text)
+        return 0; /* PostgreSQL is the source: NOTIFY keeps it current */
+    if (!owned) { /* the embedded demo: the command owns a copy, like a file's text */
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, text, len);
+        copy[len] = 0;
+        text = copy;
+    }
     cmd_t *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        free(text);
         return -ENOMEM;
+    }
     c->type = TG_ENGINE_RELOAD;
+    c->text = text;
+    c->len = len;
     return submit(e, c);
 }
 
@@ -1002,8 +1033,6 @@ int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char
     snprintf(c->alert_id, sizeof c->alert_id, "%s", alert_id);
     return submit(e, c);
 }
-
-static int load_portfolios(tg_engine_t *e, char *err, size_t errlen);
 
 /* Apply queued control commands (engine thread). */
 static void run_commands(tg_engine_t *e)
@@ -1033,7 +1062,8 @@ static void run_commands(tg_engine_t *e)
                 TG_INFO("portfolio_removed", "portfolio", TG_S(c->id));
             break;
         case TG_ENGINE_RELOAD:
-            rc = load_portfolios(e, err, sizeof err);
+            rc = apply_portfolios(e, c->text, c->len, err, sizeof err);
+            free(c->text);
             if (rc)
                 TG_WARN("config_reload_failed", "error", TG_S(err));
             else
@@ -1309,6 +1339,7 @@ void tg_engine_destroy(tg_engine_t *e)
             tg_portfolio_spec_free(c->spec);
             free(c->spec);
         }
+        free(c->text);
         free(c);
     }
     pthread_mutex_destroy(&e->cmd_lock);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tickgate/file.h"
 #include "tickgate/portfolio.h"
 
 typedef struct zone {
@@ -94,8 +95,8 @@ static int zone_load(const char *tz, zone_t *z)
 {
     char path[512];
     const char *dir = getenv("TZDIR");
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
+    char *buf = NULL;
+    size_t len = 0;
     int rc;
 
     memset(z, 0, sizeof *z);
@@ -107,38 +108,13 @@ static int zone_load(const char *tz, zone_t *z)
               strchr("/_+-", *p)))
             return -EINVAL;
     snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -ENOENT;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (1u << 20)) {
-                rc = -EINVAL;
-                goto fail_close;
-            }
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                rc = -ENOMEM;
-                goto fail_close;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    rc = zone_parse(buf, len, z);
+    rc = tg_file_read(path, 1u << 20, &buf, &len);
+    if (rc)
+        return rc == -EFBIG ? -EINVAL : -ENOENT;
+    rc = zone_parse((const unsigned char *)buf, len, z);
     free(buf);
     if (rc < 0)
         zone_free(z);
-    return rc;
-
-fail_close:
-    fclose(f);
-    free(buf);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "gw.h"
 #include "tickgate/clock.h"
 #include "tickgate/embed.h"
+#include "tickgate/file.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/portfolio.h"
@@ -457,14 +458,9 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
     if (web_root && web_root[0]) {
         char full[1024];
         snprintf(full, sizeof full, "%s%s", web_root, path);
-        FILE *f = fopen(full, "rb");
-        if (f) {
-            sbuf_t b = {0};
-            char chunk[8192];
-            size_t n;
-            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-                sb_put(&b, chunk, n);
-            fclose(f);
+        sbuf_t b = {0};
+        if (tg_file_read(full, 16u << 20, &b.p, &b.len) == 0) {
+            b.cap = b.len + 1;
             respond(r, 200, mime_for(path), &b);
             return;
         }
