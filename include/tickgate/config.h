@@ -53,6 +53,8 @@ typedef struct tg_feed_conf {
     /* synthetic */
     int rate;                  /* ticks/s, 1000 */
     long long seed;            /* 42 */
+    tg_strlist_t levels;       /* "SYMBOL=PRICE" start levels over tg_default_levels */
+    int step_bp;               /* largest step per tick in basis points, 5 */
     /* replay */
     char *path;
     tg_dec_t speed;            /* 1 = real time; 0 = "max" */
@@ -66,6 +68,7 @@ typedef struct tg_feed_conf {
     /* tcp */
     char *listen;              /* host:port, or "" */
     char *connect;             /* host:port, or "" */
+    tg_strlist_t allow_from;   /* listen: peer addresses/CIDRs allowed; [] = any */
     /* redis */
     char *channel;             /* "tickgate:ticks" */
     char *stream;              /* "" = use pub/sub channel */
@@ -178,5 +181,14 @@ int tg_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 /** The bundled symbol universe of the embedded default (>= 50 symbols). */
 extern const char *const tg_default_universe[];
 extern const size_t tg_default_universe_len;
+
+/** A reference price: the synthetic feed starts `symbol` at `price` (exact decimal text). */
+typedef struct tg_level {
+    const char *symbol, *price;
+} tg_level_t;
+
+/** Start levels of the bundled universe (a feed's `levels` override them). */
+extern const tg_level_t tg_default_levels[];
+extern const size_t tg_default_levels_len;
 
 #endif

@@ -47,6 +47,7 @@ enum {
     F_NOENV = 1u << 5,     /* not settable from the environment */
     F_REQUIRED = 1u << 6,  /* feed key that must be present */
     F_ADDRS = 1u << 7,     /* K_LIST: elements are IP addresses or CIDRs */
+    F_LEVELS = 1u << 8,    /* K_LIST: elements are "SYMBOL=PRICE", price > 0 */
 };
 
 #define T_SYN (1u << TG_FEED_SYNTHETIC)
@@ -157,11 +158,14 @@ static const cfg_key_t feed_keys[] = {
     {NULL, "subscribe",  K_LIST,     FC(subscribe), "", 0, 0, NULL, 0, T_WS},
     {NULL, "rate",       K_INT,      FC(rate), "1000", 1, 100000000, NULL, 0, T_SYN},
     {NULL, "seed",       K_LL,       FC(seed), "42", LLONG_MIN, LLONG_MAX, NULL, 0, T_SYN},
+    {NULL, "levels",     K_LIST,     FC(levels), "", 0, 0, NULL, F_LEVELS, T_SYN},
+    {NULL, "step_bp",    K_INT,      FC(step_bp), "5", 1, 1000, NULL, 0, T_SYN},
     {NULL, "path",       K_STR,      FC(path), "", 0, 0, NULL, 0, T_REP},
     {NULL, "speed",      K_SPEED,    FC(speed), "1", 0, D(1000000), NULL, F_MIN_EXCL, T_REP},
     {NULL, "loop",       K_BOOL,     FC(loop), "false", 0, 0, NULL, 0, T_REP},
     {NULL, "listen",     K_HOSTPORT, FC(listen), "", 0, 0, NULL, F_EMPTY_OK, T_TCP},
     {NULL, "connect",    K_HOSTPORT, FC(connect), "", 0, 0, NULL, F_EMPTY_OK, T_TCP},
+    {NULL, "allow_from", K_LIST,     FC(allow_from), "", 0, 0, NULL, F_ADDRS, T_TCP},
     {NULL, "channel",    K_STR,      FC(channel), "tickgate:ticks", 0, 0, NULL, 0, T_RED},
     {NULL, "stream",     K_STR,      FC(stream), "", 0, 0, NULL, 0, T_RED},
     {NULL, "symbols",    K_LIST,     FC(symbols), "", 0, 0, NULL, F_SYMBOLS, T_ALL},
@@ -452,6 +456,22 @@ static int check_list_elem(load_ctx_t *ctx, const cfg_key_t *k, const char *name
     if ((k->flags & F_ADDRS) && !valid_addr(s))
         return fail(ctx, -EINVAL, "%s[%zu]: bad value (expected IP address or CIDR): %s", name, i,
                     quote(s, q, sizeof q));
+    if (k->flags & F_LEVELS) {
+        const char *eq = strchr(s, '=');
+        char sym[SYMBOL_MAX + 2];
+        tg_dec_t px;
+        size_t n = eq ? (size_t)(eq - s) : 0;
+        if (n && n <= SYMBOL_MAX) {
+            memcpy(sym, s, n);
+            sym[n] = 0;
+        }
+        if (!n || n > SYMBOL_MAX || !valid_symbol(sym) ||
+            tg_dec_parse(eq + 1, strlen(eq + 1), &px) != 0 || px <= 0)
+            return fail(ctx, -EINVAL,
+                        "%s[%zu]: bad value (expected \"SYMBOL=PRICE\", price > 0 and at most "
+                        "92233720368.54775807): %s",
+                        name, i, quote(s, q, sizeof q));
+    }
     return 0;
 }
 
@@ -1282,6 +1302,9 @@ static int add_embedded_feed(load_ctx_t *ctx, tg_config_t *cfg)
     for (size_t i = 0; i < tg_default_universe_len; i++)
         if (list_push_copy(&f->symbols, tg_default_universe[i]))
             return fail(ctx, -ENOMEM, "feeds[0]: out of memory");
+    /* the demo's market: +-1 bp steps at ~15 ticks/s per symbol move a
+     * large cap about 0.2 % a minute, a calm but visibly live market */
+    f->step_bp = 1;
     return 0;
 }
 

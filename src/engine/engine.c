@@ -911,7 +911,14 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             continue;
         }
         quote_t *q = quote_for(e, t->symbol, t->sym_len);
-        if (!q || !failover_accept(e, q, t->feed))
+        if (!q) {
+            /* the engine's table is shared by every feed and the portfolios,
+             * so it can be full when the feed's own validator is not */
+            if (t->feed < e->nfeeds)
+                tg_feed_symbol_limit(&e->feeds[t->feed], t->symbol);
+            continue;
+        }
+        if (!failover_accept(e, q, t->feed))
             continue;
         ids[i] = (int32_t)(q - e->quotes);
         on_quote(e, t, q);
