@@ -1,6 +1,6 @@
 /* alerts.c - shared alert machinery: names, severities, ids, hysteresis, text.
  *
- * Rule evaluation is in portfolio.c next to the figures it compares; here is
+ * Rule evaluation is in book_rules.c next to the figures it compares; here is
  * what makes every rule behave the same: a firing episode gets one id from
  * tg_alert_ids_next() and keeps it until resolved, and resolution waits for
  * the hysteresis level so a value hovering at the threshold does not flap.
