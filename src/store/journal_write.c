@@ -10,7 +10,7 @@
  * same code paths call pwrite()/fdatasync() directly, producing the same bytes.
  *
  */
-#include "journal_int.h"
+#include "wire/journal_format.h"
 
 /* ---- writer --------------------------------------------------------------- */
 

@@ -1,7 +1,14 @@
 /* redis_codec.c - pure helpers: redis:// URL parsing and the tick
- * MessagePack codec used on the tick fan-out channel.
+ * MessagePack codec used on the tick fan-out channel (the Redis thread
+ * encodes, the `redis` feed decodes).
  */
-#include "redis_int.h"
+#include "tickgate/redis.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- URL ------------------------------------------------------------------ */
 

@@ -1,7 +1,7 @@
 /* journal_format.c - the on-disk format: record and segment header codec,
  * segment file names and directory listing (shared by writer and reader).
  */
-#include "journal_int.h"
+#include "journal_format.h"
 
 /* ---- record and header codec ---------------------------------------------- */
 

@@ -1,8 +1,8 @@
-/* journal_int.h - the tick journal's on-disk format constants and helpers,
- * shared by journal_*.c.
+/* journal_format.h - the tick journal's on-disk format: constants and helpers,
+ * shared by the reader (wire/) and the writer (store/journal_write.c).
  */
-#ifndef TG_JOURNAL_INT_H
-#define TG_JOURNAL_INT_H
+#ifndef TG_WIRE_JOURNAL_FORMAT_H
+#define TG_WIRE_JOURNAL_FORMAT_H
 
 #include "tickgate/journal.h"
 

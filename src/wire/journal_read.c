@@ -6,7 +6,7 @@
  * the next valid record. A record is accepted only with a matching CRC, so a
  * false resync needs a 1-in-2^32 coincidence on top of the magic and length.
  */
-#include "journal_int.h"
+#include "journal_format.h"
 
 /* ---- reader --------------------------------------------------------------- */
 
