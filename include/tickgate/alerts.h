@@ -27,6 +27,7 @@ typedef enum tg_alert_rule {
     TG_ALERT_PRICE_BELOW,
     TG_ALERT_FEED_STALE,   /* system rules: raised by the feed layer, listed for names */
     TG_ALERT_BREAKER_OPEN,
+    TG_ALERT_UNPRICED,     /* a holding without a quote engine.unpriced_after_s after the put */
     TG_ALERT_RULE_COUNT
 } tg_alert_rule_t;
 

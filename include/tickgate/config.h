@@ -113,6 +113,7 @@ typedef struct tg_config {
         tg_dec_t max_jump_pct; /* 0 = off */
         tg_strlist_t universe;
         int max_symbols;       /* 100000 */
+        int unpriced_after_s;  /* 60; 0 = no `unpriced` alert */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,

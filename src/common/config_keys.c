@@ -46,6 +46,7 @@ const cfg_key_t tg__config_main_keys[] = {
     {"engine", "max_jump_pct",    K_DEC,  C(engine.max_jump_pct), "0.0", 0, D(1000000), NULL, 0, 0},
     {"engine", "universe",        K_LIST, C(engine.universe), "", 0, 0, NULL, F_SYMBOLS, 0},
     {"engine", "max_symbols",     K_INT,  C(engine.max_symbols), "100000", 1, 100000000, NULL, 0, 0},
+    {"engine", "unpriced_after_s", K_INT, C(engine.unpriced_after_s), "60", 0, 31536000, NULL, 0, 0},
 
     {"alerts", "rebalance_drift",  K_DEC, C(alerts.rebalance_drift), "0.05", 0, D(1), NULL, 0, 0},
     {"alerts", "drift_relative",   K_DEC, C(alerts.drift_relative), "0.0", 0, D(1000), NULL, 0, 0},

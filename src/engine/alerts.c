@@ -111,6 +111,16 @@ void tg_alert_format_message(tg_alert_event_t *ev, tg_dec_t level, bool relative
         tg_dec_format(cmp, t);
         snprintf(ev->message, sizeof ev->message, "%s %s %s %s%s", ev->symbol, v, op, t, tail);
         break;
+    case TG_ALERT_UNPRICED: {
+        long long n = (long long)(ev->value / TG_DEC_SCALE);
+        if (firing)
+            snprintf(ev->message, sizeof ev->message, "%lld holding%s without a quote for %lld s%s%s",
+                     n, n == 1 ? "" : "s", (long long)(ev->threshold / TG_DEC_SCALE),
+                     ev->symbol[0] ? ": " : "", ev->symbol);
+        else
+            snprintf(ev->message, sizeof ev->message, "every holding priced, resolved");
+        break;
+    }
     default:
         snprintf(ev->message, sizeof ev->message, "%s %s", tg_alert_rule_name(ev->rule),
                  tg_alert_state_name(ev->state));

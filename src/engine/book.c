@@ -105,6 +105,8 @@ int tg_book_create(const tg_book_options_t *o, tg_book_t **out)
     b->syms_tab = o->symtab;
     b->on_event = o->on_event;
     b->ud = o->ud;
+    b->unpriced_after_s = o->unpriced_after_s > 0 ? o->unpriced_after_s : 0;
+    b->unpriced_after_ns = b->unpriced_after_s * 1000000000LL;
     tg_alert_ids_init(&b->ids, o->alert_seed);
     if (idx_rebuild(b, 64) < 0)
         goto fail_free_book;

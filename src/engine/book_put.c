@@ -255,7 +255,8 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         nsaved = remove_watches(b, (uint32_t)slot, saved, saved_sym);
         tg_portfolio_spec_free(&c->spec);
         free(c->h);
-        fsm_flags = b->hot[slot].flags & (F_DRIFT_FIRING | F_LOSS_FIRING | F_GAIN_FIRING);
+        fsm_flags = b->hot[slot].flags &
+                    (F_DRIFT_FIRING | F_LOSS_FIRING | F_GAIN_FIRING | F_UNPRICED_FIRING);
     } else {
         slot = b->nfree ? (int32_t)b->free_slots[--b->nfree] : (int32_t)b->nslots++;
         pf_cold_t *c = &b->cold[slot];
@@ -289,7 +290,10 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         p->cost += hs->cost_basis; /* validated to fit */
         if (!sb->has_price)
             p->missing++;
+        else if (value_saturated(v))
+            p->overflow++;
     }
+    c->loaded_ts = ts;
     p->K = bound_k(c->h, nh);
     uint32_t flags = fsm_flags;
     for (size_t i = 0; i < nh; i++)
@@ -305,14 +309,13 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         c->loss_fire = -a->loss_limit;
         tg_alert_resolve_level(TG_ALERT_LOSS_LIMIT, -a->loss_limit, a->hysteresis, &c->loss_clear);
     }
-    i128 V = p->mv + p->cash;
-    if (p->missing)
-        flags |= F_OPEN_PENDING;
-    else
-        p->open = V;
+    /* the day restarts from this value; placeholders of unpriced holdings are
+     * in both, so day_change covers the priced holdings only (SPEC §13) */
+    p->open = p->mv + p->cash;
     p->flags = flags;
     p->id = copy.id;
     p->ts = ts;
+    tg__book_update_gate(b, (uint32_t)slot);
     tg__book_eval_full(b, (uint32_t)slot);
 
     /* price watches, carrying over the state of the same (rule, symbol) */
@@ -340,6 +343,8 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
                               TG_ALERT_RESOLVED, ts);
         }
     tg__book_step_rules(b, (uint32_t)slot, ts);
+    if (!p->missing && (p->flags & F_UNPRICED_FIRING))
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, ts);
     for (size_t i = nh; i < nh + nw; i++) {
         symbook_t *sb = &b->syms[hsym[i]];
         if (sb->has_price)
@@ -375,6 +380,8 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
     /* firing alerts end with their portfolio: turn every rule off and step */
     p->flags &= ~(F_DRIFT_ON | F_LOSS_ON | F_GAIN_ON);
     tg__book_step_rules(b, (uint32_t)slot, ts);
+    if (p->flags & F_UNPRICED_FIRING)
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, ts);
     size_t nw = c->spec.alerts.n_price_above + c->spec.alerts.n_price_below;
     watch_t *saved = calloc(nw + 1, sizeof *saved);
     uint32_t *saved_sym = calloc(nw + 1, sizeof *saved_sym);
@@ -481,6 +488,10 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
         f = &b->cold[slot].fsm[FSM_GAIN];
         bit = F_GAIN_FIRING;
         break;
+    case TG_ALERT_UNPRICED:
+        f = &b->cold[slot].fsm[FSM_UNPRICED];
+        bit = F_UNPRICED_FIRING;
+        break;
     case TG_ALERT_PRICE_ABOVE:
     case TG_ALERT_PRICE_BELOW: {
         int32_t sym = symbol ? tg_symtab_find(b->syms_tab, symbol, strlen(symbol)) : -ENOENT;
@@ -502,6 +513,9 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
     pf_hot_t *p = &b->hot[slot];
     p->flags |= bit;
     tg__book_eval_full(b, (uint32_t)slot);
+    /* quotes may have come before the restore: an episode that is over ends */
+    if (rule == TG_ALERT_UNPRICED && !p->missing)
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, p->ts);
     return 0;
 }
 
@@ -560,7 +574,8 @@ int tg_book_portfolio_view(const tg_book_t *b, uint32_t slot, tg_holding_view_t 
             md = ad;
     }
     v->max_drift = md;
-    v->saturated = sat;
+    v->saturated = sat || p->overflow;
+    v->priced = p->missing == 0;
     return 0;
 }
 

@@ -112,7 +112,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     uint64_t seed = 0;
     RAND_bytes((unsigned char *)&seed, sizeof seed);
     tg_book_options_t bo = {.symtab = &e->syms, .on_event = tg__engine_on_book_event, .ud = e,
-                            .alert_seed = seed};
+                            .alert_seed = seed,
+                            .unpriced_after_s = cfg->engine.unpriced_after_s};
     if ((rc = tg_book_create(&bo, &e->book)) != 0)
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
@@ -173,6 +174,8 @@ static void check_degraded(tg_engine_t *e)
     if (now < e->next_degraded_check_ns)
         return;
     e->next_degraded_check_ns = now + 250000000LL;
+    /* same cadence for the `unpriced` rule: its unit is seconds */
+    tg_book_check_unpriced(e->book, tg_now_ns());
     uint32_t closed = 0;
     for (size_t f = 0; f < e->nfeeds && f < 32; f++)
         if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED ||

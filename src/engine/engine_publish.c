@@ -145,13 +145,18 @@ void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot)
     tg_portfolio_view_t v;
     if (tg_book_portfolio_view(e->book, slot, e->hviews, e->cap_hviews, &v) != 0)
         return;
-    if (ensure_scratch(e, 1024 + v.n_holdings * 320) != 0)
+    if (ensure_scratch(e, 1024 + v.n_holdings * 360) != 0)
         return;
     pf_pub_t *pp = &e->pf[slot];
     uint64_t seq = pp->seq + 1;
     tg_enc_t enc;
     tg_enc_init(&enc, e->ejson, e->ecap, e->emp, e->ecap);
-    tg_enc_map(&enc, 15);
+    /* SPEC §13: priced, and which holdings are not; overflow when a figure
+     * exceeded the tg_dec_t range (it is clamped and rules are paused) */
+    size_t n_unpriced = 0;
+    for (size_t i = 0; i < v.n_holdings; i++)
+        n_unpriced += !v.holdings[i].has_price;
+    tg_enc_map(&enc, 16 + (n_unpriced ? 1 : 0) + (v.saturated ? 1 : 0));
     tg_enc_kv_str(&enc, "type", "portfolio");
     tg_enc_kv_str(&enc, "portfolio_id", v.id);
     tg_enc_kv_dec(&enc, "value", v.value);
@@ -162,6 +167,20 @@ void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot)
     tg_enc_kv_dec(&enc, "day_change", v.day_change);
     tg_enc_kv_dec(&enc, "day_change_pct", v.day_change_pct);
     tg_enc_kv_dec(&enc, "max_drift", v.max_drift);
+    tg_enc_key(&enc, "priced");
+    tg_enc_bool(&enc, v.priced);
+    if (n_unpriced) {
+        tg_enc_key(&enc, "unpriced");
+        tg_enc_array(&enc, (uint32_t)n_unpriced);
+        for (size_t i = 0; i < v.n_holdings; i++)
+            if (!v.holdings[i].has_price)
+                tg_enc_cstr(&enc, v.holdings[i].symbol);
+        tg_enc_array_end(&enc);
+    }
+    if (v.saturated) {
+        tg_enc_key(&enc, "overflow");
+        tg_enc_bool(&enc, true);
+    }
     tg_enc_key(&enc, "holdings");
     tg_enc_array(&enc, (uint32_t)v.n_holdings);
     for (size_t i = 0; i < v.n_holdings; i++) {
