@@ -132,6 +132,25 @@ void tg_book_session_open(tg_book_t *b, int64_t ts);
  */
 void tg_book_check_unpriced(tg_book_t *b, int64_t now);
 
+/** A portfolio's day baseline, with what it was taken for (SPEC §13 day state). */
+typedef struct tg_book_day {
+    bool pending;       /* no valuation since the session open yet */
+    tg_dec_t open;      /* the day-open value (placeholders of unpriced holdings included) */
+    tg_dec_t cash, cost; /* the portfolio's cash and total cost basis ... */
+    uint32_t n_holdings; /* ... and holdings count: a changed portfolio restarts its day */
+} tg_book_day_t;
+
+/** The day baseline of a live slot. -ENOENT, or -ERANGE when it overflows tg_dec_t. */
+int tg_book_day_state(const tg_book_t *b, uint32_t slot, tg_book_day_t *out);
+
+/**
+ * Put a saved day baseline back (start-up after a restart in the same session
+ * day): day_change continues instead of restarting from the load. -ENOENT for
+ * an unknown id, -ESTALE when cash, cost basis or holdings count differ.
+ * Rules are evaluated on the restored figures.
+ */
+int tg_book_restore_day(tg_book_t *b, const char *id, const tg_book_day_t *d, int64_t ts);
+
 /** Last price seen by tg_book_on_price for a symbol; false when none yet. */
 bool tg_book_last_price(const tg_book_t *b, uint32_t sym, tg_dec_t *price);
 

@@ -147,7 +147,11 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     if ((rc = tg__engine_load_portfolios(e, err, errlen)) != 0)
         goto fail;
     if (cfg->journal.dir[0]) {
+        tg__engine_daystate_load(e);
+        e->restoring = true;
         restore_from_journal(e);
+        e->restoring = false;
+        tg__engine_daystate_apply(e);
         if ((rc = tg_journal_writer_start(&e->journal, cfg, metrics)) != 0) {
             snprintf(err, errlen, "journal.dir: cannot use %s: %s", cfg->journal.dir,
                      strerror(-rc));
@@ -247,6 +251,7 @@ static void *engine_thread(void *arg)
             tg__engine_flush_portfolios(e);
         check_session(e);
         check_degraded(e);
+        tg__engine_daystate_tick(e, tg_mono_ns());
         if (e->pg) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
@@ -310,6 +315,9 @@ void tg_engine_destroy(tg_engine_t *e)
     if (!e)
         return;
     tg_engine_stop(e);
+    if (e->cfg->journal.dir[0] && e->book)
+        tg__engine_daystate_save(e); /* the thread is gone: the last state of the day */
+    tg__engine_daystate_free(e);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);

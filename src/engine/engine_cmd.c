@@ -153,8 +153,11 @@ void tg__engine_run_commands(tg_engine_t *e)
             rc = tg_book_put_portfolio(e->book, c->spec, tg_now_ns(), err, sizeof err);
             if (rc)
                 TG_WARN("portfolio_rejected", "portfolio", TG_S(c->spec->id), "error", TG_S(err));
-            else
+            else {
                 TG_INFO("portfolio_put", "portfolio", TG_S(c->spec->id));
+                if (e->n_day_pf) /* first put after a restart: keep the day */
+                    tg__engine_daystate_on_put(e, c->spec->id);
+            }
             tg_portfolio_spec_free(c->spec);
             free(c->spec);
             break;

@@ -51,6 +51,11 @@ typedef struct pf_pub {
     tg_msg_t *last;       /* with PostgreSQL: ref of the last `portfolio` message */
 } pf_pub_t;
 
+typedef struct tg__engine_day_pf {
+    char *id;
+    tg_book_day_t day;
+} tg__engine_day_pf_t;
+
 typedef struct cmd {
     struct cmd *next;
     tg_engine_cmd_type_t type;
@@ -143,6 +148,12 @@ struct tg_engine {
     bool snap_pending;     /* rows of that snapshot still to push */
     tg_snap_row_t snap_rows[64];
 
+    /* day state across restarts (engine_daystate.c) */
+    tg__engine_day_pf_t *day_pf; /* saved baselines of portfolios not put yet */
+    size_t n_day_pf, cap_day_pf;
+    int64_t next_daystate_ns;
+    bool restoring;              /* journal restore: last quotes are not new trades */
+
     tg_counter_t *m_accepted;
     tg_counter_t *m_conflated;
     tg_counter_t *m_alerts[TG_ALERT_RULE_COUNT][2];
@@ -166,5 +177,11 @@ void tg__engine_run_commands(tg_engine_t *e);
 void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q);
 void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n);
 bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts);
+void tg__engine_daystate_load(tg_engine_t *e);
+void tg__engine_daystate_apply(tg_engine_t *e);
+void tg__engine_daystate_save(tg_engine_t *e);
+void tg__engine_daystate_on_put(tg_engine_t *e, const char *id);
+void tg__engine_daystate_tick(tg_engine_t *e, int64_t mono);
+void tg__engine_daystate_free(tg_engine_t *e);
 
 #endif

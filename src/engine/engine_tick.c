@@ -7,11 +7,12 @@
 void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
 {
     if (t->flags & TG_TICK_TRADE) {
-        if (!q->day_open)
+        if (!q->day_open && !e->restoring)
             q->day_open = t->price;
         q->price = t->price;
         q->size = t->size;
-        (void)tg_dec_add(q->volume, t->size, &q->volume);
+        if (!e->restoring) /* the journal tail was counted before the restart */
+            (void)tg_dec_add(q->volume, t->size, &q->volume);
         q->has_price = true;
     }
     if (t->flags & TG_TICK_QUOTE) {
