@@ -392,6 +392,9 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
         .demo_token = cfg->embedded_default ? a.demo_token : NULL,
         .pg = a.pg,
         .redis = a.redis,
+        /* with PostgreSQL, API edits go to the system of record; NOTIFY applies them */
+        .portfolio_write = a.pg ? tg_store_pg_portfolio_write : NULL,
+        .portfolio_write_ctx = a.pg,
     };
     if ((rc = tg_gateway_create(&a.gateway, &deps)) != 0) {
         TG_ERROR("startup_failed", "listen", TG_S(cfg->server.listen), "error",

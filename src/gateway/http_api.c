@@ -364,7 +364,18 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
     }
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
     bool existed = k && k->last;
-    if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
+    if (t->g->d.portfolio_write) {
+        /* PostgreSQL is the system of record: answer after the commit; its
+         * NOTIFY brings the portfolio into every node's engine */
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, spec, r->body, r->blen,
+                                         err, sizeof err);
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
@@ -379,11 +390,22 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
-    if (!k || !k->last) {
+    if (t->g->d.portfolio_write) {
+        char err[256] = "";
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, NULL, NULL, 0, err,
+                                         sizeof err);
+        if (rc == -ENOENT) {
+            api_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (!k || !k->last) {
         api_error(r, t, 404, "not_found", "no such portfolio");
         return;
-    }
-    if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
+    } else if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }

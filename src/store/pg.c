@@ -215,6 +215,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *
         return -ENOMEM;
     pg->cfg = cfg;
     pg->engine = engine;
+    pthread_mutex_init(&pg->api_lock, NULL);
     int rc = tg_ring_create(&pg->ring, "snapshots", sizeof(tg_snap_row_t), RING_CAP,
                             TG_RING_BLOCK);
     if (rc)
@@ -259,6 +260,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *
 fail_ring:
     tg_ring_destroy(pg->ring);
 fail:
+    pthread_mutex_destroy(&pg->api_lock);
     free(pg);
     return rc;
 }
@@ -299,6 +301,9 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
             tg_msg_unref(r.p.holdings);
     if (pg->conn)
         PQfinish(pg->conn);
+    if (pg->api_conn)
+        PQfinish(pg->api_conn);
+    pthread_mutex_destroy(&pg->api_lock);
     for (seg_t *s = pg->head, *n; s; s = n) {
         n = s->next;
         tg__pg_seg_free(s);

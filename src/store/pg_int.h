@@ -114,6 +114,8 @@ struct tg_store_pg {
     int grace_ms;
 
     PGconn *conn;
+    PGconn *api_conn;         /* PUT/DELETE portfolio writes (pg_portfolio_write.c) */
+    pthread_mutex_t api_lock; /* serializes them */
     int64_t next_connect_ns;
     int backoff_ms;
     bool ever_up, alerts_restored, down_logged;

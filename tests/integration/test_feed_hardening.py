@@ -107,9 +107,12 @@ def test_tcp_symbol_flood_is_bounded_counted_and_logged_once():
 
         def done():
             t = metrics(d)
-            return metric(t, "tickgate_ticks_received_total", feed="pub") >= n + 1 and t
-        text = wait_for(done, 20)
+            return (metric(t, "tickgate_ticks_received_total", feed="pub") >= n + 1 and
+                    metric(t, "tickgate_ticks_accepted_total") >= limit and t)
+        text = wait_for(done, 30)
         assert text, metrics(d)
+        time.sleep(0.3)  # nothing more may arrive
+        text = metrics(d)
         refused = metric(text, "tickgate_ticks_rejected_total", feed="pub", reason="symbol_limit")
         accepted = metric(text, "tickgate_ticks_accepted_total")
         # one table of `limit` symbols: REAL plus limit - 1 flood symbols fit
