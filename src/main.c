@@ -164,7 +164,9 @@ static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
     int rc = tg_store_pg_migrate(cfg->postgres.url, stdout, err, sizeof err);
     if (rc) {
         fprintf(stderr, "tickgate migrate: %s\n", err);
-        return 1;
+        /* SPEC §15: an empty postgres.url is a configuration error (2), like a
+         * bad key; an unreachable server or failed SQL is a runtime one (1) */
+        return rc == -EINVAL ? EXIT_USAGE : 1;
     }
     return 0;
 }

@@ -175,8 +175,10 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         ids[i] = (int32_t)(q - e->quotes);
         tg__engine_on_quote(e, t, q);
         accepted++;
-        if (e->journal || e->redis)
-            e->jbatch[e->njbatch++] = *t;
+        if (e->journal || e->redis) {
+            e->jbatch[e->njbatch] = *t;
+            e->jbatch[e->njbatch++].day_volume = q->volume;
+        }
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
         if ((size_t)ids[i] >= e->cap_batch_last) {

@@ -42,6 +42,7 @@ void tg__redis_cache_quote(tg_redis_t *r, const tg_tick_t *t)
     if (t->flags & TG_TICK_TRADE) {
         e->last.price = t->price;
         e->last.size = t->size;
+        e->last.day_volume = t->day_volume;
     }
     if (t->flags & TG_TICK_QUOTE) {
         if (t->bid)
@@ -68,9 +69,9 @@ void tg__redis_flush_quotes(tg_redis_t *r)
         e->dirty = false;
         char key[16 + TG_SYMBOL_MAX + 1];
         snprintf(key, sizeof key, "tickgate:quote:%s", e->last.symbol);
-        char v[6][TG_DEC_STRLEN + 24];
-        const char *argv[16];
-        size_t lens[16];
+        char v[7][TG_DEC_STRLEN + 24];
+        const char *argv[18];
+        size_t lens[18];
         int n = 0, k = 0;
         argv[n++] = "HSET";
         argv[n++] = key;
@@ -83,6 +84,7 @@ void tg__redis_flush_quotes(tg_redis_t *r)
         if (e->last.flags & TG_TICK_TRADE) {
             FIELD("price", tg_dec_format(e->last.price, v[k]));
             FIELD("size", tg_dec_format(e->last.size, v[k]));
+            FIELD("volume", tg_dec_format(e->last.day_volume, v[k])); /* the day's, as in `quote` */
         }
         if (e->last.bid)
             FIELD("bid", tg_dec_format(e->last.bid, v[k]));

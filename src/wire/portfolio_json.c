@@ -265,7 +265,7 @@ static int jfail(ctx_t *c, const char *fmt, ...)
 static const char *dec_reason(int rc)
 {
     return rc == -EDOM ? "bad decimal (more than 8 decimal places)"
-           : rc == -ERANGE ? "bad decimal (out of range)"
+           : rc == -ERANGE ? "bad decimal (out of range: at most +-92233720368.54775807)"
                            : "bad decimal";
 }
 
