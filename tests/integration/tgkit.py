@@ -86,11 +86,11 @@ def _trunc_div(a, b):
     return q if (a >= 0) == (b > 0) else -q
 
 
-def synth_paths(seed, symbols, ticks_per_symbol, step_bp=5, levels=None):
+def synth_paths(seed, symbols, ticks_per_symbol, step_bp=5, levels=None, exact=False):
     """Prices (in cents) of each symbol's successive ticks, exactly as
     src/feeds/feed_synthetic.c produces them (round robin over symbols).
     Symbols whose unit is finer than a cent (start below 100.00) come out in
-    cents rounded down: use them only for coarse checks."""
+    cents rounded down; exact=True gives 1e-8 units instead."""
     nxt = _rng(seed)
     table = dict(default_levels())
     table.update(levels or {})
@@ -116,7 +116,7 @@ def synth_paths(seed, symbols, ticks_per_symbol, step_bp=5, levels=None):
                 np_ = 100 * c
             nxt()  # size
             price[s] = np_
-            out[s].append(np_ // 10**6)
+            out[s].append(np_ if exact else np_ // 10**6)
     return out
 
 
