@@ -150,10 +150,14 @@ void tg__engine_daystate_load(tg_engine_t *e)
         free(text);
         return;
     }
-    for (char *line = text, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
+    /* by length: a NUL byte inside the file only spoils its own line */
+    char *end = text + len;
+    for (char *line = text, *next; line < end; line = next) {
+        next = memchr(line, '\n', (size_t)(end - line));
         if (next)
             *next++ = 0;
+        else
+            next = end; /* tg_file_read NUL-terminates the text */
         char *p = line + 2;
         if (line[0] == 'q' && line[1] == ' ') {
             tg_dec_t day_open, volume;

@@ -103,3 +103,39 @@ def test_day_state_of_another_session_day_is_ignored(tmp_path):
         assert any(e.get("event") == "daystate_ignored" for e in d.log_events())
     finally:
         d.cleanup()
+
+
+def test_hostile_day_state_file_is_skipped_line_by_line(tmp_path):
+    jdir = tmp_path / "journal"
+    os.makedirs(jdir)
+    now = time.time_ns()
+    start = now - now % (86400 * 10**9)  # today's 00:00 UTC session
+    lines = ["tickgate-daystate 1 %d" % start,
+             "q 1e99 5 BIG", "q 5 AAPL", "q", "q x y Z", "p 1", "p 0 1 2 3",
+             "p 0 1e400 0 0 1 p-x", "q 1.123456789 1 FRAC", "\x00\x01\x02 binary",
+             "q 7 3 " + "S" * 5000, "p 0 10 0 0 1 " + "i" * 100000,
+             "q 12.5 40 GOOD"]
+    (jdir / "daystate").write_bytes(("\n".join(lines)).encode())
+    port = free_port()
+    d = Daemon(config='feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
+                      'breaker = { stale_after_ms = 0; }; });\n'
+                      'journal = { dir = "%s"; };\n'
+                      'limits = { http_per_min = 100000; };\n' % (port, jdir), secret=tgkit.SECRET)
+    d.start()
+    try:
+        tok = tgkit.mint(sub="u1")
+        assert wait_port(port, 5)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GOOD 13 2 %d\n" % time.time_ns())
+            time.sleep(0.2)
+        def good():
+            st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/quotes?symbols=GOOD",
+                                     token=tok)
+            data = json.loads(body)["data"] if st == 200 else []
+            return data[0] if data else None
+        q = wait_for(good, 10)
+        assert q and q["day_open"] == 12.5 and q["volume"] == 42, (q, d.log()[:1500])
+        ev = [e for e in d.log_events() if e.get("event") == "daystate_restored"]
+        assert ev and ev[0]["quotes"] == 1, ev
+    finally:
+        d.cleanup()
