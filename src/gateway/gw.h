@@ -91,6 +91,7 @@ struct gw_session {
     int close_code;
     char close_reason[64];
     bool msgpack;
+    bool deflate;            /* permessage-deflate: lws_write only inside WRITEABLE */
     bool wildcard;
     bool notifications, system;
     char client_id[24];

@@ -1063,6 +1063,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         const char *f = lws_get_urlarg_by_name(wsi, "format=", fmt, sizeof fmt);
         s->msgpack = (p && strcmp(p->name, "tickgate.msgpack.v1") == 0) ||
                      (f && strcmp(f, "msgpack") == 0);
+        /* lws accepts permessage-deflate whenever it is enabled and offered */
+        char exts[256];
+        s->deflate = t->g->cfg->server.compression &&
+                     lws_hdr_copy(wsi, exts, sizeof exts, WSI_TOKEN_EXTENSIONS) > 0 &&
+                     strstr(exts, "permessage-deflate");
         tg_gauge_add(t->g->m_clients, 1); /* CLOSED takes it back, whatever happens next */
         char peer[64] = "", xff[1024] = "";
         lws_get_peer_simple(wsi, peer, sizeof peer);

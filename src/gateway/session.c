@@ -184,7 +184,11 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
         if (!s)
             continue;
         s->want_write = false;
-        if (direct && t->direct_write && s->state == GW_ACTIVE && !lws_partial_buffered(s->wsi)) {
+        /* never for permessage-deflate: the extension may still hold compressed
+         * bytes of the last frame (it drains them in its own writable turns), and
+         * a second lws_write before that aborts lws (assertion !priv->tx.avail_in) */
+        if (direct && t->direct_write && !s->deflate && s->state == GW_ACTIVE &&
+            !lws_partial_buffered(s->wsi)) {
             if (gw_session_write(s) != 0)
                 gw_session_close(s, 1011, "write failed");
             continue;
@@ -338,6 +342,10 @@ int gw_session_write(gw_session_t *s)
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;
+    }
+    if (s->deflate && lws_send_pipe_choked(s->wsi)) {
+        lws_callback_on_writable(s->wsi); /* one frame per writable turn, when it fits */
+        return 0;
     }
     size_t len = 0;
     uint32_t nmsg = 0;
