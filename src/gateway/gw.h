@@ -92,6 +92,8 @@ struct gw_session {
     char close_reason[64];
     bool msgpack;
     bool deflate;            /* permessage-deflate: lws_write only inside WRITEABLE */
+    unsigned char *zbuf;     /* deflate: the frame being compressed (LWS_PRE + frame) */
+    size_t zcap;
     bool wildcard;
     bool notifications, system;
     char client_id[24];
@@ -227,6 +229,8 @@ void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m);
 void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
 void gw_session_close(gw_session_t *s, int code, const char *reason);
 void gw_session_want_write(gw_session_t *s);
+/** Append m to frame f (cap bytes, *len used): JSON Lines or MessagePack. */
+bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
 int gw_session_write(gw_session_t *s);
 /** Writers collected during a drain: write now (direct, from the engine drain

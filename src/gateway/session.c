@@ -67,6 +67,7 @@ void gw_session_free(gw_session_t *s)
     free(s->dirty);
     free(s->ctrl);
     free(s->rx);
+    free(s->zbuf);
     free(s);
 }
 
@@ -317,21 +318,29 @@ void gw_session_close(gw_session_t *s, int code, const char *reason)
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
-/* Append one message to the frame; false if it does not fit. */
-static bool frame_add(gw_session_t *s, size_t *len, const tg_msg_t *m)
+/*
+ * Append one message to a frame of cap bytes at f: JSON Lines (a '\n' between
+ * messages, none after the last) or MessagePack maps back to back. False if
+ * it does not fit (the frame is then unchanged).
+ */
+bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack)
 {
-    gw_thread_t *t = s->t;
-    const unsigned char *p = s->msgpack ? m->mp : m->json;
-    size_t n = s->msgpack ? m->mp_len : m->json_len;
-    size_t sep = (!s->msgpack && *len) ? 1 : 0;
-    if (*len + sep + n > t->frame_cap)
-        return false;
-    unsigned char *f = t->frame + LWS_PRE;
+    const unsigned char *p = msgpack ? m->mp : m->json;
+    size_t n = msgpack ? m->mp_len : m->json_len;
+    size_t sep = (!msgpack && *len) ? 1 : 0;
+    if (n == 0 || *len + sep + n > cap)
+        return n == 0; /* an empty message adds nothing */
     if (sep)
         f[(*len)++] = '\n';
     memcpy(f + *len, p, n);
     *len += n;
     return true;
+}
+
+static bool frame_add(gw_session_t *s, size_t *len, const tg_msg_t *m)
+{
+    gw_thread_t *t = s->t;
+    return gw_frame_append(t->frame + LWS_PRE, t->frame_cap, len, m, s->msgpack);
 }
 
 int gw_session_write(gw_session_t *s)
@@ -390,7 +399,23 @@ int gw_session_write(gw_session_t *s)
     }
 send:
     if (len) {
-        int w = lws_write(s->wsi, t->frame + LWS_PRE, len,
+        unsigned char *buf = t->frame;
+        if (s->deflate) {
+            /* the extension deflates from our buffer over several writable
+             * turns (4 KiB of output each): the thread's scratch frame is
+             * rewritten for the next client meanwhile, so a compressed
+             * client's frame lives in its own buffer until the next turn */
+            if (s->zcap < LWS_PRE + len) {
+                unsigned char *nz = realloc(s->zbuf, LWS_PRE + len);
+                if (!nz)
+                    return -1;
+                s->zbuf = nz;
+                s->zcap = LWS_PRE + len;
+            }
+            memcpy(s->zbuf + LWS_PRE, t->frame + LWS_PRE, len);
+            buf = s->zbuf;
+        }
+        int w = lws_write(s->wsi, buf + LWS_PRE, len,
                           s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         if (w < (int)len)
             return -1;

@@ -53,7 +53,8 @@ def load(d, nclients, seconds, compression_every=2, msgpack_every=3):
     async def one(i):
         comp = "deflate" if i % compression_every == 0 else None
         url = d.url() + "?token=" + tok + ("&format=msgpack" if i % msgpack_every == 0 else "")
-        async with websockets.connect(url, compression=comp, max_size=None) as w:
+        async with websockets.connect(url, compression=comp, max_size=None,
+                                      close_timeout=1) as w:
             ext = w.response_headers.get("Sec-WebSocket-Extensions") or ""
             if "permessage-deflate" in ext:
                 counts["deflate"] += 1
@@ -75,7 +76,13 @@ def load(d, nclients, seconds, compression_every=2, msgpack_every=3):
             counts.setdefault("lost", []).append(repr(e)[:120])
 
     async def go():
-        await asyncio.gather(*(guarded(i) for i in range(nclients)))
+        # the clients stop at the deadline whatever they are doing: a loaded
+        # box parses slower than the feed produces
+        tasks = [asyncio.ensure_future(guarded(i)) for i in range(nclients)]
+        await asyncio.wait(tasks, timeout=seconds + 2)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     run(go())
     return bad, counts
 
