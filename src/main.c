@@ -248,11 +248,10 @@ static int cmd_replay(int argc, char **argv)
  * io_uring works here (a seccomp profile may refuse it); the journal and the
  * tcp feed overwrite it with what they actually use.
  */
-static void export_io_uring(tg_metrics_t *m)
+static void export_io_uring(tg_metrics_t *m, const tg_config_t *cfg)
 {
     struct io_uring ring;
-    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
-    bool ok = !(off && *off && strcmp(off, "0") != 0) && io_uring_queue_init(2, &ring, 0) == 0;
+    bool ok = !cfg->server.disable_io_uring && io_uring_queue_init(2, &ring, 0) == 0;
     if (ok)
         io_uring_queue_exit(&ring);
     tg_gauge_t *g = tg_metrics_gauge(m, "tickgate_io_uring_enabled", NULL,
@@ -373,7 +372,7 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     if ((rc = tg_metrics_create(&a.metrics)) != 0)
         goto out;
-    export_io_uring(a.metrics);
+    export_io_uring(a.metrics, cfg);
 
     /* feeds -> engine -> gateway: build from the producers, start from the consumers */
     for (size_t i = 0; i < cfg->n_feeds; i++) {

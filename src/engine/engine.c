@@ -117,7 +117,7 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
     e->pf_min_gap_ns = 1000000000LL / (cfg->limits.portfolio_max_hz > 0 ? cfg->limits.portfolio_max_hz : 10);
-    rc = tg_session_next_open(cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
+    rc = tg_session_next_open(cfg->engine.tzdir, cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
                               &e->next_session_ns);
     if (rc) {
         snprintf(err, errlen, "engine.session_tz: unknown time zone or bad session_open: %s %s",
@@ -202,7 +202,7 @@ static void check_session(tg_engine_t *e)
         e->quotes[i].volume = 0;
     }
     tg_book_session_open(e->book, now);
-    if (tg_session_next_open(e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
+    if (tg_session_next_open(e->cfg->engine.tzdir, e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
                              &e->next_session_ns) != 0)
         e->next_session_ns = now + 86400LL * 1000000000LL;
     TG_INFO("session_open", "next_ns", TG_I(e->next_session_ns));
