@@ -373,7 +373,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->g = g;
         t->idx = i;
         t->frame_cap = 256 * 1024;
-        t->direct_write = !getenv("TG_NO_DIRECT_WRITE"); /* A/B switch for the benchmarks */
+        t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
         t->frame = malloc(LWS_PRE + t->frame_cap);
         if (!t->frame) {
             rc = -ENOMEM;
