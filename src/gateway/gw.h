@@ -90,6 +90,8 @@ struct gw_session {
     int state;
     int close_code;
     char close_reason[64];
+    uint8_t linger;          /* close.c: 1 close frame written, 2 half-closed, draining */
+    int64_t linger_until_ns; /* end of the drain */
     bool msgpack;
     bool wildcard;
     bool notifications, system;
@@ -259,7 +261,25 @@ bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);
 void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *xff, char *out,
                     size_t cap);
 
+/* close.c: closes the server decides (counted at the decision, lingering close)
+ * and RFC 6455 / HTTP conformance checks in the callback */
+void gw_count_close(gw_thread_t *t, int code);
+/** Every close code and auth failure reason at 0 from the start (SPEC §15). */
+void gw_close_export_metrics(tg_gateway_t *g);
+/** WRITEABLE of a closing session whose queued replies are out; -1 = close now. */
+int gw_close_writeable(gw_session_t *s);
+/** Timer: end drains past their 2 s. */
+void gw_close_check_linger(gw_session_t *s, int64_t now);
+/** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
+int gw_close_peer(struct lws *wsi, gw_session_t *s, const unsigned char *in, size_t len);
+/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (426/400); -1 = refuse. */
+int gw_conformance_upgrade(struct lws *wsi);
+/** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
+bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
+
 /* http_api.c */
+/** The JSON error envelope (SPEC §6) into out; its length, 0 if it does not fit. */
+size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap);
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
             void *in, size_t len);
 

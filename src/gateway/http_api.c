@@ -98,6 +98,25 @@ static void meta(sbuf_t *b, gw_thread_t *t)
               ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
 }
 
+static void error_body(sbuf_t *b, gw_thread_t *t, const char *code, const char *msg)
+{
+    sb_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    sb_str(b, msg);
+    sb_put(b, "}", 1);
+    meta(b, t);
+}
+
+size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap)
+{
+    sbuf_t b = {0};
+    error_body(&b, t, code, msg);
+    size_t n = b.err || b.len >= cap ? 0 : b.len;
+    if (n)
+        memcpy(out, b.p, n);
+    free(b.p);
+    return n;
+}
+
 static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 {
     r->status = status;
@@ -116,10 +135,7 @@ static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
     sbuf_t b = {0};
-    sb_printf(&b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
-    sb_str(&b, msg);
-    sb_put(&b, "}", 1);
-    meta(&b, t);
+    error_body(&b, t, code, msg);
     respond(r, status, "application/json", &b);
 }
 

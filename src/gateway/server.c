@@ -921,6 +921,7 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
     for (gw_session_t *s = t->sessions; s; s = s->next) {
+        gw_close_check_linger(s, now);
         check_revocation(s, now);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
             send_error(s, "unauthorized", "no authentication within the timeout", NULL);
@@ -937,16 +938,6 @@ static void on_timer(lws_sorted_usec_list_t *sul)
 }
 
 /* ---- the callback ---- */
-
-static void count_close(gw_thread_t *t, int code)
-{
-    char label[32];
-    snprintf(label, sizeof label, "code=\"%d\"", code);
-    tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_clients_closed_total", label,
-                                         "Client connections closed, by close code");
-    if (c)
-        tg_counter_add(c, 1);
-}
 
 /*
  * Connections per IP. lws tells us the address when it accepts (FILTER_NETWORK_
@@ -1048,7 +1039,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
             return -1;
-        return 0;
+        return gw_conformance_upgrade(wsi); /* RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);
@@ -1105,13 +1096,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         t = s->t;
+        if (s->state == GW_CLOSING)
+            return 0; /* closing (lingering): input is read and dropped */
         size_t max = (size_t)t->g->cfg->limits.max_message_bytes;
         bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-        if (s->rxlen + len > max) {
+        if (gw_frame_too_large(wsi, s->rxlen + len, max)) {
+            /* at once, also when only the frame header announced it */
             s->rxlen = 0;
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
-            count_close(t, 1009);
-            return -1;
+            send_error(s, "message_too_large", "message too large", NULL);
+            gw_session_close(s, 1009, "message too large");
+            gw_thread_flush_writers(t, false);
+            return 0;
         }
         if (final && s->rxlen == 0) {
             gw_on_client_message(s, in, len, lws_frame_is_binary(wsi));
@@ -1144,9 +1139,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         if (s->state == GW_CLOSING && s->clen == 0)
-            count_close(s->t, s->close_code);
+            return gw_close_writeable(s); /* close frame, then the lingering drain */
         return gw_session_write(s);
     }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return gw_close_peer(wsi, *ps, in, len);
     case LWS_CALLBACK_CLOSED: {
         gw_session_t *s = *ps;
         if (s) {
@@ -1308,6 +1305,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         g->m_conflated[c] = tg_metrics_counter(g->metrics, "tickgate_messages_conflated_total",
                                                label, "Unsent messages replaced by newer ones");
     }
+    gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     char host[256];
     int port;
     int rc = gw_table_create(&g->ipcap);

@@ -283,6 +283,7 @@ void gw_session_close(gw_session_t *s, int code, const char *reason)
         return;
     s->state = GW_CLOSING;
     s->close_code = code;
+    gw_count_close(s->t, code); /* decided now, whether or not its frame gets out */
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
     /* no more data after a close decision; replies already queued (the one
      * `error` explaining the close) still go out first, except to a slow
