@@ -329,24 +329,32 @@ static int embedded_secret(app_t *a)
 }
 
 /*
- * SIGHUP: re-read the config file for the log settings, and have the engine
- * reload the portfolios file; connections are untouched.
+ * SIGHUP: re-read the config file for the log settings, the alerts thresholds
+ * and the limits (SPEC §15), and have the engine reload the portfolios file;
+ * connections are untouched.
  */
 static void reload(app_t *a)
 {
     tg_config_t fresh;
     char err[512];
+    bool ok = false;
     if (a->config_path && tg_config_load(&fresh, a->config_path, environ, err, sizeof err) != 0) {
         TG_WARN("config_reload_failed", "error", TG_S(err));
     } else {
         const tg_config_t *c = a->config_path ? &fresh : a->cfg;
         tg_log_set_level(c->log.level);
         tg_log_set_format(c->log.format);
+        ok = a->config_path != NULL;
     }
+    /* alerts thresholds and portfolio_max_hz go with the portfolios to the
+     * engine thread, limits to each gateway thread: both copy what they keep */
+    tg_engine_reload(a->engine, ok ? &fresh : NULL);
+    if (ok)
+        tg_gateway_set_limits(a->gateway, &fresh.limits);
     if (a->config_path)
         tg_config_free(&fresh);
-    tg_engine_reload(a->engine);
-    TG_INFO("config_reloaded", "what", TG_S("log level, portfolios"));
+    TG_INFO("config_reloaded", "what",
+            TG_S(ok ? "log settings, alerts, limits, portfolios" : "log level, portfolios"));
 }
 
 static int run_daemon(tg_config_t *cfg, const char *config_path)

@@ -64,6 +64,9 @@ typedef struct cmd {
     char alert_id[TG_ALERT_ID_LEN + 1];
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
+    bool has_conf; /* RELOAD: new alerts thresholds and portfolio_max_hz */
+    tg_dec_t alerts[6];
+    int portfolio_max_hz;
 } cmd_t;
 
 typedef struct output {
@@ -74,7 +77,8 @@ typedef struct output {
 } output_t;
 
 struct tg_engine {
-    const tg_config_t *cfg;
+    const tg_config_t *cfg;  /* &own: what SIGHUP changes is changed on the engine thread */
+    tg_config_t own;         /* shallow copy of the app's config (strings shared) */
     tg_feed_t *feeds;
     size_t nfeeds;
     output_t out[TG_ENGINE_MAX_OUTPUTS];
@@ -688,7 +692,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     tg_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return -ENOMEM;
-    e->cfg = cfg;
+    e->own = *cfg;
+    e->cfg = &e->own;
     e->feeds = feeds;
     e->nfeeds = nfeeds;
     pthread_mutex_init(&e->cmd_lock, NULL);
@@ -989,7 +994,7 @@ int tg_engine_remove_portfolio(tg_engine_t *e, const char *id)
     return submit(e, c);
 }
 
-int tg_engine_reload(tg_engine_t *e)
+int tg_engine_reload(tg_engine_t *e, const tg_config_t *fresh)
 {
     char err[256], *text;
     size_t len;
@@ -999,9 +1004,9 @@ int tg_engine_reload(tg_engine_t *e)
         TG_WARN("config_reload_failed", "error", TG_S(err));
         return rc;
     }
-    if (!text)
+    if (!text && !fresh)
         return 0; /* PostgreSQL is the source: NOTIFY keeps it current */
-    if (!owned) { /* the embedded demo: the command owns a copy, like a file's text */
+    if (text && !owned) { /* the embedded demo: the command owns a copy, like a file's text */
         char *copy = malloc(len + 1);
         if (!copy)
             return -ENOMEM;
@@ -1017,6 +1022,14 @@ int tg_engine_reload(tg_engine_t *e)
     c->type = TG_ENGINE_RELOAD;
     c->text = text;
     c->len = len;
+    if (fresh) {
+        const tg_dec_t a[6] = {fresh->alerts.rebalance_drift, fresh->alerts.drift_relative,
+                               fresh->alerts.loss_limit,      fresh->alerts.gain_target,
+                               fresh->alerts.hysteresis,      fresh->alerts.price_hysteresis};
+        memcpy(c->alerts, a, sizeof a);
+        c->portfolio_max_hz = fresh->limits.portfolio_max_hz;
+        c->has_conf = true;
+    }
     return submit(e, c);
 }
 
@@ -1062,7 +1075,19 @@ static void run_commands(tg_engine_t *e)
                 TG_INFO("portfolio_removed", "portfolio", TG_S(c->id));
             break;
         case TG_ENGINE_RELOAD:
-            rc = apply_portfolios(e, c->text, c->len, err, sizeof err);
+            if (c->has_conf) {
+                /* the thresholds are the defaults the portfolios below are parsed with */
+                e->own.alerts.rebalance_drift = c->alerts[0];
+                e->own.alerts.drift_relative = c->alerts[1];
+                e->own.alerts.loss_limit = c->alerts[2];
+                e->own.alerts.gain_target = c->alerts[3];
+                e->own.alerts.hysteresis = c->alerts[4];
+                e->own.alerts.price_hysteresis = c->alerts[5];
+                e->own.limits.portfolio_max_hz = c->portfolio_max_hz;
+                e->pf_min_gap_ns = 1000000000LL / (c->portfolio_max_hz > 0 ? c->portfolio_max_hz : 10);
+            }
+            /* no text: PostgreSQL is the source (NOTIFY keeps it current) */
+            rc = c->text ? apply_portfolios(e, c->text, c->len, err, sizeof err) : 0;
             free(c->text);
             if (rc)
                 TG_WARN("config_reload_failed", "error", TG_S(err));

@@ -171,6 +171,12 @@ struct gw_thread {
     int *adopt_q;
     uint32_t adopt_n, adopt_cap;
     _Atomic int adopt_waiting;
+    /* limits (SIGHUP reloads them): this thread's copy, and the mailbox the
+     * main thread fills (reload.c) */
+    struct tg_limits lim;
+    pthread_mutex_t lim_lock;
+    struct tg_limits lim_next;
+    _Atomic int lim_waiting;
 };
 
 struct tg_gateway {
@@ -276,6 +282,9 @@ int gw_close_peer(struct lws *wsi, gw_session_t *s, const unsigned char *in, siz
 int gw_conformance_upgrade(struct lws *wsi);
 /** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
 bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
+
+/* reload.c: take the limits a SIGHUP left in the thread's mailbox */
+void gw_thread_take_limits(gw_thread_t *t);
 
 /* http_api.c */
 /** The JSON error envelope (SPEC §6) into out; its length, 0 if it does not fit. */

@@ -566,9 +566,9 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
          * (its answer lags one request), in-process otherwise or while unknown */
         int64_t retry_ns = 0;
         tg_redis_verdict_t rv =
-            g->d.redis ? tg_redis_rate_check(g->d.redis, c.sub, g->cfg->limits.http_per_min, 60)
+            g->d.redis ? tg_redis_rate_check(g->d.redis, c.sub, t->lim.http_per_min, 60)
                        : TG_REDIS_UNKNOWN;
-        bool local_ok = gw_rate_ok(g->http_rate, c.sub, (uint32_t)g->cfg->limits.http_per_min,
+        bool local_ok = gw_rate_ok(g->http_rate, c.sub, (uint32_t)t->lim.http_per_min,
                                    60LL * 1000000000LL, tg_mono_ns(), &retry_ns);
         if (rv == TG_REDIS_YES || (rv == TG_REDIS_UNKNOWN && !local_ok)) {
             if (rv == TG_REDIS_YES)

@@ -401,8 +401,7 @@ static bool key_allowed(gw_session_t *s, const tg_cmsg_t *m, const char *key, gw
 static void handle_subscribe(gw_session_t *s, tg_cmsg_t *m)
 {
     gw_thread_t *t = s->t;
-    const tg_config_t *cfg = t->g->cfg;
-    uint32_t max = (uint32_t)cfg->limits.max_subscriptions;
+    uint32_t max = (uint32_t)t->lim.max_subscriptions;
 
     if (m->channel == TG_CH_NOTIFICATIONS || m->channel == TG_CH_SYSTEM) {
         if (m->channel == TG_CH_SYSTEM && !s->claims.admin) {
@@ -652,15 +651,15 @@ static void handle_ping(gw_session_t *s, tg_cmsg_t *m)
 /* Token bucket: msgs_per_s with burst; >10 rate_limited in 10 s closes 1008. */
 static bool rate_ok(gw_session_t *s)
 {
-    const tg_config_t *cfg = s->t->g->cfg;
+    const struct tg_limits *lim = &s->t->lim;
     int64_t now = tg_mono_ns();
     if (!s->tokens_at_ns) {
-        s->tokens = cfg->limits.burst;
+        s->tokens = lim->burst;
         s->tokens_at_ns = now;
     }
-    s->tokens += (double)(now - s->tokens_at_ns) / 1e9 * cfg->limits.msgs_per_s;
-    if (s->tokens > cfg->limits.burst)
-        s->tokens = cfg->limits.burst;
+    s->tokens += (double)(now - s->tokens_at_ns) / 1e9 * lim->msgs_per_s;
+    if (s->tokens > lim->burst)
+        s->tokens = lim->burst;
     s->tokens_at_ns = now;
     if (s->tokens >= 1.0) {
         s->tokens -= 1.0;
@@ -843,6 +842,8 @@ static void drain_engine(gw_thread_t *t)
     size_t n;
     if (atomic_load_explicit(&t->adopt_waiting, memory_order_relaxed))
         adopt_pending(t);
+    if (atomic_load_explicit(&t->lim_waiting, memory_order_acquire))
+        gw_thread_take_limits(t); /* SIGHUP */
     if (atomic_load(&t->shutdown_req) && !t->closing) {
         t->closing = true;
         for (gw_session_t *s = t->sessions; s; s = s->next)
@@ -890,7 +891,6 @@ static void drain_engine(gw_thread_t *t)
  */
 static void check_stall(gw_session_t *s, int64_t now)
 {
-    const tg_config_t *cfg = s->t->g->cfg;
     s->next_stall_check_ns = now + 250000000LL;
     int outq = 0;
     if (ioctl(lws_get_socket_fd(s->wsi), SIOCOUTQ, &outq) != 0 || outq < 0)
@@ -901,8 +901,8 @@ static void check_stall(gw_session_t *s, int64_t now)
         s->acked_est = acked;
         s->ack_progress_ns = now;
     }
-    if (s->pending_bytes + (uint64_t)outq > (uint64_t)cfg->limits.max_pending_bytes ||
-        (waiting && now - s->ack_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL))
+    if (s->pending_bytes + (uint64_t)outq > (uint64_t)s->t->lim.max_pending_bytes ||
+        (waiting && now - s->ack_progress_ns > (int64_t)s->t->lim.max_stall_ms * 1000000LL))
         gw_session_close(s, 4008, "slow consumer");
 }
 
@@ -970,7 +970,7 @@ static bool fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage 
     if (t->fdip[fd][0])
         gw_ipcap_release(t->g->ipcap, t->fdip[fd]);
     t->fdip[fd][0] = 0;
-    if (!gw_ipcap_acquire(t->g->ipcap, ip, (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+    if (!gw_ipcap_acquire(t->g->ipcap, ip, (uint32_t)t->lim.max_conns_per_ip)) {
         char label[80];
         snprintf(label, sizeof label, "reason=\"ip_cap\"");
         tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_connections_refused_total",
@@ -1062,7 +1062,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         gw_client_addr(&t->g->cfg->server.trusted_proxies, peer, xff, s->peer, sizeof s->peer);
         if (strcmp(peer, s->peer) != 0) { /* behind a trusted proxy: cap the real client */
             if (!gw_ipcap_acquire(t->g->ipcap, s->peer,
-                                  (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+                                  (uint32_t)t->lim.max_conns_per_ip)) {
                 send_error(s, "rate_limited", "too many connections from your address", NULL);
                 gw_session_close(s, 1008, "per-IP connection cap");
                 gw_thread_flush_writers(t, false);
@@ -1098,7 +1098,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         t = s->t;
         if (s->state == GW_CLOSING)
             return 0; /* closing (lingering): input is read and dropped */
-        size_t max = (size_t)t->g->cfg->limits.max_message_bytes;
+        size_t max = (size_t)t->lim.max_message_bytes;
         bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
         if (gw_frame_too_large(wsi, s->rxlen + len, max)) {
             /* at once, also when only the frame header announced it */
@@ -1321,8 +1321,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         rc = -ENOMEM;
         goto fail;
     }
-    for (int i = 0; i < g->nthreads; i++)
+    for (int i = 0; i < g->nthreads; i++) {
         pthread_mutex_init(&g->threads[i].adopt_lock, NULL);
+        pthread_mutex_init(&g->threads[i].lim_lock, NULL);
+    }
     if (g->nthreads > 1) {
         int bound = 0;
         g->listen_fd = open_listener(host, port, &bound);
@@ -1340,6 +1342,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         gw_thread_t *t = &g->threads[i];
         t->g = g;
         t->idx = i;
+        t->lim = cfg->limits;
         t->frame_cap = 256 * 1024;
         t->direct_write = !getenv("TG_NO_DIRECT_WRITE"); /* A/B switch for the benchmarks */
         t->frame = malloc(LWS_PRE + t->frame_cap);
@@ -1505,6 +1508,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             close(t->adopt_q[j]);
         free(t->adopt_q);
         pthread_mutex_destroy(&t->adopt_lock);
+        pthread_mutex_destroy(&t->lim_lock);
     }
     free(g->threads);
     if (g->listen_fd >= 0)

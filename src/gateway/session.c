@@ -196,7 +196,7 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 
 static void check_pending_limit(gw_session_t *s)
 {
-    if (s->pending_bytes > (uint64_t)s->t->g->cfg->limits.max_pending_bytes &&
+    if (s->pending_bytes > (uint64_t)s->t->lim.max_pending_bytes &&
         s->state != GW_CLOSING)
         gw_session_close(s, 4008, "slow consumer");
 }
