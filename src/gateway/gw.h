@@ -105,6 +105,7 @@ struct gw_session {
     int64_t next_revocation_check_ns;
     int64_t revocation_deadline_ns; /* GW_AWAIT_REVOCATION: give up waiting at */
     int64_t revocation_asked_ns;    /* verdicts from before this are too old */
+    bool revocation_rechecking;     /* GW_ACTIVE: a 30 s re-check waits for its verdict */
     struct gw_held { void *data; size_t len; bool binary; } held[8]; /* client messages */
     int nheld;                      /* received while GW_AWAIT_REVOCATION */
 
