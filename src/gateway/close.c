@@ -164,16 +164,20 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
                      "%s"
                      "connection: close\r\n"
                      "cache-control: no-store\r\n\r\n%.*s",
-                     status, status == 426 ? "Upgrade Required" : "Bad Request", bl,
+                     status,
+                     status == 426 ? "Upgrade Required" : status == 404 ? "Not Found" : "Bad Request",
+                     bl,
                      status == 426 ? "sec-websocket-version: 13\r\n" : "", (int)bl, body);
     if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
         lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
     return -1;
 }
 
-int gw_conformance_upgrade(struct lws *wsi)
+int gw_conformance_upgrade(struct lws *wsi, bool path_ok)
 {
     char v[16], key[64];
+    if (!path_ok)
+        return refuse_upgrade(wsi, 404, "not_found", "WebSocket upgrades are served on /ws");
     int vn = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);
     if (vn <= 0 || strcmp(v, "13") != 0)
         return refuse_upgrade(wsi, 426, "bad_request",

@@ -279,8 +279,9 @@ int gw_close_writeable(gw_session_t *s);
 void gw_close_check_linger(gw_session_t *s, int64_t now);
 /** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
 int gw_close_peer(struct lws *wsi, gw_session_t *s, const unsigned char *in, size_t len);
-/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (426/400); -1 = refuse. */
-int gw_conformance_upgrade(struct lws *wsi);
+/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
+ * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
+int gw_conformance_upgrade(struct lws *wsi, bool path_ok);
 /** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
 bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
 

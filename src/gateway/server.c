@@ -941,6 +941,14 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     int64_t now_s = time(NULL);
     for (gw_session_t *s = t->sessions; s; s = s->next) {
         gw_close_check_linger(s, now);
+        if (s->state != GW_CLOSING &&
+            gw_frame_too_large(s->wsi, s->rxlen, (size_t)t->lim.max_message_bytes)) {
+            /* a frame header alone announced it: lws calls back only with payload */
+            s->rxlen = 0;
+            send_error(s, "message_too_large", "message too large", NULL);
+            gw_session_close(s, 1009, "message too large");
+            continue;
+        }
         check_revocation(s, now);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
             send_error(s, "unauthorized", "no authentication within the timeout", NULL);
@@ -1057,8 +1065,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
-            return -1;
-        return gw_conformance_upgrade(wsi); /* RFC 6455 version and key: 426/400 */
+            uri[0] = 0; /* 404 */
+        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 404, or RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);

@@ -5,8 +5,8 @@ callbacks.
 Not enforceable through lws 4.1.6's public API (see README, known limitations):
 an unmasked client frame (lws keeps the mask bit private and passes the
 payload through unchanged), headers beyond lws's header buffer (its parser
-drops the connection before any callback) and lws's own HTML pages for
-requests its parser refuses (e.g. a URI escaping the root).
+drops the connection before any callback, so no 431) and lws's own HTML pages
+for requests its parser refuses (e.g. a URI escaping the root).
 """
 import base64
 import json
@@ -173,6 +173,22 @@ def test_frame_announcing_2_to_40_bytes_closes_1009_at_once(d):
     # the header announces 2^40 bytes; a few payload bytes follow, nothing more
     s.sendall(frame(b"x" * 64, length=1 << 40)[:2 + 8 + 4 + 64])
     assert read_close(s, rest, timeout=10) == 1009
+    s.close()
+
+
+def test_frame_header_alone_announcing_2_to_40_bytes_closes_1009(d):
+    s, rest = open_ws(d)
+    # header and mask only: lws calls back with nothing until payload arrives
+    s.sendall(frame(b"", length=1 << 40)[:2 + 8 + 4])
+    assert read_close(s, rest, timeout=10) == 1009
+    s.close()
+
+
+def test_upgrade_elsewhere_than_ws_404_json(d):
+    s = handshake(d.port, "/nope?token=" + mint())
+    st, _, body = read_http(s)
+    assert st == 404, (st, body)
+    assert json.loads(body)["error"]["code"] == "not_found"
     s.close()
 
 
