@@ -59,9 +59,24 @@ void gw_close_export_metrics(tg_gateway_t *g)
     }
 }
 
+void gw_close_established(gw_session_t *s, struct lws *wsi)
+{
+    char ext[256];
+    s->deflate = s->t->g->cfg->server.compression &&
+                 lws_hdr_copy(wsi, ext, sizeof ext, WSI_TOKEN_EXTENSIONS) > 0 &&
+                 strstr(ext, "permessage-deflate") != NULL;
+}
+
 int gw_close_writeable(gw_session_t *s)
 {
     struct lws *wsi = s->wsi;
+    if (s->deflate) {
+        /* the extension may still be draining a compressed message: lws would
+         * turn our raw close frame into its continuation, so lws closes */
+        lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        return -1;
+    }
     switch (s->linger) {
     case 0: {
         /* the close frame (FIN + opcode 8, unmasked: server to client) with

@@ -91,6 +91,7 @@ struct gw_session {
     int close_code;
     char close_reason[64];
     uint8_t linger;          /* close.c: 1 close frame written, 2 half-closed, draining */
+    bool deflate;            /* permessage-deflate offered and enabled: lws closes it */
     int64_t linger_until_ns; /* end of the drain */
     bool msgpack;
     bool wildcard;
@@ -273,6 +274,8 @@ void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *x
 void gw_count_close(gw_thread_t *t, int code);
 /** Every close code and auth failure reason at 0 from the start (SPEC §15). */
 void gw_close_export_metrics(tg_gateway_t *g);
+/** ESTABLISHED (headers still there): note what the close path must know. */
+void gw_close_established(gw_session_t *s, struct lws *wsi);
 /** WRITEABLE of a closing session whose queued replies are out; -1 = close now. */
 int gw_close_writeable(gw_session_t *s);
 /** Timer: end drains past their 2 s. */

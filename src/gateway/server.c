@@ -1076,6 +1076,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         *ps = s;
+        gw_close_established(s, wsi);
         const struct lws_protocols *p = lws_get_protocol(wsi);
         char fmt[16];
         const char *f = lws_get_urlarg_by_name(wsi, "format=", fmt, sizeof fmt);
