@@ -59,15 +59,7 @@ void gw_close_export_metrics(tg_gateway_t *g)
     }
 }
 
-void gw_close_established(gw_session_t *s, struct lws *wsi)
-{
-    char ext[256];
-    s->deflate = s->t->g->cfg->server.compression &&
-                 lws_hdr_copy(wsi, ext, sizeof ext, WSI_TOKEN_EXTENSIONS) > 0 &&
-                 strstr(ext, "permessage-deflate") != NULL;
-}
-
-int gw_close_writeable(gw_session_t *s)
+int gw_close_writeable(gw_client_t *s)
 {
     struct lws *wsi = s->wsi;
     if (s->deflate) {
@@ -111,7 +103,7 @@ int gw_close_writeable(gw_session_t *s)
     }
 }
 
-void gw_close_check_linger(gw_session_t *s, int64_t now)
+void gw_close_check_linger(gw_client_t *s, int64_t now)
 {
     if (s->linger == 2 && now >= s->linger_until_ns) {
         s->linger = 3; /* once */
@@ -126,7 +118,7 @@ static bool close_code_valid(int c)
     return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
 
-int gw_close_peer(struct lws *wsi, gw_session_t *s, const unsigned char *in, size_t len)
+int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size_t len)
 {
     if (s && s->linger)
         return -1; /* the client answered our close: nothing left to read */
