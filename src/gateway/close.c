@@ -6,9 +6,11 @@
  * reads the `error` and close frame already waiting in its receive buffer
  * (it sees 1006). lws 4.1.6 does close that way (after the close frame it
  * kills the connection on the next input). So the close frame is written
- * here, the sending side is shut down (FIN after the frame), and the input is
- * read and dropped until the client closes too (its close frame or EOF) or
- * 2 s pass, as nginx's lingering_close does.
+ * here and the input is read and dropped until the client closes too (its
+ * close frame or EOF), at most 2 s, as nginx's lingering_close does. The
+ * sending side is shut down (FIN) only after 1.5 s without an answer: a FIN
+ * right behind the close frame makes some clients (Python websockets while
+ * its sender is busy) drop the connection before they parse that frame.
  *
  * Every close the server decides is counted when it is decided, in
  * tickgate_clients_closed_total{code}, whether or not its close frame can
@@ -24,6 +26,7 @@
 #include "tickgate/log.h"
 
 #define LINGER_NS (2000LL * 1000000LL)
+#define HALF_CLOSE_NS (1500LL * 1000000LL)
 
 /* Close codes the server decides (SPEC §5) plus 1002 (protocol errors). */
 static const int close_codes[] = {1000, 1001, 1002, 1008, 1009, 1011, 4001, 4008};
@@ -90,10 +93,7 @@ int gw_close_writeable(gw_client_t *s)
         return 0;
     }
     case 1:
-        /* FIN after the close frame; TLS keeps its side open (a bare FIN
-         * would cut the record stream), the drain works the same */
-        if (!lws_is_ssl(wsi))
-            shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+        /* the frame is out: drain until the client answers, 2 s at most */
         s->linger = 2;
         s->linger_until_ns = tg_mono_ns() + LINGER_NS;
         lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 3); /* backstop for the timer */
@@ -105,8 +105,15 @@ int gw_close_writeable(gw_client_t *s)
 
 void gw_close_check_linger(gw_client_t *s, int64_t now)
 {
-    if (s->linger == 2 && now >= s->linger_until_ns) {
-        s->linger = 3; /* once */
+    if (s->linger == 2 && now >= s->linger_until_ns - (LINGER_NS - HALF_CLOSE_NS)) {
+        /* no answer yet: FIN after the close frame, keep draining; TLS keeps
+         * its side open (a bare FIN would cut the record stream) */
+        s->linger = 3;
+        if (!lws_is_ssl(s->wsi))
+            shutdown(lws_get_socket_fd(s->wsi), SHUT_WR);
+    }
+    if (s->linger == 3 && now >= s->linger_until_ns) {
+        s->linger = 4; /* once */
         lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
     }
 }

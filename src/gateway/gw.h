@@ -100,7 +100,7 @@ struct gw_client {
     int state;
     int close_code;
     char close_reason[64];
-    uint8_t linger;          /* close.c: 1 close frame written, 2 half-closed, draining */
+    uint8_t linger;          /* close.c: 1 close frame written, 2 draining, 3 half-closed */
     int64_t linger_until_ns; /* end of the drain */
     bool msgpack;
     bool deflate;            /* permessage-deflate: lws_write only inside WRITEABLE */
