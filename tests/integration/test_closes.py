@@ -72,3 +72,37 @@ def test_stalled_4008_counted_without_its_close_frame(d):
         assert ok, "a 4008 close is counted when it is decided"
         c.ws.transport.abort()
     run(go())
+
+
+def test_raw_flood_gets_close_frame_then_fin_not_reset(d):
+    """A client that floods and never answers the close frame: every send
+    succeeds (no reset under the flood: its input is drained), then it reads
+    the `rate_limited` errors, the 1008 close frame and a FIN."""
+    import socket
+    import struct
+
+    from test_rfc6455 import frame, handshake, read_http_101
+    s = handshake(d.port, "/ws?token=" + mint())
+    st, _, data = read_http_101(s)
+    assert st == 101
+    ping = frame(json.dumps({"type": "ping"}).encode())
+    for _ in range(100):
+        s.sendall(ping * 3)  # raises on a reset
+    s.settimeout(10)
+    while True:
+        x = s.recv(65536)
+        if not x:
+            break  # FIN
+        data += x
+    codes, errs = [], 0
+    while len(data) >= 2:
+        op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
+        if n == 126:
+            n, off = struct.unpack(">H", data[2:4])[0], 4
+        payload, data = data[off:off + n], data[off + n:]
+        if op == 8:
+            codes.append(struct.unpack(">H", payload[:2])[0])
+        elif b"rate_limited" in payload:
+            errs += 1
+    assert codes == [1008] and errs >= 1, (codes, errs)
+    s.close()
