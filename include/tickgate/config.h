@@ -83,6 +83,8 @@ typedef struct tg_config {
         bool compression;
         char *metrics_listen;
         tg_strlist_t trusted_proxies;
+        bool disable_io_uring; /* false; env TICKGATE_DISABLE_IO_URING: journal, tcp feeds use the fallback */
+        bool no_direct_write;  /* false; env TG_NO_DIRECT_WRITE: benchmark A/B switch */
     } server;
     struct {
         char *jwt_alg;         /* "HS256" | "RS256" */
@@ -91,7 +93,7 @@ typedef struct tg_config {
         int leeway_s;          /* 5 */
         int auth_timeout_ms;   /* 5000 */
     } auth;
-    struct {
+    struct tg_limits {         /* SIGHUP reloads it (tg_gateway_set_limits) */
         int max_message_bytes; /* 65536 */
         int msgs_per_s;        /* 50 */
         int burst;             /* 100 */
@@ -114,6 +116,7 @@ typedef struct tg_config {
         tg_strlist_t universe;
         int max_symbols;       /* 100000 */
         int unpriced_after_s;  /* 60; 0 = no `unpriced` alert */
+        char *tzdir;           /* "/usr/share/zoneinfo"; env TZDIR */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,

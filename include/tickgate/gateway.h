@@ -16,6 +16,9 @@
 #include "tickgate/jwt.h"
 #include "tickgate/metrics.h"
 
+typedef struct tg_store_pg tg_store_pg_t; /* tickgate/pg.h */
+typedef struct tg_redis tg_redis_t;       /* tickgate/redis.h */
+
 typedef struct tg_gateway tg_gateway_t;
 
 /** What the gateway needs from the rest of the process (all borrowed). */
@@ -53,5 +56,12 @@ void tg_gateway_destroy(tg_gateway_t *g);
 
 /** The port actually bound (useful with port 0). */
 int tg_gateway_port(const tg_gateway_t *g);
+
+/**
+ * SIGHUP: new `limits` for the running gateway (main thread). Each service
+ * thread takes them at its next wake-up; clients stay connected.
+ */
+struct tg_limits;
+void tg_gateway_set_limits(tg_gateway_t *g, const struct tg_limits *l);
 
 #endif

@@ -29,7 +29,7 @@ static int session_start(const tg_engine_t *e, int64_t now, int64_t *out)
     const char *hhmm = e->cfg->engine.session_open, *tz = e->cfg->engine.session_tz;
     int64_t t = now - 50LL * 3600 * 1000000000LL, next, last = 0;
     for (int i = 0; i < 8; i++) {
-        if (tg_session_next_open(hhmm, tz, t, &next) != 0)
+        if (tg_session_next_open(e->cfg->engine.tzdir, hhmm, tz, t, &next) != 0)
             return -EINVAL;
         if (next > now)
             break;
