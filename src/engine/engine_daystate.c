@@ -3,12 +3,9 @@
  * journal.dir/daystate and restored at start-up when the file belongs to the
  * current session day (engine.session_open in engine.session_tz).
  *
- * The file is small text, rewritten whole (temp file + rename) every
- * DAYSTATE_EVERY_NS by the engine thread and once more after it stopped:
- *   tickgate-daystate 1 <session start ns>
- *   q <day_open> <volume> <symbol>
- *   p <pending 0|1> <open> <cash> <cost> <n_holdings> <portfolio id>
- * Ids and symbols come last on their line, so they may hold any byte but '\n'.
+ * The file is small text (format and parser: tickgate/daystate.h), rewritten
+ * whole (temp file + rename) every DAYSTATE_EVERY_NS by the engine thread and
+ * once more after it stopped.
  * A crash loses at most the last interval; a file from another session day
  * (or none) means the day starts now. Start-up order: this file's quotes,
  * then the journal tail's last quotes (which do not count as trades of the
@@ -18,6 +15,7 @@
 #include <stdio.h>
 
 #include "engine_int.h"
+#include "tickgate/daystate.h"
 
 #define DAYSTATE_EVERY_NS (10LL * 1000000000LL)
 #define DAYSTATE_MAX_BYTES (512u << 20)
@@ -88,28 +86,6 @@ void tg__engine_daystate_save(tg_engine_t *e)
     }
 }
 
-/* Next space-separated field of *p (advanced past it); NULL at the end of line. */
-static char *field(char **p)
-{
-    char *s = *p;
-    if (!s || !*s)
-        return NULL;
-    char *sp = strchr(s, ' ');
-    if (sp) {
-        *sp = 0;
-        *p = sp + 1;
-    } else {
-        *p = s + strlen(s);
-    }
-    return s;
-}
-
-static bool dec_field(char **p, tg_dec_t *out)
-{
-    const char *s = field(p);
-    return s && tg_dec_parse(s, strlen(s), out) == 0;
-}
-
 /* Keep a saved portfolio baseline until the portfolio is there and priced
  * as before: after the journal restore, or at its first put (with
  * PostgreSQL, portfolios arrive after start-up). */
@@ -131,59 +107,41 @@ static void keep_pf(tg_engine_t *e, const char *id, const tg_book_day_t *d)
     e->n_day_pf++;
 }
 
+static void on_quote_line(void *arg, const char *symbol, tg_dec_t day_open, tg_dec_t volume)
+{
+    tg_engine_t *e = arg;
+    quote_t *q = tg__engine_quote_for(e, symbol, strlen(symbol));
+    if (!q)
+        return;
+    q->day_open = day_open;
+    q->volume = volume;
+}
+
+static void on_portfolio_line(void *arg, const char *id, bool pending, tg_dec_t open,
+                              tg_dec_t cash, tg_dec_t cost, uint32_t n_holdings)
+{
+    tg_book_day_t d = {.pending = pending, .open = open, .cash = cash, .cost = cost,
+                       .n_holdings = n_holdings};
+    keep_pf(arg, id, &d);
+}
+
 void tg__engine_daystate_load(tg_engine_t *e)
 {
     char path[4096], *text = NULL;
     size_t len = 0;
     int64_t start;
-    bool ok = false;
-    int nq = 0, np = 0;
     path_of(e, path, sizeof path, "");
-    if (session_start(e, tg_now_ns(), &start) == 0 &&
-        tg_file_read(path, DAYSTATE_MAX_BYTES, &text, &len) == 0) {
-        long long saved = 0;
-        ok = sscanf(text, "tickgate-daystate 1 %lld", &saved) == 1 && saved == start;
-    }
-    if (!ok) {
-        if (text)
-            TG_INFO("daystate_ignored", "reason", TG_S("another session day"));
-        free(text);
+    if (session_start(e, tg_now_ns(), &start) != 0 ||
+        tg_file_read(path, DAYSTATE_MAX_BYTES, &text, &len) != 0)
         return;
-    }
-    /* by length: a NUL byte inside the file only spoils its own line */
-    char *end = text + len;
-    for (char *line = text, *next; line < end; line = next) {
-        next = memchr(line, '\n', (size_t)(end - line));
-        if (next)
-            *next++ = 0;
-        else
-            next = end; /* tg_file_read NUL-terminates the text */
-        char *p = line + 2;
-        if (line[0] == 'q' && line[1] == ' ') {
-            tg_dec_t day_open, volume;
-            if (!dec_field(&p, &day_open) || !dec_field(&p, &volume) || !*p)
-                continue;
-            quote_t *q = tg__engine_quote_for(e, p, strlen(p));
-            if (!q)
-                continue;
-            q->day_open = day_open;
-            q->volume = volume;
-            nq++;
-        } else if (line[0] == 'p' && line[1] == ' ') {
-            tg_book_day_t d;
-            memset(&d, 0, sizeof d);
-            const char *pend = field(&p), *nh;
-            if (!pend || !dec_field(&p, &d.open) || !dec_field(&p, &d.cash) ||
-                !dec_field(&p, &d.cost) || !(nh = field(&p)) || !*p)
-                continue;
-            d.pending = pend[0] == '1';
-            d.n_holdings = (uint32_t)strtoul(nh, NULL, 10);
-            keep_pf(e, p, &d);
-            np++;
-        }
-    }
+    tg_daystate_cb_t cb = {.on_quote = on_quote_line, .on_portfolio = on_portfolio_line,
+                           .arg = e};
+    int n = tg_daystate_parse(text, len, start, &cb);
     free(text);
-    TG_INFO("daystate_restored", "quotes", TG_I(nq), "portfolios", TG_I(np));
+    if (n < 0)
+        TG_INFO("daystate_ignored", "reason", TG_S("another session day"));
+    else
+        TG_INFO("daystate_restored", "lines", TG_I(n), "portfolios", TG_I(e->n_day_pf));
 }
 
 void tg__engine_daystate_apply(tg_engine_t *e)

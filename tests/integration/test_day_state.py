@@ -136,6 +136,6 @@ def test_hostile_day_state_file_is_skipped_line_by_line(tmp_path):
         q = wait_for(good, 10)
         assert q and q["day_open"] == 12.5 and q["volume"] == 42, (q, d.log()[:1500])
         ev = [e for e in d.log_events() if e.get("event") == "daystate_restored"]
-        assert ev and ev[0]["quotes"] == 1, ev
+        assert ev and ev[0]["lines"] == 1, ev
     finally:
         d.cleanup()
