@@ -826,3 +826,18 @@ int tg_json_escape(const char *s, size_t len, char *buf, size_t cap)
         return -ENOSPC;
     return (int)o;
 }
+
+void tg_json_put_str(tg_buf_t *b, const char *s, size_t len)
+{
+    /* worst case: every byte becomes \ufffd (6 bytes) */
+    if (len > (SIZE_MAX - 3) / 6 || !tg_buf_reserve(b, len * 6 + 2)) {
+        b->err = true;
+        return;
+    }
+    b->p[b->len++] = '"';
+    int w = tg_json_escape(s, len, b->p + b->len, b->cap - b->len - 2);
+    if (w > 0)
+        b->len += (size_t)w;
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
+}

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"

@@ -308,7 +308,6 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
     for (size_t i = 0; i < pg->nknown; i++)
         free(pg->known[i]);
     free(pg->known);
-    free(pg->line.p);
     tg_ring_destroy(pg->ring);
     free(pg);
 }

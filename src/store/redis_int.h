@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -83,7 +84,8 @@ struct tg_redis {
     tg_symtab_t syms;
     qentry_t *q;
     size_t capq;
-    uint32_t *dirty;
+    uint32_t *dirty;       /* symbol ids with a quote to flush, each at most once */
+    size_t capdirty;
     size_t ndirty;
     int64_t next_quote_ns;
 
