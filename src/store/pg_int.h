@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/embed.h"
 #include "tickgate/buf.h"
@@ -62,7 +63,7 @@ struct tg_store_pg {
 
     PGconn *conn;
     int64_t next_connect_ns;
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     bool ever_up, alerts_restored, down_logged;
     int64_t last_write_ns, next_retention_ns;
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tickgate/buf.h"
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -75,7 +76,7 @@ struct tg_redis {
     redisAsyncContext *ac;
     bool want_read, want_write, connected;
     int64_t connect_started_ns, next_connect_ns;
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     bool down_logged;
     uint64_t outstanding;
     int64_t progress_ns;
