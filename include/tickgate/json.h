@@ -96,5 +96,7 @@ int tg_json_escape(const char *s, size_t len, char *buf, size_t cap);
 
 /** Append s[0..len) to b as a quoted, escaped JSON string (tg_json_escape's rules). */
 void tg_json_put_str(tg_buf_t *b, const char *s, size_t len);
+/** Same for a C string. */
+void tg_json_put_cstr(tg_buf_t *b, const char *s);
 
 #endif

@@ -841,3 +841,8 @@ void tg_json_put_str(tg_buf_t *b, const char *s, size_t len)
     b->p[b->len++] = '"';
     b->p[b->len] = 0;
 }
+
+void tg_json_put_cstr(tg_buf_t *b, const char *s)
+{
+    tg_json_put_str(b, s, strlen(s));
+}

@@ -48,10 +48,6 @@ static PGresult *query(PGconn *c, const char *sql, const char *id)
     return r;
 }
 
-static void json_cstr(tg_buf_t *b, const char *s)
-{
-    tg_json_put_str(b, s, strlen(s));
-}
 
 /*
  * Read portfolios (one id, or all with id NULL) and put each into the engine;
@@ -91,11 +87,11 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
         const char *pid = PQgetvalue(rp, i, 0);
         b.len = 0;
         tg_buf_puts(&b, "{\"id\":");
-        json_cstr(&b, pid);
+        tg_json_put_cstr(&b, pid);
         tg_buf_puts(&b, ",\"owner\":");
-        json_cstr(&b, PQgetvalue(rp, i, 1));
+        tg_json_put_cstr(&b, PQgetvalue(rp, i, 1));
         tg_buf_puts(&b, ",\"cash\":");
-        json_cstr(&b, PQgetisnull(rp, i, 2) ? "0" : PQgetvalue(rp, i, 2));
+        tg_json_put_cstr(&b, PQgetisnull(rp, i, 2) ? "0" : PQgetvalue(rp, i, 2));
         if (!PQgetisnull(rp, i, 3)) {
             tg_buf_puts(&b, ",\"alerts\":");
             tg_buf_puts(&b, PQgetvalue(rp, i, 3));
@@ -107,7 +103,7 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
             if (!first)
                 tg_buf_puts(&b, ",");
             first = false;
-            json_cstr(&b, PQgetvalue(rs, is, 1));
+            tg_json_put_cstr(&b, PQgetvalue(rs, is, 1));
         }
         while (ih < nh && strcmp(PQgetvalue(rh, ih, 0), pid) < 0)
             ih++;
@@ -117,13 +113,13 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
                 tg_buf_puts(&b, ",");
             first = false;
             tg_buf_puts(&b, "{\"symbol\":");
-            json_cstr(&b, PQgetvalue(rh, ih, 1));
+            tg_json_put_cstr(&b, PQgetvalue(rh, ih, 1));
             tg_buf_puts(&b, ",\"quantity\":");
-            json_cstr(&b, PQgetvalue(rh, ih, 2));
+            tg_json_put_cstr(&b, PQgetvalue(rh, ih, 2));
             tg_buf_puts(&b, ",\"cost_basis\":");
-            json_cstr(&b, PQgetisnull(rh, ih, 3) ? "0" : PQgetvalue(rh, ih, 3));
+            tg_json_put_cstr(&b, PQgetisnull(rh, ih, 3) ? "0" : PQgetvalue(rh, ih, 3));
             tg_buf_puts(&b, ",\"target_weight\":");
-            json_cstr(&b, PQgetisnull(rh, ih, 4) ? "0" : PQgetvalue(rh, ih, 4));
+            tg_json_put_cstr(&b, PQgetisnull(rh, ih, 4) ? "0" : PQgetvalue(rh, ih, 4));
             tg_buf_puts(&b, "}");
         }
         tg_buf_puts(&b, "]}");
