@@ -99,4 +99,7 @@ void tg_json_put_str(tg_buf_t *b, const char *s, size_t len);
 /** Same for a C string. */
 void tg_json_put_cstr(tg_buf_t *b, const char *s);
 
+/** Value of one hex digit (either case), -1 for anything else (\\u escapes, %-decoding). */
+int tg_json_hexval(int c);
+
 #endif

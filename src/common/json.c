@@ -39,7 +39,7 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline int hexval(unsigned char c)
+int tg_json_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -55,7 +55,7 @@ static long hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)p[i]);
+        int h = tg_json_hexval((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = (v << 4) | h;
