@@ -268,7 +268,8 @@ void tg__engine_flush_portfolios(tg_engine_t *e)
 void tg__engine_flush_alert_rows(tg_engine_t *e)
 {
     size_t n = e->sinks.snapshots.push(e->sinks.snapshots.ctx, e->alert_q, e->n_alert_q);
-    memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
+    if (n) /* alert_q is NULL until the first row waited */
+        memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
     e->n_alert_q -= n;
 }
 
