@@ -71,6 +71,15 @@ size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, cha
     return n;
 }
 
+/* One element of a JSON array: a message's JSON text, comma-separated. */
+static void array_elem(tg_buf_t *b, bool *first, const tg_msg_t *m)
+{
+    if (!*first)
+        tg_buf_putc(b, ',');
+    *first = false;
+    tg_buf_put(b, (const char *)m->json, m->json_len);
+}
+
 static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
 {
     r->status = status;
@@ -204,20 +213,13 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
             if (!k || !k->last)
                 continue;
-            if (!first)
-                tg_buf_puts(&b, ",");
-            first = false;
-            tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
+            array_elem(&b, &first, k->last);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-                if (k->channel == TG_CH_MARKET_DATA && k->last) {
-                    if (!first)
-                        tg_buf_puts(&b, ",");
-                    first = false;
-                    tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-                }
+                if (k->channel == TG_CH_MARKET_DATA && k->last)
+                    array_elem(&b, &first, k->last);
     }
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
@@ -258,12 +260,8 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
     bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
-                if (!first)
-                    tg_buf_puts(&b, ",");
-                first = false;
-                tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-            }
+            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k))
+                array_elem(&b, &first, k->last);
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
@@ -303,10 +301,7 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
             may = strcmp(c->portfolios[j], m->key_name) == 0;
         if (!may)
             continue;
-        if (!first)
-            tg_buf_puts(&b, ",");
-        first = false;
-        tg_buf_put(&b, (const char *)m->json, m->json_len);
+        array_elem(&b, &first, m);
     }
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
