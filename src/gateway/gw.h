@@ -282,7 +282,7 @@ void gw_reply_send(gw_client_t *s, gw_reply_t *r);
 void gw_send_error(gw_client_t *s, const char *code, const char *message, const tg_cmsg_id_t *id);
 void gw_send_established(gw_client_t *s);
 
-/* auth.c */
+/* auth.c (gw_count_auth_failure: close.c, with the other labeled counters) */
 void gw_count_auth_failure(gw_thread_t *t, const char *reason);
 /** Verify a token for s (0, -ETIMEDOUT expired, -EPERM invalid, -EACCES other sub). */
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth);
