@@ -134,7 +134,7 @@ void gw_close_check_linger(gw_client_t *s, int64_t now)
 
 /* RFC 6455 §7.4: codes a peer may send. lws rewrites some invalid ones to
  * 1002 itself and lets the others (e.g. 5000) through. */
-static bool close_code_valid(int c)
+bool gw_close_code_valid(int c)
 {
     return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
@@ -143,7 +143,7 @@ int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size
 {
     if (s && s->linger)
         return -1; /* the client answered our close: nothing left to read */
-    if (len == 1 || (len >= 2 && !close_code_valid((in[0] << 8) | in[1]))) {
+    if (len == 1 || (len >= 2 && !gw_close_code_valid((in[0] << 8) | in[1]))) {
         static const char why[] = "invalid close frame";
         lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why,
                          sizeof why - 1);
@@ -165,7 +165,7 @@ bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max)
 }
 
 /* A valid Sec-WebSocket-Key is the base64 of 16 bytes: 22 chars and "==". */
-static bool ws_key_valid(const char *k, int n)
+bool gw_ws_key_valid(const char *k, int n)
 {
     if (n != 24 || k[22] != '=' || k[23] != '=')
         return false;
@@ -211,7 +211,7 @@ int gw_conformance_upgrade(struct lws *wsi, bool path_ok)
         return refuse_upgrade(wsi, 426, "bad_request",
                               "WebSocket version 13 only (Sec-WebSocket-Version: 13)");
     int kn = lws_hdr_copy(wsi, key, sizeof key, WSI_TOKEN_KEY);
-    if (kn <= 0 || !ws_key_valid(key, kn))
+    if (kn <= 0 || !gw_ws_key_valid(key, kn))
         return refuse_upgrade(wsi, 400, "bad_request", "invalid Sec-WebSocket-Key");
     return 0;
 }
