@@ -159,6 +159,7 @@ struct gw_thread {
     struct lws_vhost *vhost;
     pthread_t thread;
     bool started;
+    bool stuck;              /* did not stop at shutdown: its context is left alone */
     tg_ring_t *in;           /* engine -> this thread */
     gw_hub_t hub;
     gw_client_t *clients;
