@@ -78,6 +78,8 @@ static const char *const log_formats[] = {"json", "text", NULL};
 static const char *const fsync_modes[] = {"none", "interval", "always", NULL};
 static const char *const ws_formats[] = {"finnhub", "alpaca",  "polygon", "coinbase",
                                          "binance", "tickgate", NULL};
+static const char *const node_roles[] = {"all", "ingest", "gateway", NULL};
+static const char *const bus_modes[] = {"stream", "pubsub", NULL};
 static const char *const feed_type_names[] = {"synthetic", "replay", "ws", "tcp", "redis", NULL};
 
 /* clang-format off */
@@ -134,6 +136,11 @@ static const cfg_key_t main_keys[] = {
     {"redis", "publish",            K_BOOL, C(redis.publish), "false", 0, 0, NULL, 0, 0},
     {"redis", "publish_channel",    K_STR,  C(redis.publish_channel), "tickgate:ticks", 0, 0, NULL, 0, 0},
     {"redis", "command_timeout_ms", K_INT,  C(redis.command_timeout_ms), "250", 1, 600000, NULL, 0, 0},
+    {"redis", "bus_channel",        K_STR,  C(redis.bus_channel), "tickgate:bus", 0, 0, NULL, 0, 0},
+    {"redis", "bus_mode",           K_ENUM, C(redis.bus_mode), "stream", 0, 0, bus_modes, 0, 0},
+    {"redis", "bus_maxlen",         K_LL,   C(redis.bus_maxlen), "100000", 100, 1000000000, NULL, 0, 0},
+
+    {"node", "role",                K_ENUM, C(node.role), "all", 0, 0, node_roles, 0, 0},
 
     {"journal", "dir",               K_STR,  C(journal.dir), "", 0, 0, NULL, 0, 0},
     {"journal", "segment_bytes",     K_LL,   C(journal.segment_bytes), "67108864", 4096, 1LL << 40, NULL, 0, 0},
@@ -1240,6 +1247,12 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
         return fail(ctx, -EINVAL, "redis.url: must start with redis:// or unix:///");
     if (cfg->redis.publish && !*ru)
         return fail(ctx, -EINVAL, "redis.publish: needs redis.url");
+    if (strcmp(cfg->node.role, "all") != 0 && !*ru)
+        return fail(ctx, -EINVAL, "node.role: %s needs redis.url (the cluster bus)", cfg->node.role);
+    if (strcmp(cfg->node.role, "gateway") == 0 && cfg->n_feeds)
+        return fail(ctx, -EINVAL, "node.role: a gateway node runs no feeds (remove `feeds`)");
+    if (!*cfg->redis.bus_channel)
+        return fail(ctx, -EINVAL, "redis.bus_channel: must not be empty");
     const char *pu = cfg->postgres.url;
     if (*pu && has_prefix(pu, "postgres") && !has_prefix(pu, "postgres://") &&
         !has_prefix(pu, "postgresql://"))

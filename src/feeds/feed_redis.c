@@ -24,6 +24,7 @@
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
 #include "tickgate/redis.h"
+#include "tickgate/redis_sync.h"
 
 #define BATCH 256
 #define CONNECT_TIMEOUT_MS 500
@@ -100,17 +101,6 @@ static void on_payload(tg_feed_t *f, rfeed_t *r, const char *data, size_t len)
         flush_batch(f, r);
 }
 
-static int send_cmd(rfeed_t *r, int argc, const char **argv)
-{
-    if (redisAppendCommandArgv(r->c, argc, argv, NULL) != REDIS_OK)
-        return -EIO;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(r->c, &done) != REDIS_OK)
-            return -EIO;
-    return 0;
-}
-
 static void drop(tg_feed_t *f, rfeed_t *r, const char *why)
 {
     if (r->c) {
@@ -121,57 +111,22 @@ static void drop(tg_feed_t *f, rfeed_t *r, const char *why)
     } else {
         tg_feed_connect_error(f);
     }
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > BACKOFF_MAX_MS)
-        r->backoff_ms = BACKOFF_MAX_MS;
-    r->next_connect_ns = tg_mono_ns() + (int64_t)r->backoff_ms * 1000000LL;
+    r->next_connect_ns = tg_redis_sync_backoff(&r->backoff_ms, BACKOFF_MAX_MS);
     r->xread_in_flight = false;
-}
-
-static int expect_ok(redisContext *c, int argc, const char **argv)
-{
-    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
-    int rc = rep && rep->type != REDIS_REPLY_ERROR ? 0 : -EIO;
-    if (rep)
-        freeReplyObject(rep);
-    return rc;
 }
 
 static void try_connect(tg_feed_t *f, rfeed_t *r, const tg_config_t *cfg)
 {
-    struct timeval tv = {0, CONNECT_TIMEOUT_MS * 1000};
-    r->c = r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, tv)
-                          : redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    if (!r->c || r->c->err) {
-        if (r->c)
-            redisFree(r->c);
-        r->c = NULL;
-        drop(f, r, "connect failed");
+    const char *why = NULL;
+    int cmd_ms = cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 250;
+    r->c = tg_redis_sync_connect(&r->url, CONNECT_TIMEOUT_MS, cmd_ms, &why);
+    if (!r->c) {
+        drop(f, r, why);
         return;
-    }
-    /* AUTH/SELECT are quick; the deadline covers a server that accepts but hangs */
-    tv.tv_usec = (cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 250) * 1000L;
-    redisSetTimeout(r->c, tv);
-    if (r->url.pass[0]) {
-        const char *a3[3] = {"AUTH", r->url.user, r->url.pass};
-        const char *a2[2] = {"AUTH", r->url.pass};
-        if (r->url.user[0] ? expect_ok(r->c, 3, a3) : expect_ok(r->c, 2, a2)) {
-            drop(f, r, "AUTH failed");
-            return;
-        }
-    }
-    if (r->url.db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->url.db);
-        const char *a[2] = {"SELECT", db};
-        if (expect_ok(r->c, 2, a)) {
-            drop(f, r, "SELECT failed");
-            return;
-        }
     }
     if (!r->stream_mode) {
         const char *a[2] = {"SUBSCRIBE", f->conf->channel};
-        if (send_cmd(r, 2, a) != 0) {
+        if (tg_redis_sync_send(r->c, 2, a, NULL) != 0) {
             drop(f, r, "SUBSCRIBE failed");
             return;
         }
@@ -262,7 +217,7 @@ static int rfeed_run(tg_feed_t *f)
             const char *argv[8];
             memcpy(argv, a, sizeof a);
             argv[7] = r->last_id;
-            if (send_cmd(r, 8, argv) != 0) {
+            if (tg_redis_sync_send(r->c, 8, argv, NULL) != 0) {
                 drop(f, r, "XREAD failed");
                 continue;
             }

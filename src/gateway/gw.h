@@ -143,7 +143,9 @@ struct gw_thread {
     struct lws_vhost *vhost;
     pthread_t thread;
     bool started;
-    tg_ring_t *in;           /* engine -> this thread */
+    tg_ring_t *in;           /* engine (or bus consumer) -> this thread */
+    char epoch[24];          /* as g->epoch; on a gateway node the ingest's (cluster.c) */
+    bool epoch_from_bus;     /* gateway node: an ingest epoch was adopted */
     gw_hub_t hub;
     gw_session_t *sessions;
     _Atomic uint32_t nsessions; /* read by the main thread during shutdown */
@@ -195,6 +197,9 @@ struct tg_gateway {
     gw_table_t *notif_seq;   /* per-user notifications seq, shared by the threads */
 };
 
+/* cluster.c: a TG_MSG_EPOCH from the bus consumer (takes m's reference) */
+void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m);
+
 /* hub.c */
 int gw_hub_init(gw_hub_t *h, uint32_t history_size, uint64_t max_bytes);
 void gw_hub_free(gw_hub_t *h);
@@ -206,6 +211,9 @@ void gw_hub_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 void gw_hub_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Messages of k with seq > since, oldest first, or -1 if not all are in history. */
 int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n);
+/** Forget every key's history (`since` then answers complete:false), and with
+ * `states` their current states too (another epoch's seqs mean nothing). */
+void gw_hub_forget(gw_hub_t *h, bool states);
 int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_session_t *s, uint32_t sub);
 void gw_hub_del_sub(gw_key_t *k, uint32_t pos);
 int gw_hub_add_wild(gw_hub_t *h, gw_session_t *s);
@@ -233,6 +241,8 @@ int gw_session_write(gw_session_t *s);
 void gw_thread_flush_writers(gw_thread_t *t, bool direct);
 
 /* protocol handling (server.c) */
+void gw_send_recovered(gw_session_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete);
 void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);
 
 /* limits.c (thread-safe) */

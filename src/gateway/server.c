@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/json.h"
@@ -102,7 +103,7 @@ static void send_established(gw_session_t *s)
     tg_enc_kv_str(&r.e, "client_id", s->client_id);
     tg_enc_kv_str(&r.e, "user_id", s->claims.sub);
     tg_enc_kv_i64(&r.e, "protocol", 1);
-    tg_enc_kv_str(&r.e, "epoch", s->t->g->epoch);
+    tg_enc_kv_str(&r.e, "epoch", s->t->epoch);
     tg_enc_kv_i64(&r.e, "server_time", tg_now_ns());
     reply_send(s, &r);
 }
@@ -311,8 +312,8 @@ static void confirm(gw_session_t *s, const char *type, const tg_cmsg_t *m, char 
     reply_send(s, &r);
 }
 
-static void send_recovered(gw_session_t *s, tg_channel_t ch, const char *key, uint64_t from,
-                           bool complete)
+void gw_send_recovered(gw_session_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete)
 {
     reply_t r;
     reply_begin(&r, 5);
@@ -333,19 +334,19 @@ static void send_state(gw_session_t *s, gw_key_t *k, const tg_cmsg_t *m, const c
         if (strcmp(m->since[i].key, client_key) == 0)
             since = &m->since[i];
     if (since) {
-        bool same_epoch = strcmp(m->epoch, s->t->g->epoch) == 0;
+        bool same_epoch = strcmp(m->epoch, s->t->epoch) == 0;
         tg_msg_t **msgs;
         uint32_t n;
         if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
                 gw_session_push_ctrl(s, tg_msg_ref(msgs[i]));
             free(msgs);
-            send_recovered(s, m->channel, client_key, since->seq, true);
+            gw_send_recovered(s, m->channel, client_key, since->seq, true);
             return;
         }
         if (k->last)
             gw_session_push_ctrl(s, tg_msg_ref(k->last));
-        send_recovered(s, m->channel, client_key, since->seq, false);
+        gw_send_recovered(s, m->channel, client_key, since->seq, false);
         return;
     }
     if (k->last && m->channel != TG_CH_NOTIFICATIONS && m->channel != TG_CH_SYSTEM)
@@ -855,6 +856,10 @@ static void drain_engine(gw_thread_t *t)
                 publish_alert(t, m);
                 continue;
             }
+            if (m->type == TG_MSG_EPOCH) { /* gateway node: from the bus (cluster.c) */
+                gw_cluster_on_epoch(t, m);
+                continue;
+            }
             if (m->type == TG_MSG_PORTFOLIO_REMOVED) {
                 gw_key_t *k = gw_hub_find(&t->hub, m->channel, m->key_name);
                 if (k) { /* gone: the API stops listing it, subscribers keep the key */
@@ -1353,7 +1358,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                          (uint64_t)cfg->limits.history_max_bytes);
         if (rc)
             goto fail;
-        rc = tg_engine_add_output(deps->engine, &t->in, engine_wake, t);
+        memcpy(t->epoch, g->epoch, sizeof t->epoch);
+        rc = deps->engine ? tg_engine_add_output(deps->engine, &t->in, engine_wake, t)
+                          : tg_bus_sub_add_output(deps->bus, &t->in, engine_wake, t);
         if (rc || (rc = tg_metrics_watch_ring(g->metrics, t->in)) != 0)
             goto fail;
         struct lws_context_creation_info info;

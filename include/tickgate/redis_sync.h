@@ -1,0 +1,37 @@
+/* redis_sync.h - a plain hiredis connection for a thread that polls it itself.
+ *
+ * The `redis` feed and the cluster bus each own one connection on their own
+ * thread: connect with a deadline, AUTH and SELECT as redis.url says, then
+ * pipeline commands and read replies when poll(2) says the socket is
+ * readable. These helpers are that shared part (and its reconnect backoff).
+ */
+#ifndef TICKGATE_REDIS_SYNC_H
+#define TICKGATE_REDIS_SYNC_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tickgate/redis.h"
+
+/**
+ * Connect to u within connect_ms, set command_ms as the socket timeout, send
+ * AUTH / SELECT when u asks for them. Returns the context (caller frees with
+ * redisFree) or NULL with *why set to a static reason.
+ */
+redisContext *tg_redis_sync_connect(const tg_redis_url_t *u, int connect_ms, int command_ms,
+                                    const char **why);
+
+/** Append one command (lens NULL: C strings) and write the output buffer out. 0 or -EIO. */
+int tg_redis_sync_send(redisContext *c, int argc, const char **argv, const size_t *lens);
+
+/** Write what hiredis has buffered (pipelined appends). 0 or -EIO. */
+int tg_redis_sync_flush(redisContext *c);
+
+/**
+ * Reconnect backoff: doubles *backoff_ms from 100 up to max_ms and returns
+ * the monotonic time of the next attempt. Reset *backoff_ms to 0 once connected.
+ */
+int64_t tg_redis_sync_backoff(int *backoff_ms, int max_ms);
+
+#endif
