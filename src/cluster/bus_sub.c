@@ -53,6 +53,7 @@ struct tg_bus_sub {
     bool started;
     _Atomic int stop;
     _Atomic int up;
+    _Atomic int synced;     /* an ingest epoch has been handed to the service threads */
 
     redisContext *c;
     int backoff_ms;
@@ -87,6 +88,11 @@ int tg_bus_sub_add_output(tg_bus_sub_t *b, tg_ring_t **ring, tg_bus_wake_fn wake
 bool tg_bus_sub_up(const tg_bus_sub_t *b)
 {
     return b && atomic_load(&b->up);
+}
+
+bool tg_bus_sub_synced(const tg_bus_sub_t *b)
+{
+    return b && atomic_load(&b->synced);
 }
 
 /* Hand one message to every service thread (one reference each). */
@@ -130,6 +136,8 @@ static void announce(tg_bus_sub_t *b, bool lost)
     m->aux = lost;
     snprintf(m->key_name, sizeof m->key_name, "%s", b->epoch);
     deliver(b, m);
+    flush_wakes(b); /* before anything reports synced: the threads see it first */
+    atomic_store(&b->synced, 1);
     if (lost)
         tg_counter_add(b->m_gaps, 1);
 }

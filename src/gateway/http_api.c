@@ -146,8 +146,9 @@ static const char *feed_state_name(tg_feed_t *f)
 static void health_ready(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    /* a gateway node's "engine" is the bus consumer (SPEC §14) */
-    bool engine_ok = g->d.engine ? tg_engine_running(g->d.engine) : g->d.bus != NULL;
+    /* a gateway node's "engine" is the bus consumer (SPEC §14): ready once it
+     * knows the ingest epoch, so clients never get a node-local one */
+    bool engine_ok = g->d.engine ? tg_engine_running(g->d.engine) : tg_bus_sub_synced(g->d.bus);
     bool bus_ok = (!g->d.bus || tg_bus_sub_up(g->d.bus)) &&
                   (!g->d.bus_pub || tg_bus_pub_up(g->d.bus_pub));
     bool any_delivering = false;
@@ -162,7 +163,7 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
     if (g->d.bus)
         any_delivering = true; /* a bus outage is degraded, clients stay (SPEC §14) */
     /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
-    bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
+    bool stores_ok = (!g->d.pg || tg_store_pg_up(g->d.pg)) &&
                      (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
     /* some symbol without a closed feed (failover exhausted): degraded too */
     bool feeds_ok = !g->d.engine || tg_engine_degraded_symbols(g->d.engine) == 0;
@@ -181,7 +182,7 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
     sb_printf(&b, "},\"role\":\"%s\",\"bus\":\"%s\"", g->cfg->node.role,
               !g->d.bus && !g->d.bus_pub ? "disabled" : bus_ok ? "ok" : "down");
     sb_printf(&b, ",\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-              !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
+              !g->d.pg ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
               !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
