@@ -98,6 +98,9 @@ static pend_t *at(tg_bus_pub_t *p, size_t i)
 
 static void set_down(tg_bus_pub_t *p, const char *why)
 {
+    char reason[128]; /* why may point into the context's errstr */
+    snprintf(reason, sizeof reason, "%s", why);
+    why = reason;
     if (p->c) {
         redisFree(p->c);
         p->c = NULL;

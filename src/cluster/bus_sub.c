@@ -180,6 +180,9 @@ static void on_payload(tg_bus_sub_t *b, const char *data, size_t len)
 
 static void set_down(tg_bus_sub_t *b, const char *why)
 {
+    char reason[128]; /* why may point into the context's errstr */
+    snprintf(reason, sizeof reason, "%s", why);
+    why = reason;
     if (b->c) {
         redisFree(b->c);
         b->c = NULL;
