@@ -9,11 +9,11 @@
  * same seq, ts and epoch.
  *
  * Three pieces:
- *   - the entry codec (bus_codec.c): one MessagePack map per message;
- *   - the publisher (bus_pub.c): its own thread, fed through an engine output
+ *   - the entry codec (wire/bus_codec.c): one MessagePack map per message;
+ *   - the publisher (store/bus_pub.c): its own thread, fed through an engine output
  *     ring like a gateway thread; never blocks the engine; pipelined XADDs;
  *     buffers while Redis is down and resends what was not acknowledged;
- *   - the consumer (bus_sub.c): its own thread, XREAD BLOCK from the last
+ *   - the consumer (store/bus_sub.c): its own thread, XREAD BLOCK from the last
  *     entry ID it read (no gap across a Redis outage), dropping duplicates by
  *     the publisher's entry number.
  */

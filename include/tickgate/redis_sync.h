@@ -28,6 +28,13 @@ int tg_redis_sync_send(redisContext *c, int argc, const char **argv, const size_
 /** Write what hiredis has buffered (pipelined appends). 0 or -EIO. */
 int tg_redis_sync_flush(redisContext *c);
 
+/** One entry of an XREAD reply: its ID string and field/value array, both NULL
+ * for an entry that is not shaped like one. */
+typedef void (*tg_redis_entry_fn)(void *arg, const redisReply *id, const redisReply *fields);
+
+/** Walk an XREAD reply (an array of [stream, entries] pairs): fn once per entry. */
+void tg_redis_sync_xread_each(const redisReply *rep, tg_redis_entry_fn fn, void *arg);
+
 /**
  * Reconnect backoff: doubles *backoff_ms from 100 up to max_ms and returns
  * the monotonic time of the next attempt. Reset *backoff_ms to 0 once connected.

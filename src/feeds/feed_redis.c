@@ -138,6 +138,32 @@ static void try_connect(tg_feed_t *f, rfeed_t *r, const tg_config_t *cfg)
             TG_S(r->stream_mode ? f->conf->stream : f->conf->channel));
 }
 
+typedef struct stream_ctx {
+    tg_feed_t *f;
+    rfeed_t *r;
+} stream_ctx_t;
+
+static void on_stream_entry(void *arg, const redisReply *id, const redisReply *kv)
+{
+    stream_ctx_t *x = arg;
+    if (!id) {
+        tg_feed_parse_error(x->f);
+        return;
+    }
+    snprintf(x->r->last_id, sizeof x->r->last_id, "%s", id->str);
+    const redisReply *val = NULL;
+    for (size_t k = 0; k + 1 < kv->elements; k += 2)
+        if (kv->element[k]->type == REDIS_REPLY_STRING && strcmp(kv->element[k]->str, "tick") == 0)
+            val = kv->element[k + 1];
+    if (!val && kv->elements >= 2)
+        val = kv->element[1];
+    if (!val || val->type != REDIS_REPLY_STRING) {
+        tg_feed_parse_error(x->f);
+        return;
+    }
+    on_payload(x->f, x->r, val->str, (size_t)val->len);
+}
+
 static void on_stream_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
 {
     r->xread_in_flight = false;
@@ -147,36 +173,8 @@ static void on_stream_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
         tg_feed_parse_error(f);
         return;
     }
-    for (size_t s = 0; s < rep->elements; s++) {
-        redisReply *st = rep->element[s];
-        if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
-            st->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        redisReply *entries = st->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
-            redisReply *en = entries->element[i];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
-                en->element[0]->type != REDIS_REPLY_STRING ||
-                en->element[1]->type != REDIS_REPLY_ARRAY) {
-                tg_feed_parse_error(f);
-                continue;
-            }
-            snprintf(r->last_id, sizeof r->last_id, "%s", en->element[0]->str);
-            redisReply *kv = en->element[1];
-            redisReply *val = NULL;
-            for (size_t k = 0; k + 1 < kv->elements; k += 2)
-                if (kv->element[k]->type == REDIS_REPLY_STRING &&
-                    strcmp(kv->element[k]->str, "tick") == 0)
-                    val = kv->element[k + 1];
-            if (!val && kv->elements >= 2)
-                val = kv->element[1];
-            if (!val || val->type != REDIS_REPLY_STRING) {
-                tg_feed_parse_error(f);
-                continue;
-            }
-            on_payload(f, r, val->str, (size_t)val->len);
-        }
-    }
+    stream_ctx_t x = {f, r};
+    tg_redis_sync_xread_each(rep, on_stream_entry, &x);
 }
 
 static void on_pubsub_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)

@@ -76,3 +76,23 @@ int64_t tg_redis_sync_backoff(int *backoff_ms, int max_ms)
         *backoff_ms = max_ms;
     return tg_mono_ns() + (int64_t)*backoff_ms * 1000000LL;
 }
+
+void tg_redis_sync_xread_each(const redisReply *rep, tg_redis_entry_fn fn, void *arg)
+{
+    for (size_t s = 0; rep->type == REDIS_REPLY_ARRAY && s < rep->elements; s++) {
+        const redisReply *st = rep->element[s];
+        if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
+            st->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const redisReply *entries = st->element[1];
+        for (size_t i = 0; i < entries->elements; i++) {
+            const redisReply *en = entries->element[i];
+            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+                en->element[0]->type != REDIS_REPLY_STRING ||
+                en->element[1]->type != REDIS_REPLY_ARRAY)
+                fn(arg, NULL, NULL);
+            else
+                fn(arg, en->element[0], en->element[1]);
+        }
+    }
+}

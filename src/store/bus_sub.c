@@ -252,6 +252,22 @@ static void try_connect(tg_bus_sub_t *b)
             TG_S(b->stream ? "stream" : "pubsub"), "position", TG_S(b->last_id));
 }
 
+static void on_stream_entry(void *arg, const redisReply *id, const redisReply *kv)
+{
+    tg_bus_sub_t *b = arg;
+    if (!id) {
+        tg_counter_add(b->m_rejected, 1);
+        return;
+    }
+    if ((size_t)id->len < sizeof b->last_id)
+        memcpy(b->last_id, id->str, (size_t)id->len + 1);
+    if (kv->elements != 2 || kv->element[1]->type != REDIS_REPLY_STRING) {
+        tg_counter_add(b->m_rejected, 1);
+        return;
+    }
+    on_payload(b, kv->element[1]->str, (size_t)kv->element[1]->len);
+}
+
 static void on_stream_reply(tg_bus_sub_t *b, redisReply *rep)
 {
     b->asked_ns = 0;
@@ -261,30 +277,7 @@ static void on_stream_reply(tg_bus_sub_t *b, redisReply *rep)
         set_down(b, rep->type == REDIS_REPLY_ERROR ? rep->str : "bad XREAD reply");
         return;
     }
-    for (size_t s = 0; s < rep->elements; s++) {
-        redisReply *st = rep->element[s];
-        if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
-            st->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        redisReply *entries = st->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
-            redisReply *en = entries->element[i];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
-                en->element[0]->type != REDIS_REPLY_STRING ||
-                en->element[1]->type != REDIS_REPLY_ARRAY) {
-                tg_counter_add(b->m_rejected, 1);
-                continue;
-            }
-            if ((size_t)en->element[0]->len < sizeof b->last_id)
-                memcpy(b->last_id, en->element[0]->str, (size_t)en->element[0]->len + 1);
-            redisReply *kv = en->element[1];
-            if (kv->elements != 2 || kv->element[1]->type != REDIS_REPLY_STRING) {
-                tg_counter_add(b->m_rejected, 1);
-                continue;
-            }
-            on_payload(b, kv->element[1]->str, (size_t)kv->element[1]->len);
-        }
-    }
+    tg_redis_sync_xread_each(rep, on_stream_entry, b);
 }
 
 static void on_pubsub_reply(tg_bus_sub_t *b, redisReply *rep)
