@@ -105,9 +105,11 @@ print("ingest p50 %.1f µs p99 %.1f µs (%.0f msgs/s); gateway p50 %.1f µs p99 
       % (lat(i, "p50"), lat(i, "p99"), rate(i), lat(g, "p50"), lat(g, "p99"), rate(g),
          lat(g, "p50") - lat(i, "p50"),
          "met" if lat(g, "p50") - lat(i, "p50") <= 1000 else "NOT met",
-         lat(g, "p99") - lat(i, "p99")))
+         lat(g, "p99") - lat(i, "p99")) +
+      "; seq gaps/missing ingest %d/%d, gateway %d/%d"
+      % (i["seq"]["gaps"], i["seq"]["missing"], g["seq"]["gaps"], g["seq"]["missing"]))
 EOF
 )
 echo "$summary"
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-echo "- $(machine), $rev — ingest + 2 gateways, $RATE ticks/s, $CLIENTS clients per node, ${DURATION} s: $summary" >>"$RESULTS"
+echo "- $(machine), load average $(cut -d" " -f1-3 /proc/loadavg), $rev — ingest + 2 gateways, $RATE ticks/s, $CLIENTS clients per node, ${DURATION} s: $summary" >>"$RESULTS"

@@ -103,7 +103,8 @@ void tg_bus_sub_stop(tg_bus_sub_t *b);
 void tg_bus_sub_destroy(tg_bus_sub_t *b);
 /** Any thread: connected to Redis and reading the bus. */
 bool tg_bus_sub_up(const tg_bus_sub_t *b);
-/** Any thread: the ingest epoch is known (until then the node is not ready). */
+/** Any thread: the ingest epoch is known and, on a stream, the entries already in it
+ * have been read (until then the node is not ready for clients). */
 bool tg_bus_sub_synced(const tg_bus_sub_t *b);
 
 #endif

@@ -33,6 +33,7 @@
 #define CONNECT_TIMEOUT_MS 500
 #define BACKOFF_MAX_MS 2000
 #define POP_BATCH 512
+#define HEARTBEAT_NS 1000000000LL /* idle: tell gateways the epoch and the last entry no */
 
 typedef struct pend {
     tg_msg_t *m;
@@ -64,6 +65,7 @@ struct tg_bus_pub {
     pend_t *q;            /* ring buffer of QUEUE_MAX */
     size_t qhead, qlen, nsent;
     uint64_t next_no;
+    int64_t last_queued_ns;
     msgpack_sbuffer sb;
     tg_msg_t *batch[POP_BATCH];
 
@@ -156,11 +158,25 @@ static size_t take(tg_bus_pub_t *p)
                 continue;
             }
             *at(p, p->qlen++) = (pend_t){m, ++p->next_no};
+            p->last_queued_ns = tg_mono_ns();
         }
         total += n;
     }
     tg_gauge_set(p->m_backlog, (int64_t)p->qlen);
     return total;
+}
+
+/* Idle: a gateway that starts now (or missed the last entries) learns the
+ * epoch and the last entry number from this. It takes no number itself. */
+static void heartbeat(tg_bus_pub_t *p, int64_t now)
+{
+    p->last_queued_ns = now;
+    tg_msg_t *m = tg_msg_new("", 0, "", 0);
+    if (!m)
+        return;
+    m->type = TG_MSG_EPOCH;
+    m->ts = tg_now_ns();
+    *at(p, p->qlen++) = (pend_t){m, p->next_no};
 }
 
 /* Pipeline what is queued and not yet in flight. */
@@ -230,7 +246,7 @@ static void read_replies(tg_bus_pub_t *p)
             tg_counter_add(p->m_errors, 1);
             TG_WARN("bus_publish_failed", "channel", TG_S(p->cfg->redis.bus_channel), "error",
                     TG_S(rep->str));
-        } else {
+        } else if (at(p, 0)->m->type != TG_MSG_EPOCH) {
             tg_counter_add(p->m_published, 1);
         }
         freeReplyObject(rep);
@@ -256,6 +272,8 @@ static void *pub_thread(void *arg)
         int64_t now = tg_mono_ns();
         if (!p->c && now >= p->next_connect_ns)
             try_connect(p);
+        if (p->c && p->qlen == 0 && now - p->last_queued_ns >= HEARTBEAT_NS)
+            heartbeat(p, now);
         if (p->c)
             send_more(p);
         if (p->c && p->nsent && now - p->progress_ns > p->timeout_ns)

@@ -35,6 +35,8 @@
 #define CONNECT_TIMEOUT_MS 500
 #define BACKOFF_MAX_MS 2000
 #define XREAD_BLOCK_MS 100
+#define XREAD_COUNT 1024
+#define XREAD_COUNT_S "1024"
 
 typedef struct output {
     tg_ring_t *ring;
@@ -53,7 +55,7 @@ struct tg_bus_sub {
     bool started;
     _Atomic int stop;
     _Atomic int up;
-    _Atomic int synced;     /* an ingest epoch has been handed to the service threads */
+    _Atomic int synced;     /* the threads have the ingest epoch (and, on a stream, the backlog) */
 
     redisContext *c;
     int backoff_ms;
@@ -62,6 +64,7 @@ struct tg_bus_sub {
     bool down_logged;
     bool subscribed_once;   /* pub/sub: a later SUBSCRIBE means a gap */
     char last_id[64];       /* stream position: last entry ID read */
+    size_t batch_n;         /* entries in the XREAD reply being walked */
     char skip_epoch[TG_BUS_EPOCH_MAX + 1]; /* catching up: entries not of this epoch are old */
     char epoch[TG_BUS_EPOCH_MAX + 1];
     uint64_t last_no;
@@ -137,7 +140,8 @@ static void announce(tg_bus_sub_t *b, bool lost)
     snprintf(m->key_name, sizeof m->key_name, "%s", b->epoch);
     deliver(b, m);
     flush_wakes(b); /* before anything reports synced: the threads see it first */
-    atomic_store(&b->synced, 1);
+    if (!b->stream)
+        atomic_store(&b->synced, 1);
     if (lost)
         tg_counter_add(b->m_gaps, 1);
 }
@@ -147,6 +151,24 @@ static void on_payload(tg_bus_sub_t *b, const char *data, size_t len)
     tg_bus_entry_t e;
     if (tg_bus_entry_decode(data, len, &e) != 0) {
         tg_counter_add(b->m_rejected, 1);
+        return;
+    }
+    if (e.msg->type == TG_MSG_EPOCH) { /* the publisher's heartbeat */
+        if (!b->skip_epoch[0] || strcmp(e.epoch, b->skip_epoch) == 0) {
+            b->skip_epoch[0] = 0;
+            if (strcmp(e.epoch, b->epoch) != 0) {
+                TG_INFO("bus_epoch", "epoch", TG_S(e.epoch), "previous", TG_S(b->epoch));
+                memcpy(b->epoch, e.epoch, sizeof b->epoch);
+                b->last_no = e.no;
+                announce(b, false);
+            } else if (e.no > b->last_no) {
+                TG_WARN("bus_gap", "epoch", TG_S(e.epoch), "after", TG_I(b->last_no), "got",
+                        TG_I(e.no));
+                b->last_no = e.no;
+                announce(b, true);
+            }
+        }
+        tg_msg_unref(e.msg);
         return;
     }
     if (b->skip_epoch[0]) {
@@ -255,6 +277,7 @@ static void try_connect(tg_bus_sub_t *b)
 static void on_stream_entry(void *arg, const redisReply *id, const redisReply *kv)
 {
     tg_bus_sub_t *b = arg;
+    b->batch_n++;
     if (!id) {
         tg_counter_add(b->m_rejected, 1);
         return;
@@ -271,13 +294,20 @@ static void on_stream_entry(void *arg, const redisReply *id, const redisReply *k
 static void on_stream_reply(tg_bus_sub_t *b, redisReply *rep)
 {
     b->asked_ns = 0;
-    if (rep->type == REDIS_REPLY_NIL)
-        return; /* BLOCK timed out: nothing new */
-    if (rep->type != REDIS_REPLY_ARRAY) {
+    b->batch_n = 0;
+    if (rep->type != REDIS_REPLY_ARRAY && rep->type != REDIS_REPLY_NIL) {
         set_down(b, rep->type == REDIS_REPLY_ERROR ? rep->str : "bad XREAD reply");
         return;
     }
-    tg_redis_sync_xread_each(rep, on_stream_entry, b);
+    if (rep->type == REDIS_REPLY_ARRAY) /* NIL: BLOCK timed out, nothing new */
+        tg_redis_sync_xread_each(rep, on_stream_entry, b);
+    /* a short read: caught up with the stream (a new gateway replays it from
+     * the start of the epoch first); only then is the node ready for clients */
+    if (b->batch_n < XREAD_COUNT && b->epoch[0] && !atomic_load(&b->synced)) {
+        flush_wakes(b);
+        atomic_store(&b->synced, 1);
+        TG_INFO("bus_synced", "epoch", TG_S(b->epoch), "position", TG_S(b->last_id));
+    }
 }
 
 static void on_pubsub_reply(tg_bus_sub_t *b, redisReply *rep)
@@ -310,7 +340,7 @@ static void *sub_thread(void *arg)
             }
         }
         if (b->stream && !b->asked_ns) {
-            const char *a[8] = {"XREAD", "COUNT", "1024", "BLOCK", "100", "STREAMS",
+            const char *a[8] = {"XREAD", "COUNT", XREAD_COUNT_S, "BLOCK", "100", "STREAMS",
                                 b->cfg->redis.bus_channel, b->last_id};
             if (tg_redis_sync_send(b->c, 8, a, NULL) != 0) {
                 set_down(b, "XREAD failed");

@@ -7,6 +7,8 @@
  * without a generic unpacker, so a hostile entry can neither make it allocate
  * by a declared count nor hand it an object of another type. Both encodings
  * travel as the engine made them, so gateways send the same bytes.
+ * A TG_MSG_EPOCH entry is the publisher's heartbeat: no payload, and `no` is
+ * the last entry number it published (0 before the first).
  */
 #include <errno.h>
 #include <msgpack.h>
@@ -19,7 +21,8 @@
 
 int tg_bus_entry_encode(const tg_msg_t *m, const char *epoch, uint64_t no, msgpack_sbuffer *sb)
 {
-    if (!m || !epoch || !sb || m->type == TG_MSG_REPLY || m->type == TG_MSG_EPOCH)
+    if (!m || !epoch || !sb || m->type == TG_MSG_REPLY ||
+        (m->type == TG_MSG_EPOCH && (m->json_len || m->mp_len)))
         return -EINVAL;
     size_t elen = strlen(epoch), klen = strnlen(m->key_name, sizeof m->key_name);
     if (!elen || elen > TG_BUS_EPOCH_MAX || klen == sizeof m->key_name)
@@ -157,7 +160,7 @@ int tg_bus_entry_decode(const void *data, size_t len, tg_bus_entry_t *out)
     size_t elen, klen, alen, jlen, mlen;
     const uint8_t *ep = rd_blob(&r, false, TG_BUS_EPOCH_MAX, &elen);
     uint64_t no = rd_uint(&r, UINT64_MAX);
-    uint64_t type = rd_uint(&r, TG_MSG_PORTFOLIO_REMOVED);
+    uint64_t type = rd_uint(&r, TG_MSG_EPOCH);
     uint64_t channel = rd_uint(&r, TG_CH_COUNT - 1);
     uint64_t key = rd_uint(&r, UINT32_MAX);
     uint64_t aux = rd_uint(&r, UINT32_MAX);
@@ -168,15 +171,20 @@ int tg_bus_entry_decode(const void *data, size_t len, tg_bus_entry_t *out)
     const uint8_t *ap = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &alen);
     const uint8_t *jp = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &jlen);
     const uint8_t *mp = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &mlen);
-    if (r.bad || r.off != len || !elen || !no || ts < 0)
+    if (r.bad || r.off != len || !elen || ts < 0 || type == TG_MSG_REPLY)
         return -EINVAL;
+    if (!no && type != TG_MSG_EPOCH)
+        return -EINVAL; /* entry numbers start at 1; a heartbeat may say 0 */
     /* names are C strings for the gateway; JSON Lines framing forbids newlines */
     if (memchr(ep, 0, elen) || (klen && memchr(kp, 0, klen)) || (jlen && memchr(jp, '\n', jlen)))
         return -EINVAL;
     for (size_t i = 0; i < elen; i++)
         if (ep[i] <= ' ' || ep[i] >= 0x7f || ep[i] == '"' || ep[i] == '\\')
             return -EINVAL;
-    if (type != TG_MSG_PORTFOLIO_REMOVED) {
+    if (type == TG_MSG_EPOCH) {
+        if (jlen || mlen || alen)
+            return -EINVAL; /* a heartbeat carries nothing */
+    } else if (type != TG_MSG_PORTFOLIO_REMOVED) {
         /* a message clients see: one JSON object and one MessagePack map */
         if (jlen < 2 || jp[0] != '{' || jp[jlen - 1] != '}' || !is_map(mp, mlen) || !klen)
             return -EINVAL;

@@ -10,7 +10,8 @@ One scenario, in order:
      node gets the same (symbol, seq, ts) sequence;
   2. a client leaves gateway 1, ticks go on, and it comes back on gateway 2
      with `epoch` + `since`: exactly the missed quotes, then `recovered`
-     complete:true for every symbol;
+     complete:true for every symbol; so does a gateway started only now
+     (it reads the stream from the start of the epoch before it is ready);
   3. authorization on a gateway comes from the ACL carried on the bus: the
      owner and the user it is shared with read the portfolio, another user
      gets `forbidden`; the portfolio's current state (seq, ts, value) is the
@@ -197,8 +198,8 @@ def test_one_stream_any_node():
     redis_srv = servers.Redis()
     pg = servers.Postgres()
     ingest, gw1, gw2 = Daemon(), Daemon(), Daemon()
-    standby = Daemon()
-    daemons = {"ingest": ingest, "gw1": gw1, "gw2": gw2, "standby": standby}
+    standby, late = Daemon(), Daemon()
+    daemons = {"ingest": ingest, "gw1": gw1, "gw2": gw2, "late": late, "standby": standby}
     exits = {}
 
     async def scenario():
@@ -266,6 +267,26 @@ def test_one_stream_any_node():
             assert [q for q in got if q[0] == s] == [q for q in missed if q[0] == s], s
         assert sorted(got, key=lambda q: q[1:]) == sorted(missed, key=lambda q: q[1:])
         await c3.close()
+        # a gateway that starts now has the same history
+        late.config = gateway_config(late, redis_srv.url, gurl)
+        late.start()
+        await wait_until(lambda: ready(late)[0] == 200, RECV_S, "late gateway ready")
+        c5, e5 = await connect(late, "u-md")
+        assert e5 == ei
+        await c5.send({"type": "subscribe", "channel": "market_data", "symbols": SYMS, "id": 6,
+                       "epoch": e1, "since": since})
+        got, recovered = [], {}
+        end = time.monotonic() + RECV_S
+        while len(recovered) < len(SYMS):
+            m = await c5.recv(max(0.01, end - time.monotonic()))
+            if m["type"] == "quote":
+                got.append((m["symbol"], m["seq"], m["ts"]))
+            elif m["type"] == "recovered":
+                recovered[m["key"]] = m
+        assert all(r["complete"] is True for r in recovered.values()), recovered
+        assert sorted(got, key=lambda q: q[1:]) == sorted(missed, key=lambda q: q[1:])
+        await c5.close()
+        exits["late"] = await asyncio.to_thread(late.stop)
 
         # 3. authorization from the ACL on the bus; the same portfolio state everywhere
         states = []
@@ -365,4 +386,111 @@ def test_one_stream_any_node():
         finally:
             redis_srv.cleanup()
             pg.cleanup()
+    assert all(code == 0 for code in exits.values()), exits
+
+
+def pubsub_config(d, role, redis_url, feed_port=None):
+    feeds = ('feeds = ( { name = "in"; type = "tcp"; listen = "127.0.0.1:%d";\n'
+             '            breaker = { stale_after_ms = 0; }; } );\n' % feed_port) if feed_port else ""
+    return ('server = { listen = "127.0.0.1:%d"; };\n'
+            'node = { role = "%s"; };\n%s'
+            'redis = { url = "%s"; bus_channel = "tickgate:bus-ps"; bus_mode = "pubsub"; };\n'
+            'log = { level = "info"; format = "json"; };\n' % (d.port, role, feeds, redis_url))
+
+
+def test_pubsub_bus_outage_gives_current_state_and_complete_false():
+    """redis.bus_mode = "pubsub": the same stream while Redis is up; across an
+    outage (messages lost) each connected client gets `recovered`
+    complete:false plus the current state per key, history starts over, and
+    the flow resumes."""
+    redis_srv = servers.Redis()
+    ingest, gw = Daemon(), Daemon()
+    exits = {}
+
+    async def scenario():
+        redis_srv.start()
+        feed_port = free_port()
+        ingest.config = pubsub_config(ingest, "ingest", redis_srv.url, feed_port)
+        gw.config = pubsub_config(gw, "gateway", redis_srv.url)
+        ingest.start()
+        gw.start()
+        feeder = Feeder(feed_port)
+        # no message yet: the publisher's heartbeat gives the gateway the epoch
+        await wait_until(lambda: ready(gw)[0] == 200, RECV_S, "gateway ready")
+        ci, ei = await md_client(ingest)
+        cg, eg = await md_client(gw)
+        assert ei == eg
+        seq_i, seq_g = {}, {}
+        feeder.send(9)
+        qi = await take(ci, 9, "ingest", seq_i)
+        assert await take(cg, 9, "gateway", seq_g) == qi
+        before = last_seqs(qi)
+
+        await asyncio.to_thread(redis_srv.stop)
+        await wait_until(lambda: (ready(gw)[1] or {}).get("status") == "degraded", RECV_S,
+                         "gateway degraded")
+        feeder.send(9)
+        during = await take(ci, 9, "ingest during the outage", seq_i)
+        await asyncio.to_thread(redis_srv.start)
+        recovered, states = {}, {}
+        end = time.monotonic() + RECV_S
+        while len(recovered) < len(SYMS):
+            m = await cg.recv(max(0.01, end - time.monotonic()))
+            if m["type"] == "recovered":
+                recovered[m["key"]] = m
+            elif m["type"] == "quote" and m["symbol"] not in recovered:
+                continue  # resent by the publisher before the gateway noticed the gap
+            elif m["type"] == "quote":
+                states.setdefault(m["symbol"], m)
+        for s_ in SYMS:
+            assert recovered[s_]["complete"] is False, recovered[s_]
+        # the flow resumes: the last ticks reach the gateway client
+        await wait_until(lambda: (ready(gw)[1] or {}).get("status") == "ready", RECV_S,
+                         "gateway ready again")
+        feeder.send(9)
+        want = await take(ci, 9, "ingest after the outage", seq_i)
+        last = {}
+        end = time.monotonic() + RECV_S
+        while last != last_seqs(want):
+            m = await cg.recv(max(0.01, end - time.monotonic()))
+            if m["type"] == "quote":
+                last[m["symbol"]] = m["seq"]
+        # history started over at the gap: a `since` from before the outage is
+        # answered complete:false - unless the publisher's resend of what it
+        # buffered reached the gateway after it resubscribed, in which case the
+        # replay must be exactly what the ingest node sent
+        c2, _ = await connect(gw, "u-md")
+        await c2.send({"type": "subscribe", "channel": "market_data", "symbols": SYMS[:1],
+                       "id": 2, "epoch": ei, "since": {SYMS[0]: before[SYMS[0]]}})
+        replay = []
+        while True:
+            m = await c2.recv(RECV_S)
+            if m["type"] == "quote":
+                replay.append((m["symbol"], m["seq"], m["ts"]))
+            elif m["type"] == "recovered":
+                break
+        if m["complete"]:
+            sent = [q for q in during + want if q[0] == SYMS[0]]
+            assert replay == sent, (replay, sent)
+        else:
+            assert len(replay) == 1, replay  # the current state
+        feeder.close()
+        for c in (ci, cg, c2):
+            await c.close()
+
+    ok = False
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), 90))
+        ok = True
+    finally:
+        for name, d in (("ingest", ingest), ("gw", gw)):
+            if d.proc is not None:
+                exits[name] = d.stop()
+            if not ok and getattr(d, "stderr", None):
+                print("---- %s ----\n%s" % (name, d.log()[-4000:]))
+        try:
+            ingest.cleanup()
+            gw.cleanup()
+        finally:
+            redis_srv.cleanup()
     assert all(code == 0 for code in exits.values()), exits

@@ -78,6 +78,41 @@ TG_TEST(portfolio_removed_has_no_payload)
     tg_msg_unref(m);
 }
 
+TG_TEST(heartbeat_round_trip)
+{
+    tg_msg_t *m = tg_msg_new("", 0, "", 0);
+    m->type = TG_MSG_EPOCH;
+    m->ts = 5;
+    msgpack_sbuffer sb;
+    encode(m, "e-7", 0, &sb); /* nothing published yet: entry no 0 */
+    tg_bus_entry_t e;
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), 0);
+    TG_CHECK(e.msg && e.msg->type == TG_MSG_EPOCH && e.no == 0);
+    TG_CHECK_EQ_STR(e.epoch, "e-7");
+    tg_msg_unref(e.msg);
+    msgpack_sbuffer_destroy(&sb);
+    tg_msg_unref(m);
+    /* a heartbeat with a payload is not one */
+    static const char json[] = "{\"type\":\"quote\"}";
+    static const unsigned char mp[] = {0x81, 0xa1, 't', 0xa1, 'q'};
+    m = tg_msg_new(json, sizeof json - 1, mp, sizeof mp);
+    m->type = TG_MSG_QUOTE;
+    strcpy(m->key_name, "AAPL");
+    encode(m, "e-7", 1, &sb);
+    unsigned char *p = (unsigned char *)sb.data;
+    TG_CHECK_EQ_INT(p[0], 0x9d);
+    size_t type_at = 1 + 1 + 4 + 1; /* array, version, fixstr "e-7", no fixint */
+    TG_CHECK_EQ_INT(p[type_at], TG_MSG_QUOTE);
+    p[type_at] = TG_MSG_EPOCH;
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), -EINVAL);
+    p[type_at] = TG_MSG_REPLY; /* built for one client: never on the bus */
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), -EINVAL);
+    p[type_at] = 7; /* past the last type */
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), -EINVAL);
+    msgpack_sbuffer_destroy(&sb);
+    tg_msg_unref(m);
+}
+
 TG_TEST(encoder_refuses_what_the_bus_does_not_carry)
 {
     tg_msg_t *m = sample();
