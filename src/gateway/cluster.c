@@ -26,7 +26,7 @@ const char *tg_gateway_epoch(const tg_gateway_t *g)
     return g->epoch;
 }
 
-static void tell_lost(gw_session_t *s)
+static void tell_lost(gw_client_t *s)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         gw_key_t *k = s->subs[i].key;
@@ -35,7 +35,7 @@ static void tell_lost(gw_session_t *s)
         gw_send_recovered(s, (tg_channel_t)k->channel, k->name, k->last ? k->last->seq : 0,
                           false);
         if (k->last)
-            gw_session_push_ctrl(s, tg_msg_ref(k->last));
+            gw_client_push_ctrl(s, tg_msg_ref(k->last));
     }
 }
 
@@ -52,11 +52,11 @@ void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m)
     t->epoch_from_bus = true;
     if (failover) {
         gw_hub_forget(&t->hub, true);
-        for (gw_session_t *s = t->sessions; s; s = s->next)
-            gw_session_close(s, 1012, "ingest epoch changed");
+        for (gw_client_t *s = t->clients; s; s = s->next)
+            gw_client_close(s, 1012, "ingest epoch changed");
     } else if (lost) {
         gw_hub_forget(&t->hub, false);
-        for (gw_session_t *s = t->sessions; s; s = s->next)
+        for (gw_client_t *s = t->clients; s; s = s->next)
             if (s->state == GW_ACTIVE)
                 tell_lost(s);
     }
