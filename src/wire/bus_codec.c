@@ -160,7 +160,7 @@ int tg_bus_entry_decode(const void *data, size_t len, tg_bus_entry_t *out)
     size_t elen, klen, alen, jlen, mlen;
     const uint8_t *ep = rd_blob(&r, false, TG_BUS_EPOCH_MAX, &elen);
     uint64_t no = rd_uint(&r, UINT64_MAX);
-    uint64_t type = rd_uint(&r, TG_MSG_EPOCH);
+    uint64_t type = rd_uint(&r, 31); /* types added later (bars, …) pass through */
     uint64_t channel = rd_uint(&r, TG_CH_COUNT - 1);
     uint64_t key = rd_uint(&r, UINT32_MAX);
     uint64_t aux = rd_uint(&r, UINT32_MAX);
