@@ -1,6 +1,7 @@
 """Issue 6: Redis against a real Redis 7 - quote hashes, alert stream, outage,
 redis.publish read by a second tickgate's `redis` feed."""
 import json
+import re
 import time
 
 import msgpack
@@ -155,3 +156,42 @@ def test_publish_feeds_a_second_node(redis_srv, tmp_path):
         gw.cleanup()
         if ingest:
             ingest.cleanup()
+
+
+def test_redis_feed_stream_mode(redis_srv):
+    """A `redis` feed with `stream` set reads entries (field `tick`, or the first
+    field) with XREAD from the newest; a malformed entry is a parse error, not fatal."""
+    import msgpack
+    gw = Daemon(config='feeds = ({ name = "sbus"; type = "redis"; stream = "ticks:s"; });\n'
+                'redis = { url = "%s"; };\n' % redis_srv.url)
+    gw.start()
+    try:
+        tok = gw.token("u-1")
+
+        def tick(sym, price):
+            return msgpack.packb({"symbol": sym, "price": price, "size": "1", "bid": None,
+                                  "ask": None, "ts": time.time_ns(), "src_ts": None,
+                                  "source": "x"})
+
+        async def go():
+            c = await Client.connect(gw.url() + "?token=" + tok)
+            await c.recv_type("connection_established")
+            await c.send({"type": "subscribe", "channel": "market_data", "symbols": ["SA", "SB"]})
+            await c.recv_type("subscription_confirmed")
+            assert wait_for(lambda: "feed_connected" in gw.log(), 5)
+            r = redis_srv.client()
+            r.xadd("ticks:s", {"tick": tick("SA", "10.5")})
+            r.xadd("ticks:s", {"other": b"\xc1"})              # malformed: the first field
+            r.xadd("ticks:s", {"x": "1", "tick": tick("SB", "20.25")})
+            got = {}
+            while len(got) < 2:
+                m = await c.recv_type("quote", timeout=10)
+                got[m["symbol"]] = m["price"]
+            assert got == {"SA": 10.5, "SB": 20.25}, got
+            await c.close()
+        run(go())
+        st, body = gw.http("/metrics")
+        assert re.search(r'tickgate_ticks_rejected_total\{feed="sbus",reason="parse_error"\} 1\b',
+                         body.decode()), body.decode()[-2000:]
+    finally:
+        gw.cleanup()
