@@ -53,4 +53,11 @@ int tg_gateway_port(const tg_gateway_t *g);
 /** This node's epoch (SPEC §5), set at create; the ingest node publishes it on the bus. */
 const char *tg_gateway_epoch(const tg_gateway_t *g);
 
+/**
+ * SIGHUP: new `limits` for the running gateway (main thread). Each service
+ * thread takes them at its next wake-up; clients stay connected.
+ */
+struct tg_limits;
+void tg_gateway_set_limits(tg_gateway_t *g, const struct tg_limits *l);
+
 #endif

@@ -39,15 +39,15 @@ import uuid
 import pytest
 
 import servers
-from tgtest import BIN, Client, Daemon, free_port
+from tgtest import BIN, Client, Daemon, free_port, scaled
 
 pytestmark = pytest.mark.skipif(not (servers.have_redis() and servers.have_postgres()),
                                 reason="needs redis-server and PostgreSQL")
 
 SYMS = ["CLA", "CLB", "CLC"]
 BUS = "tickgate:bus"
-TEST_BUDGET_S = 150
-RECV_S = 15            # a batch of messages must arrive within this (loaded, sanitized)
+TEST_BUDGET_S = scaled(150)
+RECV_S = scaled(15)    # a batch of messages must arrive within this (loaded, sanitized)
 
 
 def ingest_config(d, feed_port, redis_url, pg_url):
@@ -75,7 +75,7 @@ class Feeder:
     """The publisher connected to the ingest node's tcp feed."""
 
     def __init__(self, port):
-        end = time.monotonic() + 15
+        end = time.monotonic() + scaled(15)
         while True:
             try:
                 self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -177,7 +177,7 @@ def make_db(pg):
     pg.sql("CREATE DATABASE " + name)
     url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)
     r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=scaled(60))
     assert r.returncode == 0, r.stderr
     return name, url
 
@@ -480,7 +480,7 @@ def test_pubsub_bus_outage_gives_current_state_and_complete_false():
 
     ok = False
     try:
-        asyncio.run(asyncio.wait_for(scenario(), 90))
+        asyncio.run(asyncio.wait_for(scenario(), scaled(90)))
         ok = True
     finally:
         for name, d in (("ingest", ingest), ("gw", gw)):

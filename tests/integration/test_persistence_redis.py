@@ -7,7 +7,7 @@ import time
 import msgpack
 import pytest
 
-from tgtest import Client, Daemon, run, wait_for
+from tgtest import Client, Daemon, run, scaled, wait_for
 import servers
 
 pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
@@ -185,7 +185,7 @@ def test_redis_feed_stream_mode(redis_srv):
             r.xadd("ticks:s", {"x": "1", "tick": tick("SB", "20.25")})
             got = {}
             while len(got) < 2:
-                m = await c.recv_type("quote", timeout=10)
+                m = await c.recv_type("quote", timeout=scaled(10))
                 got[m["symbol"]] = m["price"]
             assert got == {"SA": 10.5, "SB": 20.25}, got
             await c.close()
