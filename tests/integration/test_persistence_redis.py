@@ -1,5 +1,6 @@
 """Issue 6: Redis against a real Redis 7 - quote hashes, alert stream, outage,
 redis.publish read by a second tickgate's `redis` feed."""
+import asyncio
 import json
 import re
 import time
@@ -178,8 +179,10 @@ def test_redis_feed_stream_mode(redis_srv):
             await c.recv_type("connection_established")
             await c.send({"type": "subscribe", "channel": "market_data", "symbols": ["SA", "SB"]})
             await c.recv_type("subscription_confirmed")
-            assert wait_for(lambda: "feed_connected" in gw.log(), 5)
             r = redis_srv.client()
+            # the feed reads from the newest entry ("$"): add only once its XREAD waits
+            assert await asyncio.to_thread(
+                wait_for, lambda: any(cl.get("cmd") == "xread" for cl in r.client_list()), 10)
             r.xadd("ticks:s", {"tick": tick("SA", "10.5")})
             r.xadd("ticks:s", {"other": b"\xc1"})              # malformed: the first field
             r.xadd("ticks:s", {"x": "1", "tick": tick("SB", "20.25")})
