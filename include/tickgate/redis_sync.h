@@ -3,14 +3,13 @@
  * The `redis` feed and the cluster bus each own one connection on their own
  * thread: connect with a deadline, AUTH and SELECT as redis.url says, then
  * pipeline commands and read replies when poll(2) says the socket is
- * readable. These helpers are that shared part (and its reconnect backoff).
+ * readable. These helpers are that shared part (backoff: tickgate/backoff.h).
  */
 #ifndef TICKGATE_REDIS_SYNC_H
 #define TICKGATE_REDIS_SYNC_H
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "tickgate/redis.h"
 
@@ -34,11 +33,5 @@ typedef void (*tg_redis_entry_fn)(void *arg, const redisReply *id, const redisRe
 
 /** Walk an XREAD reply (an array of [stream, entries] pairs): fn once per entry. */
 void tg_redis_sync_xread_each(const redisReply *rep, tg_redis_entry_fn fn, void *arg);
-
-/**
- * Reconnect backoff: doubles *backoff_ms from 100 up to max_ms and returns
- * the monotonic time of the next attempt. Reset *backoff_ms to 0 once connected.
- */
-int64_t tg_redis_sync_backoff(int *backoff_ms, int max_ms);
 
 #endif

@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
@@ -31,6 +32,7 @@
 #define WINDOW 1024          /* commands in flight */
 #define QUEUE_MAX (1u << 20) /* messages buffered while Redis is away */
 #define CONNECT_TIMEOUT_MS 500
+#define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define POP_BATCH 512
 #define HEARTBEAT_NS 1000000000LL /* idle: tell gateways the epoch and the last entry no */
@@ -56,7 +58,7 @@ struct tg_bus_pub {
     int64_t stop_deadline_ns;
 
     redisContext *c;
-    int backoff_ms;
+    tg_backoff_t backoff;   /* reconnect waits */
     int64_t next_connect_ns;
     int64_t progress_ns;  /* last reply, or when the pipeline went from idle to busy */
     int64_t timeout_ns;
@@ -108,7 +110,7 @@ static void set_down(tg_bus_pub_t *p, const char *why)
         p->c = NULL;
     }
     p->nsent = 0; /* everything unacknowledged goes again */
-    p->next_connect_ns = tg_redis_sync_backoff(&p->backoff_ms, BACKOFF_MAX_MS);
+    p->next_connect_ns = tg_mono_ns() + tg_backoff_next(&p->backoff);
     atomic_store(&p->up, 0);
     tg_gauge_set(p->m_up, 0);
     if (!p->down_logged) {
@@ -128,7 +130,7 @@ static void try_connect(tg_bus_pub_t *p)
         set_down(p, why);
         return;
     }
-    p->backoff_ms = 0;
+    tg_backoff_reset(&p->backoff);
     p->nsent = 0;
     p->down_logged = false;
     atomic_store(&p->up, 1);
@@ -307,6 +309,7 @@ int tg_bus_pub_create(tg_bus_pub_t **out, const tg_config_t *cfg, tg_metrics_t *
     if (!p)
         return -ENOMEM;
     p->cfg = cfg;
+    tg_backoff_init(&p->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     int rc = tg_redis_url_parse(cfg->redis.url, &p->url);
     if (rc)
         goto fail_free;

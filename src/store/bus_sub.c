@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
@@ -33,6 +34,7 @@
 
 #define MAX_OUTPUTS 64
 #define CONNECT_TIMEOUT_MS 500
+#define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define XREAD_BLOCK_MS 100
 #define XREAD_COUNT 1024
@@ -58,7 +60,7 @@ struct tg_bus_sub {
     _Atomic int synced;     /* the threads have the ingest epoch (and, on a stream, the backlog) */
 
     redisContext *c;
-    int backoff_ms;
+    tg_backoff_t backoff;   /* reconnect waits */
     int64_t next_connect_ns;
     int64_t asked_ns;       /* XREAD sent at (0 = none in flight) */
     bool down_logged;
@@ -210,7 +212,7 @@ static void set_down(tg_bus_sub_t *b, const char *why)
         b->c = NULL;
     }
     b->asked_ns = 0;
-    b->next_connect_ns = tg_redis_sync_backoff(&b->backoff_ms, BACKOFF_MAX_MS);
+    b->next_connect_ns = tg_mono_ns() + tg_backoff_next(&b->backoff);
     atomic_store(&b->up, 0);
     tg_gauge_set(b->m_up, 0);
     if (!b->down_logged) {
@@ -266,7 +268,7 @@ static void try_connect(tg_bus_sub_t *b)
             announce(b, true); /* what was published meanwhile is gone */
         b->subscribed_once = true;
     }
-    b->backoff_ms = 0;
+    tg_backoff_reset(&b->backoff);
     b->down_logged = false;
     atomic_store(&b->up, 1);
     tg_gauge_set(b->m_up, 1);
@@ -382,6 +384,7 @@ int tg_bus_sub_create(tg_bus_sub_t **out, const tg_config_t *cfg, tg_metrics_t *
     if (!b)
         return -ENOMEM;
     b->cfg = cfg;
+    tg_backoff_init(&b->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns() ^ 0x5bd1e995u);
     int rc = tg_redis_url_parse(cfg->redis.url, &b->url);
     if (rc) {
         free(b);

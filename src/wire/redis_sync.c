@@ -1,11 +1,10 @@
-/* redis_sync.c - connect/AUTH/SELECT, pipelined sends and backoff for the
+/* redis_sync.c - connect/AUTH/SELECT, pipelined sends and XREAD replies for the
  * threads that poll their own hiredis connection (see redis_sync.h). */
 #include "tickgate/redis_sync.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-#include "tickgate/clock.h"
 
 static int expect_ok(redisContext *c, int argc, const char **argv)
 {
@@ -67,14 +66,6 @@ int tg_redis_sync_send(redisContext *c, int argc, const char **argv, const size_
     if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK)
         return -EIO;
     return tg_redis_sync_flush(c);
-}
-
-int64_t tg_redis_sync_backoff(int *backoff_ms, int max_ms)
-{
-    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : 100;
-    if (*backoff_ms > max_ms)
-        *backoff_ms = max_ms;
-    return tg_mono_ns() + (int64_t)*backoff_ms * 1000000LL;
 }
 
 void tg_redis_sync_xread_each(const redisReply *rep, tg_redis_entry_fn fn, void *arg)
