@@ -136,7 +136,13 @@ typedef struct tg_config {
         bool publish;
         char *publish_channel;
         int command_timeout_ms;
+        char *bus_channel;     /* "tickgate:bus": cluster bus (SPEC §14) */
+        char *bus_mode;        /* stream | pubsub */
+        long long bus_maxlen;  /* XADD MAXLEN ~ */
     } redis;
+    struct {
+        char *role;            /* all | ingest | gateway */
+    } node;
     struct {
         char *dir;
         long long segment_bytes, max_bytes;

@@ -82,6 +82,10 @@ void gw_fanout_drain(gw_thread_t *t)
                 publish_alert(t, m);
                 continue;
             }
+            if (m->type == TG_MSG_EPOCH) { /* gateway node: from the bus (cluster.c) */
+                gw_cluster_on_epoch(t, m);
+                continue;
+            }
             if (m->type == TG_MSG_PORTFOLIO_REMOVED) {
                 gw_key_t *k = gw_hub_find(&t->hub, m->channel, m->key_name);
                 if (k) { /* gone: the API stops listing it, subscribers keep the key */

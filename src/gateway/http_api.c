@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/embed.h"
 #include "tickgate/file.h"
@@ -115,7 +116,11 @@ static const char *feed_state_name(tg_feed_t *f)
 static void health_ready(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    bool engine_ok = g->d.engine && tg_engine_running(g->d.engine);
+    /* a gateway node's "engine" is the bus consumer (SPEC §14): ready once it
+     * knows the ingest epoch, so clients never get a node-local one */
+    bool engine_ok = g->d.engine ? tg_engine_running(g->d.engine) : tg_bus_sub_synced(g->d.bus);
+    bool bus_ok = (!g->d.bus || tg_bus_sub_up(g->d.bus)) &&
+                  (!g->d.bus_pub || tg_bus_pub_up(g->d.bus_pub));
     bool any_delivering = false;
     int64_t now = tg_mono_ns();
     for (size_t i = 0; i < g->d.nfeeds; i++) {
@@ -125,13 +130,15 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         if (atomic_load(&g->d.feeds[i].finished))
             any_delivering = true;
     }
+    if (g->d.bus)
+        any_delivering = true; /* a bus outage is degraded, clients stay (SPEC §14) */
     /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
-    bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
+    bool stores_ok = (!g->d.pg || tg_store_pg_up(g->d.pg)) &&
                      (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
     /* some symbol without a closed feed (failover exhausted): degraded too */
     bool feeds_ok = !g->d.engine || tg_engine_degraded_symbols(g->d.engine) == 0;
-    const char *status = !engine_ok || !any_delivering ? "not_ready"
-                         : !stores_ok || !feeds_ok     ? "degraded"
+    const char *status = !engine_ok || !any_delivering   ? "not_ready"
+                         : !stores_ok || !feeds_ok || !bus_ok ? "degraded"
                                                        : "ready";
     tg_buf_t b = {0};
     tg_buf_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
@@ -142,8 +149,10 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         tg_json_put_cstr(&b, g->d.feeds[i].conf->name);
         tg_buf_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
     }
-    tg_buf_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-              !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
+    tg_buf_printf(&b, "},\"role\":\"%s\",\"bus\":\"%s\"", g->cfg->node.role,
+              !g->d.bus && !g->d.bus_pub ? "disabled" : bus_ok ? "ok" : "down");
+    tg_buf_printf(&b, ",\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+              !g->d.pg ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
               !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
@@ -530,6 +539,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
                 api_error(r, t, 403, "forbidden", "admin only");
             else if (strlen(p + 19) > TG_PORTFOLIO_ID_MAX)
                 api_error(r, t, 400, "bad_request", "portfolio id too long");
+            else if (!t->g->d.engine) /* node.role gateway: portfolios live on the ingest node */
+                api_error(r, t, 503, "unavailable", "gateway node: send this to the ingest node");
             else if (r->method[0] == 'P')
                 api_put_portfolio(r, t, p + 19);
             else
