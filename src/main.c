@@ -32,6 +32,7 @@
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
+#include "tickgate/webhook.h"
 #include "tickgate/replay.h"
 #include "tickgate/store.h"
 
@@ -271,6 +272,7 @@ typedef struct app {
     tg_engine_t *engine;
     tg_store_pg_t *pg;  /* NULL without postgres.url */
     tg_redis_t *redis;  /* NULL without redis.url */
+    tg_webhook_t *webhook; /* NULL without alerts.webhook_url / alertmanager_url */
     tg_gateway_t *gateway;
     const char *config_path;
     char demo_token[TG_JWT_MAX_TOKEN];
@@ -379,6 +381,17 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
         goto out;
     }
     tg_engine_set_stores(a.engine, a.pg, a.redis);
+    /* alert delivery: metrics exported from start even when it is off */
+    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics)) != 0) {
+        fprintf(stderr, "tickgate: alerts.webhook_url: cannot start delivery: %s\n",
+                strerror(-rc));
+        goto out;
+    }
+    if (a.webhook) {
+        tg_alert_sink_t sink = {.push = tg_webhook_push, .flush = tg_webhook_flush,
+                                .ctx = a.webhook};
+        tg_engine_set_alert_sink(a.engine, &sink);
+    }
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
     if (a.pg)
         tg_store_pg_wait_first(a.pg, 5000);
@@ -441,6 +454,7 @@ out:
     /* after the engine (no more rows), before it is freed (NOTIFY puts) */
     tg_store_pg_stop(a.pg, PG_FLUSH_GRACE_MS);
     tg_redis_stop(a.redis);
+    tg_webhook_stop(a.webhook); /* undelivered events stay in journal.dir */
     tg_gateway_destroy(a.gateway);
     tg_engine_destroy(a.engine);
     for (size_t i = 0; i < a.nfeeds; i++)

@@ -56,6 +56,22 @@ typedef struct tg_redis tg_redis_t;
  */
 void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis);
 
+/**
+ * Where every alert event (portfolio and system alerts) goes besides the
+ * gateways, PostgreSQL and Redis: the webhook/Alertmanager delivery thread.
+ * Both functions run on the engine thread and must never block; `push`
+ * borrows the message (it takes a reference to keep it), `flush` is called
+ * once per loop pass to move what the sink had to keep aside.
+ */
+typedef struct tg_alert_sink {
+    void (*push)(void *ctx, tg_msg_t *m);
+    void (*flush)(void *ctx);
+    void *ctx;
+} tg_alert_sink_t;
+
+/** Before tg_engine_start; the sink's ctx must outlive the engine thread. */
+void tg_engine_set_alert_sink(tg_engine_t *e, const tg_alert_sink_t *sink);
+
 int tg_engine_start(tg_engine_t *e);
 /** Stop and join the thread; pending messages stay in the output rings. */
 void tg_engine_stop(tg_engine_t *e);

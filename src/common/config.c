@@ -122,7 +122,15 @@ static const cfg_key_t main_keys[] = {
     {"alerts", "gain_target",      K_DEC, C(alerts.gain_target), "0.20", 0, D(1000000), NULL, 0, 0},
     {"alerts", "hysteresis",       K_DEC, C(alerts.hysteresis), "0.10", 0, D(1), NULL, 0, 0},
     {"alerts", "price_hysteresis", K_DEC, C(alerts.price_hysteresis), "0.001", 0, D(1), NULL, 0, 0},
+    {"alerts", "concentration",    K_DEC, C(alerts.concentration), "0.0", 0, D(1000), NULL, 0, 0},
+    {"alerts", "volatility",       K_DEC, C(alerts.volatility), "0.0", 0, D(1000), NULL, 0, 0},
+    {"alerts", "volatility_window_s", K_INT, C(alerts.volatility_window_s), "300", 30, 86400, NULL, 0, 0},
     {"alerts", "webhook_url",      K_STR, C(alerts.webhook_url), "", 0, 0, NULL, F_URLSECRET, 0},
+    {"alerts", "webhook_secret",   K_STR, C(alerts.webhook_secret), "", 0, 0, NULL, F_SECRET, 0},
+    {"alerts", "webhook_timeout_ms", K_INT, C(alerts.webhook_timeout_ms), "5000", 1, 600000, NULL, 0, 0},
+    {"alerts", "webhook_max_retry_s", K_INT, C(alerts.webhook_max_retry_s), "86400", 1, 31536000, NULL, 0, 0},
+    {"alerts", "alertmanager_url", K_STR, C(alerts.alertmanager_url), "", 0, 0, NULL, F_URLSECRET, 0},
+    {"alerts", "alertmanager_resend_s", K_INT, C(alerts.alertmanager_resend_s), "60", 1, 3600, NULL, 0, 0},
 
     {"postgres", "url",                  K_STR, C(postgres.url), "", 0, 0, NULL, F_URLSECRET, 0},
     {"postgres", "snapshot_interval_ms", K_INT, C(postgres.snapshot_interval_ms), "1000", 10, 86400000, NULL, 0, 0},
@@ -1247,6 +1255,9 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
     const char *wu = cfg->alerts.webhook_url;
     if (*wu && !has_prefix(wu, "http://") && !has_prefix(wu, "https://"))
         return fail(ctx, -EINVAL, "alerts.webhook_url: must start with http:// or https://");
+    const char *amu = cfg->alerts.alertmanager_url;
+    if (*amu && !has_prefix(amu, "http://") && !has_prefix(amu, "https://"))
+        return fail(ctx, -EINVAL, "alerts.alertmanager_url: must start with http:// or https://");
     const char *so = cfg->engine.session_open;
     if (strlen(so) != 5 || !isdigit((unsigned char)so[0]) || !isdigit((unsigned char)so[1]) ||
         so[2] != ':' || !isdigit((unsigned char)so[3]) || !isdigit((unsigned char)so[4]) ||

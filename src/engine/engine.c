@@ -135,6 +135,7 @@ struct tg_engine {
     /* persistence (NULL when not configured); see take_snapshot() */
     tg_store_pg_t *pg;
     tg_redis_t *redis;
+    tg_alert_sink_t alert_sink; /* push == NULL: none */
     uint32_t *snap_q;      /* symbol ids with snap_dirty, capacity = capquotes */
     size_t n_snap_q, cap_snap_q;
     uint32_t *snap_p;      /* portfolio slots with snap_dirty, capacity = cap_pf */
@@ -565,6 +566,8 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
             TG_S(tg_alert_rule_name(a->rule)), "state", TG_S(tg_alert_state_name(a->state)));
     if (e->pg || e->redis)
         persist_alert(e, sp, a);
+    if (e->alert_sink.push)
+        e->alert_sink.push(e->alert_sink.ctx, m);
     publish(e, m);
 }
 
@@ -884,6 +887,8 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
         m->seq = ++e->system_seq;
         m->ts = t->ts;
         strcpy(m->key_name, "system");
+        if (e->alert_sink.push)
+            e->alert_sink.push(e->alert_sink.ctx, m);
         publish(e, m);
     }
     tg_counter_t *c = e->m_alerts[rule][firing ? 0 : 1];
@@ -1278,6 +1283,8 @@ static void *engine_thread(void *arg)
             if (e->snap_pending)
                 e->snap_pending = !take_snapshot(e, e->snap_ts);
         }
+        if (e->alert_sink.flush)
+            e->alert_sink.flush(e->alert_sink.ctx);
         flush_wakes(e);
         if (total)
             continue;
@@ -1295,6 +1302,11 @@ static void *engine_thread(void *arg)
     }
     atomic_store(&e->running, 0);
     return NULL;
+}
+
+void tg_engine_set_alert_sink(tg_engine_t *e, const tg_alert_sink_t *sink)
+{
+    e->alert_sink = *sink;
 }
 
 void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis)
