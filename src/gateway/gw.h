@@ -156,6 +156,8 @@ struct gw_thread {
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
+    tg_msg_t **active;       /* alerts firing now (their firing event), alert_log.c */
+    uint32_t n_active, cap_active;
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a session awaits revocation */
     bool revoke_poll_armed;
@@ -260,6 +262,21 @@ void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *x
                     size_t cap);
 
 /* http_api.c */
+/* ---- alert_log.c: alerts remembered for the HTTP API (SPEC §13) ---- */
+typedef struct gw_alert_filter {
+    char portfolio_id[129]; /* "" = any (system alerts never match a portfolio) */
+    char rule[32];          /* "" = any */
+    int state;              /* 0 = any, else tg_alert_state_t */
+    int64_t since;          /* alert ts >= since (ns); 0 = any */
+    uint32_t limit;         /* 1..1000 */
+} gw_alert_filter_t;
+/** Remember an alert event (portfolio or system) and track what fires now. */
+void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m);
+void gw_alerts_free(gw_thread_t *t);
+/** Whether event m passes every filter of f and the caller may read it. */
+bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,
+                           bool admin, char *const *portfolios, size_t n_portfolios);
+
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
             void *in, size_t len);
 

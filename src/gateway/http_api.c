@@ -298,44 +298,105 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
     api_ok_end(r, t, &b);
 }
 
-static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c)
+/*
+ * One query argument. lws_get_urlarg_by_name() leaves the last fragment it
+ * looked at in its buffer when the name is absent, so the value is copied out
+ * only when found (issue 13 item 1: "?state=firing" alone read as a
+ * portfolio_id). 1 found, 0 absent, -1 longer than cap - 1.
+ */
+static int urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
 {
-    char pid[128] = "", state[16] = "";
-    const char *v;
-    if ((v = lws_get_urlarg_by_name(wsi, "portfolio_id=", pid, sizeof pid)))
-        memmove(pid, v, strlen(v) + 1);
-    if ((v = lws_get_urlarg_by_name(wsi, "state=", state, sizeof state)))
-        memmove(state, v, strlen(v) + 1);
-    int want = 0;
+    char tmp[1024];
+    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof tmp);
+    out[0] = 0;
+    if (!v)
+        return 0;
+    size_t l = strlen(v);
+    if (l >= cap)
+        return -1;
+    memcpy(out, v, l + 1);
+    return 1;
+}
+
+/* since=: RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset allowed) or ns. */
+static int parse_since(const char *s, int64_t *ns)
+{
+    size_t n = strlen(s);
+    if (n && n <= 19 && strspn(s, "0123456789") == n) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || *end)
+            return -EINVAL;
+        *ns = v;
+        return 0;
+    }
+    return tg_rfc3339_parse(s, n, ns);
+}
+
+/* The query of GET /api/v1/alerts[/active]; false after answering 400. */
+static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_alert_filter_t *f)
+{
+    char state[16], since[64], limit[16];
+    memset(f, 0, sizeof *f);
+    f->limit = 1000;
+    if (urlarg(wsi, "portfolio_id=", f->portfolio_id, sizeof f->portfolio_id) < 0 ||
+        urlarg(wsi, "rule=", f->rule, sizeof f->rule) < 0 ||
+        urlarg(wsi, "state=", state, sizeof state) < 0 ||
+        urlarg(wsi, "since=", since, sizeof since) < 0 ||
+        urlarg(wsi, "limit=", limit, sizeof limit) < 0) {
+        api_error(r, t, 400, "bad_request", "query argument too long");
+        return false;
+    }
     if (state[0]) {
         if (!strcmp(state, "firing"))
-            want = 1;
+            f->state = TG_ALERT_FIRING;
         else if (!strcmp(state, "resolved"))
-            want = 2;
+            f->state = TG_ALERT_RESOLVED;
         else {
             api_error(r, t, 400, "bad_request", "state must be firing or resolved");
-            return;
+            return false;
         }
     }
+    tg_alert_rule_t rule;
+    if (f->rule[0] && tg_alert_rule_parse(f->rule, &rule) != 0) {
+        api_error(r, t, 400, "bad_request", "unknown rule");
+        return false;
+    }
+    if (since[0] && parse_since(since, &f->since) != 0) {
+        api_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
+        return false;
+    }
+    if (limit[0]) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || v < 1 || v > 1000) {
+            api_error(r, t, 400, "bad_request", "limit must be 1..1000");
+            return false;
+        }
+        f->limit = (uint32_t)v;
+    }
+    return true;
+}
+
+/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
+static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                       bool active)
+{
+    gw_alert_filter_t f;
+    if (!alert_filter(wsi, r, t, &f))
+        return;
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    uint32_t n = active ? t->n_active : t->alog_len, out = 0;
     sbuf_t b = {0};
     api_ok_begin(&b);
     sb_put(&b, "[", 1);
-    bool first = true;
-    for (uint32_t i = t->alog_len; i-- > 0;) { /* newest first */
-        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
-        if (want && (int)m->aux != want)
+    for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
+        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
+        if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
             continue;
-        if (pid[0] && strcmp(pid, m->key_name) != 0)
-            continue;
-        bool may = c->admin || tg_msg_acl_has(m, c->sub);
-        for (size_t j = 0; !may && j < c->n_portfolios; j++)
-            may = strcmp(c->portfolios[j], m->key_name) == 0;
-        if (!may)
-            continue;
-        if (!first)
+        if (out++)
             sb_put(&b, ",", 1);
-        first = false;
         sb_put(&b, (const char *)m->json, m->json_len);
     }
     sb_put(&b, "]", 1);
@@ -574,7 +635,9 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
             api_portfolios(r, t, &c, p + 19);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
-            api_alerts(wsi, r, t, &c);
+            api_alerts(wsi, r, t, &c, false);
+        else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))
+            api_alerts(wsi, r, t, &c, true);
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");

@@ -762,14 +762,7 @@ static void fd_ip_release(gw_thread_t *t, int fd);
 static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
-    /* keep the last events for GET /api/v1/alerts */
-    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    if (t->alog_len == cap) {
-        tg_msg_unref(t->alog[t->alog_head]);
-        t->alog_head = (t->alog_head + 1) % cap;
-        t->alog_len--;
-    }
-    t->alog[(t->alog_head + t->alog_len++) % cap] = tg_msg_ref(m);
+    gw_alerts_keep(t, m); /* for GET /api/v1/alerts */
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];
@@ -869,6 +862,8 @@ static void drain_engine(gw_thread_t *t)
                 tg_msg_unref(m);
                 continue;
             }
+            if (m->type == TG_MSG_ALERT) /* feed alerts: the API lists them for admins */
+                gw_alerts_keep(t, m);
             if (m->channel == TG_CH_SYSTEM)
                 gw_hub_publish_ctrl(t, k, m);
             else
@@ -1498,8 +1493,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             tg_metrics_unwatch_ring(g->metrics, t->in);
             tg_ring_destroy(t->in);
         }
-        for (uint32_t j = 0; j < t->alog_len; j++)
-            tg_msg_unref(t->alog[(t->alog_head + j) % (sizeof t->alog / sizeof t->alog[0])]);
+        gw_alerts_free(t);
         free(t->writers);
         free(t->frame);
         free(t->fdip);

@@ -481,7 +481,10 @@ static void am_post(tg_webhook_t *w, const char *payload, size_t len, bool *ok)
 /* Resend every firing alert and the resolved ones not yet accepted, in one POST. */
 static void am_resend(tg_webhook_t *w)
 {
-    size_t cap = 2 + (w->n_am + w->n_am_resolved) * (AM_BODY_MAX + 1);
+    if (!w->n_am && !w->n_am_resolved)
+        return;
+    /* '[' + per alert: ',' + an object of at most AM_BODY_MAX bytes + ']' + NUL */
+    size_t cap = 3 + (w->n_am + w->n_am_resolved) * (AM_BODY_MAX + 2);
     char *p = malloc(cap);
     if (!p)
         return;
