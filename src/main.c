@@ -34,7 +34,7 @@
 #include "tickgate/redis.h"
 #include "tickgate/webhook.h"
 #include "tickgate/replay.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 
 extern char **environ;
 

@@ -1,4 +1,4 @@
-/* store.h - PostgreSQL: schema migration, portfolios, snapshots and alerts (SPEC §7).
+/* pg.h - PostgreSQL: schema migration, portfolios, snapshots and alerts (SPEC §7).
  *
  * tg_store_pg_t owns one thread and one libpq connection. It
  *   - loads the portfolios (+ holdings + shares) and the unresolved alerts at
@@ -14,8 +14,8 @@
  *     oldest snapshot rows beyond the buffer are dropped and counted, alert
  *     rows never.
  */
-#ifndef TICKGATE_STORE_H
-#define TICKGATE_STORE_H
+#ifndef TICKGATE_PG_H
+#define TICKGATE_PG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,6 +64,7 @@ typedef struct tg_snap_row {
             char portfolio_id[TG_PORTFOLIO_ID_MAX + 1];
             char owner[TG_PORTFOLIO_ID_MAX + 1];
             char symbol[TG_SYMBOL_MAX + 1];
+            char feed[64];          /* feed alerts (portfolio_id ""): the feed's name */
             uint8_t rule, severity; /* tg_alert_rule_t, tg_alert_severity_t */
             tg_dec_t value, threshold;
             char message[160];
