@@ -104,6 +104,7 @@ struct tg_engine {
 
     _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
     int64_t next_degraded_check_ns;
+    int64_t next_risk_ns; /* once a second: concentration, volatility (book_risk.c) */
 
     pthread_t thread;
     bool started;
