@@ -42,6 +42,7 @@ typedef enum tg_alert_severity {
 typedef enum tg_alert_state {
     TG_ALERT_FIRING = 1,
     TG_ALERT_RESOLVED = 2,
+    TG_ALERT_ACKED = 3, /* not a state of the alert: tg_msg_t.aux of an `alert_ack` message */
 } tg_alert_state_t;
 
 /** "rebalance_drift", "loss_limit", ... (SPEC names); "?" when out of range. */

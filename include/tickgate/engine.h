@@ -86,6 +86,7 @@ typedef enum tg_engine_cmd_type {
     TG_ENGINE_REMOVE_PORTFOLIO,  /* id */
     TG_ENGINE_RELOAD,            /* re-read engine.portfolios_file (SIGHUP) */
     TG_ENGINE_RESTORE_ALERT,     /* id = portfolio id, rule, symbol, alert_id */
+    TG_ENGINE_ACK_ALERT,         /* id = portfolio id ("" = feed alert), alert_id, by */
 } tg_engine_cmd_type_t;
 
 /**
@@ -98,6 +99,15 @@ int tg_engine_remove_portfolio(tg_engine_t *e, const char *id);
 int tg_engine_reload(tg_engine_t *e);
 int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
                             const char *symbol, const char *alert_id);
+
+/**
+ * POST /api/v1/alerts/{id}/ack (the caller checked access): the engine marks
+ * the alert read in PostgreSQL (is_read) and publishes
+ * {"type":"alert_ack","alert_id":…,"by":…} on the notifications of everyone
+ * who may read the portfolio (admins only for a feed alert). Any thread.
+ */
+int tg_engine_ack_alert(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                        const char *by);
 
 /** Any thread: symbols that no closed feed serves right now (0 = all covered). */
 uint32_t tg_engine_degraded_symbols(const tg_engine_t *e);

@@ -37,6 +37,7 @@ typedef enum tg_snap_kind {
     TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
     TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
     TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
+    TG_SNAP_ALERT_ACK,      /* portfolio_alerts.is_read = true (POST .../ack) */
 } tg_snap_kind_t;
 
 /**

@@ -90,13 +90,19 @@ typedef struct tg_risk_move {
 int tg_risk_move_init(tg_risk_move_t *m, int64_t window_ns);
 void tg_risk_move_free(tg_risk_move_t *m);
 /**
- * Add one tick and return the move it makes within the window (the tick
- * itself included): rising = round8((p - min) / min), falling =
- * round8((p - max) / max); the one larger in magnitude (rising on a tie), so
- * a rise is positive and a fall negative. Ticks older than the last are
- * taken at the last ts (deques stay ordered). -ENOMEM leaves *move at 0.
+ * Add one tick; *lo and *hi get the window's minimum and maximum price (the
+ * tick itself included). Ticks older than the last are taken at the last ts
+ * (deques stay ordered). 0 or -ENOMEM (then *lo = *hi = price).
+ * The rule compares without dividing (book_risk.c); the figure is
+ * tg_risk_move_value, computed when an event needs it.
  */
-int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *move);
+int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi);
+/**
+ * The move of `price` in a window [lo, hi]: rising = round8((p - lo) / lo),
+ * falling = round8((p - hi) / hi); the one larger in magnitude (rising on a
+ * tie), so a rise is positive and a fall negative; 0 for prices <= 0.
+ */
+tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi);
 /** Points held now (tests: the deques stay small on random walks). */
 uint32_t tg_risk_move_points(const tg_risk_move_t *m);
 

@@ -208,17 +208,29 @@ void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
     for (uint32_t k = 0; k < sb->nmr; k++) {
         uint32_t slot = sb->mr[k].pf;
         move_watch_t *w = &b->cold[slot].risk->moves[sb->mr[k].i];
-        tg_dec_t mv;
-        if (tg_risk_move_push(&w->mv, ts, price, &mv) != 0)
+        tg_dec_t lo, hi;
+        if (tg_risk_move_push(&w->mv, ts, price, &lo, &hi) != 0)
             continue;
-        tg_dec_t am = mv < 0 ? -mv : mv;
-        bool beyond = am >= w->pct, cleared = am <= w->clear;
-        if (w->fsm.firing ? !cleared : !beyond)
-            continue;
+        /* |move| = max(round8((p - lo) / lo), round8((hi - p) / hi)), compared by
+         * cross-multiplication: no division on the tick path */
+        bool beyond, cleared;
+        if (!w->fsm.firing) {
+            beyond = (lo > 0 && ratio_ge((i128)price - lo, lo, w->pct)) ||
+                     (hi > 0 && ratio_ge((i128)hi - price, hi, w->pct));
+            if (!beyond)
+                continue;
+            cleared = false;
+        } else {
+            cleared = (lo <= 0 || ratio_le((i128)price - lo, lo, w->clear)) &&
+                      (hi <= 0 || ratio_le((i128)hi - price, hi, w->clear));
+            if (!cleared)
+                continue;
+            beyond = false;
+        }
         int t = tg_alert_fsm_step(&w->fsm, beyond, cleared, &b->ids);
         if (t)
-            risk_event(b, slot, TG_ALERT_MOVE, &w->fsm, t, mv, w->pct, w->clear,
-                       tg_symtab_name(b->syms_tab, sym), w->window_s, ts);
+            risk_event(b, slot, TG_ALERT_MOVE, &w->fsm, t, tg_risk_move_value(price, lo, hi),
+                       w->pct, w->clear, tg_symtab_name(b->syms_tab, sym), w->window_s, ts);
     }
 }
 

@@ -59,6 +59,7 @@ typedef struct cmd {
     char rule[32];
     char symbol[TG_SYMBOL_MAX + 1];
     char alert_id[TG_ALERT_ID_LEN + 1];
+    char by[TG_PORTFOLIO_ID_MAX + 1]; /* ACK_ALERT: the user */
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
 } cmd_t;
@@ -156,6 +157,8 @@ struct tg_engine {
 
 quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len);
 void tg__engine_publish(tg_engine_t *e, tg_msg_t *m);
+void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                            const char *by);
 /* portfolio_alerts row and tickgate:alerts entry; feed alerts: sp NULL, feed named */
 void tg__engine_persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp,
                               const tg_alert_event_t *a, const char *feed);

@@ -208,9 +208,9 @@ static void dq_evict(tg_risk_deque_t *d, int64_t oldest)
     }
 }
 
-int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *move)
+int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi)
 {
-    *move = 0;
+    *lo = *hi = price;
     if (ts < m->last_ts)
         ts = m->last_ts;
     m->last_ts = ts;
@@ -226,11 +226,16 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *m
     int64_t oldest = ts - m->window_ns;
     dq_evict(&m->min, oldest);
     dq_evict(&m->max, oldest);
-    tg_dec_t lo = dq_at(&m->min, 0)->price, hi = dq_at(&m->max, 0)->price;
+    *lo = dq_at(&m->min, 0)->price;
+    *hi = dq_at(&m->max, 0)->price;
+    return 0;
+}
+
+tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi)
+{
     int64_t up = lo > 0 ? ret8((i128)price - lo, lo) : 0;
     int64_t down = hi > 0 ? ret8((i128)price - hi, hi) : 0;
-    *move = up >= -down ? up : down;
-    return 0;
+    return up >= -down ? up : down;
 }
 
 uint32_t tg_risk_move_points(const tg_risk_move_t *m)

@@ -70,6 +70,8 @@ static void active_update(gw_thread_t *t, tg_msg_t *m)
 void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m)
 {
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    if (m->aux == TG_ALERT_ACKED) /* an alert_ack notification is no alert event */
+        return;
     if (t->alog_len == cap) {
         tg_msg_unref(t->alog[t->alog_head]);
         t->alog_head = (t->alog_head + 1) % cap;
@@ -90,6 +92,21 @@ void gw_alerts_free(gw_thread_t *t)
     free(t->active);
     t->active = NULL;
     t->n_active = t->cap_active = 0;
+}
+
+const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id)
+{
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    char id[TG_ALERT_ID_LEN + 8];
+    for (uint32_t i = t->n_active; i-- > 0;)
+        if (json_field(t->active[i], "alert_id", id, sizeof id) && !strcmp(id, alert_id))
+            return t->active[i];
+    for (uint32_t i = t->alog_len; i-- > 0;) {
+        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
+        if (json_field(m, "alert_id", id, sizeof id) && !strcmp(id, alert_id))
+            return m;
+    }
+    return NULL;
 }
 
 bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,

@@ -273,6 +273,8 @@ typedef struct gw_alert_filter {
 /** Remember an alert event (portfolio or system) and track what fires now. */
 void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m);
 void gw_alerts_free(gw_thread_t *t);
+/** The newest remembered event of an alert (firing ones first), or NULL. */
+const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id);
 /** Whether event m passes every filter of f and the caller may read it. */
 bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,
                            bool admin, char *const *portfolios, size_t n_portfolios);

@@ -403,6 +403,44 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
     api_ok_end(r, t, &b);
 }
 
+/* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
+static void api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
+{
+    char id[TG_ALERT_ID_LEN + 1];
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : 0;
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+        api_error(r, t, 404, "not_found", "no such route");
+        return;
+    }
+    memcpy(id, p, n);
+    id[n] = 0;
+    const tg_msg_t *m = gw_alerts_find(t, id);
+    gw_alert_filter_t any;
+    memset(&any, 0, sizeof any);
+    if (!m) {
+        api_error(r, t, 404, "not_found", "no such alert");
+        return;
+    }
+    if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
+        api_error(r, t, 403, "forbidden", "alert is not yours");
+        return;
+    }
+    bool system = m->channel == TG_CH_SYSTEM;
+    if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    sbuf_t b = {0};
+    api_ok_begin(&b);
+    sb_put(&b, "{\"alert_id\":", 12);
+    sb_str(&b, id);
+    sb_put(&b, ",\"acknowledged\":true,\"by\":", 26);
+    sb_str(&b, c->sub);
+    sb_put(&b, "}", 1);
+    api_ok_end(r, t, &b);
+}
+
 /* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
 static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
@@ -638,6 +676,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_alerts(wsi, r, t, &c, false);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))
             api_alerts(wsi, r, t, &c, true);
+        else if (!strcmp(r->method, "POST") && !strncmp(p, "/api/v1/alerts/", 15))
+            api_ack(r, t, &c, p + 15);
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");

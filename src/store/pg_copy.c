@@ -239,6 +239,9 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         lw_ts(&w, r->ts);
         break;
     }
+    case TG_SNAP_ALERT_ACK:
+        lw_str(&w, r->a.alert_id);
+        break;
     case TG_SNAP_ALERT_RESOLVED:
         lw_str(&w, r->a.alert_id);
         lw_tab(&w);

@@ -100,26 +100,33 @@ TG_TEST(volatility_incremental_equals_recompute)
 TG_TEST(move_exact_values)
 {
     tg_risk_move_t m;
-    tg_dec_t mv;
+    tg_dec_t mv, lo, hi;
     const int64_t s = 1000000000LL;
     TG_CHECK_EQ_INT(tg_risk_move_init(&m, 60 * s), 0);
-    TG_CHECK_EQ_INT(tg_risk_move_push(&m, 0, 100 * U, &mv), 0);
-    TG_CHECK_EQ_INT(mv, 0);
-    tg_risk_move_push(&m, 10 * s, 101 * U, &mv);
+    TG_CHECK_EQ_INT(tg_risk_move_push(&m, 0, 100 * U, &lo, &hi), 0);
+    TG_CHECK(lo == 100 * U && hi == 100 * U);
+    TG_CHECK_EQ_INT(tg_risk_move_value(100 * U, lo, hi), 0);
+    tg_risk_move_push(&m, 10 * s, 101 * U, &lo, &hi);
+    mv = tg_risk_move_value(101 * U, lo, hi);
     TG_CHECK_EQ_INT(mv, 1000000); /* +1 % vs the min 100 */
-    tg_risk_move_push(&m, 20 * s, 102 * U, &mv);
+    tg_risk_move_push(&m, 20 * s, 102 * U, &lo, &hi);
+    mv = tg_risk_move_value(102 * U, lo, hi);
     TG_CHECK_EQ_INT(mv, 2000000); /* +2 % */
     /* t = 70: the window is [10, 70], min 101 -> round8(1/101) = 0.00990099 */
-    tg_risk_move_push(&m, 70 * s, 102 * U, &mv);
+    tg_risk_move_push(&m, 70 * s, 102 * U, &lo, &hi);
+    mv = tg_risk_move_value(102 * U, lo, hi);
     TG_CHECK_EQ_INT(mv, 990099);
     /* t = 80: [20, 80], max 102 -> round8(-3/102) = -0.02941176 */
-    tg_risk_move_push(&m, 80 * s, 99 * U, &mv);
+    tg_risk_move_push(&m, 80 * s, 99 * U, &lo, &hi);
+    mv = tg_risk_move_value(99 * U, lo, hi);
     TG_CHECK_EQ_INT(mv, -2941176);
     /* the edge of the window is inclusive: t = 140 still sees t = 80 */
-    tg_risk_move_push(&m, 140 * s, 99 * U, &mv);
+    tg_risk_move_push(&m, 140 * s, 99 * U, &lo, &hi);
+    mv = tg_risk_move_value(99 * U, lo, hi);
     TG_CHECK_EQ_INT(mv, 0); /* 102 at 70 has left; max 99 */
     /* an older tick is taken at the last ts */
-    tg_risk_move_push(&m, 1, 9900000000LL + 99000000, &mv); /* 99.99 */
+    tg_risk_move_push(&m, 1, 9900000000LL + 99000000, &lo, &hi);
+    mv = tg_risk_move_value(9900000000LL + 99000000, lo, hi); /* 99.99 */
     TG_CHECK_EQ_INT(mv, 1000000); /* +1 % vs 99 */
     tg_risk_move_free(&m);
     TG_CHECK_EQ_INT(tg_risk_move_init(&m, 0), -EINVAL);
@@ -144,13 +151,15 @@ TG_TEST(move_deques_equal_brute_force)
             p = U;
         ts[i] = t;
         px[i] = p;
-        tg_dec_t mv;
-        tg_risk_move_push(&m, t, p, &mv);
+        tg_dec_t mv, lo, hi;
+        tg_risk_move_push(&m, t, p, &lo, &hi);
+        mv = tg_risk_move_value(p, lo, hi);
         if (tg_risk_move_points(&m) > most)
             most = tg_risk_move_points(&m);
         if (i % 101)
             continue;
-        tg_dec_t lo = p, hi = p;
+        lo = p;
+        hi = p;
         for (int j = i; j >= 0 && ts[j] >= t - w; j--) {
             if (px[j] < lo)
                 lo = px[j];
