@@ -161,6 +161,7 @@ struct gw_thread {
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a session awaits revocation */
     bool revoke_poll_armed;
+    uint64_t revoke_gen;     /* revocations.gen this thread's sessions were checked at */
     bool direct_write;       /* write from the drain, not via writable callbacks */
     uint64_t next_client;
     bool closing;
@@ -172,6 +173,28 @@ struct gw_thread {
     uint32_t adopt_n, adopt_cap;
     _Atomic int adopt_waiting;
 };
+
+/* revoke.c: revocations known to this process (tokens by hash, subs by time) */
+typedef struct gw_revocation {
+    bool sub;
+    int64_t at_s;         /* sub: tokens issued at or before this second */
+    char key[129];        /* token SHA-256 hex, or the sub */
+} gw_revocation_t;
+
+typedef struct gw_revocations {
+    pthread_mutex_t lock;
+    gw_revocation_t *v;
+    uint32_t n, cap;
+    _Atomic uint64_t gen; /* bumped on every add: threads re-check their sessions */
+} gw_revocations_t;
+
+int gw_revoke_init(gw_revocations_t *rv);
+void gw_revoke_free(gw_revocations_t *rv);
+void gw_revoke_add(gw_revocations_t *rv, bool sub, const char *key, int64_t at_s);
+/** Whether a token (its hash and claims) is revoked by what this process knows. */
+bool gw_revoke_match(gw_revocations_t *rv, const char *token_hash, const tg_jwt_claims_t *c);
+/** tg_redis_revocation_fn: ud = the gateway. */
+void gw_revoke_from_redis(void *ud, bool sub, const char *key, int64_t at_s);
 
 struct tg_gateway {
     tg_gateway_deps_t d;
@@ -195,6 +218,8 @@ struct tg_gateway {
     bool acceptor_started;
     gw_table_t *http_rate;   /* HTTP API requests per user */
     gw_table_t *notif_seq;   /* per-user notifications seq, shared by the threads */
+    gw_revocations_t revocations;
+    bool revocations_init;
 };
 
 /* hub.c */

@@ -441,6 +441,63 @@ static void api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, con
     api_ok_end(r, t, &b);
 }
 
+/*
+ * POST /api/v1/tokens/revoke (admin), {"token":"<jwt>"} or {"sub":"u-1"}:
+ * applied here at once (this node's sessions close on the next timer), and
+ * with Redis stored and announced to every node (SPEC §13).
+ */
+static void api_revoke(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    tg_json_t j = {0};
+    char sub[TG_PORTFOLIO_ID_MAX + 1] = "", hash[65] = "";
+    int64_t now = time(NULL), ttl = 0;
+    if (!r->body || tg_json_parse(&j, r->body, r->blen, 64, 4) != 0 ||
+        tg_json_type(&j, 0) != TG_JSON_OBJECT) {
+        tg_json_free(&j);
+        api_error(r, t, 400, "bad_request", "body must be {\"token\":…} or {\"sub\":…}");
+        return;
+    }
+    tg_json_ref_t tok = tg_json_get(&j, 0, "token"), sb = tg_json_get(&j, 0, "sub");
+    const char *bad = NULL;
+    if ((tok >= 0) == (sb >= 0) || tg_json_size(&j, 0) != 1)
+        bad = "give exactly one of token and sub";
+    else if (sb >= 0 && (tg_json_str(&j, sb, sub, sizeof sub, NULL) != 0 || !sub[0]))
+        bad = "sub must be a non-empty string of at most 128 bytes";
+    else if (tok >= 0) {
+        size_t n;
+        const char *p = tg_json_type(&j, tok) == TG_JSON_STRING ? tg_json_raw(&j, tok, &n) : NULL;
+        tg_jwt_claims_t c;
+        int rc = p ? tg_jwt_verify(g->d.jwt, p, n, now, &c) : -EINVAL;
+        if (rc == 0) {
+            ttl = tg_jwt_deadline(g->d.jwt, &c) - now; /* the key lives as long as the token */
+            tg_jwt_claims_free(&c);
+        }
+        if (rc == 0 || rc == TG_JWT_EEXPIRED)
+            tg_jwt_sha256_hex(p, n, hash);
+        else
+            bad = "token is not one of ours (malformed or bad signature)";
+    }
+    tg_json_free(&j);
+    if (bad) {
+        api_error(r, t, 400, "bad_request", bad);
+        return;
+    }
+    bool is_sub = sub[0] != 0;
+    const char *key = is_sub ? sub : hash;
+    gw_revoke_add(&g->revocations, is_sub, key, now);
+    bool shared = g->d.redis && tg_redis_revoke(g->d.redis, is_sub, key, now, ttl) == 0;
+    TG_INFO("token_revoked", "kind", TG_S(is_sub ? "sub" : "token"), "sub",
+            TG_S(is_sub ? sub : ""), "shared", TG_B(shared));
+    sbuf_t b = {0};
+    api_ok_begin(&b);
+    sb_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
+              is_sub ? "sub" : "token_sha256");
+    sb_str(&b, key);
+    sb_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
+    api_ok_end(r, t, &b);
+}
+
 /* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
 static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
@@ -678,6 +735,12 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_alerts(wsi, r, t, &c, true);
         else if (!strcmp(r->method, "POST") && !strncmp(p, "/api/v1/alerts/", 15))
             api_ack(r, t, &c, p + 15);
+        else if (!strcmp(r->method, "POST") && !strcmp(p, "/api/v1/tokens/revoke")) {
+            if (!c.admin)
+                api_error(r, t, 403, "forbidden", "admin only");
+            else
+                api_revoke(r, t);
+        }
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");

@@ -177,6 +177,13 @@ static void activate(gw_session_t *s, bool reauth)
     gw_thread_t *t = s->t;
     tg_redis_t *redis = t->g->d.redis;
     int64_t now = tg_mono_ns();
+    /* revoked through POST /api/v1/tokens/revoke (this node or, via Redis, another) */
+    if (gw_revoke_match(&t->g->revocations, s->token_hash, &s->claims)) {
+        count_auth_failure(t, "revoked");
+        send_error(s, "token_revoked", "token revoked", NULL);
+        gw_session_close(s, reauth ? 4001 : 1008, "token revoked");
+        return;
+    }
     /* at connect and re-auth: only a verdict from now on counts (ask Redis) */
     s->revocation_asked_ns = now;
     tg_redis_verdict_t v = redis ? tg_redis_revoked_fresh(redis, s->token_hash, 0) : TG_REDIS_NO;
@@ -915,7 +922,18 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     gw_thread_t *t = lws_container_of(sul, gw_thread_t, sul_timer);
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
+    /* new revocations: close what they cover at once (SPEC §13: within 2 s) */
+    uint64_t gen = atomic_load(&t->g->revocations.gen);
+    bool sweep = gen != t->revoke_gen;
+    t->revoke_gen = gen;
     for (gw_session_t *s = t->sessions; s; s = s->next) {
+        if (sweep && (s->state == GW_ACTIVE || s->state == GW_AWAIT_REVOCATION) &&
+            gw_revoke_match(&t->g->revocations, s->token_hash, &s->claims)) {
+            count_auth_failure(t, "revoked");
+            send_error(s, "token_revoked", "token revoked", NULL);
+            gw_session_close(s, 4001, "token revoked");
+            continue;
+        }
         check_revocation(s, now);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
             send_error(s, "unauthorized", "no authentication within the timeout", NULL);
@@ -1307,8 +1325,12 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
     int port;
     int rc = gw_table_create(&g->ipcap);
     if (rc || (rc = gw_table_create(&g->http_rate)) != 0 ||
-        (rc = gw_table_create(&g->notif_seq)) != 0)
+        (rc = gw_table_create(&g->notif_seq)) != 0 ||
+        (rc = gw_revoke_init(&g->revocations)) != 0)
         goto fail;
+    g->revocations_init = true;
+    if (deps->redis) /* every node's revocations, read from the Redis stream */
+        tg_redis_on_revocation(deps->redis, gw_revoke_from_redis, g);
     rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
         goto fail;
@@ -1508,5 +1530,10 @@ void tg_gateway_destroy(tg_gateway_t *g)
     gw_table_destroy(g->ipcap);
     gw_table_destroy(g->http_rate);
     gw_table_destroy(g->notif_seq);
+    if (g->revocations_init) {
+        if (g->d.redis)
+            tg_redis_on_revocation(g->d.redis, NULL, NULL);
+        gw_revoke_free(&g->revocations);
+    }
     free(g);
 }

@@ -149,6 +149,8 @@ void tg__redis_run_requests(tg_redis_t *r)
         if (!have)
             return;
         if (!r->connected || !atomic_load(&r->up)) {
+            if (q.kind == 3)
+                TG_WARN("revocation_not_shared", "reason", TG_S("redis down; this node only"));
             if (q.kind == 1) { /* asked again on the next call after the reconnect */
                 bool created;
                 pthread_mutex_lock(&r->lock);
@@ -158,7 +160,9 @@ void tg__redis_run_requests(tg_redis_t *r)
             }
             continue;
         }
-        if (q.kind == 1) {
+        if (q.kind == 3) {
+            tg__redis_send_revoke(r, &q);
+        } else if (q.kind == 1) {
             char key[96];
             snprintf(key, sizeof key, "revoked_token:%.64s", q.key);
             const char *argv[2] = {"EXISTS", key};
