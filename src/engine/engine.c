@@ -117,7 +117,7 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
     e->pf_min_gap_ns = 1000000000LL / (cfg->limits.portfolio_max_hz > 0 ? cfg->limits.portfolio_max_hz : 10);
-    rc = tg_session_next_open(cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
+    rc = tg_session_next_open(cfg->engine.tzdir, cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
                               &e->next_session_ns);
     if (rc) {
         snprintf(err, errlen, "engine.session_tz: unknown time zone or bad session_open: %s %s",
@@ -147,11 +147,6 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         goto fail;
     if (cfg->journal.dir[0]) {
         restore_from_journal(e);
-        if ((rc = tg_journal_writer_start(&e->journal, cfg, metrics)) != 0) {
-            snprintf(err, errlen, "journal.dir: cannot use %s: %s", cfg->journal.dir,
-                     strerror(-rc));
-            goto fail;
-        }
     }
     *out = e;
     return 0;
@@ -207,7 +202,7 @@ static void check_session(tg_engine_t *e)
         e->quotes[i].volume = 0;
     }
     tg_book_session_open(e->book, now);
-    if (tg_session_next_open(e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
+    if (tg_session_next_open(e->cfg->engine.tzdir, e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
                              &e->next_session_ns) != 0)
         e->next_session_ns = now + 86400LL * 1000000000LL;
     TG_INFO("session_open", "next_ns", TG_I(e->next_session_ns));
@@ -252,7 +247,7 @@ static void *engine_thread(void *arg)
                                   : mono + 1000000000LL;
             tg_book_risk_tick(e->book, tg_now_ns());
         }
-        if (e->pg) {
+        if (e->sinks.snapshots.push) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
             int64_t now = tg_mono_ns();
@@ -264,8 +259,8 @@ static void *engine_thread(void *arg)
             if (e->snap_pending)
                 e->snap_pending = !tg__engine_take_snapshot(e, e->snap_ts);
         }
-        if (e->alert_sink.flush)
-            e->alert_sink.flush(e->alert_sink.ctx);
+        if (e->sinks.deliver.flush)
+            e->sinks.deliver.flush(e->sinks.deliver.ctx);
         tg__engine_flush_wakes(e);
         if (total)
             continue;
@@ -285,16 +280,10 @@ static void *engine_thread(void *arg)
     return NULL;
 }
 
-void tg_engine_set_alert_sink(tg_engine_t *e, const tg_alert_sink_t *sink)
+void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks)
 {
-    e->alert_sink = *sink;
-}
-
-void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis)
-{
-    e->pg = pg;
-    e->redis = redis;
-    if (pg)
+    e->sinks = *sinks;
+    if (sinks->snapshots.push)
         e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
 
@@ -325,7 +314,6 @@ void tg_engine_destroy(tg_engine_t *e)
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);
-    tg_journal_writer_stop(e->journal);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;
         if (c->spec) {
