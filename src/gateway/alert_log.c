@@ -35,35 +35,41 @@ static bool json_field(const tg_msg_t *m, const char *key, char *out, size_t cap
     return true;
 }
 
+static void active_drop(gw_thread_t *t, uint32_t i)
+{
+    tg_msg_unref(t->active[i]);
+    memmove(t->active + i, t->active + i + 1, (t->n_active - i - 1) * sizeof *t->active);
+    memmove(t->active_id + i, t->active_id + i + 1, (t->n_active - i - 1) * sizeof *t->active_id);
+    t->n_active--;
+}
+
 static void active_update(gw_thread_t *t, tg_msg_t *m)
 {
-    char id[TG_ALERT_ID_LEN + 8];
+    char id[24];
     if (!json_field(m, "alert_id", id, sizeof id))
         return;
-    for (uint32_t i = 0; i < t->n_active; i++) {
-        char other[TG_ALERT_ID_LEN + 8];
-        if (!json_field(t->active[i], "alert_id", other, sizeof other) || strcmp(id, other))
-            continue;
-        tg_msg_unref(t->active[i]);
-        memmove(t->active + i, t->active + i + 1, (t->n_active - i - 1) * sizeof *t->active);
-        t->n_active--;
-        break;
-    }
+    for (uint32_t i = 0; i < t->n_active; i++)
+        if (!strcmp(id, t->active_id[i])) {
+            active_drop(t, i);
+            break;
+        }
     if (m->aux != TG_ALERT_FIRING)
         return;
-    if (t->n_active == ACTIVE_MAX) {
-        tg_msg_unref(t->active[0]);
-        memmove(t->active, t->active + 1, (t->n_active - 1) * sizeof *t->active);
-        t->n_active--;
-    }
+    if (t->n_active == ACTIVE_MAX)
+        active_drop(t, 0);
     if (t->n_active == t->cap_active) {
         uint32_t nc = t->cap_active ? t->cap_active * 2 : 64;
         tg_msg_t **na = realloc(t->active, nc * sizeof *na);
-        if (!na)
+        if (na)
+            t->active = na;
+        char(*ni)[24] = realloc(t->active_id, nc * sizeof *ni);
+        if (ni)
+            t->active_id = ni;
+        if (!na || !ni)
             return;
-        t->active = na;
         t->cap_active = nc;
     }
+    memcpy(t->active_id[t->n_active], id, sizeof id);
     t->active[t->n_active++] = tg_msg_ref(m);
 }
 
@@ -90,7 +96,9 @@ void gw_alerts_free(gw_thread_t *t)
     for (uint32_t i = 0; i < t->n_active; i++)
         tg_msg_unref(t->active[i]);
     free(t->active);
+    free(t->active_id);
     t->active = NULL;
+    t->active_id = NULL;
     t->n_active = t->cap_active = 0;
 }
 
@@ -99,7 +107,7 @@ const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id)
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
     char id[TG_ALERT_ID_LEN + 8];
     for (uint32_t i = t->n_active; i-- > 0;)
-        if (json_field(t->active[i], "alert_id", id, sizeof id) && !strcmp(id, alert_id))
+        if (!strcmp(t->active_id[i], alert_id))
             return t->active[i];
     for (uint32_t i = t->alog_len; i-- > 0;) {
         const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];

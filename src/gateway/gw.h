@@ -170,6 +170,7 @@ struct gw_thread {
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
     tg_msg_t **active;       /* alerts firing now (their firing event), alert_log.c */
+    char (*active_id)[24];   /* their alert ids, parallel to active[] */
     uint32_t n_active, cap_active;
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a client awaits revocation */
