@@ -39,6 +39,7 @@
 #define DELIVERY_MAX 64               /* "<alert_id>:<state>" */
 #define LOG_MAX_BYTES (1u << 30)      /* queue.log read back at start */
 #define AM_BODY_MAX 2048              /* one Alertmanager alert object */
+#define COMPACT_BYTES (16 << 20)      /* delivered prefix of queue.log rewritten past this */
 
 typedef struct wh_event {
     char delivery[DELIVERY_MAX];
@@ -325,6 +326,39 @@ static int q_push(tg_webhook_t *w, const char *delivery, const char *body, size_
     return 0;
 }
 
+/*
+ * A queue that never runs empty (a steady alert stream) would grow queue.log
+ * for ever: past COMPACT_BYTES of delivered prefix the undelivered tail is
+ * copied to a new file that replaces the old one. queue.pos goes to 0 before
+ * the rename: a crash in between re-sends the old file's delivered prefix
+ * (duplicates, which at-least-once allows), never skips an event.
+ */
+static void compact(tg_webhook_t *w, off_t done)
+{
+    char path[4200], tmp[4200];
+    snprintf(path, sizeof path, "%s/queue.log", w->dir);
+    snprintf(tmp, sizeof tmp, "%s/queue.log.tmp", w->dir);
+    size_t n = (size_t)(w->log_end - done);
+    char *buf = malloc(n ? n : 1);
+    int fd = buf ? open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    bool ok = fd >= 0 && pread(w->log_fd, buf, n, done) == (ssize_t)n &&
+              write(fd, buf, n) == (ssize_t)n && fdatasync(fd) == 0;
+    free(buf);
+    if (ok && write_pos(w, 0) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return; /* keep appending to the old file; retried at the next delivery */
+    }
+    close(w->log_fd);
+    w->log_fd = fd;
+    w->log_end -= done;
+    for (size_t i = 0; i < w->q_len; i++)
+        w->q[(w->q_head + i) % w->q_cap].end -= done;
+}
+
 /* The head is done (delivered, rejected or expired): drop it and move queue.pos. */
 static void q_pop(tg_webhook_t *w)
 {
@@ -348,6 +382,8 @@ static void q_pop(tg_webhook_t *w)
     }
     if (write_pos(w, end) != 0)
         TG_WARN("webhook_queue_error", "op", TG_S("write queue.pos"));
+    if (w->q_len && end > COMPACT_BYTES)
+        compact(w, end);
 }
 
 /* Append one event to queue.log (when a directory is set) and to the queue. */
