@@ -854,7 +854,7 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
     }
     case LWS_CALLBACK_HTTP_BODY: {
         http_req_t *r = pr ? *pr : NULL;
-        if (!r || r->too_large)
+        if (!r || r->too_large || !len) /* an empty body may come as (NULL, 0) */
             return 0;
         if (r->blen + len > MAX_BODY) {
             r->too_large = true;

@@ -358,8 +358,6 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         (rc = gw_revoke_init(&g->revocations)) != 0)
         goto fail;
     g->revocations_init = true;
-    if (deps->redis) /* every node's revocations, read from the Redis stream */
-        tg_redis_on_revocation(deps->redis, gw_revoke_from_redis, g);
     rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
         goto fail;
@@ -456,6 +454,11 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             }
         }
     }
+    /* last, once nothing can fail: every node's revocations from the Redis
+     * stream. main.c stops Redis before destroying the gateway, so the
+     * callback never outlives it. */
+    if (deps->redis)
+        tg_redis_on_revocation(deps->redis, gw_revoke_from_redis, g);
     *out = g;
     return 0;
 fail:
@@ -559,11 +562,8 @@ void tg_gateway_destroy(tg_gateway_t *g)
     gw_table_destroy(g->ipcap);
     gw_table_destroy(g->http_rate);
     gw_table_destroy(g->notif_seq);
-    if (g->revocations_init) {
-        if (g->d.redis)
-            tg_redis_on_revocation(g->d.redis, NULL, NULL);
+    if (g->revocations_init)
         gw_revoke_free(&g->revocations);
-    }
     free(g);
 }
 
