@@ -241,6 +241,14 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Shutdown must not wait for a hanging receiver: abort the transfer in flight
+ * (libcurl calls this about once a second, or sooner). The event stays queued. */
+static int xfer_abort(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow)
+{
+    return atomic_load(&((tg_webhook_t *)ud)->stop) ? 1 : 0;
+}
+
 /* POST body to url; the HTTP status, or 0 when no response came (timeout, refused). */
 static long http_post(tg_webhook_t *w, const char *url, const char *body, size_t len,
                       const char *delivery)
@@ -271,6 +279,9 @@ static long http_post(tg_webhook_t *w, const char *url, const char *body, size_t
     curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, w->timeout_ms);
     curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, w->timeout_ms);
     curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, xfer_abort);
+    curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
     curl_easy_setopt(w->curl, CURLOPT_USERAGENT, "tickgate/" TG_VERSION);
     CURLcode cc = curl_easy_perform(w->curl);
     if (cc == CURLE_OK)
@@ -487,6 +498,8 @@ static void deliver_head(tg_webhook_t *w, int64_t now)
     case TG_WEBHOOK_RETRY:
         break;
     }
+    if (atomic_load(&w->stop))
+        return; /* aborted by the shutdown: delivered after the next start */
     now = tg_mono_ns();
     int64_t wait = tg_webhook_backoff_ns(++w->fails);
     if (now + wait - w->first_ns > w->max_retry_ns) {

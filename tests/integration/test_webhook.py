@@ -260,3 +260,29 @@ def test_check_config_masks_the_secret(tmp_path):
     r = subprocess.run([BIN, "--config", str(bad), "check-config"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 2 and "alerts.alertmanager_url" in r.stderr
+
+
+def test_hanging_receiver_does_not_block_shutdown(tmp_path):
+    """A receiver that never answers: SIGTERM still ends the process cleanly
+    (the transfer in flight is aborted) and the event stays on disk."""
+    release = {"go": False}
+
+    def hang(req):
+        end = time.time() + 60
+        while not release["go"] and time.time() < end:
+            time.sleep(0.05)
+        return 200
+    rec = Recorder(hang).start()
+    jdir = tmp_path / "journal"
+    d = make_daemon(tmp_path, rec.url, "webhook_timeout_ms = 600000;", journal=str(jdir),
+                    symbols=("AAA",))
+    try:
+        d.start()
+        publish(d, [("AAA", "200")])
+        assert wait_for(lambda: len(rec.snapshot()) == 1, 10)
+        assert d.stop() == 0  # not killed: Daemon.stop kills after 10 s
+        assert (jdir / "webhook" / "queue.log").stat().st_size > 0
+    finally:
+        release["go"] = True
+        d.cleanup()
+        rec.stop()
