@@ -54,10 +54,24 @@ typedef struct watch {
     tg_alert_fsm_t fsm;
 } watch_t;
 
-/* A move watch of a symbol: portfolio slot and index in its risk->moves. */
+/* A move watch, inline in its symbol's array so a tick reads no cold memory
+ * unless the watch changes state: portfolio slot, index in its risk->moves,
+ * the shared window it reads, thresholds and a mirror of its fsm's state. */
 typedef struct mref {
     uint32_t pf, i;
+    uint32_t win;          /* index in the symbol's mwin[] */
+    bool firing;
+    tg_dec_t pct, clear;
 } mref_t;
+
+/* One window length over a symbol's prices, shared by every watch using it
+ * (book_risk.c): one deque update per tick however many portfolios watch. */
+typedef struct mwin {
+    int64_t window_ns;
+    uint32_t refs;
+    tg_dec_t lo, hi;       /* the window's min and max after the last tick */
+    tg_risk_move_t mv;
+} mwin_t;
 
 typedef struct symbook {
     pos_t *pos;
@@ -66,6 +80,8 @@ typedef struct symbook {
     uint32_t nw, capw;
     mref_t *mr;             /* move watches (book_risk.c) */
     uint32_t nmr, capmr;
+    mwin_t *mwin;           /* their distinct windows */
+    uint32_t nmwin, capmwin;
     tg_dec_t price;
     bool has_price;
 } symbook_t;
@@ -120,7 +136,6 @@ typedef struct move_watch {
     uint32_t sym;
     int window_s;
     tg_dec_t pct, clear;   /* fires at |move| >= pct, resolves at |move| <= clear */
-    tg_risk_move_t mv;
     tg_alert_fsm_t fsm;
 } move_watch_t;
 
@@ -285,5 +300,6 @@ void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts);
 void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule,
                                   const char *symbol);
+void tg__book_risk_sync(tg_book_t *b, uint32_t slot);
 
 #endif

@@ -511,6 +511,7 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
     }
     f->firing = true;
     snprintf(f->id, sizeof f->id, "%s", alert_id);
+    tg__book_risk_sync(b, (uint32_t)slot);
     pf_hot_t *p = &b->hot[slot];
     p->flags |= bit;
     tg__book_eval_full(b, (uint32_t)slot);

@@ -31,8 +31,6 @@ static void risk_free(pf_risk_t *r)
     if (!r)
         return;
     tg_risk_vol_free(&r->vol);
-    for (uint32_t i = 0; i < r->n_moves; i++)
-        tg_risk_move_free(&r->moves[i].mv);
     free(r->moves);
     free(r);
 }
@@ -86,6 +84,14 @@ int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *e
             sb->mr = nm;
             sb->capmr = nc;
         }
+        if (sb->nmwin == sb->capmwin) {
+            uint32_t nc = sb->capmwin ? sb->capmwin * 2 : 2;
+            mwin_t *nw = realloc(sb->mwin, nc * sizeof *nw);
+            if (!nw)
+                return -ENOMEM;
+            sb->mwin = nw;
+            sb->capmwin = nc;
+        }
     }
     return 0;
 }
@@ -98,11 +104,23 @@ pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot)
         return NULL;
     for (uint32_t i = 0; i < r->n_moves; i++) {
         symbook_t *sb = &b->syms[r->moves[i].sym];
-        for (uint32_t k = 0; k < sb->nmr; k++)
-            if (sb->mr[k].pf == slot) {
-                sb->mr[k] = sb->mr[--sb->nmr];
-                break;
+        for (uint32_t k = 0; k < sb->nmr; k++) {
+            if (sb->mr[k].pf != slot || sb->mr[k].i != i)
+                continue;
+            uint32_t wi = sb->mr[k].win;
+            sb->mr[k] = sb->mr[--sb->nmr];
+            if (--sb->mwin[wi].refs == 0) { /* the last watch of this window */
+                tg_risk_move_free(&sb->mwin[wi].mv);
+                uint32_t last = --sb->nmwin;
+                if (wi != last) {
+                    sb->mwin[wi] = sb->mwin[last];
+                    for (uint32_t j = 0; j < sb->nmr; j++)
+                        if (sb->mr[j].win == last)
+                            sb->mr[j].win = wi;
+                }
             }
+            break;
+        }
     }
     return r;
 }
@@ -168,14 +186,28 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
             w->window_s = ms->window_s;
             w->pct = ms->pct;
             tg_alert_resolve_level(TG_ALERT_MOVE, ms->pct, a->hysteresis, &w->clear);
-            tg_risk_move_init(&w->mv, (int64_t)ms->window_s * 1000000000LL);
             for (uint32_t k = 0; old && k < old->n_moves; k++)
                 if (old->moves[k].sym == w->sym && old->moves[k].fsm.firing) {
                     w->fsm = old->moves[k].fsm;
                     old->moves[k].fsm.firing = false;
                 }
+            /* the symbol's window of this length, shared (capacity reserved by _prepare) */
             symbook_t *sb = &b->syms[w->sym];
-            sb->mr[sb->nmr++] = (mref_t){slot, (uint32_t)i}; /* reserved by _prepare */
+            int64_t wns = (int64_t)ms->window_s * 1000000000LL;
+            uint32_t wi = 0;
+            while (wi < sb->nmwin && sb->mwin[wi].window_ns != wns)
+                wi++;
+            if (wi == sb->nmwin) {
+                mwin_t *mw = &sb->mwin[sb->nmwin++];
+                memset(mw, 0, sizeof *mw);
+                mw->window_ns = wns;
+                mw->lo = mw->hi = sb->price;
+                tg_risk_move_init(&mw->mv, wns);
+            }
+            sb->mwin[wi].refs++;
+            sb->mr[sb->nmr++] = (mref_t){.pf = slot, .i = (uint32_t)i, .win = wi,
+                                         .firing = w->fsm.firing, .pct = w->pct,
+                                         .clear = w->clear};
             r->n_moves++;
         }
     }
@@ -205,32 +237,48 @@ tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t r
 void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
 {
     symbook_t *sb = &b->syms[sym];
+    for (uint32_t k = 0; k < sb->nmwin; k++) {
+        mwin_t *mw = &sb->mwin[k];
+        if (tg_risk_move_push(&mw->mv, ts, price, &mw->lo, &mw->hi) != 0)
+            mw->lo = mw->hi = price; /* out of memory: no move seen on this tick */
+    }
     for (uint32_t k = 0; k < sb->nmr; k++) {
-        uint32_t slot = sb->mr[k].pf;
-        move_watch_t *w = &b->cold[slot].risk->moves[sb->mr[k].i];
-        tg_dec_t lo, hi;
-        if (tg_risk_move_push(&w->mv, ts, price, &lo, &hi) != 0)
-            continue;
+        mref_t *m = &sb->mr[k];
+        tg_dec_t lo = sb->mwin[m->win].lo, hi = sb->mwin[m->win].hi;
         /* |move| = max(round8((p - lo) / lo), round8((hi - p) / hi)), compared by
-         * cross-multiplication: no division on the tick path */
+         * cross-multiplication: no division and no cold memory on the tick path */
         bool beyond, cleared;
-        if (!w->fsm.firing) {
-            beyond = (lo > 0 && ratio_ge((i128)price - lo, lo, w->pct)) ||
-                     (hi > 0 && ratio_ge((i128)hi - price, hi, w->pct));
+        if (!m->firing) {
+            beyond = (lo > 0 && ratio_ge((i128)price - lo, lo, m->pct)) ||
+                     (hi > 0 && ratio_ge((i128)hi - price, hi, m->pct));
             if (!beyond)
                 continue;
             cleared = false;
         } else {
-            cleared = (lo <= 0 || ratio_le((i128)price - lo, lo, w->clear)) &&
-                      (hi <= 0 || ratio_le((i128)hi - price, hi, w->clear));
+            cleared = (lo <= 0 || ratio_le((i128)price - lo, lo, m->clear)) &&
+                      (hi <= 0 || ratio_le((i128)hi - price, hi, m->clear));
             if (!cleared)
                 continue;
             beyond = false;
         }
+        move_watch_t *w = &b->cold[m->pf].risk->moves[m->i];
         int t = tg_alert_fsm_step(&w->fsm, beyond, cleared, &b->ids);
+        m->firing = w->fsm.firing;
         if (t)
-            risk_event(b, slot, TG_ALERT_MOVE, &w->fsm, t, tg_risk_move_value(price, lo, hi),
+            risk_event(b, m->pf, TG_ALERT_MOVE, &w->fsm, t, tg_risk_move_value(price, lo, hi),
                        w->pct, w->clear, tg_symtab_name(b->syms_tab, sym), w->window_s, ts);
+    }
+}
+
+/* After tg_book_restore_alert changed a move episode: refresh the inline mirrors. */
+void tg__book_risk_sync(tg_book_t *b, uint32_t slot)
+{
+    pf_risk_t *r = b->cold[slot].risk;
+    for (uint32_t i = 0; r && i < r->n_moves; i++) {
+        symbook_t *sb = &b->syms[r->moves[i].sym];
+        for (uint32_t k = 0; k < sb->nmr; k++)
+            if (sb->mr[k].pf == slot && sb->mr[k].i == i)
+                sb->mr[k].firing = r->moves[i].fsm.firing;
     }
 }
 

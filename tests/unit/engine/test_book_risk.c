@@ -224,6 +224,34 @@ TG_TEST(move_fires_against_window_min_and_max)
     teardown();
 }
 
+TG_TEST(move_windows_shared_between_portfolios)
+{
+    /* three watches of BBB over two window lengths: one deque pair per length */
+    setup("{\"portfolios\":["
+          "{\"id\":\"p-1\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","
+          "\"move\":{\"BBB\":{\"pct\":0.02,\"window_s\":60}}}},"
+          "{\"id\":\"p-2\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","
+          "\"move\":{\"BBB\":{\"pct\":0.02,\"window_s\":10}}}},"
+          "{\"id\":\"p-3\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","
+          "\"move\":{\"BBB\":{\"pct\":0.01,\"window_s\":60}}}}]}");
+    px("BBB", "100", 0);
+    px("BBB", "101", 20 * SEC); /* +1 %: p-3 (1 %) fires; the 10 s window sees only 101 */
+    TG_CHECK_EQ_INT(nev, 1);
+    TG_CHECK_EQ_INT(evs[0].value, 1000000);
+    px("BBB", "102", 21 * SEC); /* +2 % over 60 s: p-1 fires; over 10 s only +0.99 % */
+    TG_CHECK_EQ_INT(nev, 2);
+    TG_CHECK_EQ_INT(evs[1].value, 2000000);
+    /* removing p-1 and p-3 frees the 60 s window; p-2's 10 s window goes on */
+    TG_CHECK_EQ_INT(tg_book_remove_portfolio(book, "p-1", 22 * SEC), 0);
+    TG_CHECK_EQ_INT(tg_book_remove_portfolio(book, "p-3", 22 * SEC), 0);
+    TG_CHECK_EQ_INT(nev, 4); /* both resolved by the removal */
+    px("BBB", "104.1", 25 * SEC); /* 10 s window [15, 25]: min 101 -> +3.07 % */
+    TG_CHECK_EQ_INT(nev, 5);
+    TG_CHECK_EQ_INT(evs[4].value, 3069307);
+    TG_CHECK_EQ_INT(evs[4].state, TG_ALERT_FIRING);
+    teardown();
+}
+
 TG_TEST(restore_and_settings_errors)
 {
     setup("{\"portfolios\":[{\"id\":\"p-r\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
