@@ -197,7 +197,7 @@ try {
       const acks = (window.__tickgate.stats.byType || {}).alert_ack || 0;
       if (!li || !li.classList.contains('acked') || acks < 1) return null;
       return { cls: li.className, button: li.querySelector('button.ack').textContent, acks };
-    }, id, { timeout: 20000, polling: 100 });
+    }, id, { timeout: 20000 * S, polling: 100 });
     result.acked = await ah.jsonValue();
     step('ack');
     await sleep(400);
