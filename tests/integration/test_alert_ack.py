@@ -1,16 +1,13 @@
 """Issue 16: POST /api/v1/alerts/{alert_id}/ack - owner, shared or admin;
 `alert_ack` published on notifications; is_read set in a real PostgreSQL."""
 import json
-import os
-import subprocess
-import time
-import uuid
 
 import pytest
 
-from tgtest import BIN, Client, Daemon, free_port, run, wait_for
+from tgtest import Client, Daemon, free_port, run, wait_for
 import servers
 from test_alerts_api import connect, send
+from test_persistence_pg import cluster, db  # noqa: F401  (fixtures: a migrated database)
 
 
 def make(tmp_path, extra=""):
@@ -83,38 +80,18 @@ def test_ack_without_postgres(tmp_path):
 
 
 @pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
-def test_ack_sets_is_read_in_postgres(tmp_path):
-    pg = servers.Postgres().start()
+def test_ack_sets_is_read_in_postgres(tmp_path, db):
+    _, url, q = db  # a fresh migrated database (fixture of test_persistence_pg)
+    d = make(tmp_path, 'postgres = { url = "%s"; snapshot_interval_ms = 100; };\n' % url)
+    # the portfolio comes from the file even with PostgreSQL configured
+    d.start()
     try:
-        name = "t_" + uuid.uuid4().hex[:12]
-        pg.sql("CREATE DATABASE " + name)
-        url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)
-        r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        import psycopg2
-
-        def q(sql):
-            conn = psycopg2.connect(host="127.0.0.1", port=pg.port, user="postgres", dbname=name)
-            try:
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute(sql)
-                    return cur.fetchall()
-            finally:
-                conn.close()
-        d = make(tmp_path, 'postgres = { url = "%s"; snapshot_interval_ms = 100; };\n' % url)
-        # the portfolio comes from the file even with PostgreSQL configured
-        d.start()
-        try:
-            aid, fid = ack_flow(d)
-            assert wait_for(lambda: q("SELECT is_read FROM portfolio_alerts WHERE id = '%s'"
-                                      % aid) == [(True,)], 10)
-            # the feed alert: a row without user or portfolio, named by metadata.feed
-            assert wait_for(lambda: q("SELECT user_id, portfolio_id, alert_type, metadata->>'feed',"
-                                      " is_read FROM portfolio_alerts WHERE id = '%s'" % fid)
-                            == [(None, None, "breaker_open", "pub", True)], 10)
-        finally:
-            d.cleanup()
+        aid, fid = ack_flow(d)
+        assert wait_for(lambda: q("SELECT is_read FROM portfolio_alerts WHERE id = %s",
+                                  (aid,)) == [(True,)], 10)
+        # the feed alert: a row without user or portfolio, named by metadata.feed
+        assert wait_for(lambda: q("SELECT user_id, portfolio_id, alert_type, metadata->>'feed',"
+                                  " is_read FROM portfolio_alerts WHERE id = %s", (fid,))
+                        == [(None, None, "breaker_open", "pub", True)], 10)
     finally:
-        pg.cleanup()
+        d.cleanup()
