@@ -8,7 +8,8 @@
  *   - POSTs each event to alerts.webhook_url in order (one FIFO for all
  *     portfolios, so order per portfolio holds a fortiori), at least once:
  *     2xx = delivered; timeouts, connection errors, 408, 429 and 5xx are
- *     retried with exponential backoff (1 s doubling, at most 60 s) until
+ *     retried with the project's backoff (tg_backoff_t: 1 s doubling, at
+ *     most 60 s, ±20 % jitter so nodes do not retry in lockstep) until
  *     alerts.webhook_max_retry_s has passed since the first attempt; other
  *     4xx are dropped and counted. With journal.dir, events are appended to
  *     journal.dir/webhook/queue.log before the first attempt and the offset
@@ -65,9 +66,6 @@ void tg_webhook_stop(tg_webhook_t *w);
  */
 int tg_webhook_signature(const char *secret, const void *body, size_t len, char *out,
                          size_t cap);
-
-/** Retry delay after `failures` failed attempts (1 = first): 1 s doubling, at most 60 s. */
-int64_t tg_webhook_backoff_ns(unsigned failures);
 
 /** What an HTTP status (0 = no response: timeout, connection error) means for delivery. */
 typedef enum tg_webhook_verdict {

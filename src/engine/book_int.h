@@ -28,6 +28,7 @@
 
 #include "tickgate/book.h"
 #include "tickgate/risk.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdio.h>

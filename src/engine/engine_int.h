@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
@@ -25,6 +26,9 @@
 #include "tickgate/book.h"
 #include "tickgate/trading_day.h"
 #include "tickgate/symtab.h"
+
+/* Ticks popped from a feed ring at once; every per-batch array is this long. */
+#define TG_ENGINE_BATCH 512
 
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
@@ -115,7 +119,7 @@ struct tg_engine {
     _Atomic uint32_t bell;     /* futex word, bumped by wakers */
     _Atomic int sleeping;
 
-    tg_tick_t batch[512];
+    tg_tick_t batch[TG_ENGINE_BATCH]; /* one ring pop */
     char jbuf[4096];
     unsigned char mbuf[4096];
 
@@ -128,7 +132,7 @@ struct tg_engine {
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
     size_t nearly, capearly;
 
-    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the tick sinks */
+    tg_tick_t jbatch[TG_ENGINE_BATCH]; /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 
     /* persistence (push == NULL when not configured); see tg__engine_take_snapshot() */

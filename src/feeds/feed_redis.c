@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
@@ -27,6 +28,7 @@
 
 #define BATCH 256
 #define CONNECT_TIMEOUT_MS 500
+#define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define XREAD_BLOCK_MS "100"
 
@@ -36,7 +38,7 @@ typedef struct rfeed {
     bool stream_mode;
     bool xread_in_flight;
     char last_id[64];
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     int64_t next_connect_ns;
     tg_tick_t batch[BATCH];
     size_t n;
@@ -44,18 +46,13 @@ typedef struct rfeed {
 
 /* The whole config, for the `redis` section: tg_feed_init() sets
  * f->conf = &cfg->feeds[f->index], so the config is the array's container. */
-static const tg_config_t *whole_config(const tg_feed_t *f)
-{
-    const tg_feed_conf_t *first = f->conf - f->index;
-    return (const tg_config_t *)((const char *)first - offsetof(tg_config_t, feeds));
-}
-
 static int rfeed_init(tg_feed_t *f)
 {
-    const tg_config_t *cfg = whole_config(f);
+    const tg_config_t *cfg = f->cfg;
     rfeed_t *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
+    tg_backoff_init(&r->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns() ^ f->index);
     /* the server is redis.url: the bus every node shares; the feed picks the channel */
     if (tg_redis_url_parse(cfg->redis.url, &r->url) != 0) {
         TG_ERROR("feed_unsupported", "feed", TG_S(f->conf->name), "error",
@@ -121,10 +118,7 @@ static void drop(tg_feed_t *f, rfeed_t *r, const char *why)
     } else {
         tg_feed_connect_error(f);
     }
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > BACKOFF_MAX_MS)
-        r->backoff_ms = BACKOFF_MAX_MS;
-    r->next_connect_ns = tg_mono_ns() + (int64_t)r->backoff_ms * 1000000LL;
+    r->next_connect_ns = tg_mono_ns() + tg_backoff_next(&r->backoff);
     r->xread_in_flight = false;
 }
 
@@ -178,7 +172,7 @@ static void try_connect(tg_feed_t *f, rfeed_t *r, const tg_config_t *cfg)
     } else if (!r->last_id[0]) {
         snprintf(r->last_id, sizeof r->last_id, "$");
     }
-    r->backoff_ms = 0;
+    tg_backoff_reset(&r->backoff);
     TG_INFO("feed_connected", "feed", TG_S(f->conf->name), "redis",
             TG_S(r->stream_mode ? f->conf->stream : f->conf->channel));
 }
@@ -244,7 +238,7 @@ static void on_pubsub_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
 static int rfeed_run(tg_feed_t *f)
 {
     rfeed_t *r = f->priv;
-    const tg_config_t *cfg = whole_config(f);
+    const tg_config_t *cfg = f->cfg;
     while (!tg_feed_stopping(f)) {
         tg_feed_poll(f);
         if (!r->c) {

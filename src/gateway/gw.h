@@ -311,7 +311,7 @@ void gw_reply_send(gw_client_t *s, gw_reply_t *r);
 void gw_send_error(gw_client_t *s, const char *code, const char *message, const tg_cmsg_id_t *id);
 void gw_send_established(gw_client_t *s);
 
-/* auth.c */
+/* auth.c (gw_count_auth_failure: close.c, with the other labeled counters) */
 void gw_count_auth_failure(gw_thread_t *t, const char *reason);
 /** Verify a token for s (0, -ETIMEDOUT expired, -EPERM invalid, -EACCES other sub). */
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth);
@@ -370,6 +370,10 @@ int gw_close_writeable(gw_client_t *s);
 void gw_close_check_linger(gw_client_t *s, int64_t now);
 /** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
 int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size_t len);
+/** RFC 6455 §7.4: may a peer send this close code? */
+bool gw_close_code_valid(int code);
+/** RFC 6455 §4.2.1: is k (n bytes) the base64 of 16 bytes? */
+bool gw_ws_key_valid(const char *k, int n);
 /** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
  * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok);

@@ -41,89 +41,42 @@ typedef struct http_req {
     bool close_after;      /* the request's body was not read (411): close */
 } http_req_t;
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool err;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->err = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    char tmp[512];
-    int n = tg_json_escape(s, strlen(s), tmp, sizeof tmp);
-    sb_put(b, "\"", 1);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n);
-    sb_put(b, "\"", 1);
-}
-
-static void meta(sbuf_t *b, gw_thread_t *t)
+static void meta(tg_buf_t *b, gw_thread_t *t)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    sb_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
+    tg_buf_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
               ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
 }
 
-static void error_body(sbuf_t *b, gw_thread_t *t, const char *code, const char *msg)
+static void error_body(tg_buf_t *b, gw_thread_t *t, const char *code, const char *msg)
 {
-    sb_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
-    sb_str(b, msg);
-    sb_put(b, "}", 1);
+    tg_buf_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    tg_json_put_cstr(b, msg);
+    tg_buf_puts(b, "}");
     meta(b, t);
 }
 
 size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     size_t n = b.err || b.len >= cap ? 0 : b.len;
     if (n)
         memcpy(out, b.p, n);
-    free(b.p);
+    tg_buf_free(&b);
     return n;
 }
 
-static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
+static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
 {
     r->status = status;
     r->ctype = ctype;
     if (b->err) {
-        free(b->p);
+        tg_buf_free(b);
         r->status = 500;
         r->resp = NULL;
         r->rlen = 0;
@@ -135,18 +88,18 @@ static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 
 static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     respond(r, status, "application/json", &b);
 }
 
 /* Start a success envelope; the caller appends data then calls api_ok_end. */
-static void api_ok_begin(sbuf_t *b)
+static void api_ok_begin(tg_buf_t *b)
 {
-    sb_put(b, "{\"success\":true,\"data\":", 23);
+    tg_buf_puts(b, "{\"success\":true,\"data\":");
 }
 
-static void api_ok_end(http_req_t *r, gw_thread_t *t, sbuf_t *b)
+static void api_ok_end(http_req_t *r, gw_thread_t *t, tg_buf_t *b)
 {
     meta(b, t);
     respond(r, 200, "application/json", b);
@@ -180,16 +133,16 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
     const char *status = !engine_ok || !any_delivering ? "not_ready"
                          : !stores_ok || !feeds_ok     ? "degraded"
                                                        : "ready";
-    sbuf_t b = {0};
-    sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
+    tg_buf_t b = {0};
+    tg_buf_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
               engine_ok ? "ok" : "down");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         if (i)
-            sb_put(&b, ",", 1);
-        sb_str(&b, g->d.feeds[i].conf->name);
-        sb_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
+            tg_buf_puts(&b, ",");
+        tg_json_put_cstr(&b, g->d.feeds[i].conf->name);
+        tg_buf_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
     }
-    sb_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+    tg_buf_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
               !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
               !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
@@ -228,7 +181,7 @@ static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_cla
 static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
         if (!k || !k->last) {
@@ -236,14 +189,14 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     char list[4096];
     const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     if (arg) {
         char *save = NULL;
@@ -252,21 +205,21 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             if (!k || !k->last)
                 continue;
             if (!first)
-                sb_put(&b, ",", 1);
+                tg_buf_puts(&b, ",");
             first = false;
-            sb_put(&b, (const char *)k->last->json, k->last->json_len);
+            tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
                 if (k->channel == TG_CH_MARKET_DATA && k->last) {
                     if (!first)
-                        sb_put(&b, ",", 1);
+                        tg_buf_puts(&b, ",");
                     first = false;
-                    sb_put(&b, (const char *)k->last->json, k->last->json_len);
+                    tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
                 }
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -284,7 +237,7 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
                            const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
         if (!k || !k->last) {
@@ -296,22 +249,22 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
             if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
                 if (!first)
-                    sb_put(&b, ",", 1);
+                    tg_buf_puts(&b, ",");
                 first = false;
-                sb_put(&b, (const char *)k->last->json, k->last->json_len);
+                tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
             }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -405,18 +358,18 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
         return;
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
     uint32_t n = active ? t->n_active : t->alog_len, out = 0;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
         const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
         if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
             continue;
         if (out++)
-            sb_put(&b, ",", 1);
-        sb_put(&b, (const char *)m->json, m->json_len);
+            tg_buf_puts(&b, ",");
+        tg_buf_put(&b, (const char *)m->json, m->json_len);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -448,13 +401,13 @@ static void api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, con
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"alert_id\":", 12);
-    sb_str(&b, id);
-    sb_put(&b, ",\"acknowledged\":true,\"by\":", 26);
-    sb_str(&b, c->sub);
-    sb_put(&b, "}", 1);
+    tg_buf_puts(&b, "{\"alert_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"acknowledged\":true,\"by\":");
+    tg_json_put_cstr(&b, c->sub);
+    tg_buf_puts(&b, "}");
     api_ok_end(r, t, &b);
 }
 
@@ -506,12 +459,12 @@ static void api_revoke(http_req_t *r, gw_thread_t *t)
     bool shared = g->d.redis && tg_redis_revoke(g->d.redis, is_sub, key, now, ttl) == 0;
     TG_INFO("token_revoked", "kind", TG_S(is_sub ? "sub" : "token"), "sub",
             TG_S(is_sub ? sub : ""), "shared", TG_B(shared));
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
+    tg_buf_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
               is_sub ? "sub" : "token_sha256");
-    sb_str(&b, key);
-    sb_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
+    tg_json_put_cstr(&b, key);
+    tg_buf_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
     api_ok_end(r, t, &b);
 }
 
@@ -541,11 +494,11 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
     api_ok_end(r, t, &b);
 }
 
@@ -560,62 +513,55 @@ static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_put(&b, ",\"deleted\":true}", 16);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"deleted\":true}");
     api_ok_end(r, t, &b);
 }
 
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     int64_t now = tg_mono_ns();
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         tg_feed_t *f = &g->d.feeds[i];
         int64_t last = atomic_load(&f->last_tick_ns);
         if (i)
-            sb_put(&b, ",", 1);
-        sb_put(&b, "{\"name\":", 8);
-        sb_str(&b, f->conf->name);
+            tg_buf_puts(&b, ",");
+        tg_buf_puts(&b, "{\"name\":");
+        tg_json_put_cstr(&b, f->conf->name);
         uint64_t rejected = 0;
         for (int k = 1; k < TG_REJECT__COUNT; k++)
             if (f->m_rejected[k])
                 rejected += atomic_load(&f->m_rejected[k]->v);
-        sb_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
+        tg_buf_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
                       "\"ticks_rejected\":%llu,\"last_tick_age_ms\":%lld}",
                   f->ops ? f->ops->type : "?", f->conf->priority, feed_state_name(f),
                   (unsigned long long)atomic_load(&f->m_received->v),
                   (unsigned long long)rejected,
                   last ? (long long)((now - last) / 1000000) : -1LL);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
 static const char *mime_for(const char *path)
 {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".json", "application/json"},         {".png", "image/png"},
+        {".ico", "image/x-icon"},
+    };
     const char *dot = strrchr(path, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (!strcmp(dot, ".html"))
-        return "text/html; charset=utf-8";
-    if (!strcmp(dot, ".js"))
-        return "text/javascript; charset=utf-8";
-    if (!strcmp(dot, ".css"))
-        return "text/css; charset=utf-8";
-    if (!strcmp(dot, ".svg"))
-        return "image/svg+xml";
-    if (!strcmp(dot, ".json"))
-        return "application/json";
-    if (!strcmp(dot, ".png"))
-        return "image/png";
-    if (!strcmp(dot, ".ico"))
-        return "image/x-icon";
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
     return "application/octet-stream";
 }
 
@@ -631,7 +577,7 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
     if (web_root && web_root[0]) {
         char full[1024];
         snprintf(full, sizeof full, "%s%s", web_root, path);
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         if (tg_file_read(full, 16u << 20, &b.p, &b.len) == 0) {
             b.cap = b.len + 1;
             respond(r, 200, mime_for(path), &b);
@@ -668,8 +614,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         return;
     }
     if (!strcmp(p, "/health")) {
-        sbuf_t b = {0};
-        sb_put(&b, "{\"status\":\"ok\"}", 15);
+        tg_buf_t b = {0};
+        tg_buf_puts(&b, "{\"status\":\"ok\"}");
         respond(r, 200, "application/json", &b);
         return;
     }
@@ -706,11 +652,11 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_error(r, t, 404, "not_found", "no demo token here");
             return;
         }
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         api_ok_begin(&b);
-        sb_put(&b, "{\"token\":", 9);
-        sb_str(&b, g->d.demo_token);
-        sb_put(&b, "}", 1);
+        tg_buf_puts(&b, "{\"token\":");
+        tg_json_put_cstr(&b, g->d.demo_token);
+        tg_buf_puts(&b, "}");
         api_ok_end(r, t, &b);
         return;
     }

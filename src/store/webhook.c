@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/file.h"
@@ -34,8 +35,8 @@
 #include "tickgate/ring.h"
 
 #define RING_CAP 4096
-#define BACKOFF_FIRST_NS 1000000000LL /* SPEC §13: 1 s doubling ... */
-#define BACKOFF_MAX_NS 60000000000LL  /* ... at most 60 s */
+#define BACKOFF_BASE_MS 1000          /* SPEC §13: 1 s doubling ... */
+#define BACKOFF_MAX_MS 60000          /* ... at most 60 s (the project's backoff adds ±20 % jitter) */
 #define DELIVERY_MAX 64               /* "<alert_id>:<state>" */
 #define LOG_MAX_BYTES (1u << 30)      /* queue.log read back at start */
 #define AM_BODY_MAX 2048              /* one Alertmanager alert object */
@@ -75,6 +76,7 @@ struct tg_webhook {
     wh_event_t *q;
     size_t q_head, q_len, q_cap; /* circular */
     unsigned fails;              /* failed attempts of the head */
+    tg_backoff_t backoff;        /* the head's retry waits (reset per event) */
     int64_t first_ns, next_ns;   /* first attempt of the head, next attempt (mono) */
     int log_fd;                  /* queue.log, -1 without a directory */
     off_t log_end;
@@ -112,14 +114,6 @@ int tg_webhook_signature(const char *secret, const void *body, size_t len, char 
     }
     out[7 + 2 * mdlen] = 0;
     return 0;
-}
-
-int64_t tg_webhook_backoff_ns(unsigned failures)
-{
-    int64_t d = BACKOFF_FIRST_NS;
-    for (unsigned i = 1; i < failures && d < BACKOFF_MAX_NS; i++)
-        d *= 2;
-    return d < BACKOFF_MAX_NS ? d : BACKOFF_MAX_NS;
 }
 
 tg_webhook_verdict_t tg_webhook_classify(long status)
@@ -381,6 +375,7 @@ static void q_pop(tg_webhook_t *w)
     w->fails = 0;
     w->first_ns = 0;
     w->next_ns = 0;
+    tg_backoff_reset(&w->backoff);
     if (w->log_fd < 0)
         return;
     if (w->q_len == 0) {
@@ -501,7 +496,8 @@ static void deliver_head(tg_webhook_t *w, int64_t now)
     if (atomic_load(&w->stop))
         return; /* aborted by the shutdown: delivered after the next start */
     now = tg_mono_ns();
-    int64_t wait = tg_webhook_backoff_ns(++w->fails);
+    w->fails++;
+    int64_t wait = tg_backoff_next(&w->backoff);
     if (now + wait - w->first_ns > w->max_retry_ns) {
         tg_counter_add(w->m_expired, 1);
         TG_WARN("webhook_expired", "delivery", TG_S(ev->delivery), "attempts", TG_I(w->fails),
@@ -844,6 +840,7 @@ int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *m
     while (al && w->am_url[al - 1] == '/') /* "http://am:9093/" + "/api/v2/alerts" */
         w->am_url[--al] = 0;
     w->timeout_ms = cfg->alerts.webhook_timeout_ms;
+    tg_backoff_init(&w->backoff, BACKOFF_BASE_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     w->max_retry_ns = (int64_t)cfg->alerts.webhook_max_retry_s * 1000000000LL;
     w->am_resend_ns = (int64_t)cfg->alerts.alertmanager_resend_s * 1000000000LL;
     if ((rc = tg_ring_create(&w->ring, "webhook", sizeof(tg_msg_t *), RING_CAP, TG_RING_BLOCK)))

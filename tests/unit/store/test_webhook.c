@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tg_test.h"
+#include "tickgate/backoff.h"
 #include "tickgate/webhook.h"
 
 TG_TEST(signature_matches_rfc4231)
@@ -20,16 +21,18 @@ TG_TEST(signature_matches_rfc4231)
     TG_CHECK_EQ_INT(strlen(sig), 71);
 }
 
-TG_TEST(backoff_doubles_from_one_second_to_sixty)
+TG_TEST(backoff_is_one_second_doubling_to_sixty_with_jitter)
 {
+    /* the webhook uses the project's backoff with base 1 s and cap 60 s */
     const long long s = 1000000000LL;
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(1), 1 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(2), 2 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(3), 4 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(6), 32 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(7), 60 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(1000000), 60 * s);
-    TG_CHECK_EQ_INT(tg_webhook_backoff_ns(0), 1 * s);
+    uint64_t rng = 7;
+    for (int k = 0; k < 200; k++) {
+        long long w1 = tg_backoff_ns(1000, 60000, 1, &rng), w3 = tg_backoff_ns(1000, 60000, 3, &rng);
+        long long w9 = tg_backoff_ns(1000, 60000, 9, &rng);
+        TG_CHECK(w1 >= s * 8 / 10 && w1 <= s * 12 / 10);
+        TG_CHECK(w3 >= s * 32 / 10 && w3 <= s * 48 / 10);
+        TG_CHECK(w9 >= s * 48 && w9 <= 60 * s);
+    }
 }
 
 TG_TEST(status_classes)
