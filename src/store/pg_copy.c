@@ -217,20 +217,18 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         lw_str(&w, r->a.message);
         lw_tab(&w);
         /* metadata: what the alert message carries besides the columns */
-        char meta[512], vb[TG_DEC_STRLEN + 1], tb[TG_DEC_STRLEN + 1];
+        char meta[768], vb[TG_DEC_STRLEN + 1], tb[TG_DEC_STRLEN + 1];
         tg_dec_format(r->a.value, vb);
         tg_dec_format(r->a.threshold, tb);
-        char sym[3 * TG_SYMBOL_MAX + 8] = "";
-        if (r->a.symbol[0]) {
-            char esc[6 * TG_SYMBOL_MAX + 1];
-            int el = tg_json_escape(r->a.symbol, strlen(r->a.symbol), esc, sizeof esc - 1);
-            esc[el > 0 ? el : 0] = 0;
-            snprintf(sym, sizeof sym, ",\"symbol\":\"%.*s\"", (int)(sizeof sym - 16), esc);
-        } else if (sys) {
+        char sym[6 * 64 + 24] = ""; /* room for the whole escaped name: never cut an escape */
+        /* price rules name their symbol; feed alerts their feed */
+        const char *mk = r->a.symbol[0] ? "symbol" : sys ? "feed" : NULL;
+        const char *mv = r->a.symbol[0] ? r->a.symbol : r->a.feed;
+        if (mk) {
             char esc[6 * 64 + 1];
-            int el = tg_json_escape(r->a.feed, strlen(r->a.feed), esc, sizeof esc - 1);
+            int el = tg_json_escape(mv, strlen(mv), esc, sizeof esc - 1);
             esc[el > 0 ? el : 0] = 0;
-            snprintf(sym, sizeof sym, ",\"feed\":\"%.*s\"", (int)(sizeof sym - 16), esc);
+            snprintf(sym, sizeof sym, ",\"%s\":\"%s\"", mk, esc);
         }
         snprintf(meta, sizeof meta, "{\"rule\":\"%s\",\"value\":%s,\"threshold\":%s%s}", rule, vb,
                  tb, sym);

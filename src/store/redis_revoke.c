@@ -10,6 +10,7 @@
  */
 #include "redis_int.h"
 
+#include "tickgate/buf.h"
 #include "tickgate/json.h"
 
 #define POLL_NS 500000000LL
@@ -40,7 +41,7 @@ void tg_redis_on_revocation(tg_redis_t *r, tg_redis_revocation_fn fn, void *ud)
 
 void tg__redis_send_revoke(tg_redis_t *r, const req_t *q)
 {
-    char key[TG_PORTFOLIO_ID_MAX + 32], at[24], ttl[24], json[TG_PORTFOLIO_ID_MAX * 6 + 64];
+    char key[TG_PORTFOLIO_ID_MAX + 32], at[24], ttl[24];
     snprintf(at, sizeof at, "%lld", (long long)q->at_s);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(q->ttl_s > 0 ? q->ttl_s : 1));
     snprintf(key, sizeof key, "%s%s", q->sub ? "revoked_sub:" : "revoked_token:", q->key);
@@ -63,14 +64,16 @@ void tg__redis_send_revoke(tg_redis_t *r, const req_t *q)
     for (int i = 0; i < 12; i++)
         xl[i] = strlen(xargv[i]);
     tg__redis_send_argv(r, NULL, 12, xargv, xl);
-    char esc[TG_PORTFOLIO_ID_MAX * 6 + 1];
-    int el = tg_json_escape(q->key, strlen(q->key), esc, sizeof esc - 1);
-    esc[el > 0 ? el : 0] = 0;
-    snprintf(json, sizeof json, "{\"%s\":\"%s\",\"at\":%s}", q->sub ? "sub" : "token_sha256",
-             esc, at);
-    const char *pargv[3] = {"PUBLISH", STREAM, json};
-    size_t pl[3] = {7, strlen(STREAM), strlen(json)};
-    tg__redis_send_argv(r, NULL, 3, pargv, pl);
+    tg_buf_t json = {0};
+    tg_buf_printf(&json, "{\"%s\":", q->sub ? "sub" : "token_sha256");
+    tg_json_put_cstr(&json, q->key);
+    tg_buf_printf(&json, ",\"at\":%s}", at);
+    if (!json.err) {
+        const char *pargv[3] = {"PUBLISH", STREAM, json.p};
+        size_t pl[3] = {7, strlen(STREAM), json.len};
+        tg__redis_send_argv(r, NULL, 3, pargv, pl);
+    }
+    tg_buf_free(&json);
 }
 
 void tg__redis_poll_revocations(tg_redis_t *r, int64_t now)
