@@ -372,6 +372,7 @@ static void q_pop(tg_webhook_t *w)
     free(ev->body);
     w->q_head = (w->q_head + 1) % w->q_cap;
     w->q_len--;
+    tg_gauge_set(w->m_backlog, (int64_t)(w->q_len + tg_ring_depth(w->ring)));
     w->fails = 0;
     w->first_ns = 0;
     w->next_ns = 0;
@@ -481,14 +482,16 @@ static void deliver_head(tg_webhook_t *w, int64_t now)
         w->first_ns = now;
     long status = http_post(w, w->url, ev->body, ev->len, ev->delivery);
     switch (tg_webhook_classify(status)) {
+    /* the backlog gauge moves (q_pop) before the counter: whoever sees the
+     * count sees the backlog that goes with it */
     case TG_WEBHOOK_DELIVERED:
-        tg_counter_add(w->m_delivered, 1);
         q_pop(w);
+        tg_counter_add(w->m_delivered, 1);
         return;
     case TG_WEBHOOK_REJECT:
-        tg_counter_add(w->m_rejected, 1);
         TG_WARN("webhook_rejected", "delivery", TG_S(ev->delivery), "status", TG_I(status));
         q_pop(w);
+        tg_counter_add(w->m_rejected, 1);
         return;
     case TG_WEBHOOK_RETRY:
         break;
@@ -499,10 +502,10 @@ static void deliver_head(tg_webhook_t *w, int64_t now)
     w->fails++;
     int64_t wait = tg_backoff_next(&w->backoff);
     if (now + wait - w->first_ns > w->max_retry_ns) {
-        tg_counter_add(w->m_expired, 1);
         TG_WARN("webhook_expired", "delivery", TG_S(ev->delivery), "attempts", TG_I(w->fails),
                 "status", TG_I(status));
         q_pop(w);
+        tg_counter_add(w->m_expired, 1);
         return;
     }
     tg_counter_add(w->m_retried, 1);

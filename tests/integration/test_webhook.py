@@ -225,7 +225,7 @@ def test_undelivered_events_survive_a_restart_in_order(tmp_path):
             got = [r["headers"]["x-tickgate-delivery"] for r in rec.snapshot()[n_before:]]
             assert got == raised
             assert alert_log(d2) == []
-            assert metric(d2, "tickgate_webhook_backlog") == 0
+            assert wait_for(lambda: metric(d2, "tickgate_webhook_backlog") == 0, 10)
         finally:
             d2.cleanup()
         # everything delivered: the queue file starts over
