@@ -123,7 +123,14 @@ typedef struct tg_config {
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,
             price_hysteresis;
-        char *webhook_url;
+        tg_dec_t concentration, volatility; /* 0 = off (SPEC §13) */
+        int volatility_window_s;            /* 300 */
+        char *webhook_url;                  /* secret inside (password) */
+        char *webhook_secret;               /* secret: HMAC key of X-Tickgate-Signature */
+        int webhook_timeout_ms;             /* 5000 */
+        int webhook_max_retry_s;            /* 86400 */
+        char *alertmanager_url;             /* secret inside (password) */
+        int alertmanager_resend_s;          /* 60: Alertmanager re-send while firing */
     } alerts;
     struct {
         char *url;             /* secret inside (password) */

@@ -459,6 +459,10 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
     const char *wu = cfg->alerts.webhook_url;
     if (*wu && !has_prefix(wu, "http://") && !has_prefix(wu, "https://"))
         return tg__config_fail(ctx, -EINVAL, "alerts.webhook_url: must start with http:// or https://");
+    const char *amu = cfg->alerts.alertmanager_url;
+    if (*amu && !has_prefix(amu, "http://") && !has_prefix(amu, "https://"))
+        return tg__config_fail(ctx, -EINVAL,
+                               "alerts.alertmanager_url: must start with http:// or https://");
     const char *so = cfg->engine.session_open;
     if (strlen(so) != 5 || !isdigit((unsigned char)so[0]) || !isdigit((unsigned char)so[1]) ||
         so[2] != ':' || !isdigit((unsigned char)so[3]) || !isdigit((unsigned char)so[4]) ||
