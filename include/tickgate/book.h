@@ -120,6 +120,13 @@ void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
  */
 void tg_book_session_open(tg_book_t *b, int64_t ts);
 
+/**
+ * Once a second (engine): the SPEC §13 value rules - a volatility sample of
+ * every portfolio with `volatility` on, and `concentration` - for portfolios
+ * that are priced. `ts` stamps the events. No allocation.
+ */
+void tg_book_risk_tick(tg_book_t *b, int64_t ts);
+
 /** Last price seen by tg_book_on_price for a symbol; false when none yet. */
 bool tg_book_last_price(const tg_book_t *b, uint32_t sym, tg_dec_t *price);
 

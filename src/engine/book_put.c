@@ -201,6 +201,8 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         if (rc < 0)
             goto fail_free_hsym;
     }
+    if ((rc = tg__book_risk_prepare(b, spec, err, errlen)) < 0)
+        goto fail_free_hsym;
     if (nh > b->scratch_cap) {
         tg_dec_t *sc = realloc(b->scratch, nh * sizeof *sc);
         if (!sc) {
@@ -238,8 +240,10 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     size_t nsaved = 0;
     uint32_t fsm_flags = 0;
     bool is_new = slot < 0;
+    pf_risk_t *old_risk = NULL;
     if (!is_new) {
         pf_cold_t *c = &b->cold[slot];
+        old_risk = tg__book_risk_detach(b, (uint32_t)slot);
         remove_positions(b, (uint32_t)slot);
         nsaved = remove_watches(b, (uint32_t)slot, saved, saved_sym);
         tg_portfolio_spec_free(&c->spec);
@@ -329,6 +333,7 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
                               TG_ALERT_RESOLVED, ts);
         }
     tg__book_step_rules(b, (uint32_t)slot, ts);
+    tg__book_risk_install(b, (uint32_t)slot, old_risk, ts);
     for (size_t i = nh; i < nh + nw; i++) {
         symbook_t *sb = &b->syms[hsym[i]];
         if (sb->has_price)
@@ -375,6 +380,7 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
                                   TG_ALERT_RESOLVED, ts);
     free(saved);
     free(saved_sym);
+    tg__book_risk_end(b, (uint32_t)slot, tg__book_risk_detach(b, (uint32_t)slot), ts);
     remove_positions(b, (uint32_t)slot);
     tg__book_emit(b, TG_BOOK_EV_REMOVED, (uint32_t)slot, ts, NULL);
 
@@ -483,11 +489,18 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
             return -ENOENT;
         break;
     }
+    case TG_ALERT_CONCENTRATION:
+    case TG_ALERT_VOLATILITY:
+    case TG_ALERT_MOVE:
+        if (!(f = tg__book_risk_fsm(b, (uint32_t)slot, rule, symbol)))
+            return -ENOENT;
+        break;
     default:
         return -EINVAL;
     }
     f->firing = true;
     snprintf(f->id, sizeof f->id, "%s", alert_id);
+    tg__book_risk_sync(b, (uint32_t)slot);
     pf_hot_t *p = &b->hot[slot];
     p->flags |= bit;
     tg__book_eval_full(b, (uint32_t)slot);

@@ -440,6 +440,8 @@ void tg_book_on_price_alerts(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t
     symbook_t *sb = &b->syms[sym];
     for (uint32_t k = 0; k < sb->nw; k++)
         tg__book_watch_eval(b, &sb->w[k], sym, price, ts);
+    if (sb->nmr)
+        tg__book_move_tick(b, sym, price, ts);
 }
 
 void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)

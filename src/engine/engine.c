@@ -231,6 +231,14 @@ static void *engine_thread(void *arg)
             tg__engine_flush_portfolios(e);
         check_session(e);
         check_degraded(e);
+        int64_t mono = tg_mono_ns();
+        if (mono >= e->next_risk_ns) {
+            /* a steady 1-second cadence (volatility samples are 1-second returns) */
+            e->next_risk_ns = e->next_risk_ns && mono - e->next_risk_ns < 1000000000LL
+                                  ? e->next_risk_ns + 1000000000LL
+                                  : mono + 1000000000LL;
+            tg_book_risk_tick(e->book, tg_now_ns());
+        }
         if (e->sinks.snapshots.push) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
@@ -243,6 +251,8 @@ static void *engine_thread(void *arg)
             if (e->snap_pending)
                 e->snap_pending = !tg__engine_take_snapshot(e, e->snap_ts);
         }
+        if (e->sinks.deliver.flush)
+            e->sinks.deliver.flush(e->sinks.deliver.ctx);
         tg__engine_flush_wakes(e);
         if (total)
             continue;

@@ -60,6 +60,7 @@ typedef struct cmd {
     char rule[32];
     char symbol[TG_SYMBOL_MAX + 1];
     char alert_id[TG_ALERT_ID_LEN + 1];
+    char by[TG_PORTFOLIO_ID_MAX + 1]; /* ACK_ALERT: the user */
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
     bool has_conf; /* RELOAD: new alerts thresholds and portfolio_max_hz */
@@ -109,6 +110,7 @@ struct tg_engine {
 
     _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
     int64_t next_degraded_check_ns;
+    int64_t next_risk_ns; /* once a second: concentration, volatility (book_risk.c) */
 
     pthread_t thread;
     bool started;
@@ -157,6 +159,11 @@ struct tg_engine {
 
 quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len);
 void tg__engine_publish(tg_engine_t *e, tg_msg_t *m);
+void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                            const char *by);
+/* portfolio_alerts row and tickgate:alerts entry; feed alerts: sp NULL, feed named */
+void tg__engine_persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp,
+                              const tg_alert_event_t *a, const char *feed);
 void tg__engine_flush_wakes(tg_engine_t *e);
 tg_msg_t *tg__engine_encode_quote(tg_engine_t *e, const quote_t *q);
 void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot);

@@ -135,7 +135,22 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
         m->seq = ++e->system_seq;
         m->ts = t->ts;
         strcpy(m->key_name, "system");
+        if (e->sinks.deliver.push)
+            e->sinks.deliver.push(e->sinks.deliver.ctx, m);
         tg__engine_publish(e, m);
+    }
+    /* like portfolio alerts: portfolio_alerts row, tickgate:alerts entry (issue 13 item 10) */
+    if (e->sinks.snapshots.push || e->sinks.alerts.push) {
+        tg_alert_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        snprintf(ev.alert_id, sizeof ev.alert_id, "%s", id);
+        ev.portfolio_id = "";
+        ev.rule = rule;
+        ev.severity = tg_alert_rule_severity(rule);
+        ev.state = firing ? TG_ALERT_FIRING : TG_ALERT_RESOLVED;
+        ev.ts = t->ts;
+        snprintf(ev.message, sizeof ev.message, "%s", msg);
+        tg__engine_persist_alert(e, NULL, &ev, feed);
     }
     tg_counter_t *c = e->m_alerts[rule][firing ? 0 : 1];
     if (c)

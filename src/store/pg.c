@@ -79,7 +79,8 @@ static const char staging_sql[] =
     "alert_type text, severity text, title text, message text, metadata jsonb, "
     "created_at timestamptz) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_r (id text, resolved_at timestamptz) "
-    "ON COMMIT DELETE ROWS;";
+    "ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;";
 
 static void try_connect(tg_store_pg_t *pg)
 {
@@ -224,7 +225,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
         pg->m_rows[t] = tg_metrics_counter(metrics, "tickgate_snapshot_rows_total", label,
                                            "Rows written to PostgreSQL, by table");
     }
-    pg->m_rows[T_R] = pg->m_rows[T_A];
+    pg->m_rows[T_R] = pg->m_rows[T_K] = pg->m_rows[T_A];
     pg->m_dropped = tg_metrics_counter(metrics, "tickgate_snapshot_dropped_total", NULL,
                                        "Snapshot rows dropped past postgres.max_buffer_rows");
     pg->m_backlog = tg_metrics_gauge(metrics, "tickgate_snapshot_backlog", NULL,

@@ -45,10 +45,11 @@ typedef struct seg {
     uint64_t file_id; /* != 0: it has a spill file */
 } seg_t;
 
-enum { T_Q, T_P, T_A, T_R, T_COUNT };
-static const char tags[T_COUNT] = {'Q', 'P', 'A', 'R'};
+enum { T_Q, T_P, T_A, T_R, T_K, T_COUNT }; /* T_A and after: alert rows, never dropped */
+static const char tags[T_COUNT] = {'Q', 'P', 'A', 'R', 'K'};
 static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots",
-                                                 "portfolio_alerts", "portfolio_alerts"};
+                                                 "portfolio_alerts", "portfolio_alerts",
+                                                 "portfolio_alerts"};
 
 struct tg_store_pg {
     const tg_config_t *cfg;

@@ -104,7 +104,8 @@ void tg__redis_xadd_alert(tg_redis_t *r, const tg_snap_row_t *a)
                             "MAXLEN",   "~",
                             "10000",    "*",
                             "alert_id", a->a.alert_id,
-                            "portfolio_id", a->a.portfolio_id,
+                            a->a.portfolio_id[0] ? "portfolio_id" : "feed",
+                            a->a.portfolio_id[0] ? a->a.portfolio_id : a->a.feed,
                             "rule",     tg_alert_rule_name((tg_alert_rule_t)a->a.rule),
                             "severity", tg_alert_severity_name((tg_alert_severity_t)a->a.severity),
                             "state",    a->kind == TG_SNAP_ALERT_FIRING ? "firing" : "resolved",
@@ -138,6 +139,8 @@ void tg__redis_run_requests(tg_redis_t *r)
         if (!have)
             return;
         if (!r->connected || !atomic_load(&r->up)) {
+            if (q.kind == 3)
+                TG_WARN("revocation_not_shared", "reason", TG_S("redis down; this node only"));
             if (q.kind == 1) { /* asked again on the next call after the reconnect */
                 bool created;
                 pthread_mutex_lock(&r->lock);
@@ -147,7 +150,9 @@ void tg__redis_run_requests(tg_redis_t *r)
             }
             continue;
         }
-        if (q.kind == 1) {
+        if (q.kind == 3) {
+            tg__redis_send_revoke(r, &q);
+        } else if (q.kind == 1) {
             char key[96];
             snprintf(key, sizeof key, "revoked_token:%.64s", q.key);
             const char *argv[2] = {"EXISTS", key};

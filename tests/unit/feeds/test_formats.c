@@ -12,6 +12,7 @@
 #include "tickgate/config.h"
 
 #include "tg_test.h"
+#include "tickgate/clock.h"
 #include "tickgate/feed_format.h"
 
 #define NOW 1763800000999000000LL
@@ -449,7 +450,7 @@ TG_TEST(rfc3339)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ns = -1;
-        int rc = tg__fmt_rfc3339(cases[i].s, strlen(cases[i].s), &ns);
+        int rc = tg_rfc3339_parse(cases[i].s, strlen(cases[i].s), &ns);
         if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns))
             fprintf(stderr, "  rfc3339 %s: rc %d ns %lld\n", cases[i].s, rc, (long long)ns);
         TG_CHECK_EQ_INT(rc, cases[i].rc);
