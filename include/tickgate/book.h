@@ -125,6 +125,13 @@ void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 void tg_book_session_open(tg_book_t *b, int64_t ts);
 
 /**
+ * Once a second (engine): the SPEC §13 value rules - a volatility sample of
+ * every portfolio with `volatility` on, and `concentration` - for portfolios
+ * that are priced. `ts` stamps the events. No allocation.
+ */
+void tg_book_risk_tick(tg_book_t *b, int64_t ts);
+
+/**
  * The `unpriced` rule (SPEC §13): fire for every portfolio that still has a
  * holding without a quote unpriced_after_s after it was put (value = number
  * of such holdings, severity high). It resolves when the last one is priced.

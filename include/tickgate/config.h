@@ -40,7 +40,13 @@ typedef enum tg_feed_type {
     TG_FEED_WS,
     TG_FEED_TCP,
     TG_FEED_REDIS,
+    TG_FEED__COUNT
 } tg_feed_type_t;
+
+/** "synthetic", "replay", "ws", "tcp", "redis" (the config's names); "?" out of range. */
+const char *tg_feed_type_name(tg_feed_type_t t);
+/** The ws message format names the config accepts, NULL-terminated (feeds/format.c has one parser each). */
+extern const char *const tg_feed_format_names[];
 
 typedef struct tg_feed_conf {
     char *name;
@@ -121,7 +127,14 @@ typedef struct tg_config {
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,
             price_hysteresis;
-        char *webhook_url;
+        tg_dec_t concentration, volatility; /* 0 = off (SPEC §13) */
+        int volatility_window_s;            /* 300 */
+        char *webhook_url;                  /* secret inside (password) */
+        char *webhook_secret;               /* secret: HMAC key of X-Tickgate-Signature */
+        int webhook_timeout_ms;             /* 5000 */
+        int webhook_max_retry_s;            /* 86400 */
+        char *alertmanager_url;             /* secret inside (password) */
+        int alertmanager_resend_s;          /* 60: Alertmanager re-send while firing */
     } alerts;
     struct {
         char *url;             /* secret inside (password) */
@@ -134,7 +147,13 @@ typedef struct tg_config {
         bool publish;
         char *publish_channel;
         int command_timeout_ms;
+        char *bus_channel;     /* "tickgate:bus": cluster bus (SPEC §14) */
+        char *bus_mode;        /* stream | pubsub */
+        long long bus_maxlen;  /* XADD MAXLEN ~ */
     } redis;
+    struct {
+        char *role;            /* all | ingest | gateway */
+    } node;
     struct {
         char *dir;
         long long segment_bytes, max_bytes;

@@ -41,6 +41,8 @@ typedef struct tg_gateway_deps {
     int (*portfolio_write)(void *ctx, const char *id, const tg_portfolio_spec_t *spec,
                            const char *body, size_t blen, char *err, size_t errlen);
     void *portfolio_write_ctx;
+    struct tg_bus_sub *bus;       /* node.role gateway: the source instead of `engine` (NULL) */
+    struct tg_bus_pub *bus_pub;   /* node.role ingest: the publisher, for /health/ready */
 } tg_gateway_deps_t;
 
 /** Create contexts and listeners, register engine outputs. Main thread. */
@@ -56,6 +58,9 @@ void tg_gateway_destroy(tg_gateway_t *g);
 
 /** The port actually bound (useful with port 0). */
 int tg_gateway_port(const tg_gateway_t *g);
+
+/** This node's epoch (SPEC §5), set at create; the ingest node publishes it on the bus. */
+const char *tg_gateway_epoch(const tg_gateway_t *g);
 
 /**
  * SIGHUP: new `limits` for the running gateway (main thread). Each service

@@ -125,8 +125,18 @@ void tg_book_destroy(tg_book_t *b)
     for (uint32_t i = 0; i < b->nsyms; i++) {
         free(b->syms[i].pos);
         free(b->syms[i].w);
+        free(b->syms[i].mr);
+        for (uint32_t k = 0; k < b->syms[i].nmwin; k++)
+            tg_risk_move_free(&b->syms[i].mwin[k].mv);
+        free(b->syms[i].mwin);
     }
     for (uint32_t s = 0; s < b->nslots; s++) {
+        pf_risk_t *r = b->cold[s].alive ? b->cold[s].risk : NULL;
+        if (r) {
+            tg_risk_vol_free(&r->vol);
+            free(r->moves);
+            free(r);
+        }
         tg_portfolio_spec_free(&b->cold[s].spec);
         free(b->cold[s].h);
     }

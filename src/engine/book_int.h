@@ -27,6 +27,8 @@
 #define TG_BOOK_INT_H
 
 #include "tickgate/book.h"
+#include "tickgate/risk.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,11 +55,34 @@ typedef struct watch {
     tg_alert_fsm_t fsm;
 } watch_t;
 
+/* A move watch, inline in its symbol's array so a tick reads no cold memory
+ * unless the watch changes state: portfolio slot, index in its risk->moves,
+ * the shared window it reads, thresholds and a mirror of its fsm's state. */
+typedef struct mref {
+    uint32_t pf, i;
+    uint32_t win;          /* index in the symbol's mwin[] */
+    bool firing;
+    tg_dec_t pct, clear;
+} mref_t;
+
+/* One window length over a symbol's prices, shared by every watch using it
+ * (book_risk.c): one deque update per tick however many portfolios watch. */
+typedef struct mwin {
+    int64_t window_ns;
+    uint32_t refs;
+    tg_dec_t lo, hi;       /* the window's min and max after the last tick */
+    tg_risk_move_t mv;
+} mwin_t;
+
 typedef struct symbook {
     pos_t *pos;
     uint32_t n, cap;
     watch_t *w;
     uint32_t nw, capw;
+    mref_t *mr;             /* move watches (book_risk.c) */
+    uint32_t nmr, capmr;
+    mwin_t *mwin;           /* their distinct windows */
+    uint32_t nmwin, capmwin;
     tg_dec_t price;
     bool has_price;
 } symbook_t;
@@ -110,6 +135,22 @@ _Static_assert(sizeof(pf_hot_t) == 128, "hot header is two cache lines");
 
 enum { FSM_DRIFT = 0, FSM_LOSS, FSM_GAIN, FSM_UNPRICED };
 
+/* SPEC §13 risk rules of one portfolio (book_risk.c); cold, NULL when none is on. */
+typedef struct move_watch {
+    uint32_t sym;
+    int window_s;
+    tg_dec_t pct, clear;   /* fires at |move| >= pct, resolves at |move| <= clear */
+    tg_alert_fsm_t fsm;
+} move_watch_t;
+
+typedef struct pf_risk {
+    tg_alert_fsm_t conc_fsm, vol_fsm;
+    tg_dec_t conc_clear, vol_clear;
+    tg_risk_vol_t vol;     /* cap 0 when volatility is off */
+    move_watch_t *moves;
+    uint32_t n_moves;
+} pf_risk_t;
+
 typedef struct pf_cold {
     tg_portfolio_spec_t spec; /* owned copy */
     hold_t *h;                /* spec.n_holdings */
@@ -117,6 +158,7 @@ typedef struct pf_cold {
     int64_t loaded_ts;        /* put time: the `unpriced` alert counts from here */
     tg_dec_t gain_fire, gain_clear; /* pnl_pct >= fire; resolved at <= clear */
     tg_dec_t loss_fire, loss_clear; /* day_change_pct <= fire (-loss_limit); resolved at >= clear */
+    pf_risk_t *risk;          /* concentration / volatility / move; NULL = none */
     bool drift_rel;           /* the current drift episode fired on the relative band */
     bool alive;
     uint32_t id_hash;
@@ -290,5 +332,15 @@ uint32_t tg__book_str_hash(const char *s);
 int tg__book_idx_reserve(tg_book_t *b);
 void tg__book_idx_insert(tg_book_t *b, uint32_t slot);
 void tg__book_idx_remove(tg_book_t *b, uint32_t slot);
+/* book_risk.c */
+int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err,
+                          size_t errlen);
+void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t ts);
+pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot);
+void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts);
+void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
+tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule,
+                                  const char *symbol);
+void tg__book_risk_sync(tg_book_t *b, uint32_t slot);
 
 #endif

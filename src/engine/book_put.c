@@ -29,34 +29,23 @@ static int grow_slots(tg_book_t *b)
     return 0;
 }
 
+/* Room for `extra` more positions / price watches of one symbol. */
 static int reserve_pos(symbook_t *sb, uint32_t extra)
 {
-    if (sb->n + extra <= sb->cap)
-        return 0;
-    uint32_t cap = sb->cap ? sb->cap * 2 : 4;
-    while (cap < sb->n + extra)
-        cap *= 2;
-    pos_t *p = realloc(sb->pos, (size_t)cap * sizeof *p);
-    if (!p)
-        return -ENOMEM;
-    sb->pos = p;
-    sb->cap = cap;
-    return 0;
+    size_t cap = sb->cap;
+    int rc = tg_vec_reserve(&sb->pos, sizeof *sb->pos, &cap, (size_t)sb->n + extra, 4);
+    if (rc == 0)
+        sb->cap = (uint32_t)cap; /* positions of a symbol <= portfolios x holdings: fits */
+    return rc;
 }
 
 static int reserve_watch(symbook_t *sb, uint32_t extra)
 {
-    if (sb->nw + extra <= sb->capw)
-        return 0;
-    uint32_t cap = sb->capw ? sb->capw * 2 : 4;
-    while (cap < sb->nw + extra)
-        cap *= 2;
-    watch_t *w = realloc(sb->w, (size_t)cap * sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    sb->w = w;
-    sb->capw = cap;
-    return 0;
+    size_t cap = sb->capw;
+    int rc = tg_vec_reserve(&sb->w, sizeof *sb->w, &cap, (size_t)sb->nw + extra, 4);
+    if (rc == 0)
+        sb->capw = (uint32_t)cap;
+    return rc;
 }
 
 static void remove_positions(tg_book_t *b, uint32_t slot)
@@ -212,6 +201,8 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         if (rc < 0)
             goto fail_free_hsym;
     }
+    if ((rc = tg__book_risk_prepare(b, spec, err, errlen)) < 0)
+        goto fail_free_hsym;
     if (nh > b->scratch_cap) {
         tg_dec_t *sc = realloc(b->scratch, nh * sizeof *sc);
         if (!sc) {
@@ -249,8 +240,10 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     size_t nsaved = 0;
     uint32_t fsm_flags = 0;
     bool is_new = slot < 0;
+    pf_risk_t *old_risk = NULL;
     if (!is_new) {
         pf_cold_t *c = &b->cold[slot];
+        old_risk = tg__book_risk_detach(b, (uint32_t)slot);
         remove_positions(b, (uint32_t)slot);
         nsaved = remove_watches(b, (uint32_t)slot, saved, saved_sym);
         tg_portfolio_spec_free(&c->spec);
@@ -345,6 +338,7 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     tg__book_step_rules(b, (uint32_t)slot, ts);
     if (!p->missing && (p->flags & F_UNPRICED_FIRING))
         tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, ts);
+    tg__book_risk_install(b, (uint32_t)slot, old_risk, ts);
     for (size_t i = nh; i < nh + nw; i++) {
         symbook_t *sb = &b->syms[hsym[i]];
         if (sb->has_price)
@@ -393,6 +387,7 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
                                   TG_ALERT_RESOLVED, ts);
     free(saved);
     free(saved_sym);
+    tg__book_risk_end(b, (uint32_t)slot, tg__book_risk_detach(b, (uint32_t)slot), ts);
     remove_positions(b, (uint32_t)slot);
     tg__book_emit(b, TG_BOOK_EV_REMOVED, (uint32_t)slot, ts, NULL);
 
@@ -505,11 +500,18 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
             return -ENOENT;
         break;
     }
+    case TG_ALERT_CONCENTRATION:
+    case TG_ALERT_VOLATILITY:
+    case TG_ALERT_MOVE:
+        if (!(f = tg__book_risk_fsm(b, (uint32_t)slot, rule, symbol)))
+            return -ENOENT;
+        break;
     default:
         return -EINVAL;
     }
     f->firing = true;
     snprintf(f->id, sizeof f->id, "%s", alert_id);
+    tg__book_risk_sync(b, (uint32_t)slot);
     pf_hot_t *p = &b->hot[slot];
     p->flags |= bit;
     tg__book_eval_full(b, (uint32_t)slot);

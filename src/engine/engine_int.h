@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
@@ -25,6 +26,9 @@
 #include "tickgate/book.h"
 #include "tickgate/trading_day.h"
 #include "tickgate/symtab.h"
+
+/* Ticks popped from a feed ring at once; every per-batch array is this long. */
+#define TG_ENGINE_BATCH 512
 
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
@@ -61,6 +65,7 @@ typedef struct cmd {
     char rule[32];
     char symbol[TG_SYMBOL_MAX + 1];
     char alert_id[TG_ALERT_ID_LEN + 1];
+    char by[TG_PORTFOLIO_ID_MAX + 1]; /* ACK_ALERT: the user */
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
     bool has_conf; /* RELOAD: new alerts thresholds and portfolio_max_hz */
@@ -110,6 +115,7 @@ struct tg_engine {
 
     _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
     int64_t next_degraded_check_ns;
+    int64_t next_risk_ns; /* once a second: concentration, volatility (book_risk.c) */
 
     pthread_t thread;
     bool started;
@@ -118,7 +124,7 @@ struct tg_engine {
     _Atomic uint32_t bell;     /* futex word, bumped by wakers */
     _Atomic int sleeping;
 
-    tg_tick_t batch[512];
+    tg_tick_t batch[TG_ENGINE_BATCH]; /* one ring pop */
     char jbuf[4096];
     unsigned char mbuf[4096];
 
@@ -131,7 +137,7 @@ struct tg_engine {
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
     size_t nearly, capearly;
 
-    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the tick sinks */
+    tg_tick_t jbatch[TG_ENGINE_BATCH]; /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 
     /* persistence (push == NULL when not configured); see tg__engine_take_snapshot() */
@@ -164,6 +170,11 @@ struct tg_engine {
 
 quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len);
 void tg__engine_publish(tg_engine_t *e, tg_msg_t *m);
+void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                            const char *by);
+/* portfolio_alerts row and tickgate:alerts entry; feed alerts: sp NULL, feed named */
+void tg__engine_persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp,
+                              const tg_alert_event_t *a, const char *feed);
 void tg__engine_flush_wakes(tg_engine_t *e);
 tg_msg_t *tg__engine_encode_quote(tg_engine_t *e, const quote_t *q);
 void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot);

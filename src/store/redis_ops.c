@@ -22,20 +22,10 @@ void tg__redis_cache_quote(tg_redis_t *r, const tg_tick_t *t)
     int32_t id = tg_symtab_intern(&r->syms, t->symbol, t->sym_len);
     if (id < 0)
         return;
-    if ((size_t)id >= r->capq) {
-        size_t nc = r->capq ? r->capq * 2 : 256;
-        while (nc <= (size_t)id)
-            nc *= 2;
-        qentry_t *nq = realloc(r->q, nc * sizeof *nq);
-        if (!nq)
+    if ((size_t)id >= r->capq || r->capdirty < r->capq) {
+        if (tg_vec_reserve(&r->q, sizeof *r->q, &r->capq, (size_t)id + 1, 256) ||
+            tg_vec_reserve(&r->dirty, sizeof *r->dirty, &r->capdirty, r->capq, 256))
             return;
-        memset(nq + r->capq, 0, (nc - r->capq) * sizeof *nq);
-        r->q = nq;
-        uint32_t *nd = realloc(r->dirty, nc * sizeof *nd);
-        if (!nd)
-            return;
-        r->dirty = nd;
-        r->capq = nc;
     }
     qentry_t *e = &r->q[id];
     /* a quote-only tick keeps the last trade; a trade keeps the last bid/ask */
@@ -116,7 +106,8 @@ void tg__redis_xadd_alert(tg_redis_t *r, const tg_snap_row_t *a)
                             "MAXLEN",   "~",
                             "10000",    "*",
                             "alert_id", a->a.alert_id,
-                            "portfolio_id", a->a.portfolio_id,
+                            a->a.portfolio_id[0] ? "portfolio_id" : "feed",
+                            a->a.portfolio_id[0] ? a->a.portfolio_id : a->a.feed,
                             "rule",     tg_alert_rule_name((tg_alert_rule_t)a->a.rule),
                             "severity", tg_alert_severity_name((tg_alert_severity_t)a->a.severity),
                             "state",    a->kind == TG_SNAP_ALERT_FIRING ? "firing" : "resolved",
@@ -150,6 +141,8 @@ void tg__redis_run_requests(tg_redis_t *r)
         if (!have)
             return;
         if (!r->connected || !atomic_load(&r->up)) {
+            if (q.kind == 3)
+                TG_WARN("revocation_not_shared", "reason", TG_S("redis down; this node only"));
             if (q.kind == 1) { /* asked again on the next call after the reconnect */
                 bool created;
                 pthread_mutex_lock(&r->lock);
@@ -159,7 +152,9 @@ void tg__redis_run_requests(tg_redis_t *r)
             }
             continue;
         }
-        if (q.kind == 1) {
+        if (q.kind == 3) {
+            tg__redis_send_revoke(r, &q);
+        } else if (q.kind == 1) {
             char key[96];
             snprintf(key, sizeof key, "revoked_token:%.64s", q.key);
             const char *argv[2] = {"EXISTS", key};

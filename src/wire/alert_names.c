@@ -15,6 +15,9 @@ static const char *const rule_names[TG_ALERT_RULE_COUNT] = {
     [TG_ALERT_FEED_STALE] = "feed_stale",
     [TG_ALERT_BREAKER_OPEN] = "breaker_open",
     [TG_ALERT_UNPRICED] = "unpriced",
+    [TG_ALERT_CONCENTRATION] = "concentration",
+    [TG_ALERT_VOLATILITY] = "volatility",
+    [TG_ALERT_MOVE] = "move",
 };
 
 const char *tg_alert_rule_name(tg_alert_rule_t r)

@@ -193,6 +193,8 @@ def test_alert_appears_when_threshold_crossed():
         assert "FIRING" in a["text"], a
         assert res["stats"]["byType"].get("alert", 0) >= 1, res["stats"]
         assert int(a["firing_count"].split()[0]) >= 1, a
+        # acknowledged from the dashboard: the button, and alert_ack came back on the socket
+        assert res["acked"]["button"] == "Acked by demo" and res["acked"]["acks"] >= 1, res["acked"]
         assert res["page_errors"] == [] and res["external"] == []
     finally:
         d.cleanup()

@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "feeds/format_internal.h"
+#include "tickgate/config.h"
+
 #include "tg_test.h"
+#include "tickgate/clock.h"
 #include "tickgate/feed_format.h"
 
 #define NOW 1763800000999000000LL
@@ -140,6 +143,20 @@ TG_TEST(registry)
     TG_CHECK(tg_format_lookup(NULL) == NULL);
     TG_CHECK(!tg_format_lookup("alpaca")->seq_monotonic);
     TG_CHECK(tg_format_lookup("polygon")->seq_monotonic);
+}
+
+/* The config's list of format names and the parser registry are the same set, in order. */
+TG_TEST(registry_matches_config_names)
+{
+    size_t n = 0;
+    for (; tg_feed_format_names[n]; n++) {
+        const tg_format_ops_t *o = tg_format_at(n);
+        TG_CHECK(o != NULL);
+        if (o)
+            TG_CHECK_EQ_STR(o->name, tg_feed_format_names[n]);
+    }
+    TG_CHECK(n > 0);
+    TG_CHECK(tg_format_at(n) == NULL);
 }
 
 /* Every fixture: good_* clean, bad_* rejected somewhere, hostile_* survive. */
@@ -433,7 +450,7 @@ TG_TEST(rfc3339)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ns = -1;
-        int rc = tg__fmt_rfc3339(cases[i].s, strlen(cases[i].s), &ns);
+        int rc = tg_rfc3339_parse(cases[i].s, strlen(cases[i].s), &ns);
         if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns))
             fprintf(stderr, "  rfc3339 %s: rc %d ns %lld\n", cases[i].s, rc, (long long)ns);
         TG_CHECK_EQ_INT(rc, cases[i].rc);
