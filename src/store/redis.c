@@ -229,8 +229,13 @@ static void drain(tg_redis_t *r)
             }
         }
     }
+    /* alerts wait in their ring while Redis is down or not yet connected (the newest
+     * ALERT_RING_CAP kept, older ones counted as dropped): an alert fired in the first
+     * milliseconds, before the connection is up, still reaches the stream */
+    if (!live)
+        return;
     while ((n = tg_ring_pop(r->alerts, r->abatch, sizeof r->abatch / sizeof r->abatch[0])) > 0)
-        for (size_t i = 0; i < n && live; i++)
+        for (size_t i = 0; i < n; i++)
             tg__redis_xadd_alert(r, &r->abatch[i]);
 }
 

@@ -198,3 +198,33 @@ def test_redis_feed_stream_mode(redis_srv):
                          body.decode()), body.decode()[-2000:]
     finally:
         gw.cleanup()
+
+
+def test_alert_fired_while_redis_down_reaches_the_stream(tmp_path):
+    """An alert that fires before Redis is reachable waits in its ring and is written
+    to the stream once Redis is up (it used to be popped and dropped)."""
+    srv = servers.Redis()  # not started yet: the daemon starts with Redis down
+    pf = tmp_path / "pf.json"
+    pf.write_text(json.dumps({"portfolios": [{
+        "id": "p-a", "owner": "u-1", "cash": "0",
+        "holdings": [{"symbol": "AAA", "quantity": "1", "cost_basis": "100", "target_weight": "0"}],
+        "alerts": {"price_above": {"AAA": "150"}, "rebalance_drift": None, "loss_limit": None,
+                   "gain_target": None}}]}))
+    csv = tmp_path / "t.csv"
+    csv.write_text("1000000000,AAA,200,1\n")
+    d = Daemon(config='feeds = ({ name = "f"; type = "replay"; path = "%s"; speed = "max"; });\n'
+               'engine = { portfolios_file = "%s"; };\nredis = { url = "%s"; };\n'
+               % (csv, pf, srv.url))
+    d.start()
+    try:
+        assert wait_for(lambda: '"alert"' in d.log() and "price_above" in d.log(), 10)
+        assert metric(d, "tickgate_redis_up") == 0
+        srv.start()
+        rc = srv.client()
+        xs = wait_for(lambda: rc.xrange("tickgate:alerts"), 10)
+        assert len(xs) == 1, xs
+        f = xs[0][1]
+        assert f[b"rule"] == b"price_above" and f[b"state"] == b"firing" and f[b"value"] == b"200"
+    finally:
+        d.cleanup()
+        srv.cleanup()
