@@ -110,6 +110,8 @@ typedef struct tg_config {
         tg_dec_t max_jump_pct; /* 0 = off */
         tg_strlist_t universe;
         int max_symbols;       /* 100000 */
+        int bars_keep;         /* 1440: final bars kept per symbol and interval (SPEC §12) */
+        int bar_grace_ms;      /* 1000: a bar is final this long after its end */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,

@@ -115,6 +115,8 @@ static const cfg_key_t main_keys[] = {
     {"engine", "max_jump_pct",    K_DEC,  C(engine.max_jump_pct), "0.0", 0, D(1000000), NULL, 0, 0},
     {"engine", "universe",        K_LIST, C(engine.universe), "", 0, 0, NULL, F_SYMBOLS, 0},
     {"engine", "max_symbols",     K_INT,  C(engine.max_symbols), "100000", 1, 100000000, NULL, 0, 0},
+    {"engine", "bars_keep",       K_INT,  C(engine.bars_keep), "1440", 1, 1000000, NULL, 0, 0},
+    {"engine", "bar_grace_ms",    K_INT,  C(engine.bar_grace_ms), "1000", 0, 3600000, NULL, 0, 0},
 
     {"alerts", "rebalance_drift",  K_DEC, C(alerts.rebalance_drift), "0.05", 0, D(1), NULL, 0, 0},
     {"alerts", "drift_relative",   K_DEC, C(alerts.drift_relative), "0.0", 0, D(1000), NULL, 0, 0},
