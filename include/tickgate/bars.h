@@ -98,6 +98,19 @@ void tg_bars_destroy(tg_bars_t *b);
 int tg_bars_reserve(tg_bars_t *b, uint32_t n_syms);
 
 /**
+ * Name symbol id `sym` (reserving room for it): REST readers find bars by
+ * name (tg_bars_find), emitters read it back (tg_bars_symbol). Owner thread;
+ * allocation happens here, once per symbol. 0, -EINVAL or -ENOMEM.
+ */
+int tg_bars_add_symbol(tg_bars_t *b, uint32_t sym, const char *name, size_t len);
+
+/** Name of a symbol added with tg_bars_add_symbol, or NULL. Owner thread. */
+const char *tg_bars_symbol(const tg_bars_t *b, uint32_t sym);
+
+/** Symbol id of `name`, or -ENOENT (never traded). Any thread. */
+int32_t tg_bars_find(tg_bars_t *b, const char *name, size_t len);
+
+/**
  * One trade of symbol `sym` (reserved) at `ts`: updates the five bars; a bar
  * whose interval the trade leaves is emitted final first. Returns the number
  * of intervals for which the trade was late (before an already final or
@@ -127,6 +140,9 @@ bool tg_bars_current(const tg_bars_t *b, uint32_t sym, tg_bar_iv_t iv, tg_bar_t 
  */
 size_t tg_bars_query(tg_bars_t *b, uint32_t sym, tg_bar_iv_t iv, int64_t from, int64_t to,
                      tg_bar_t *out, size_t cap);
+
+/** Earliest start of the intervals open at `now` (the journal rebuild starts there). */
+int64_t tg_bars_open_since(tg_bars_t *b, int64_t now);
 
 /** Late trades seen so far (all intervals: one per interval a trade missed). */
 uint64_t tg_bars_late(const tg_bars_t *b);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "tickgate/portfolio.h" /* tg_session_next_open */
+#include "tickgate/symtab.h"
 
 #define NS_PER_S 1000000000LL
 #define POLL_GAP_NS 5000000LL /* the poll does its work at most every 5 ms */
@@ -54,6 +55,10 @@ struct tg_bars {
     uint32_t cap;
     fifo_t open[TG_BAR_IV_COUNT];
     fifo_t dirty;
+    char (*names)[TG_SYMBOL_MAX + 1]; /* by symbol id, cap entries ("" = unnamed) */
+    tg_symtab_t byname;    /* name -> index into ids[] (under lock: readers) */
+    uint32_t *ids;         /* byname index -> symbol id */
+    uint32_t capids;
     int64_t day_start, day_end; /* cached session day (1d bars) */
     int64_t next_poll;
     _Atomic uint64_t late;
@@ -156,6 +161,11 @@ int tg_bars_create(tg_bars_t **out, const tg_bars_options_t *o)
     if (!b)
         return -ENOMEM;
     pthread_mutex_init(&b->lock, NULL);
+    if (tg_symtab_init(&b->byname, 0) != 0) {
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return -ENOMEM;
+    }
     b->o = *o;
     b->session_open = strdup(o->session_open ? o->session_open : "00:00");
     b->session_tz = strdup(o->session_tz ? o->session_tz : "UTC");
@@ -185,6 +195,9 @@ void tg_bars_destroy(tg_bars_t *b)
     free(b->dirty.v);
     free(b->session_open);
     free(b->session_tz);
+    free(b->names);
+    free(b->ids);
+    tg_symtab_free(&b->byname);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -215,14 +228,73 @@ int tg_bars_reserve(tg_bars_t *b, uint32_t n_syms)
             return -ENOMEM;
         }
     }
+    char(*nn)[TG_SYMBOL_MAX + 1] = calloc(nc, sizeof *nn);
+    if (!nn) {
+        for (size_t j = n_old; j < n_new; j++)
+            free(ns[j].keep);
+        free(ns);
+        return -ENOMEM;
+    }
     pthread_mutex_lock(&b->lock);
-    if (n_old)
+    if (n_old) {
         memcpy(ns, b->s, n_old * sizeof *ns);
+        memcpy(nn, b->names, (size_t)b->cap * sizeof *nn);
+    }
     free(b->s);
+    free(b->names);
     b->s = ns;
+    b->names = nn;
     b->cap = nc;
     pthread_mutex_unlock(&b->lock);
     return 0;
+}
+
+int tg_bars_add_symbol(tg_bars_t *b, uint32_t sym, const char *name, size_t len)
+{
+    if (!b || !name || len == 0 || len > TG_SYMBOL_MAX || sym == UINT32_MAX)
+        return -EINVAL;
+    int rc = tg_bars_reserve(b, sym + 1);
+    if (rc)
+        return rc;
+    if (b->names[sym][0])
+        return 0;
+    pthread_mutex_lock(&b->lock);
+    int32_t k = tg_symtab_intern(&b->byname, name, len);
+    if (k >= 0 && (uint32_t)k >= b->capids) {
+        uint32_t nc = b->capids ? b->capids * 2 : 64;
+        while (nc <= (uint32_t)k)
+            nc *= 2;
+        uint32_t *ni = realloc(b->ids, nc * sizeof *ni);
+        if (!ni)
+            k = -ENOMEM;
+        else {
+            b->ids = ni;
+            b->capids = nc;
+        }
+    }
+    if (k >= 0) {
+        b->ids[k] = sym;
+        memcpy(b->names[sym], name, len);
+        b->names[sym][len] = 0;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return k < 0 ? k : 0;
+}
+
+const char *tg_bars_symbol(const tg_bars_t *b, uint32_t sym)
+{
+    return b && sym < b->cap && b->names[sym][0] ? b->names[sym] : NULL;
+}
+
+int32_t tg_bars_find(tg_bars_t *b, const char *name, size_t len)
+{
+    if (!b || !name)
+        return -ENOENT;
+    pthread_mutex_lock(&b->lock);
+    int32_t k = tg_symtab_find(&b->byname, name, len);
+    int32_t id = k >= 0 ? (int32_t)b->ids[k] : -ENOENT;
+    pthread_mutex_unlock(&b->lock);
+    return id;
 }
 
 static inline series_t *series_of(tg_bars_t *b, uint32_t sym, int iv)
@@ -447,6 +519,18 @@ size_t tg_bars_query(tg_bars_t *b, uint32_t sym, tg_bar_iv_t iv, int64_t from, i
     }
     pthread_mutex_unlock(&b->lock);
     return n;
+}
+
+int64_t tg_bars_open_since(tg_bars_t *b, int64_t now)
+{
+    int64_t since, end;
+    day_window(b, now, &since, &end);
+    for (int iv = 0; iv < TG_BAR_1D; iv++) {
+        int64_t s = floor_div(now, iv_len[iv]) * iv_len[iv];
+        if (s < since)
+            since = s;
+    }
+    return since;
 }
 
 uint64_t tg_bars_late(const tg_bars_t *b)

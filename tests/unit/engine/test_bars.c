@@ -358,6 +358,25 @@ TG_TEST(incremental_equals_recomputation)
     tg_bars_destroy(b);
 }
 
+TG_TEST(symbol_names)
+{
+    tg_bars_t *b = mk(4, S, "00:00", "UTC");
+    TG_CHECK_EQ_INT(tg_bars_add_symbol(b, 7, "AAPL", 4), 0);
+    TG_CHECK_EQ_INT(tg_bars_add_symbol(b, 700, "MSFTX", 4), 0); /* len-bounded */
+    TG_CHECK_EQ_INT(tg_bars_add_symbol(b, 7, "AAPL", 4), 0);    /* again: no-op */
+    TG_CHECK_EQ_INT(tg_bars_find(b, "AAPL", 4), 7);
+    TG_CHECK_EQ_INT(tg_bars_find(b, "MSFT", 4), 700);
+    TG_CHECK_EQ_INT(tg_bars_find(b, "IBM", 3), -ENOENT);
+    TG_CHECK_EQ_STR(tg_bars_symbol(b, 700), "MSFT");
+    TG_CHECK(tg_bars_symbol(b, 3) == NULL);
+    TG_CHECK(tg_bars_symbol(b, 70000) == NULL);
+    TG_CHECK_EQ_INT(tg_bars_add_symbol(b, 8, "", 0), -EINVAL);
+    TG_CHECK_EQ_INT(tg_bars_add_symbol(b, 8, "0123456789012345678901234567890123", 34), -EINVAL);
+    /* reserved by name: trades on the new id work */
+    TG_CHECK_EQ_INT(tg_bars_on_trade(b, 700, 1700000000LL * S, TG_DEC(1), TG_DEC(1)), 0);
+    tg_bars_destroy(b);
+}
+
 int main(void)
 {
     return tg_test_run();
