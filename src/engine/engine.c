@@ -32,6 +32,8 @@
 #include "tickgate/store.h"
 #include "tickgate/symtab.h"
 
+#include "engine_bars.h"
+
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
     uint8_t sym_len;
@@ -128,6 +130,7 @@ struct tg_engine {
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
     size_t nearly, capearly;
 
+    tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
     tg_journal_writer_t *journal; /* NULL without journal.dir */
     tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the journal */
     size_t njbatch;
@@ -656,6 +659,24 @@ static int load_portfolios(tg_engine_t *e, char *err, size_t errlen)
 
 static void on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q);
 
+static void publish_bar(void *engine, tg_msg_t *m)
+{
+    publish(engine, m);
+}
+
+/* Journal rebuild of the bars: the engine's symbol id of a journaled tick. */
+static int32_t bar_symbol(void *engine, const tg_tick_t *t)
+{
+    tg_engine_t *e = engine;
+    quote_t *q = quote_for(e, t->symbol, t->sym_len);
+    return q ? (int32_t)(q - e->quotes) : -1;
+}
+
+tg_bars_t *tg_engine_bars(tg_engine_t *e)
+{
+    return e ? tg__ebars_bars(e->bars) : NULL;
+}
+
 /* Start-up with journal.dir: the last quote of each symbol from the journal tail. */
 static void restore_quote(const tg_tick_t *t, void *arg)
 {
@@ -731,10 +752,15 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         rc = -ENOMEM;
         goto fail;
     }
+    if ((rc = tg__ebars_create(&e->bars, cfg, metrics, publish_bar, e)) != 0)
+        goto fail;
     if ((rc = load_portfolios(e, err, errlen)) != 0)
         goto fail;
     if (cfg->journal.dir[0]) {
         restore_from_journal(e);
+        long nb = tg__ebars_rebuild(e->bars, cfg->journal.dir, bar_symbol, e);
+        if (nb > 0)
+            TG_INFO("bars_restored", "trades", TG_I(nb));
         if ((rc = tg_journal_writer_start(&e->journal, cfg, metrics)) != 0) {
             snprintf(err, errlen, "journal.dir: cannot use %s: %s", cfg->journal.dir,
                      strerror(-rc));
@@ -744,6 +770,7 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     *out = e;
     return 0;
 fail:
+    tg__ebars_destroy(e->bars);
     tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->pf);
@@ -915,6 +942,7 @@ static void on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             continue;
         ids[i] = (int32_t)(q - e->quotes);
         on_quote(e, t, q);
+        tg__ebars_on_tick(e->bars, (uint32_t)ids[i], t);
         accepted++;
         if (e->journal || e->redis)
             e->jbatch[e->njbatch++] = *t;
@@ -1266,6 +1294,7 @@ static void *engine_thread(void *arg)
             flush_portfolios(e);
         check_session(e);
         check_degraded(e);
+        tg__ebars_poll(e->bars, tg_now_ns());
         if (e->pg) {
             if (e->n_alert_q)
                 flush_alert_rows(e);
@@ -1301,6 +1330,7 @@ void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis)
 {
     e->pg = pg;
     e->redis = redis;
+    tg__ebars_set_pg(e->bars, pg);
     if (pg)
         e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
@@ -1333,6 +1363,7 @@ void tg_engine_destroy(tg_engine_t *e)
         tg_msg_unref(e->early[i]);
     free(e->early);
     tg_journal_writer_stop(e->journal);
+    tg__ebars_destroy(e->bars);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;
         if (c->spec) {

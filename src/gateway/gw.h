@@ -232,6 +232,16 @@ int gw_session_write(gw_session_t *s);
  * only) or ask lws for a writable callback. */
 void gw_thread_flush_writers(gw_thread_t *t, bool direct);
 
+/* bars_sub.c: the bars channel (SPEC §12) */
+/** The channel key of `symbol` at interval `iv` (tg_bar_iv_t): "SYMBOL@1m". */
+void gw_bars_key(const char *symbol, uint8_t iv, char *out, size_t cap);
+/**
+ * Subscribe without `since` for k: the last m->history final bars (oldest
+ * first), then the current partial bar. Returns false when the subscribe
+ * asks for recovery of k instead (the caller's generic `since` path).
+ */
+bool gw_bars_send_history(gw_session_t *s, gw_key_t *k, const tg_cmsg_t *m);
+
 /* protocol handling (server.c) */
 void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);
 
