@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "tickgate/clock.h"
-#include "tickgate/portfolio.h"
+#include "tickgate/book.h"
 
 void tg__book_set_price(tg_book_t *b, uint32_t sym, tg_dec_t price);
 

@@ -33,7 +33,7 @@
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
 #include "tickgate/replay.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 
 extern char **environ;
 

@@ -1,7 +1,7 @@
 /* alerts.h - alert rules, hysteresis state machine, ids and event records.
  *
  * SPEC §4 "Alert rules". The rule evaluation itself lives with the data it
- * reads (portfolio.c evaluates drift/loss/gain per valuation and price rules
+ * reads (book_rules.c evaluates drift/loss/gain per valuation and price rules
  * per tick); this module holds what every rule shares: names, severities,
  * the firing -> resolved state machine with its stable per-episode alert_id,
  * hysteresis levels and the human message text.

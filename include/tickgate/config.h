@@ -1,6 +1,6 @@
 /* config.h - the effective configuration (SPEC §2 "Configuration file").
  *
- * Every key is declared once in the table in src/common/config.c (name, type,
+ * Every key is declared once in the table in src/common/config_keys.c (name, type,
  * default, range, env name, secret flag); that table drives defaults, libconfig
  * parsing, TICKGATE_<SECTION>_<KEY> overrides and check-config printing.
  * Decimal keys are tg_dec_t (rounded half-to-even to 8 places). Strings are
@@ -176,6 +176,13 @@ void tg_config_free(tg_config_t *cfg);
 
 /** Parse "host:port" (IPv4/IPv6/name). 0, or -EINVAL. host gets at most hostlen-1 bytes. */
 int tg_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+
+/**
+ * Parse a TTL: digits with an optional unit s, m, h or d ("90", "30s", "15m",
+ * "24h", "2d"); no sign, spaces or fractions. Returns 0 and *out seconds,
+ * -EINVAL if malformed, -ERANGE if it overflows int64.
+ */
+int tg_parse_duration_s(const char *s, int64_t *out);
 
 /** The bundled symbol universe of the embedded default (>= 50 symbols). */
 extern const char *const tg_default_universe[];

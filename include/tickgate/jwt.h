@@ -125,11 +125,4 @@ int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,
                       const char *const *roles, size_t n_roles, const char *const *portfolios,
                       size_t n_portfolios, int64_t iat, int64_t exp, char *out, size_t cap);
 
-/**
- * Parse a TTL: digits with an optional unit s, m, h or d ("90", "30s", "15m",
- * "24h", "2d"); no sign, spaces or fractions. Returns 0 and *out seconds,
- * -EINVAL if malformed, -ERANGE if it overflows int64.
- */
-int tg_parse_duration_s(const char *s, int64_t *out);
-
 #endif

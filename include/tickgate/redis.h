@@ -26,7 +26,7 @@
 
 #include "tickgate/config.h"
 #include "tickgate/metrics.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 #include "tickgate/tick.h"
 
 typedef struct tg_redis tg_redis_t;

@@ -1,6 +1,6 @@
-/* alerts.c - shared alert machinery: names, severities, ids, hysteresis, text.
+/* alerts.c - shared alert machinery: ids, hysteresis, message text (names: wire/alert_names.c).
  *
- * Rule evaluation is in portfolio.c next to the figures it compares; here is
+ * Rule evaluation is in book_rules.c next to the figures it compares; here is
  * what makes every rule behave the same: a firing episode gets one id from
  * tg_alert_ids_next() and keeps it until resolved, and resolution waits for
  * the hysteresis level so a value hovering at the threshold does not flap.
@@ -10,64 +10,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *const rule_names[TG_ALERT_RULE_COUNT] = {
-    [TG_ALERT_REBALANCE_DRIFT] = "rebalance_drift",
-    [TG_ALERT_LOSS_LIMIT] = "loss_limit",
-    [TG_ALERT_GAIN_TARGET] = "gain_target",
-    [TG_ALERT_PRICE_ABOVE] = "price_above",
-    [TG_ALERT_PRICE_BELOW] = "price_below",
-    [TG_ALERT_FEED_STALE] = "feed_stale",
-    [TG_ALERT_BREAKER_OPEN] = "breaker_open",
-};
-
-const char *tg_alert_rule_name(tg_alert_rule_t r)
-{
-    return (unsigned)r < TG_ALERT_RULE_COUNT ? rule_names[r] : "?";
-}
-
-int tg_alert_rule_parse(const char *name, tg_alert_rule_t *out)
-{
-    if (!name || !out)
-        return -EINVAL;
-    for (int i = 0; i < TG_ALERT_RULE_COUNT; i++)
-        if (strcmp(name, rule_names[i]) == 0) {
-            *out = (tg_alert_rule_t)i;
-            return 0;
-        }
-    return -EINVAL;
-}
-
-tg_alert_severity_t tg_alert_rule_severity(tg_alert_rule_t r)
-{
-    switch (r) {
-    case TG_ALERT_LOSS_LIMIT:
-    case TG_ALERT_FEED_STALE:
-    case TG_ALERT_BREAKER_OPEN:
-        return TG_ALERT_SEV_HIGH;
-    case TG_ALERT_GAIN_TARGET:
-        return TG_ALERT_SEV_LOW;
-    default:
-        return TG_ALERT_SEV_MEDIUM;
-    }
-}
-
-const char *tg_alert_severity_name(tg_alert_severity_t s)
-{
-    switch (s) {
-    case TG_ALERT_SEV_LOW:
-        return "low";
-    case TG_ALERT_SEV_HIGH:
-        return "high";
-    default:
-        return "medium";
-    }
-}
-
-const char *tg_alert_state_name(tg_alert_state_t s)
-{
-    return s == TG_ALERT_RESOLVED ? "resolved" : "firing";
-}
 
 bool tg_alert_rule_is_above(tg_alert_rule_t r)
 {

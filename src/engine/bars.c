@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tickgate/portfolio.h" /* tg_session_next_open */
+#include "tickgate/trading_day.h"
 #include "tickgate/symtab.h"
 
 #define NS_PER_S 1000000000LL

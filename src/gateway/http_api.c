@@ -23,7 +23,7 @@
 #include "tickgate/log.h"
 #include "tickgate/portfolio.h"
 #include "tickgate/redis.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 
 #define MAX_BODY (1024 * 1024)
 

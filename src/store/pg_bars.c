@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "tickgate/bars.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 
 static pthread_key_t conn_key;
 static pthread_once_t conn_once = PTHREAD_ONCE_INIT;

@@ -1,4 +1,4 @@
-/* fuzz_journal.c - libFuzzer target for the journal reader (src/store/journal.c).
+/* fuzz_journal.c - libFuzzer target for the journal reader (src/store/journal_read.c).
  *
  * The input is written as the only segment file of a scratch directory, then
  * read back both through the reader and through the last-quote rebuild. The

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tg_test.h"
-#include "tickgate/portfolio.h"
+#include "tickgate/book.h"
 
 typedef struct ev {
     tg_alert_rule_t rule;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tg_test.h"
-#include "tickgate/portfolio.h"
+#include "tickgate/book.h"
 
 #define NSYM 120
 #define NPF 300

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "tg_test.h"
-#include "tickgate/portfolio.h"
+#include "tickgate/book.h"
+#include "tickgate/trading_day.h"
 
 typedef struct rec {
     int portfolio, alerts, removed;

@@ -1,6 +1,7 @@
 /* test_jwt.c - JWT verifier/minting tests: RFC 7515 A.1 vector, RS256 with a
  * generated key, algorithm confusion, strict shape/base64url/JSON rules,
  * time claims with leeway, exhaustive tamper checks, concurrent verifies. */
+#include "tickgate/config.h"
 #include "tickgate/jwt.h"
 
 #include <errno.h>

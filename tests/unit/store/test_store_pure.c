@@ -5,7 +5,7 @@
 
 #include "tg_test.h"
 #include "tickgate/redis.h"
-#include "tickgate/store.h"
+#include "tickgate/pg.h"
 
 TG_TEST(redis_url_forms)
 {

@@ -1,4 +1,4 @@
-/* store.h - PostgreSQL: schema migration, portfolios, snapshots and alerts (SPEC §7).
+/* pg.h - PostgreSQL: schema migration, portfolios, snapshots and alerts (SPEC §7).
  *
  * tg_store_pg_t owns one thread and one libpq connection. It
  *   - loads the portfolios (+ holdings + shares) and the unresolved alerts at
@@ -14,8 +14,8 @@
  *     oldest snapshot rows beyond the buffer are dropped and counted, alert
  *     rows never.
  */
-#ifndef TICKGATE_STORE_H
-#define TICKGATE_STORE_H
+#ifndef TICKGATE_PG_H
+#define TICKGATE_PG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* journal_writer.c - the journal thread (see journal_writer.h). */
+/* journal_thread.c - the journal thread: drains the engine's tick ring into the journal (see journal_writer.h). */
 #include "tickgate/journal_writer.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* journal.c - tick journal: io_uring segment writer and resynchronizing reader.
+/* journal_write.c - tick journal writer: io_uring segment writer.
  *
  * Writer: records are packed into JNBUFS aligned 1 MiB buffers. A buffer is
  * submitted as one IORING_OP_WRITE when full, when it is older than
@@ -9,245 +9,8 @@
  * last write completes, all without blocking the owner. Without io_uring the
  * same code paths call pwrite()/fdatasync() directly, producing the same bytes.
  *
- * Reader: a sliding window over one segment at a time; anything that does not
- * parse as magic + sane length + matching CRC32C + valid payload starts a
- * corrupt region (logged once), and the reader scans forward byte by byte for
- * the next valid record. A record is accepted only with a matching CRC, so a
- * false resync needs a 1-in-2^32 coincidence on top of the magic and length.
  */
-#include "tickgate/journal.h"
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <liburing.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "tickgate/clock.h"
-#include "tickgate/crc32c.h"
-#include "tickgate/log.h"
-
-#define JBUF_SIZE (1u << 20) /* big writes amortize the syscall; 4 of them bound memory */
-#define JNBUFS 4
-#define JSLOTS 4             /* open segment files: the current one + retiring ones */
-#define RING_DEPTH 32        /* > JNBUFS writes + JSLOTS fsyncs + interval + dir fsync */
-
-#define SEG_MAGIC "TGJOURNL"
-#define SEG_VERSION 1
-#define SEG_HDR_LEN 32
-#define REC_MAGIC 0x4A54u    /* "TJ" little-endian */
-#define REC_HDR_LEN 8
-#define REC_TYPE_TICK 1
-#define REC_FIXED 53         /* payload without the symbol bytes */
-#define REC_MIN_PAYLOAD REC_FIXED
-#define REC_MAX_PAYLOAD (REC_FIXED + TG_SYMBOL_MAX)
-#define REC_MAX (REC_HDR_LEN + REC_MAX_PAYLOAD)
-
-#define NAME_PREFIX "journal-"
-#define NAME_SUFFIX ".tgj"
-#define NAME_DIGITS 20
-#define NAME_LEN (sizeof(NAME_PREFIX) - 1 + NAME_DIGITS + sizeof(NAME_SUFFIX) - 1)
-
-/* ---- little-endian helpers ------------------------------------------------ */
-
-static inline void put16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static inline void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline uint16_t get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* ---- record and header codec ---------------------------------------------- */
-
-static size_t rec_size(const tg_tick_t *t)
-{
-    return REC_HDR_LEN + REC_FIXED + strnlen(t->symbol, TG_SYMBOL_MAX);
-}
-
-/* Encode one tick at p (rec_size(t) bytes). The symbol length comes from the
- * NUL-terminated string, not t->sym_len, so a stale sym_len cannot corrupt. */
-static size_t rec_encode(unsigned char *p, const tg_tick_t *t)
-{
-    size_t sl = strnlen(t->symbol, TG_SYMBOL_MAX);
-    unsigned char *q = p + REC_HDR_LEN;
-
-    q[0] = REC_TYPE_TICK;
-    q[1] = t->flags;
-    put16(q + 2, t->feed);
-    put64(q + 4, (uint64_t)t->ts);
-    put64(q + 12, (uint64_t)t->src_ts);
-    put64(q + 20, (uint64_t)t->price);
-    put64(q + 28, (uint64_t)t->size);
-    put64(q + 36, (uint64_t)t->bid);
-    put64(q + 44, (uint64_t)t->ask);
-    q[52] = (unsigned char)sl;
-    memcpy(q + 53, t->symbol, sl);
-
-    size_t plen = REC_FIXED + sl;
-    put16(p, REC_MAGIC);
-    put16(p + 2, (uint16_t)plen);
-    put32(p + 4, tg_crc32c(0, q, plen));
-    return REC_HDR_LEN + plen;
-}
-
-/* Decode a CRC-checked payload; -EINVAL when it is not a well-formed tick. */
-static int rec_decode(const unsigned char *q, size_t plen, tg_tick_t *t)
-{
-    if (plen < REC_FIXED || q[0] != REC_TYPE_TICK)
-        return -EINVAL;
-    size_t sl = q[52];
-    if (sl > TG_SYMBOL_MAX || plen != REC_FIXED + sl || memchr(q + 53, 0, sl))
-        return -EINVAL;
-    memset(t, 0, sizeof(*t));
-    t->flags = q[1];
-    t->feed = get16(q + 2);
-    t->ts = (int64_t)get64(q + 4);
-    t->src_ts = (int64_t)get64(q + 12);
-    t->price = (tg_dec_t)get64(q + 20);
-    t->size = (tg_dec_t)get64(q + 28);
-    t->bid = (tg_dec_t)get64(q + 36);
-    t->ask = (tg_dec_t)get64(q + 44);
-    t->sym_len = (uint8_t)sl;
-    memcpy(t->symbol, q + 53, sl);
-    return 0;
-}
-
-static void seg_hdr_encode(unsigned char *p, uint64_t id)
-{
-    memset(p, 0, SEG_HDR_LEN);
-    memcpy(p, SEG_MAGIC, 8);
-    put16(p + 8, SEG_VERSION);
-    put16(p + 10, SEG_HDR_LEN);
-    put64(p + 16, id);
-    /* bytes 24..31 reserved (zero): no wall-clock time in the header, so the
-     * same ticks always produce the same bytes (io_uring vs fallback). */
-    put32(p + 12, tg_crc32c(0, p, SEG_HDR_LEN));
-}
-
-/* ---- segment directory listing -------------------------------------------- */
-
-typedef struct seg_file {
-    uint64_t id;
-    int64_t size;
-} seg_file_t;
-
-/* journal-<20 digits>.tgj -> id; false for anything else (and for ids that do
- * not fit in 64 bits), so foreign files in the directory are left alone. */
-static bool seg_name_parse(const char *name, uint64_t *id)
-{
-    const size_t pl = sizeof(NAME_PREFIX) - 1;
-
-    if (strlen(name) != NAME_LEN || memcmp(name, NAME_PREFIX, pl) != 0 ||
-        strcmp(name + pl + NAME_DIGITS, NAME_SUFFIX) != 0)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < NAME_DIGITS; i++) {
-        char c = name[pl + i];
-        if (c < '0' || c > '9')
-            return false;
-        if (v > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(c - '0');
-    }
-    *id = v;
-    return true;
-}
-
-static void seg_name(char *buf, size_t len, uint64_t id)
-{
-    snprintf(buf, len, NAME_PREFIX "%020llu" NAME_SUFFIX, (unsigned long long)id);
-}
-
-static int seg_file_cmp(const void *a, const void *b)
-{
-    const seg_file_t *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* List segments in dirfd, sorted by id. *out is malloc'ed (free it), maybe NULL
- * when *n == 0. */
-static int seg_list(int dirfd, seg_file_t **out, size_t *n)
-{
-    int fd = dup(dirfd);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    rewinddir(d); /* the dup shares the offset with dirfd */
-
-    seg_file_t *v = NULL;
-    size_t cnt = 0, cap = 0;
-    struct dirent *de;
-    int err = 0;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t id;
-        if (!seg_name_parse(de->d_name, &id))
-            continue;
-        struct stat st;
-        if (fstatat(dirfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            seg_file_t *nv = realloc(v, nc * sizeof(*nv));
-            if (!nv) {
-                err = -ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[cnt++] = (seg_file_t){id, (int64_t)st.st_size};
-    }
-    closedir(d);
-    if (err) {
-        free(v);
-        return err;
-    }
-    if (cnt > 1)
-        qsort(v, cnt, sizeof(*v), seg_file_cmp);
-    *out = v;
-    *n = cnt;
-    return 0;
-}
+#include "wire/journal_format.h"
 
 /* ---- writer --------------------------------------------------------------- */
 
@@ -615,7 +378,7 @@ static void enforce_max_bytes(tg_journal_t *j)
     size_t drop = 0;
     while (drop + 1 < j->nfiles && total > j->max_bytes) {
         char name[NAME_LEN + 1];
-        seg_name(name, sizeof name, j->files[drop].id);
+        tg__journal_seg_name(name, sizeof name, j->files[drop].id);
         /* Unlinking a file with writes still in flight is fine on Linux. */
         if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
             TG_WARN("journal_delete_failed", "file", TG_S(name), "error", TG_S(strerror(errno)));
@@ -653,7 +416,7 @@ static int rotate(tg_journal_t *j, int64_t ts)
     char name[NAME_LEN + 1];
     int fd = -1;
     for (int tries = 0; tries < 64; tries++, id++) {
-        seg_name(name, sizeof name, id);
+        tg__journal_seg_name(name, sizeof name, id);
         fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd >= 0 || errno != EEXIST)
             break;
@@ -693,7 +456,7 @@ static int rotate(tg_journal_t *j, int64_t ts)
     b->off = 0;
     b->slot = slot;
     b->first_mono = tg_mono_ns();
-    seg_hdr_encode(b->data, id);
+    tg__journal_seg_hdr_encode(b->data, id);
     b->len = SEG_HDR_LEN;
     j->cur = idx;
     j->seg_off = SEG_HDR_LEN;
@@ -737,7 +500,7 @@ int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
     reap(j, false);
     for (size_t i = 0; i < n; i++) {
         const tg_tick_t *t = &ticks[i];
-        size_t len = rec_size(t);
+        size_t len = tg__journal_rec_size(t);
 
         if (j->cur_slot < 0 ||
             (j->seg_off + (int64_t)len > j->segment_bytes && j->seg_off > SEG_HDR_LEN)) {
@@ -760,7 +523,7 @@ int tg_journal_append(tg_journal_t *j, const tg_tick_t *ticks, size_t n)
             j->cur = idx;
         }
         jbuf_t *b = &j->bufs[j->cur];
-        rec_encode(b->data + b->len, t);
+        tg__journal_rec_encode(b->data + b->len, t);
         b->len += len;
         j->seg_off += (int64_t)len;
         added += len;
@@ -905,14 +668,14 @@ int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes
             goto fail_close_dir;
         }
     }
-    ret = seg_list(j->dirfd, &j->files, &j->nfiles);
+    ret = tg__journal_seg_list(j->dirfd, &j->files, &j->nfiles);
     if (ret < 0)
         goto fail_close_dir;
     /* Segments shorter than a header hold no records: left by a crash right
      * after a rotation. Remove them so every later read does not report them. */
     for (size_t i = 0; i < j->nfiles;) {
         char name[NAME_LEN + 1];
-        seg_name(name, sizeof name, j->files[i].id);
+        tg__journal_seg_name(name, sizeof name, j->files[i].id);
         if (j->files[i].size < SEG_HDR_LEN && unlinkat(j->dirfd, name, 0) == 0) {
             TG_INFO("journal_empty_segment_removed", "dir", TG_S(dir), "file", TG_S(name));
             memmove(j->files + i, j->files + i + 1, (j->nfiles - i - 1) * sizeof(*j->files));
@@ -949,315 +712,5 @@ fail_free:
     free(j->files);
     free(j->dir);
     free(j);
-    return ret;
-}
-
-/* ---- reader --------------------------------------------------------------- */
-
-#define RBUF_SIZE (1u << 20)
-
-struct tg_journal_reader {
-    char *dir;
-    int dirfd;
-    seg_file_t *segs;
-    size_t nsegs, next;
-
-    int fd;                       /* current segment, -1 = none */
-    char name[NAME_LEN + 1];
-    unsigned char *buf;           /* window: buf[0] is file offset `base` */
-    size_t len, pos;
-    int64_t base;
-    bool eof;
-    bool in_corrupt;              /* the current bad region is already reported */
-    uint64_t corrupt;
-};
-
-static void corrupt_report(tg_journal_reader_t *r, int64_t off, const char *reason)
-{
-    if (r->in_corrupt)
-        return;
-    r->in_corrupt = true;
-    r->corrupt++;
-    TG_WARN("journal_corrupt", "dir", TG_S(r->dir), "file", TG_S(r->name), "offset", TG_I(off),
-            "reason", TG_S(reason));
-}
-
-/* Make at least `need` bytes available at pos unless the file ends first. */
-static int rd_fill(tg_journal_reader_t *r, size_t need)
-{
-    while (r->len - r->pos < need && !r->eof) {
-        if (r->pos > 0) {
-            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-            r->base += (int64_t)r->pos;
-            r->len -= r->pos;
-            r->pos = 0;
-        }
-        ssize_t n = read(r->fd, r->buf + r->len, RBUF_SIZE - r->len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            r->eof = true;
-        r->len += (size_t)n;
-    }
-    return 0;
-}
-
-static void rd_close_seg(tg_journal_reader_t *r)
-{
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-    r->len = r->pos = 0;
-    r->base = 0;
-    r->eof = false;
-    r->in_corrupt = false;
-}
-
-/* Open the next segment and validate its header. Returns 1 when a segment is
- * ready, 0 when it was skipped, negative errno on an I/O error. */
-static int rd_open_seg(tg_journal_reader_t *r)
-{
-    seg_name(r->name, sizeof r->name, r->segs[r->next++].id);
-    r->fd = openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        if (errno == ENOENT)
-            return 0; /* deleted by max_bytes since we listed it */
-        return -errno;
-    }
-    posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    int ret = rd_fill(r, SEG_HDR_LEN);
-    if (ret < 0)
-        return ret;
-
-    const unsigned char *h = r->buf;
-    const char *bad = NULL;
-    if (r->len < SEG_HDR_LEN)
-        bad = r->len == 0 ? "empty_segment" : "short_header";
-    else if (memcmp(h, SEG_MAGIC, 8) != 0)
-        bad = "bad_magic";
-    else if (get16(h + 8) != SEG_VERSION || get16(h + 10) != SEG_HDR_LEN)
-        bad = "unsupported_version";
-    if (bad) {
-        corrupt_report(r, 0, bad);
-        rd_close_seg(r);
-        return 0;
-    }
-    unsigned char tmp[SEG_HDR_LEN];
-    memcpy(tmp, h, SEG_HDR_LEN);
-    memset(tmp + 12, 0, 4);
-    if (tg_crc32c(0, tmp, SEG_HDR_LEN) != get32(h + 12))
-        corrupt_report(r, 0, "bad_header_crc"); /* magic matches: still try the records */
-    r->pos = SEG_HDR_LEN;
-    return 1;
-}
-
-int tg_journal_read(tg_journal_reader_t *r, tg_tick_t *out)
-{
-    if (!r || !out)
-        return -EINVAL;
-    for (;;) {
-        if (r->fd < 0) {
-            if (r->next >= r->nsegs)
-                return 0;
-            int ret = rd_open_seg(r);
-            if (ret < 0)
-                return ret;
-            continue;
-        }
-        int ret = rd_fill(r, REC_HDR_LEN);
-        if (ret < 0)
-            return ret;
-        size_t avail = r->len - r->pos;
-        int64_t off = r->base + (int64_t)r->pos;
-        if (avail == 0) {
-            rd_close_seg(r);
-            continue;
-        }
-        if (avail < REC_HDR_LEN) {
-            corrupt_report(r, off, "truncated");
-            rd_close_seg(r);
-            continue;
-        }
-        const unsigned char *p = r->buf + r->pos;
-        size_t plen = get16(p + 2);
-        if (get16(p) != REC_MAGIC || plen < REC_MIN_PAYLOAD || plen > REC_MAX_PAYLOAD) {
-            corrupt_report(r, off, "bad_record_header");
-            r->pos++;
-            continue;
-        }
-        ret = rd_fill(r, REC_HDR_LEN + plen);
-        if (ret < 0)
-            return ret;
-        p = r->buf + r->pos; /* rd_fill may have moved the window */
-        if (r->len - r->pos < REC_HDR_LEN + plen) {
-            /* Torn tail, or a corrupt length: keep scanning in case it is the latter. */
-            corrupt_report(r, off, "truncated");
-            r->pos++;
-            continue;
-        }
-        if (tg_crc32c(0, p + REC_HDR_LEN, plen) != get32(p + 4)) {
-            corrupt_report(r, off, "crc_mismatch");
-            r->pos++;
-            continue;
-        }
-        if (rec_decode(p + REC_HDR_LEN, plen, out) < 0) {
-            corrupt_report(r, off, "bad_payload");
-            r->pos++;
-            continue;
-        }
-        r->pos += REC_HDR_LEN + plen;
-        r->in_corrupt = false;
-        return 1;
-    }
-}
-
-/* Open a reader over the segments of dir, skipping the oldest ones until at
- * most `tail_bytes` remain (0 = all), always keeping at least `min_segs`. */
-static int reader_open(tg_journal_reader_t **out, const char *dir, int64_t tail_bytes,
-                       size_t min_segs)
-{
-    int ret;
-
-    if (!out || !dir)
-        return -EINVAL;
-    *out = NULL;
-    tg_journal_reader_t *r = calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    r->fd = -1;
-    r->dir = strdup(dir);
-    r->buf = malloc(RBUF_SIZE);
-    if (!r->dir || !r->buf) {
-        ret = -ENOMEM;
-        goto fail_free;
-    }
-    r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (r->dirfd < 0) {
-        ret = -errno;
-        goto fail_free;
-    }
-    ret = seg_list(r->dirfd, &r->segs, &r->nsegs);
-    if (ret < 0)
-        goto fail_close_dir;
-    if (tail_bytes > 0) {
-        int64_t sum = 0;
-        size_t k = r->nsegs;
-        while (k > 0 && (sum < tail_bytes || r->nsegs - k < min_segs)) {
-            k--;
-            sum += r->segs[k].size;
-        }
-        r->next = k;
-    }
-    *out = r;
-    return 0;
-
-fail_close_dir:
-    close(r->dirfd);
-fail_free:
-    free(r->buf);
-    free(r->dir);
-    free(r);
-    return ret;
-}
-
-int tg_journal_reader_open(tg_journal_reader_t **out, const char *dir)
-{
-    return reader_open(out, dir, 0, 0);
-}
-
-uint64_t tg_journal_reader_corrupt(const tg_journal_reader_t *r)
-{
-    return r ? r->corrupt : 0;
-}
-
-void tg_journal_reader_close(tg_journal_reader_t *r)
-{
-    if (!r)
-        return;
-    rd_close_seg(r);
-    close(r->dirfd);
-    free(r->segs);
-    free(r->buf);
-    free(r->dir);
-    free(r);
-}
-
-/* ---- last quotes ---------------------------------------------------------- */
-
-/* Open-addressing map symbol -> last tick; an empty slot has symbol[0] == 0
- * (journaled symbols are never empty: rec_decode keeps them NUL-free and
- * validation rejects empty ones, but an empty one is skipped here anyway). */
-typedef struct quote_map {
-    tg_tick_t *v;
-    size_t cap, n;
-} quote_map_t;
-
-static uint64_t sym_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static tg_tick_t *qm_slot(tg_tick_t *v, size_t cap, const char *sym)
-{
-    size_t i = sym_hash(sym) & (cap - 1);
-    while (v[i].symbol[0] && strcmp(v[i].symbol, sym) != 0)
-        i = (i + 1) & (cap - 1);
-    return &v[i];
-}
-
-static int qm_put(quote_map_t *m, const tg_tick_t *t)
-{
-    if (!t->symbol[0])
-        return 0;
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 1024;
-        tg_tick_t *nv = calloc(nc, sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->v[i].symbol[0])
-                *qm_slot(nv, nc, m->v[i].symbol) = m->v[i];
-        free(m->v);
-        m->v = nv;
-        m->cap = nc;
-    }
-    tg_tick_t *s = qm_slot(m->v, m->cap, t->symbol);
-    if (!s->symbol[0])
-        m->n++;
-    *s = *t;
-    return 0;
-}
-
-int tg_journal_last_quotes(const char *dir, tg_journal_quote_cb cb, void *arg)
-{
-    tg_journal_reader_t *r;
-    quote_map_t m = {0};
-    tg_tick_t t;
-    int ret;
-
-    if (!dir || !cb)
-        return -EINVAL;
-    ret = reader_open(&r, dir, TG_JOURNAL_TAIL_SCAN_BYTES, 2);
-    if (ret == -ENOENT)
-        return 0;
-    if (ret < 0)
-        return ret;
-    while ((ret = tg_journal_read(r, &t)) > 0)
-        if ((ret = qm_put(&m, &t)) < 0)
-            break;
-    tg_journal_reader_close(r);
-    if (ret == 0) {
-        for (size_t i = 0; i < m.cap; i++)
-            if (m.v[i].symbol[0])
-                cb(&m.v[i], arg);
-        ret = (int)m.n;
-    }
-    free(m.v);
     return ret;
 }

@@ -1,4 +1,4 @@
-/* session.c - the next session-open instant in an IANA zone (engine.session_open).
+/* trading_day.c - the next session-open instant in an IANA zone (engine.session_open).
  *
  * localtime_r() follows the process-wide TZ, and switching TZ with setenv()
  * races with every other thread formatting a time. So we read the zone's
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "tickgate/file.h"
-#include "tickgate/portfolio.h"
+#include "tickgate/trading_day.h"
 
 typedef struct zone {
     int64_t *trans;   /* transition instants, s */

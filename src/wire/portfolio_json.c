@@ -1,4 +1,4 @@
-/* portfolio_load.c - portfolio specs: JSON reading, validation, copy, free.
+/* portfolio_json.c - portfolio specs: JSON reading, validation, copy, free.
  *
  * Everything here is pure (no book, no global state), so the HTTP thread can
  * parse a PUT body and hand the engine thread a ready, validated spec. Every

@@ -1,4 +1,4 @@
-/* test_portfolio_load.c - portfolio JSON parsing and validation: every error
+/* test_portfolio_json.c - portfolio JSON parsing and validation: every error
  * names the portfolio and the field. */
 #include <errno.h>
 #include <string.h>

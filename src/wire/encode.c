@@ -1,4 +1,4 @@
-/* encode.c - dual JSON + MessagePack writer (see encode.h) and tg_msg_t. */
+/* encode.c - dual JSON + MessagePack writer (see encode.h). */
 #include "tickgate/encode.h"
 
 #include <errno.h>
@@ -272,49 +272,4 @@ void tg_enc_null(tg_enc_t *e)
         PACKER(e);
         msgpack_pack_nil(&pk);
     }
-}
-
-tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size_t mp_len,
-                         const char *acl, size_t acl_len)
-{
-    size_t sz = sizeof(tg_msg_t) + TG_MSG_PRE + json_len + TG_MSG_PRE + mp_len + acl_len + 1;
-    tg_msg_t *m = malloc(sz);
-    if (!m)
-        return NULL;
-    memset(m, 0, sizeof *m);
-    atomic_init(&m->refs, 1);
-    m->json = m->data + TG_MSG_PRE;
-    m->json_len = (uint32_t)json_len;
-    if (json_len)
-        memcpy(m->json, json, json_len);
-    m->mp = m->json + json_len + TG_MSG_PRE;
-    m->mp_len = (uint32_t)mp_len;
-    if (mp_len)
-        memcpy(m->mp, mp, mp_len);
-    char *a = (char *)m->mp + mp_len;
-    if (acl_len)
-        memcpy(a, acl, acl_len);
-    a[acl_len] = 0;
-    m->acl = a;
-    m->acl_len = (uint32_t)acl_len;
-    return m;
-}
-
-tg_msg_t *tg_msg_new(const void *json, size_t json_len, const void *mp, size_t mp_len)
-{
-    return tg_msg_new_acl(json, json_len, mp, mp_len, NULL, 0);
-}
-
-bool tg_msg_acl_has(const tg_msg_t *m, const char *sub)
-{
-    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end; p += strlen(p) + 1)
-        if (strcmp(p, sub) == 0)
-            return true;
-    return false;
-}
-
-void tg_msg_unref(tg_msg_t *m)
-{
-    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
-        free(m);
 }

@@ -1,0 +1,173 @@
+/* engine_int.h - the engine's internal state, shared by engine*.c. */
+#ifndef TG_ENGINE_INT_H
+#define TG_ENGINE_INT_H
+
+#include "tickgate/engine.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tickgate/clock.h"
+#include "tickgate/encode.h"
+#include "tickgate/log.h"
+#include "tickgate/embed.h"
+#include "tickgate/file.h"
+#include "tickgate/journal.h"
+#include "tickgate/journal_writer.h"
+#include "tickgate/book.h"
+#include "tickgate/trading_day.h"
+#include "tickgate/redis.h"
+#include "tickgate/pg.h"
+#include "tickgate/symtab.h"
+
+#include "engine_bars.h"
+
+typedef struct quote {
+    char symbol[TG_SYMBOL_MAX + 1];
+    uint8_t sym_len;
+    bool has_price;
+    uint16_t source;   /* feed index of the last accepted tick */
+    tg_dec_t price, bid, ask, size, volume, day_open;
+    int64_t ts, src_ts;
+    uint64_t seq;      /* seq of the last quote message for this symbol */
+    uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
+    bool snap_dirty;   /* changed since the last PostgreSQL snapshot */
+} quote_t;
+
+typedef struct pf_pub {
+    uint64_t seq;         /* seq of the last portfolio message of this slot */
+    int64_t last_pub_ns;  /* mono time of the last publication (rate limit) */
+    bool dirty;           /* figures changed since the last publication */
+    bool live;
+    bool snap_dirty;      /* changed since the last PostgreSQL snapshot */
+    int64_t holdings_ns;  /* mono time holdings were last written to PostgreSQL */
+    tg_msg_t *last;       /* with PostgreSQL: ref of the last `portfolio` message */
+} pf_pub_t;
+
+typedef struct cmd {
+    struct cmd *next;
+    tg_engine_cmd_type_t type;
+    tg_portfolio_spec_t *spec;
+    char id[TG_PORTFOLIO_ID_MAX + 1];
+    char rule[32];
+    char symbol[TG_SYMBOL_MAX + 1];
+    char alert_id[TG_ALERT_ID_LEN + 1];
+    char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
+    size_t len;
+} cmd_t;
+
+typedef struct output {
+    tg_ring_t *ring;
+    tg_engine_wake_fn wake;
+    void *arg;
+    bool dirty; /* pushed since the last wake */
+} output_t;
+
+struct tg_engine {
+    const tg_config_t *cfg;
+    tg_feed_t *feeds;
+    size_t nfeeds;
+    output_t out[TG_ENGINE_MAX_OUTPUTS];
+    size_t nout;
+
+    tg_symtab_t syms; /* symbol -> id, indexes quotes[] and the book's positions */
+    quote_t *quotes;
+    size_t capquotes;
+    uint32_t *batch_last; /* per symbol: index+1 of its newest tick in the batch (conflation) */
+    size_t cap_batch_last;
+
+    tg_book_t *book;
+    pf_pub_t *pf;         /* per portfolio slot: publication state */
+    size_t cap_pf;
+    uint32_t *pf_dirty;   /* slots with unpublished changes */
+    size_t n_pf_dirty, cap_pf_dirty;
+    int64_t pf_min_gap_ns; /* 1 / portfolio_max_hz */
+    int64_t next_session_ns;
+
+    /* growable encode scratch (portfolio messages can be large) */
+    char *ejson;
+    unsigned char *emp;
+    size_t ecap;
+    tg_holding_view_t *hviews;
+    size_t cap_hviews;
+
+    pthread_mutex_t cmd_lock; /* control commands only, never ticks */
+    cmd_t *cmd_head, **cmd_tail;
+    _Atomic int cmd_pending;
+
+    _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
+    int64_t next_degraded_check_ns;
+
+    pthread_t thread;
+    bool started;
+    _Atomic int stop;
+    _Atomic int running;
+    _Atomic uint32_t bell;     /* futex word, bumped by wakers */
+    _Atomic int sleeping;
+
+    tg_tick_t batch[512];
+    char jbuf[4096];
+    unsigned char mbuf[4096];
+
+    uint64_t system_seq;  /* seq of the `system` channel key */
+    uint64_t alert_no;    /* portfolio alerts published so far (tg_msg_t.seq of alerts) */
+    char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
+    tg_alert_rule_t feed_alert_rule[TG_MAX_FEEDS];      /* its rule: the resolution repeats it */
+    tg_alert_ids_t alert_ids;
+
+    tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
+    size_t nearly, capearly;
+
+    tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
+    tg_journal_writer_t *journal; /* NULL without journal.dir */
+    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the journal */
+    size_t njbatch;
+
+    /* persistence (NULL when not configured); see tg__engine_take_snapshot() */
+    tg_store_pg_t *pg;
+    tg_redis_t *redis;
+    uint32_t *snap_q;      /* symbol ids with snap_dirty, capacity = capquotes */
+    size_t n_snap_q, cap_snap_q;
+    uint32_t *snap_p;      /* portfolio slots with snap_dirty, capacity = cap_pf */
+    size_t n_snap_p, cap_snap_p;
+    tg_snap_row_t *alert_q; /* alert rows the snapshot ring had no room for, in order */
+    size_t n_alert_q, cap_alert_q;
+    int64_t next_snap_ns;
+    int64_t snap_ts;       /* time of the snapshot being pushed */
+    bool snap_pending;     /* rows of that snapshot still to push */
+    tg_snap_row_t snap_rows[64];
+
+    tg_counter_t *m_accepted;
+    tg_counter_t *m_conflated;
+    tg_counter_t *m_alerts[TG_ALERT_RULE_COUNT][2];
+    tg_histogram_t *m_tick_seconds;
+    tg_gauge_t *m_symbols;
+};
+
+/* ---- shared between the engine_*.c files ---- */
+
+quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len);
+void tg__engine_publish(tg_engine_t *e, tg_msg_t *m);
+void tg__engine_flush_wakes(tg_engine_t *e);
+tg_msg_t *tg__engine_encode_quote(tg_engine_t *e, const quote_t *q);
+void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot);
+void tg__engine_portfolio_changed(tg_engine_t *e, uint32_t slot);
+void tg__engine_flush_portfolios(tg_engine_t *e);
+void tg__engine_flush_alert_rows(tg_engine_t *e);
+void tg__engine_on_book_event(void *ud, const tg_book_event_t *ev);
+int tg__engine_load_portfolios(tg_engine_t *e, char *err, size_t errlen);
+void tg__engine_run_commands(tg_engine_t *e);
+void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q);
+void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n);
+bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts);
+
+#endif
