@@ -147,4 +147,17 @@ int64_t tg_bars_open_since(tg_bars_t *b, int64_t now);
 /** Late trades seen so far (all intervals: one per interval a trade missed). */
 uint64_t tg_bars_late(const tg_bars_t *b);
 
+/**
+ * `tickgate replay --journal DIR --bars IV --csv FILE`: the exact bars of
+ * interval `iv` built from the journal's trades with from <= ts <= to (to <= 0:
+ * no bound), as CSV with a header line
+ * "symbol,interval,start,open,high,low,close,volume,trades,vwap,final" ("-" =
+ * stdout): every final bar as it closes (a later trade of its symbol), then
+ * the bars still open at the journal's end with final=false. Returns 0 or a
+ * negative errno with a one-line reason in err. Main thread.
+ */
+int tg_bars_replay_csv(const char *journal_dir, tg_bar_iv_t iv, int64_t from, int64_t to,
+                       const char *session_open, const char *session_tz, const char *csv_out,
+                       char *err, size_t errlen);
+
 #endif

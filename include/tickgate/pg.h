@@ -37,6 +37,7 @@ typedef enum tg_snap_kind {
     TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
     TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
     TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
+    TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
 } tg_snap_kind_t;
 
 /**
@@ -68,6 +69,12 @@ typedef struct tg_snap_row {
             tg_dec_t value, threshold;
             char message[160];
         } a;
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            uint8_t interval; /* tg_bar_iv_t */
+            tg_dec_t open, high, low, close, volume, vwap;
+            uint64_t trades;
+        } b;
     };
 } tg_snap_row_t;
 

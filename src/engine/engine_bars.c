@@ -9,6 +9,7 @@
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
+#include "tickgate/pg.h"
 #include "tickgate/replay.h"
 
 struct tg_ebars {
@@ -17,11 +18,52 @@ struct tg_ebars {
     void *engine;
     tg_store_pg_t *pg;
     bool quiet;              /* rebuilding: nothing is published */
+    tg_snap_row_t *rows;     /* final bars the writer's ring had no room for, in order */
+    size_t nrows, caprows;
     tg_counter_t *m_late;
     uint64_t late_reported;
     char jbuf[1024];
     unsigned char mbuf[1024];
 };
+
+/* Hand queued rows to the writer in order; what its ring cannot take waits. */
+static void flush_rows(tg_ebars_t *eb)
+{
+    size_t n = tg_store_pg_push(eb->pg, eb->rows, eb->nrows);
+    memmove(eb->rows, eb->rows + n, (eb->nrows - n) * sizeof *eb->rows);
+    eb->nrows -= n;
+}
+
+/* A final bar for the `bars` table (written by the snapshot writer). */
+static void queue_row(tg_ebars_t *eb, const char *name, tg_bar_iv_t iv, const tg_bar_t *bar)
+{
+    tg_snap_row_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = TG_SNAP_BAR;
+    r.ts = bar->start;
+    snprintf(r.b.symbol, sizeof r.b.symbol, "%s", name);
+    r.b.interval = (uint8_t)iv;
+    r.b.open = bar->open;
+    r.b.high = bar->high;
+    r.b.low = bar->low;
+    r.b.close = bar->close;
+    r.b.volume = bar->volume;
+    r.b.vwap = bar->vwap;
+    r.b.trades = bar->trades;
+    if (eb->nrows == 0 && tg_store_pg_push(eb->pg, &r, 1) == 1)
+        return;
+    if (eb->nrows == eb->caprows) { /* writer behind: rare, so growing here is fine */
+        size_t nc = eb->caprows ? eb->caprows * 2 : 256;
+        tg_snap_row_t *nr = realloc(eb->rows, nc * sizeof *nr);
+        if (!nr) {
+            TG_ERROR("bar_row_lost", "symbol", TG_S(name));
+            return;
+        }
+        eb->rows = nr;
+        eb->caprows = nc;
+    }
+    eb->rows[eb->nrows++] = r;
+}
 
 static void emit(void *ud, uint32_t sym, tg_bar_iv_t iv, const tg_bar_t *bar, bool final)
 {
@@ -46,6 +88,8 @@ static void emit(void *ud, uint32_t sym, tg_bar_iv_t iv, const tg_bar_t *bar, bo
     m->ts = 0; /* not a tick: stays out of tickgate_tick_to_send_seconds */
     snprintf(m->key_name, sizeof m->key_name, "%s@%s", name, tg_bar_iv_name(iv));
     eb->publish(eb->engine, m);
+    if (final && eb->pg)
+        queue_row(eb, name, iv, bar);
 }
 
 int tg__ebars_create(tg_ebars_t **out, const tg_config_t *cfg, tg_metrics_t *metrics,
@@ -86,6 +130,7 @@ void tg__ebars_destroy(tg_ebars_t *eb)
     if (!eb)
         return;
     tg_bars_destroy(eb->bars);
+    free(eb->rows);
     free(eb);
 }
 
@@ -113,6 +158,8 @@ void tg__ebars_on_tick(tg_ebars_t *eb, uint32_t sym, const tg_tick_t *t)
 void tg__ebars_poll(tg_ebars_t *eb, int64_t now)
 {
     tg_bars_poll(eb->bars, now);
+    if (eb->nrows)
+        flush_rows(eb);
     uint64_t late = tg_bars_late(eb->bars);
     if (late != eb->late_reported) {
         tg_counter_add(eb->m_late, late - eb->late_reported);
