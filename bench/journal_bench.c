@@ -19,6 +19,9 @@
 #include "tickgate/journal.h"
 #include "tickgate/log.h"
 
+/* false: the pwrite()/fdatasync() fallback (server.disable_io_uring) */
+static bool g_uring = true;
+
 #define BATCH 256
 
 static void rm_dir(const char *dir)
@@ -51,17 +54,14 @@ static int run(const char *base, bool uring, tg_journal_fsync_t pol, const char 
         perror("mkdtemp");
         return 1;
     }
-    if (uring)
-        unsetenv("TICKGATE_DISABLE_IO_URING");
-    else
-        setenv("TICKGATE_DISABLE_IO_URING", "1", 1);
+    g_uring = uring; /* false = server.disable_io_uring */
 
     static const char *const syms[] = {"AAPL", "MSFT", "NVDA", "BTCUSDT", "ETHUSDT", "SPY"};
     tg_tick_t batch[BATCH];
     long nb = (ticks + BATCH - 1) / BATCH;
     int64_t *lat = calloc((size_t)nb, sizeof(*lat));
     tg_journal_t *j;
-    int ret = tg_journal_open(&j, dir, 67108864LL, 0, pol, 100);
+    int ret = tg_journal_open(&j, dir, 67108864LL, 0, pol, 100, g_uring);
     if (ret < 0 || !lat) {
         fprintf(stderr, "tg_journal_open: %s\n", strerror(-ret));
         return 1;

@@ -28,6 +28,7 @@
 #include "tickgate/engine.h"
 #include "tickgate/feed.h"
 #include "tickgate/gateway.h"
+#include "tickgate/journal_writer.h"
 #include "tickgate/jwt.h"
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
@@ -244,7 +245,7 @@ static int cmd_replay(const tg_config_t *cfg, int argc, char **argv)
             fprintf(stderr, "tickgate replay: --bars takes 1s, 1m, 5m, 1h or 1d, with --csv FILE\n");
             return EXIT_USAGE;
         }
-        int rc = tg_bars_replay_csv(journal, iv, from, to, cfg->engine.session_open,
+        int rc = tg_bars_replay_csv(journal, iv, from, to, cfg->engine.tzdir, cfg->engine.session_open,
                                     cfg->engine.session_tz, csv, err, sizeof err);
         if (rc)
             fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
@@ -266,11 +267,10 @@ static int cmd_replay(const tg_config_t *cfg, int argc, char **argv)
  * io_uring works here (a seccomp profile may refuse it); the journal and the
  * tcp feed overwrite it with what they actually use.
  */
-static void export_io_uring(tg_metrics_t *m)
+static void export_io_uring(tg_metrics_t *m, const tg_config_t *cfg)
 {
     struct io_uring ring;
-    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
-    bool ok = !(off && *off && strcmp(off, "0") != 0) && io_uring_queue_init(2, &ring, 0) == 0;
+    bool ok = !cfg->server.disable_io_uring && io_uring_queue_init(2, &ring, 0) == 0;
     if (ok)
         io_uring_queue_exit(&ring);
     tg_gauge_t *g = tg_metrics_gauge(m, "tickgate_io_uring_enabled", NULL,
@@ -281,6 +281,30 @@ static void export_io_uring(tg_metrics_t *m)
                        "Bytes appended to the tick journal");
 }
 
+/* ---- sinks: the engine's output wired to the stores (neither names the other) ---- */
+
+static void journal_ticks(void *ctx, const tg_tick_t *t, size_t n)
+{
+    tg_journal_writer_push(ctx, t, n);
+}
+
+static void redis_ticks(void *ctx, const tg_tick_t *t, size_t n)
+{
+    tg_redis_push_ticks(ctx, t, n);
+}
+
+static size_t redis_alerts(void *ctx, const tg_snap_row_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tg_redis_push_alert(ctx, &rows[i]);
+    return n;
+}
+
+static size_t pg_rows(void *ctx, const tg_snap_row_t *rows, size_t n)
+{
+    return tg_store_pg_push(ctx, rows, n);
+}
+
 typedef struct app {
     tg_config_t *cfg;
     tg_metrics_t *metrics;
@@ -288,6 +312,7 @@ typedef struct app {
     tg_feed_t feeds[TG_MAX_FEEDS];
     size_t nfeeds;
     tg_engine_t *engine;
+    tg_journal_writer_t *journal; /* NULL without journal.dir */
     tg_store_pg_t *pg;  /* NULL without postgres.url */
     tg_redis_t *redis;  /* NULL without redis.url */
     tg_gateway_t *gateway;
@@ -366,7 +391,7 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     if ((rc = tg_metrics_create(&a.metrics)) != 0)
         goto out;
-    export_io_uring(a.metrics);
+    export_io_uring(a.metrics, cfg);
 
     /* feeds -> engine -> gateway: build from the producers, start from the consumers */
     for (size_t i = 0; i < cfg->n_feeds; i++) {
@@ -387,9 +412,18 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     for (size_t i = 0; i < a.nfeeds; i++)
         a.feeds[i].wake_arg = a.engine;
+    /* the journal thread, after the engine restored the last quotes from it */
+    if (cfg->journal.dir[0] && (rc = tg_journal_writer_start(&a.journal, cfg, a.metrics)) != 0) {
+        fprintf(stderr, "tickgate: journal.dir: cannot use %s: %s\n", cfg->journal.dir,
+                strerror(-rc));
+        if (rc == -EINVAL || rc == -ENOENT)
+            exit_code = EXIT_USAGE;
+        goto out;
+    }
     /* persistence: both connect in the background, so a server that is down
      * at start delays nothing (SPEC §7: keep serving) */
-    if (cfg->postgres.url[0] && (rc = tg_store_pg_start(&a.pg, cfg, a.engine, a.metrics)) != 0)
+    tg_portfolio_sink_t to_engine = tg_engine_portfolio_sink(a.engine);
+    if (cfg->postgres.url[0] && (rc = tg_store_pg_start(&a.pg, cfg, &to_engine, a.metrics)) != 0)
         goto out;
     if (cfg->redis.url[0] && (rc = tg_redis_start(&a.redis, cfg, a.metrics)) != 0) {
         fprintf(stderr, "tickgate: redis.url: cannot use it: %s\n", strerror(-rc));
@@ -397,7 +431,16 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
             exit_code = EXIT_USAGE;
         goto out;
     }
-    tg_engine_set_stores(a.engine, a.pg, a.redis);
+    tg_engine_sinks_t sinks = {0};
+    if (a.journal)
+        sinks.journal = (tg_tick_sink_t){.push = journal_ticks, .ctx = a.journal};
+    if (a.redis) {
+        sinks.ticks = (tg_tick_sink_t){.push = redis_ticks, .ctx = a.redis};
+        sinks.alerts = (tg_row_sink_t){.push = redis_alerts, .ctx = a.redis};
+    }
+    if (a.pg)
+        sinks.snapshots = (tg_row_sink_t){.push = pg_rows, .ctx = a.pg};
+    tg_engine_set_sinks(a.engine, &sinks);
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
     if (a.pg)
         tg_store_pg_wait_first(a.pg, 5000);
@@ -457,6 +500,7 @@ out:
     for (size_t i = 0; i < a.nfeeds; i++)
         tg_feed_stop(&a.feeds[i]);
     tg_engine_stop(a.engine);
+    tg_journal_writer_stop(a.journal); /* the engine was its only producer */
     /* after the engine (no more rows), before it is freed (NOTIFY puts) */
     tg_store_pg_stop(a.pg, PG_FLUSH_GRACE_MS);
     tg_redis_stop(a.redis);

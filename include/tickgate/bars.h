@@ -79,6 +79,7 @@ typedef struct tg_bars_options {
     int64_t partial_gap_ns;   /* min gap between partial bars of one series (1 s) */
     const char *session_open; /* "HH:MM" (1d bars) */
     const char *session_tz;   /* IANA zone */
+    const char *tzdir;        /* engine.tzdir (NULL or "": /usr/share/zoneinfo) */
     tg_bars_emit_fn emit;     /* may be NULL (rebuilds, tests) */
     void *ud;
 } tg_bars_options_t;
@@ -157,7 +158,8 @@ uint64_t tg_bars_late(const tg_bars_t *b);
  * negative errno with a one-line reason in err. Main thread.
  */
 int tg_bars_replay_csv(const char *journal_dir, tg_bar_iv_t iv, int64_t from, int64_t to,
-                       const char *session_open, const char *session_tz, const char *csv_out,
+                       const char *tzdir, const char *session_open, const char *session_tz,
+                       const char *csv_out,
                        char *err, size_t errlen);
 
 #endif

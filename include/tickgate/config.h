@@ -80,6 +80,8 @@ typedef struct tg_config {
         bool compression;
         char *metrics_listen;
         tg_strlist_t trusted_proxies;
+        bool disable_io_uring; /* false; env TICKGATE_DISABLE_IO_URING: journal, tcp feeds use the fallback */
+        bool no_direct_write;  /* false; env TG_NO_DIRECT_WRITE: benchmark A/B switch */
     } server;
     struct {
         char *jwt_alg;         /* "HS256" | "RS256" */
@@ -112,6 +114,7 @@ typedef struct tg_config {
         int max_symbols;       /* 100000 */
         int bars_keep;         /* 1440: final bars kept per symbol and interval (SPEC §12) */
         int bar_grace_ms;      /* 1000: a bar is final this long after its end */
+        char *tzdir;           /* "/usr/share/zoneinfo"; env TZDIR */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,

@@ -21,6 +21,7 @@
 #include "tickgate/msg.h"
 #include "tickgate/portfolio.h"
 #include "tickgate/ring.h"
+#include "tickgate/sink.h"
 
 typedef struct tg_engine tg_engine_t;
 
@@ -46,15 +47,26 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
  */
 int tg_engine_add_output(tg_engine_t *e, tg_ring_t **ring, tg_engine_wake_fn wake, void *arg);
 
-typedef struct tg_store_pg tg_store_pg_t;
-typedef struct tg_redis tg_redis_t;
+/**
+ * Where the engine hands what it persists; main.c wires the stores' functions
+ * here (the engine never names a store). Every push runs on the engine thread.
+ */
+typedef struct tg_engine_sinks {
+    tg_tick_sink_t journal;  /* every accepted tick (journal.dir); may wait, never drops */
+    tg_tick_sink_t ticks;    /* every accepted tick (Redis fan-out) */
+    tg_row_sink_t snapshots; /* snapshot and alert rows (PostgreSQL); set = snapshots on */
+    tg_row_sink_t alerts;    /* alert rows (Redis alert stream); the count returned is ignored */
+} tg_engine_sinks_t;
+
+/** Before tg_engine_start: copy the sinks (their contexts must outlive the engine thread). */
+void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks);
 
 /**
- * Before tg_engine_start: the PostgreSQL writer (snapshot rows, alert rows)
- * and the Redis thread (accepted ticks, alerts) the engine feeds; NULL when
- * not configured. Borrowed: they must outlive the engine thread.
+ * The portfolio sink that queues portfolios and restored alerts to this
+ * engine's command queue (tg_engine_put_portfolio and friends): what main.c
+ * hands the PostgreSQL source.
  */
-void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis);
+tg_portfolio_sink_t tg_engine_portfolio_sink(tg_engine_t *e);
 
 int tg_engine_start(tg_engine_t *e);
 /** Stop and join the thread; pending messages stay in the output rings. */

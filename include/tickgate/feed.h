@@ -39,6 +39,7 @@ typedef void (*tg_feed_wake_fn)(void *arg);
 
 struct tg_feed {
     const tg_feed_conf_t *conf; /* owned by the config */
+    const tg_config_t *cfg;     /* the whole configuration (process switches) */
     const tg_feed_ops_t *ops;
     uint16_t index;             /* position in config, = tg_tick_t.feed */
     tg_ring_t *ring;            /* feed -> engine, this thread produces */

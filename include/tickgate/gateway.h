@@ -16,6 +16,9 @@
 #include "tickgate/jwt.h"
 #include "tickgate/metrics.h"
 
+typedef struct tg_store_pg tg_store_pg_t; /* tickgate/pg.h */
+typedef struct tg_redis tg_redis_t;       /* tickgate/redis.h */
+
 typedef struct tg_gateway tg_gateway_t;
 
 /** What the gateway needs from the rest of the process (all borrowed). */

@@ -61,10 +61,12 @@ int tg_journal_fsync_parse(const char *s, tg_journal_fsync_t *out);
  * may be torn). `max_bytes` 0 keeps all segments, else the oldest are deleted
  * once the total exceeds it. On success *out is owned by the caller (free with
  * tg_journal_close()) and may be used only from one thread at a time.
- * Returns 0 or a negative errno.
+ * Returns 0 or a negative errno. `io_uring` false (server.disable_io_uring)
+ * forces the pwrite()/fdatasync() fallback, which writes the same bytes.
  */
 int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes,
-                    long long max_bytes, tg_journal_fsync_t fsync_policy, int fsync_interval_ms);
+                    long long max_bytes, tg_journal_fsync_t fsync_policy, int fsync_interval_ms,
+                    bool io_uring);
 
 /**
  * Append `n` ticks. Copies them into the write buffer; full (or

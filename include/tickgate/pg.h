@@ -28,64 +28,19 @@
 #include "tickgate/metrics.h"
 #include "tickgate/msg.h"
 #include "tickgate/portfolio.h"
+#include "tickgate/sink.h"
 
-typedef struct tg_engine tg_engine_t;
 typedef struct tg_store_pg tg_store_pg_t;
-
-typedef enum tg_snap_kind {
-    TG_SNAP_QUOTE = 1,      /* quote_snapshots */
-    TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
-    TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
-    TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
-    TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
-} tg_snap_kind_t;
-
-/**
- * One row handed from the engine to the writer, by value through the ring.
- * Plain data except `holdings`: a reference to the portfolio's last `portfolio`
- * message whose "holdings" array becomes the jsonb column (NULL = column NULL);
- * the reference passes to the writer with the row.
- */
-typedef struct tg_snap_row {
-    uint8_t kind; /* tg_snap_kind_t */
-    int64_t ts;   /* ns since the epoch: snapshot time, alert time */
-    union {
-        struct {
-            char symbol[TG_SYMBOL_MAX + 1];
-            tg_dec_t price, bid, ask, volume; /* 0 bid/ask = NULL */
-            uint16_t source;                  /* feed index */
-        } q;
-        struct {
-            char id[TG_PORTFOLIO_ID_MAX + 1];
-            tg_dec_t value, cost_basis, pnl, day_change, max_drift;
-            tg_msg_t *holdings;
-        } p;
-        struct {
-            char alert_id[TG_ALERT_ID_LEN + 1];
-            char portfolio_id[TG_PORTFOLIO_ID_MAX + 1];
-            char owner[TG_PORTFOLIO_ID_MAX + 1];
-            char symbol[TG_SYMBOL_MAX + 1];
-            uint8_t rule, severity; /* tg_alert_rule_t, tg_alert_severity_t */
-            tg_dec_t value, threshold;
-            char message[160];
-        } a;
-        struct {
-            char symbol[TG_SYMBOL_MAX + 1];
-            uint8_t interval; /* tg_bar_iv_t */
-            tg_dec_t open, high, low, close, volume, vwap;
-            uint64_t trades;
-        } b;
-    };
-} tg_snap_row_t;
 
 /**
  * Start the writer thread for cfg->postgres.url (must be non-empty). It
  * connects in the background (start never fails for want of a server), and
- * feeds portfolios and restored alerts to `engine` (borrowed; may receive
- * commands before or after tg_engine_start). Main thread; caller owns *out.
+ * hands portfolios and restored alerts to `portfolios` (copied; main.c wires
+ * the engine's commands there; called on the writer thread, before or after
+ * the engine starts). Main thread; caller owns *out.
  */
-int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *engine,
-                      tg_metrics_t *metrics);
+int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
+                      const tg_portfolio_sink_t *portfolios, tg_metrics_t *metrics);
 
 /**
  * Engine thread: hand over up to n rows; returns how many were taken (the

@@ -320,10 +320,30 @@ static int apply_env_var(load_ctx_t *ctx, tg_config_t *cfg, const char *var, con
     return tg__config_fail(ctx, -EINVAL, "%s: unknown variable", var);
 }
 
+/* A key's exact `env` name (TZDIR, TICKGATE_DISABLE_IO_URING...): 1 applied, 0 none, <0 error. */
+static int apply_env_alias(load_ctx_t *ctx, tg_config_t *cfg, const char *e)
+{
+    const char *eq = strchr(e, '=');
+    if (!eq)
+        return 0;
+    for (size_t i = 0; i < N_MAIN; i++) {
+        const char *name = tg__config_main_keys[i].env;
+        size_t n = name ? strlen(name) : 0;
+        if (n && (size_t)(eq - e) == n && strncmp(e, name, n) == 0) {
+            int rc = tg__config_apply_text(ctx, &tg__config_main_keys[i], cfg, eq + 1, name);
+            return rc ? rc : 1;
+        }
+    }
+    return 0;
+}
+
 static int apply_env(load_ctx_t *ctx, tg_config_t *cfg, char *const *envp)
 {
     for (char *const *e = envp; e && *e; e++) {
-        if (strncmp(*e, "TICKGATE_", 9) != 0)
+        int arc = apply_env_alias(ctx, cfg, *e);
+        if (arc < 0)
+            return arc;
+        if (arc > 0 || strncmp(*e, "TICKGATE_", 9) != 0)
             continue;
         const char *eq = strchr(*e, '=');
         char var[2 * NAME_MAX_LEN];
@@ -332,9 +352,6 @@ static int apply_env(load_ctx_t *ctx, tg_config_t *cfg, char *const *envp)
             n = sizeof var - 1;
         memcpy(var, *e, n);
         var[n] = 0;
-        /* process switches that are not configuration keys */
-        if (!strcmp(var, "TICKGATE_DISABLE_IO_URING"))
-            continue;
         if (!eq)
             return tg__config_fail(ctx, -EINVAL, "%s: unknown variable", var);
         int rc = apply_env_var(ctx, cfg, var, eq + 1);

@@ -59,6 +59,8 @@ typedef struct cfg_key {
     const char *const *choices;  /* K_ENUM */
     unsigned flags;
     unsigned types;              /* feed_keys[]: feed types the key applies to */
+    const char *env;             /* main keys: an extra, exact environment name (process
+                                  * switches older than TICKGATE_<SECTION>_<KEY>); NULL = none */
 } cfg_key_t;
 
 #define D(x) ((long long)((x) * (double)TG_DEC_SCALE)) /* exact for the constants below */

@@ -11,6 +11,9 @@ static const char *const ws_formats[] = {"finnhub", "alpaca",  "polygon", "coinb
                                          "binance", "tickgate", NULL};
 const char *const tg__config_feed_type_names[] = {"synthetic", "replay", "ws", "tcp", "redis", NULL};
 
+/* Rows leave the trailing `env` out (NULL): only a few keys have an exact env name. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* clang-format off */
 const cfg_key_t tg__config_main_keys[] = {
     {"server", "listen",          K_HOSTPORT, C(server.listen), "127.0.0.1:8080", 0, 0, NULL, 0, 0},
@@ -21,6 +24,8 @@ const cfg_key_t tg__config_main_keys[] = {
     {"server", "compression",     K_BOOL, C(server.compression), "false", 0, 0, NULL, 0, 0},
     {"server", "metrics_listen",  K_HOSTPORT, C(server.metrics_listen), "", 0, 0, NULL, F_EMPTY_OK, 0},
     {"server", "trusted_proxies", K_LIST, C(server.trusted_proxies), "", 0, 0, NULL, F_ADDRS, 0},
+    {"server", "disable_io_uring", K_BOOL, C(server.disable_io_uring), "false", 0, 0, NULL, 0, 0, "TICKGATE_DISABLE_IO_URING"},
+    {"server", "no_direct_write", K_BOOL, C(server.no_direct_write), "false", 0, 0, NULL, 0, 0, "TG_NO_DIRECT_WRITE"},
 
     {"auth", "jwt_alg",          K_ENUM, C(auth.jwt_alg), "HS256", 0, 0, jwt_algs, 0, 0},
     {"auth", "jwt_secret",       K_STR,  C(auth.jwt_secret), "", 0, 0, NULL, F_SECRET, 0},
@@ -48,6 +53,7 @@ const cfg_key_t tg__config_main_keys[] = {
     {"engine", "max_symbols",     K_INT,  C(engine.max_symbols), "100000", 1, 100000000, NULL, 0, 0},
     {"engine", "bars_keep",       K_INT,  C(engine.bars_keep), "1440", 1, 1000000, NULL, 0, 0},
     {"engine", "bar_grace_ms",    K_INT,  C(engine.bar_grace_ms), "1000", 0, 3600000, NULL, 0, 0},
+    {"engine", "tzdir",           K_STR,  C(engine.tzdir), "/usr/share/zoneinfo", 0, 0, NULL, 0, 0, "TZDIR"},
 
     {"alerts", "rebalance_drift",  K_DEC, C(alerts.rebalance_drift), "0.05", 0, D(1), NULL, 0, 0},
     {"alerts", "drift_relative",   K_DEC, C(alerts.drift_relative), "0.0", 0, D(1000), NULL, 0, 0},
@@ -109,6 +115,7 @@ const cfg_key_t tg__config_feed_keys[] = {
     {NULL, "breaker.half_open_max_wait_ms",  K_INT, FC(breaker.half_open_max_wait_ms), "5000", 1, 86400000, NULL, 0, T_ALL},
 };
 /* clang-format on */
+#pragma GCC diagnostic pop
 
 const size_t tg__config_n_main = sizeof tg__config_main_keys / sizeof tg__config_main_keys[0];
 const size_t tg__config_n_feed = sizeof tg__config_feed_keys / sizeof tg__config_feed_keys[0];

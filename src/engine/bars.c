@@ -49,7 +49,7 @@ typedef struct fifo {
 
 struct tg_bars {
     tg_bars_options_t o;
-    char *session_open, *session_tz;
+    char *session_open, *session_tz, *tzdir;
     pthread_mutex_t lock;  /* series array growth and kept bars (readers) */
     series_t *s;           /* cap * TG_BAR_IV_COUNT */
     uint32_t cap;
@@ -169,12 +169,14 @@ int tg_bars_create(tg_bars_t **out, const tg_bars_options_t *o)
     b->o = *o;
     b->session_open = strdup(o->session_open ? o->session_open : "00:00");
     b->session_tz = strdup(o->session_tz ? o->session_tz : "UTC");
-    if (!b->session_open || !b->session_tz) {
+    b->tzdir = strdup(o->tzdir ? o->tzdir : "");
+    if (!b->session_open || !b->session_tz || !b->tzdir) {
         tg_bars_destroy(b);
         return -ENOMEM;
     }
     b->o.session_open = b->session_open;
     b->o.session_tz = b->session_tz;
+    b->o.tzdir = b->tzdir;
     if (b->o.partial_gap_ns <= 0)
         b->o.partial_gap_ns = NS_PER_S;
     if (b->o.grace_ns < 0)
@@ -195,6 +197,7 @@ void tg_bars_destroy(tg_bars_t *b)
     free(b->dirty.v);
     free(b->session_open);
     free(b->session_tz);
+    free(b->tzdir);
     free(b->names);
     free(b->ids);
     tg_symtab_free(&b->byname);
@@ -318,8 +321,9 @@ static void day_window(tg_bars_t *b, int64_t ts, int64_t *start, int64_t *end)
     }
     int64_t e, s;
     /* opens are 23..25 h apart: the first open after end - 26 h is the one before end */
-    if (tg_session_next_open(b->session_open, b->session_tz, ts, &e) != 0 ||
-        tg_session_next_open(b->session_open, b->session_tz, e - 26 * 3600 * NS_PER_S, &s) != 0 ||
+    if (tg_session_next_open(b->tzdir, b->session_open, b->session_tz, ts, &e) != 0 ||
+        tg_session_next_open(b->tzdir, b->session_open, b->session_tz, e - 26 * 3600 * NS_PER_S,
+                             &s) != 0 ||
         s > ts) {
         s = floor_div(ts, iv_len[TG_BAR_1D]) * iv_len[TG_BAR_1D]; /* UTC days */
         e = s + iv_len[TG_BAR_1D];

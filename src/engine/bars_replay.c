@@ -48,7 +48,8 @@ static void on_bar(void *ud, uint32_t sym, tg_bar_iv_t iv, const tg_bar_t *bar, 
 }
 
 int tg_bars_replay_csv(const char *journal_dir, tg_bar_iv_t iv, int64_t from, int64_t to,
-                       const char *session_open, const char *session_tz, const char *csv_out,
+                       const char *tzdir, const char *session_open, const char *session_tz,
+                       const char *csv_out,
                        char *err, size_t errlen)
 {
     if (!journal_dir || !*journal_dir || !csv_out || (unsigned)iv >= TG_BAR_IV_COUNT) {
@@ -64,7 +65,7 @@ int tg_bars_replay_csv(const char *journal_dir, tg_bar_iv_t iv, int64_t from, in
         return rc;
     }
     tg_bars_options_t o = {.keep = 1, .grace_ns = 0, .session_open = session_open,
-                           .session_tz = session_tz, .emit = on_bar, .ud = &c};
+                           .session_tz = session_tz, .tzdir = tzdir, .emit = on_bar, .ud = &c};
     if ((rc = tg_bars_create(&c.bars, &o)) != 0) {
         snprintf(err, errlen, "replay --bars: out of memory");
         goto fail_syms;

@@ -135,7 +135,7 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
     e->pf_min_gap_ns = 1000000000LL / (cfg->limits.portfolio_max_hz > 0 ? cfg->limits.portfolio_max_hz : 10);
-    rc = tg_session_next_open(cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
+    rc = tg_session_next_open(cfg->engine.tzdir, cfg->engine.session_open, cfg->engine.session_tz, tg_now_ns(),
                               &e->next_session_ns);
     if (rc) {
         snprintf(err, errlen, "engine.session_tz: unknown time zone or bad session_open: %s %s",
@@ -170,11 +170,6 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         long nb = tg__ebars_rebuild(e->bars, cfg->journal.dir, bar_symbol, e);
         if (nb > 0)
             TG_INFO("bars_restored", "trades", TG_I(nb));
-        if ((rc = tg_journal_writer_start(&e->journal, cfg, metrics)) != 0) {
-            snprintf(err, errlen, "journal.dir: cannot use %s: %s", cfg->journal.dir,
-                     strerror(-rc));
-            goto fail;
-        }
     }
     *out = e;
     return 0;
@@ -231,7 +226,7 @@ static void check_session(tg_engine_t *e)
         e->quotes[i].volume = 0;
     }
     tg_book_session_open(e->book, now);
-    if (tg_session_next_open(e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
+    if (tg_session_next_open(e->cfg->engine.tzdir, e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
                              &e->next_session_ns) != 0)
         e->next_session_ns = now + 86400LL * 1000000000LL;
     TG_INFO("session_open", "next_ns", TG_I(e->next_session_ns));
@@ -269,7 +264,7 @@ static void *engine_thread(void *arg)
         check_session(e);
         check_degraded(e);
         tg__ebars_poll(e->bars, tg_now_ns());
-        if (e->pg) {
+        if (e->sinks.snapshots.push) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
             int64_t now = tg_mono_ns();
@@ -300,12 +295,11 @@ static void *engine_thread(void *arg)
     return NULL;
 }
 
-void tg_engine_set_stores(tg_engine_t *e, tg_store_pg_t *pg, tg_redis_t *redis)
+void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks)
 {
-    e->pg = pg;
-    e->redis = redis;
-    tg__ebars_set_pg(e->bars, pg);
-    if (pg)
+    e->sinks = *sinks;
+    tg__ebars_set_rows(e->bars, sinks->snapshots);
+    if (sinks->snapshots.push)
         e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
 
@@ -336,7 +330,6 @@ void tg_engine_destroy(tg_engine_t *e)
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);
-    tg_journal_writer_stop(e->journal);
     tg__ebars_destroy(e->bars);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;

@@ -9,14 +9,13 @@
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
-#include "tickgate/pg.h"
 #include "tickgate/replay.h"
 
 struct tg_ebars {
     tg_bars_t *bars;
     tg_ebars_publish_fn publish;
     void *engine;
-    tg_store_pg_t *pg;
+    tg_row_sink_t sink;      /* final bars as rows (PostgreSQL), push NULL: none */
     bool quiet;              /* rebuilding: nothing is published */
     tg_snap_row_t *rows;     /* final bars the writer's ring had no room for, in order */
     size_t nrows, caprows;
@@ -29,7 +28,7 @@ struct tg_ebars {
 /* Hand queued rows to the writer in order; what its ring cannot take waits. */
 static void flush_rows(tg_ebars_t *eb)
 {
-    size_t n = tg_store_pg_push(eb->pg, eb->rows, eb->nrows);
+    size_t n = eb->sink.push(eb->sink.ctx, eb->rows, eb->nrows);
     memmove(eb->rows, eb->rows + n, (eb->nrows - n) * sizeof *eb->rows);
     eb->nrows -= n;
 }
@@ -50,7 +49,7 @@ static void queue_row(tg_ebars_t *eb, const char *name, tg_bar_iv_t iv, const tg
     r.b.volume = bar->volume;
     r.b.vwap = bar->vwap;
     r.b.trades = bar->trades;
-    if (eb->nrows == 0 && tg_store_pg_push(eb->pg, &r, 1) == 1)
+    if (eb->nrows == 0 && eb->sink.push(eb->sink.ctx, &r, 1) == 1)
         return;
     if (eb->nrows == eb->caprows) { /* writer behind: rare, so growing here is fine */
         size_t nc = eb->caprows ? eb->caprows * 2 : 256;
@@ -88,7 +87,7 @@ static void emit(void *ud, uint32_t sym, tg_bar_iv_t iv, const tg_bar_t *bar, bo
     m->ts = 0; /* not a tick: stays out of tickgate_tick_to_send_seconds */
     snprintf(m->key_name, sizeof m->key_name, "%s@%s", name, tg_bar_iv_name(iv));
     eb->publish(eb->engine, m);
-    if (final && eb->pg)
+    if (final && eb->sink.push)
         queue_row(eb, name, iv, bar);
 }
 
@@ -106,6 +105,7 @@ int tg__ebars_create(tg_ebars_t **out, const tg_config_t *cfg, tg_metrics_t *met
         .partial_gap_ns = 1000000000LL,
         .session_open = cfg->engine.session_open,
         .session_tz = cfg->engine.session_tz,
+        .tzdir = cfg->engine.tzdir,
         .emit = emit,
         .ud = eb,
     };
@@ -134,9 +134,9 @@ void tg__ebars_destroy(tg_ebars_t *eb)
     free(eb);
 }
 
-void tg__ebars_set_pg(tg_ebars_t *eb, tg_store_pg_t *pg)
+void tg__ebars_set_rows(tg_ebars_t *eb, tg_row_sink_t rows)
 {
-    eb->pg = pg;
+    eb->sink = rows;
 }
 
 tg_bars_t *tg__ebars_bars(tg_ebars_t *eb)
@@ -158,7 +158,7 @@ void tg__ebars_on_tick(tg_ebars_t *eb, uint32_t sym, const tg_tick_t *t)
 void tg__ebars_poll(tg_ebars_t *eb, int64_t now)
 {
     tg_bars_poll(eb->bars, now);
-    if (eb->nrows)
+    if (eb->nrows && eb->sink.push)
         flush_rows(eb);
     uint64_t late = tg_bars_late(eb->bars);
     if (late != eb->late_reported) {

@@ -16,8 +16,9 @@
 #include "tickgate/msg.h"
 #include "tickgate/tick.h"
 
+#include "tickgate/sink.h"
+
 typedef struct tg_ebars tg_ebars_t;
-typedef struct tg_store_pg tg_store_pg_t;
 
 /** Publishes one message (takes its reference): the engine's fan-out. */
 typedef void (*tg_ebars_publish_fn)(void *engine, tg_msg_t *m);
@@ -28,8 +29,8 @@ int tg__ebars_create(tg_ebars_t **out, const tg_config_t *cfg, tg_metrics_t *met
                      tg_ebars_publish_fn publish, void *engine);
 void tg__ebars_destroy(tg_ebars_t *eb);
 
-/** The PostgreSQL writer final bars go to (NULL: none). Before the engine thread starts. */
-void tg__ebars_set_pg(tg_ebars_t *eb, tg_store_pg_t *pg);
+/** Where final bars go as rows (PostgreSQL; push NULL: none). Before the engine thread starts. */
+void tg__ebars_set_rows(tg_ebars_t *eb, tg_row_sink_t rows);
 
 /** An accepted tick of symbol id `sym`: trades (size > 0) update the bars. */
 void tg__ebars_on_tick(tg_ebars_t *eb, uint32_t sym, const tg_tick_t *t);

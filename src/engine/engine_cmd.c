@@ -181,3 +181,27 @@ void tg__engine_run_commands(tg_engine_t *e)
         c = next;
     }
 }
+
+/* ---- the engine as a portfolio sink (main.c hands it to PostgreSQL) ---- */
+
+static int sink_put(void *ctx, tg_portfolio_spec_t *spec)
+{
+    return tg_engine_put_portfolio(ctx, spec);
+}
+
+static int sink_remove(void *ctx, const char *id)
+{
+    return tg_engine_remove_portfolio(ctx, id);
+}
+
+static int sink_restore_alert(void *ctx, const char *portfolio_id, const char *rule,
+                              const char *symbol, const char *alert_id)
+{
+    return tg_engine_restore_alert(ctx, portfolio_id, rule, symbol, alert_id);
+}
+
+tg_portfolio_sink_t tg_engine_portfolio_sink(tg_engine_t *e)
+{
+    return (tg_portfolio_sink_t){.put = sink_put, .remove = sink_remove,
+                                 .restore_alert = sink_restore_alert, .ctx = e};
+}

@@ -22,11 +22,8 @@
 #include "tickgate/embed.h"
 #include "tickgate/file.h"
 #include "tickgate/journal.h"
-#include "tickgate/journal_writer.h"
 #include "tickgate/book.h"
 #include "tickgate/trading_day.h"
-#include "tickgate/redis.h"
-#include "tickgate/pg.h"
 #include "tickgate/symtab.h"
 
 #include "engine_bars.h"
@@ -128,13 +125,11 @@ struct tg_engine {
     size_t nearly, capearly;
 
     tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
-    tg_journal_writer_t *journal; /* NULL without journal.dir */
-    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the journal */
+    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 
-    /* persistence (NULL when not configured); see tg__engine_take_snapshot() */
-    tg_store_pg_t *pg;
-    tg_redis_t *redis;
+    /* persistence (push == NULL when not configured); see tg__engine_take_snapshot() */
+    tg_engine_sinks_t sinks;
     uint32_t *snap_q;      /* symbol ids with snap_dirty, capacity = capquotes */
     size_t n_snap_q, cap_snap_q;
     uint32_t *snap_p;      /* portfolio slots with snap_dirty, capacity = cap_pf */

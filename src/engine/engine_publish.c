@@ -201,7 +201,7 @@ void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot)
     m->seq = seq;
     m->ts = v.ts;
     snprintf(m->key_name, sizeof m->key_name, "%s", v.id);
-    if (e->pg) { /* its holdings array becomes portfolio_snapshots.holdings */
+    if (e->sinks.snapshots.push) { /* its holdings array becomes portfolio_snapshots.holdings */
         tg_msg_unref(pp->last);
         pp->last = tg_msg_ref(m);
     }
@@ -242,7 +242,7 @@ void tg__engine_portfolio_changed(tg_engine_t *e, uint32_t slot)
         return;
     pf_pub_t *pp = &e->pf[slot];
     pp->live = true;
-    if (e->pg && !pp->snap_dirty && e->n_snap_p < e->cap_snap_p) {
+    if (e->sinks.snapshots.push && !pp->snap_dirty && e->n_snap_p < e->cap_snap_p) {
         pp->snap_dirty = true;
         e->snap_p[e->n_snap_p++] = slot;
     }
@@ -273,7 +273,7 @@ void tg__engine_flush_portfolios(tg_engine_t *e)
 /* Hand alert rows to the writer in order; what the ring cannot take waits here. */
 void tg__engine_flush_alert_rows(tg_engine_t *e)
 {
-    size_t n = tg_store_pg_push(e->pg, e->alert_q, e->n_alert_q);
+    size_t n = e->sinks.snapshots.push(e->sinks.snapshots.ctx, e->alert_q, e->n_alert_q);
     memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
     e->n_alert_q -= n;
 }
@@ -294,11 +294,11 @@ static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const t
     r.a.value = a->value;
     r.a.threshold = a->threshold;
     snprintf(r.a.message, sizeof r.a.message, "%s", a->message);
-    if (e->redis)
-        tg_redis_push_alert(e->redis, &r);
-    if (!e->pg)
+    if (e->sinks.alerts.push)
+        e->sinks.alerts.push(e->sinks.alerts.ctx, &r, 1);
+    if (!e->sinks.snapshots.push)
         return;
-    if (e->n_alert_q == 0 && tg_store_pg_push(e->pg, &r, 1) == 1)
+    if (e->n_alert_q == 0 && e->sinks.snapshots.push(e->sinks.snapshots.ctx, &r, 1) == 1)
         return;
     /* ring full: alert rows are never dropped, they wait (rare, so allocating is fine) */
     if (e->n_alert_q == e->cap_alert_q) {
@@ -354,7 +354,7 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
         tg_counter_add(c, 1);
     TG_INFO("alert", "alert_id", TG_S(a->alert_id), "portfolio", TG_S(a->portfolio_id), "rule",
             TG_S(tg_alert_rule_name(a->rule)), "state", TG_S(tg_alert_state_name(a->state)));
-    if (e->pg || e->redis)
+    if (e->sinks.snapshots.push || e->sinks.alerts.push)
         persist_alert(e, sp, a);
     tg__engine_publish(e, m);
 }

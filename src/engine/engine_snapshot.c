@@ -29,7 +29,7 @@ bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts)
             r->q.volume = q->volume;
             r->q.source = q->source;
         }
-        size_t taken = tg_store_pg_push(e->pg, e->snap_rows, k);
+        size_t taken = e->sinks.snapshots.push(e->sinks.snapshots.ctx, e->snap_rows, k);
         for (size_t i = first; i < first + taken; i++)
             e->quotes[e->snap_q[i]].snap_dirty = false;
         if (taken < k) {
@@ -79,7 +79,7 @@ bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts)
             r->p.holdings = with_holdings && pp->last ? tg_msg_ref(pp->last) : NULL;
             slots[k++] = slot;
         }
-        size_t taken = k ? tg_store_pg_push(e->pg, e->snap_rows, k) : 0;
+        size_t taken = k ? e->sinks.snapshots.push(e->sinks.snapshots.ctx, e->snap_rows, k) : 0;
         for (size_t i = 0; i < k; i++) {
             pf_pub_t *pp = &e->pf[slots[i]];
             if (i < taken) {

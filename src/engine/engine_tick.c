@@ -26,7 +26,7 @@ void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
     q->src_ts = t->src_ts;
     q->source = t->feed;
     q->seq++;
-    if (e->pg && !q->snap_dirty) {
+    if (e->sinks.snapshots.push && !q->snap_dirty) {
         q->snap_dirty = true;
         e->snap_q[e->n_snap_q++] = (uint32_t)(q - e->quotes);
     }
@@ -168,7 +168,7 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         tg__engine_on_quote(e, t, q);
         tg__ebars_on_tick(e->bars, (uint32_t)ids[i], t);
         accepted++;
-        if (e->journal || e->redis)
+        if (e->sinks.journal.push || e->sinks.ticks.push)
             e->jbatch[e->njbatch++] = *t;
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
@@ -196,10 +196,10 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
         }
     }
     if (e->njbatch) {
-        if (e->journal)
-            tg_journal_writer_push(e->journal, e->jbatch, e->njbatch);
-        if (e->redis)
-            tg_redis_push_ticks(e->redis, e->jbatch, e->njbatch);
+        if (e->sinks.journal.push)
+            e->sinks.journal.push(e->sinks.journal.ctx, e->jbatch, e->njbatch);
+        if (e->sinks.ticks.push)
+            e->sinks.ticks.push(e->sinks.ticks.ctx, e->jbatch, e->njbatch);
         e->njbatch = 0;
     }
     tg_counter_add(e->m_accepted, accepted);

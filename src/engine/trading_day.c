@@ -91,10 +91,9 @@ static int zone_parse(const unsigned char *buf, size_t len, zone_t *z)
     return -EINVAL;
 }
 
-static int zone_load(const char *tz, zone_t *z)
+static int zone_load(const char *dir, const char *tz, zone_t *z)
 {
     char path[512];
-    const char *dir = getenv("TZDIR");
     char *buf = NULL;
     size_t len = 0;
     int rc;
@@ -145,7 +144,8 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-int tg_session_next_open(const char *hhmm, const char *tz, int64_t now_ns, int64_t *out_ns)
+int tg_session_next_open(const char *tzdir, const char *hhmm, const char *tz, int64_t now_ns,
+                         int64_t *out_ns)
 {
     zone_t z;
     int hh, mm, rc;
@@ -154,7 +154,7 @@ int tg_session_next_open(const char *hhmm, const char *tz, int64_t now_ns, int64
     if (!hhmm || !out_ns || strlen(hhmm) != 5 || sscanf(hhmm, "%2d:%2d%c", &hh, &mm, &tail) != 2 ||
         hh < 0 || hh > 23 || mm < 0 || mm > 59)
         return -EINVAL;
-    rc = zone_load(tz, &z);
+    rc = zone_load(tzdir, tz, &z);
     if (rc < 0)
         return rc;
     int64_t now = floor_div(now_ns, 1000000000LL);

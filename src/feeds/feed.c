@@ -78,6 +78,7 @@ int tg_feed_init(tg_feed_t *f, const tg_config_t *cfg, uint16_t index, size_t ri
 {
     memset(f, 0, sizeof *f);
     f->conf = &cfg->feeds[index];
+    f->cfg = cfg;
     f->index = index;
     f->wake = wake;
     f->wake_arg = wake_arg;

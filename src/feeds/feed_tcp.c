@@ -670,9 +670,8 @@ fail_free:
 
 static int backend_init(tg_feed_t *f, tcpf_t *s)
 {
-    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
-    const char *why = "disabled by TICKGATE_DISABLE_IO_URING";
-    if (!off || strcmp(off, "1") != 0) {
+    const char *why = "disabled by server.disable_io_uring";
+    if (!f->cfg->server.disable_io_uring) {
         int rc = io_uring_queue_init(RING_DEPTH, &s->ring, 0);
         if (rc == 0)
             s->uring = true;

@@ -20,7 +20,7 @@ void gw_bars_key(const char *symbol, uint8_t iv, char *out, size_t cap)
 }
 
 /* One kept final bar as a `bar` message for this client (same bytes as live). */
-static void push_bar(gw_session_t *s, const char *sym, tg_bar_iv_t iv, const tg_bar_t *b)
+static void push_bar(gw_client_t *s, const char *sym, tg_bar_iv_t iv, const tg_bar_t *b)
 {
     char j[1024];
     unsigned char mp[1024];
@@ -31,17 +31,17 @@ static void push_bar(gw_session_t *s, const char *sym, tg_bar_iv_t iv, const tg_
         return;
     tg_msg_t *m = tg_msg_new(e.json, e.jlen, e.mp, e.mlen);
     if (!m) {
-        gw_session_close(s, 1011, "out of memory");
+        gw_client_close(s, 1011, "out of memory");
         return;
     }
     m->type = TG_MSG_BAR;
     m->channel = TG_CH_BARS;
     m->aux = 1;
     m->seq = b->seq;
-    gw_session_push_ctrl(s, m);
+    gw_client_push_ctrl(s, m);
 }
 
-bool gw_bars_send_history(gw_session_t *s, gw_key_t *k, const tg_cmsg_t *m)
+bool gw_bars_send_history(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m)
 {
     for (size_t i = 0; m->has_since && i < m->nsince; i++)
         if (strcmp(m->since[i].key, k->name) == 0)
@@ -66,6 +66,6 @@ bool gw_bars_send_history(gw_session_t *s, gw_key_t *k, const tg_cmsg_t *m)
         free(b);
     }
     if (k->last && k->last->type == TG_MSG_BAR && k->last->aux == 0)
-        gw_session_push_ctrl(s, tg_msg_ref(k->last)); /* the current partial bar */
+        gw_client_push_ctrl(s, tg_msg_ref(k->last)); /* the current partial bar */
     return true;
 }

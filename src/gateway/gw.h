@@ -1,7 +1,14 @@
-/* gw.h - gateway internals shared by server.c, hub.c, session.c, http_api.c.
+/* gw.h - gateway internals shared by the gateway's files:
+ *   server.c   lws contexts, the callback switch, service threads, timers
+ *   acceptor.c per-IP cap, own listener + acceptor thread (server.threads > 1)
+ *   auth.c     JWT verification and revocation       reply.c  replies to one client
+ *   commands.c client commands (subscribe, snapshot, ...)
+ *   fanout.c   engine ring -> hub -> clients, writes  hub.c    keys, history, subscribers
+ *   client.c   one WebSocket client: queues, conflation, frames
+ * Calls go down that list: hub.c calls nobody, client.c only the hub.
  *
  * Everything here belongs to one service thread (gw_thread_t): its lws
- * context, hub (channel keys, history, subscribers) and sessions. No locks:
+ * context, hub (channel keys, history, subscribers) and clients. No locks:
  * other threads reach a service thread only through its engine ring and
  * lws_cancel_service().
  */
@@ -14,6 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
+#include "tickgate/encode.h"
 #include "tickgate/gateway.h"
 #include "tickgate/jwt.h"
 #include "tickgate/msg.h"
@@ -21,12 +31,12 @@
 
 typedef struct gw_thread gw_thread_t;
 typedef struct gw_table gw_table_t;
-typedef struct gw_session gw_session_t;
+typedef struct gw_client gw_client_t;
 
 /* ---- hub: channel keys with last state, history and subscribers ---- */
 
 typedef struct gw_subref {
-    gw_session_t *s;
+    gw_client_t *s;
     uint32_t sub; /* index into s->subs */
 } gw_subref_t;
 
@@ -59,11 +69,11 @@ typedef struct gw_hub {
     size_t fhead, ftail, fcap;
     gw_key_t **notif;        /* every notifications key (per-user alert streams) */
     uint32_t nnotif, capnotif;
-    gw_session_t **wild;     /* market_data "*" subscribers */
+    gw_client_t **wild;     /* market_data "*" subscribers */
     uint32_t nwild, capwild;
 } gw_hub_t;
 
-/* ---- sessions ---- */
+/* ---- clients ---- */
 
 /* A client with less than this queued is not slow, only not yet written to:
  * its messages are all kept. Past it, quotes and portfolio states conflate. */
@@ -83,14 +93,17 @@ typedef struct gw_sub {
  * nothing is sent until the answer (or command_timeout_ms) arrives. */
 enum { GW_AWAIT_AUTH = 0, GW_AWAIT_REVOCATION, GW_ACTIVE, GW_CLOSING };
 
-struct gw_session {
+struct gw_client {
     struct lws *wsi;
     gw_thread_t *t;
-    gw_session_t *prev, *next; /* thread's session list */
+    gw_client_t *prev, *next; /* thread's client list */
     int state;
     int close_code;
     char close_reason[64];
     bool msgpack;
+    bool deflate;            /* permessage-deflate: lws_write only inside WRITEABLE */
+    unsigned char *zbuf;     /* deflate: the frame being compressed (LWS_PRE + frame) */
+    size_t zcap;
     bool wildcard;
     bool notifications, system;
     char client_id[24];
@@ -145,10 +158,10 @@ struct gw_thread {
     bool started;
     tg_ring_t *in;           /* engine -> this thread */
     gw_hub_t hub;
-    gw_session_t *sessions;
-    _Atomic uint32_t nsessions; /* read by the main thread during shutdown */
+    gw_client_t *clients;
+    _Atomic uint32_t nclients; /* read by the main thread during shutdown */
     _Atomic int shutdown_req;
-    gw_session_t **writers;  /* sessions flagged want_write during a drain */
+    gw_client_t **writers;  /* clients flagged want_write during a drain */
     uint32_t nwriters, capwriters;
     unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
     size_t frame_cap;
@@ -157,8 +170,9 @@ struct gw_thread {
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
     lws_sorted_usec_list_t sul_timer;
-    lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a session awaits revocation */
+    lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a client awaits revocation */
     bool revoke_poll_armed;
+    bool revoke_poll_wanted; /* a client awaits its verdict: server.c arms the poll */
     bool direct_write;       /* write from the drain, not via writable callbacks */
     uint64_t next_client;
     bool closing;
@@ -199,38 +213,89 @@ struct tg_gateway {
 int gw_hub_init(gw_hub_t *h, uint32_t history_size, uint64_t max_bytes);
 void gw_hub_free(gw_hub_t *h);
 gw_key_t *gw_hub_find(gw_hub_t *h, int channel, const char *name);
-gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name); /* find or create */
-/** Take ownership of one reference of m: record as last state + history, fan out. */
-void gw_hub_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
-/** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
-void gw_hub_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Find or create; *created (may be NULL) tells a new key. */
+gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name, bool *created);
+/** Take ownership of one reference of m: k's last state, appended to its history. */
+void gw_hub_record(gw_hub_t *h, gw_key_t *k, tg_msg_t *m);
 /** Messages of k with seq > since, oldest first, or -1 if not all are in history. */
 int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n);
-int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_session_t *s, uint32_t sub);
+int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_client_t *s, uint32_t sub);
 void gw_hub_del_sub(gw_key_t *k, uint32_t pos);
-int gw_hub_add_wild(gw_hub_t *h, gw_session_t *s);
-void gw_hub_del_wild(gw_hub_t *h, gw_session_t *s);
+int gw_hub_add_wild(gw_hub_t *h, gw_client_t *s);
+void gw_hub_del_wild(gw_hub_t *h, gw_client_t *s);
 
-/* session.c */
-gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi);
-void gw_session_free(gw_session_t *s);
+/* client.c */
+gw_client_t *gw_client_new(gw_thread_t *t, struct lws *wsi);
+void gw_client_free(gw_client_t *s);
 /** Subscribe s to k; returns sub index or -errno. */
-int gw_session_sub(gw_session_t *s, gw_key_t *k, bool explicit_);
-void gw_session_unsub(gw_session_t *s, uint32_t sub);
-int gw_session_find_sub(gw_session_t *s, gw_key_t *k);
+int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_);
+void gw_client_unsub(gw_client_t *s, uint32_t sub);
+int gw_client_find_sub(gw_client_t *s, gw_key_t *k);
 /** Fan-out entry: newer message for subscription `sub` (takes a new ref). */
-void gw_session_offer(gw_session_t *s, uint32_t sub, tg_msg_t *m);
+void gw_client_offer(gw_client_t *s, uint32_t sub, tg_msg_t *m);
 /** Queue a never-conflated message (takes ownership of one ref). */
-void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m);
+void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m);
 /** Queue a reply built for this client alone (copied into a new msg). */
-void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
-void gw_session_close(gw_session_t *s, int code, const char *reason);
-void gw_session_want_write(gw_session_t *s);
+void gw_client_reply(gw_client_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
+void gw_client_close(gw_client_t *s, int code, const char *reason);
+void gw_client_want_write(gw_client_t *s);
+/** Append m to frame f (cap bytes, *len used): JSON Lines or MessagePack. */
+bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
-int gw_session_write(gw_session_t *s);
+int gw_client_write(gw_client_t *s);
+/** Slow-consumer check by acknowledged bytes (SIOCOUTQ), from the timer. */
+void gw_client_check_stall(gw_client_t *s, int64_t now);
+
+/* fanout.c */
+/** Key of (channel, name), created on first use; a new symbol gets the "*" subscribers. */
+gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name);
+/** Record m on k (takes one ref) and offer it to k's subscribers (conflatable). */
+void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
+void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** EVENT_WAIT_CANCELLED: everything in the engine ring into the hub, then write. */
+void gw_fanout_drain(gw_thread_t *t);
 /** Writers collected during a drain: write now (direct, from the engine drain
  * only) or ask lws for a writable callback. */
 void gw_thread_flush_writers(gw_thread_t *t, bool direct);
+
+/* reply.c: replies built for one client */
+typedef struct gw_reply {
+    tg_enc_t e;
+    char j[2048];
+    unsigned char m[2048];
+} gw_reply_t;
+void gw_reply_begin(gw_reply_t *r, uint32_t nfields);
+void gw_enc_id(tg_enc_t *e, const tg_cmsg_id_t *id);
+void gw_reply_id(gw_reply_t *r, const tg_cmsg_id_t *id);
+uint32_t gw_id_fields(const tg_cmsg_id_t *id);
+void gw_reply_send(gw_client_t *s, gw_reply_t *r);
+void gw_send_error(gw_client_t *s, const char *code, const char *message, const tg_cmsg_id_t *id);
+void gw_send_established(gw_client_t *s);
+
+/* auth.c */
+void gw_count_auth_failure(gw_thread_t *t, const char *reason);
+/** Verify a token for s (0, -ETIMEDOUT expired, -EPERM invalid, -EACCES other sub). */
+int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth);
+/** Verified token -> active, unless revoked; may wait for Redis (t->revoke_poll_wanted). */
+void gw_auth_activate(gw_client_t *s, bool reauth);
+/** Revocation verdicts and the 30 s re-check; true when s just became active. */
+bool gw_auth_check_revocation(gw_client_t *s, int64_t now);
+/** Token from ?token= or Authorization: Bearer; its length, 0 if none. */
+int gw_auth_find_token(struct lws *wsi, char *buf, size_t cap);
+
+/* commands.c */
+void gw_on_client_message(gw_client_t *s, const void *data, size_t len, bool binary);
+/** Messages received while s awaited its revocation verdict, now handled. */
+void gw_commands_release_held(gw_client_t *s);
+
+/* acceptor.c */
+bool gw_fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage *sa);
+void gw_fd_ip_release(gw_thread_t *t, int fd);
+int gw_open_listener(const char *host, int port, int *out_port);
+void *gw_acceptor_thread(void *arg);
+/** Sockets the acceptor dealt to t: adopt them into t's lws context. */
+void gw_adopt_pending(gw_thread_t *t);
 
 /* bars_sub.c: the bars channel (SPEC §12) */
 /** The channel key of `symbol` at interval `iv` (tg_bar_iv_t): "SYMBOL@1m". */
@@ -240,10 +305,8 @@ void gw_bars_key(const char *symbol, uint8_t iv, char *out, size_t cap);
  * first), then the current partial bar. Returns false when the subscribe
  * asks for recovery of k instead (the caller's generic `since` path).
  */
-bool gw_bars_send_history(gw_session_t *s, gw_key_t *k, const tg_cmsg_t *m);
+bool gw_bars_send_history(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m);
 
-/* protocol handling (server.c) */
-void gw_on_client_message(gw_session_t *s, const void *data, size_t len, bool binary);
 
 /* limits.c (thread-safe) */
 int gw_table_create(gw_table_t **out);

@@ -2,8 +2,8 @@
  *
  * Every message the engine publishes lands on a key (channel + name). The key
  * keeps the message as its current state, appends it to its history ring
- * (`since` recovery), and offers it to each subscriber; a session either
- * queues it or conflates it with an unsent older one (session.c). History of
+ * (`since` recovery); fanout.c then offers it to each subscriber, which either
+ * queues it or conflates it with an unsent older one (client.c). History of
  * all keys together stays under history_max_bytes: a global FIFO in
  * insertion order evicts the oldest messages first.
  */
@@ -90,9 +90,11 @@ gw_key_t *gw_hub_find(gw_hub_t *h, int channel, const char *name)
     return NULL;
 }
 
-gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name)
+gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name, bool *created)
 {
     gw_key_t *k = gw_hub_find(h, channel, name);
+    if (created)
+        *created = false;
     if (k)
         return k;
     size_t len = strlen(name);
@@ -121,10 +123,8 @@ gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name)
         if (h->nnotif < h->capnotif)
             h->notif[h->nnotif++] = k;
     }
-    /* a new symbol: every "*" subscriber gets it too */
-    if (channel == TG_CH_MARKET_DATA)
-        for (uint32_t i = 0; i < h->nwild; i++)
-            gw_session_sub(h->wild[i], k, false);
+    if (created)
+        *created = true;
     return k;
 }
 
@@ -207,24 +207,11 @@ static void history_add(gw_hub_t *h, gw_key_t *k, tg_msg_t *m)
     }
 }
 
-void gw_hub_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
+void gw_hub_record(gw_hub_t *h, gw_key_t *k, tg_msg_t *m)
 {
-    gw_hub_t *h = &t->hub;
     history_add(h, k, m);
     tg_msg_unref(k->last);
     k->last = m; /* the engine's reference becomes the key's */
-    for (uint32_t i = 0; i < k->nsubs; i++)
-        gw_session_offer(k->subs[i].s, k->subs[i].sub, m);
-}
-
-void gw_hub_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
-{
-    gw_hub_t *h = &t->hub;
-    history_add(h, k, m);
-    tg_msg_unref(k->last);
-    k->last = m;
-    for (uint32_t i = 0; i < k->nsubs; i++)
-        gw_session_push_ctrl(k->subs[i].s, tg_msg_ref(m));
 }
 
 int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n)
@@ -252,7 +239,7 @@ int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n)
     return 0;
 }
 
-int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_session_t *s, uint32_t sub)
+int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_client_t *s, uint32_t sub)
 {
     (void)h;
     if (k->nsubs == k->capsubs) {
@@ -278,11 +265,11 @@ void gw_hub_del_sub(gw_key_t *k, uint32_t pos)
     }
 }
 
-int gw_hub_add_wild(gw_hub_t *h, gw_session_t *s)
+int gw_hub_add_wild(gw_hub_t *h, gw_client_t *s)
 {
     if (h->nwild == h->capwild) {
         uint32_t nc = h->capwild ? h->capwild * 2 : 16;
-        gw_session_t **nw = realloc(h->wild, nc * sizeof *nw);
+        gw_client_t **nw = realloc(h->wild, nc * sizeof *nw);
         if (!nw)
             return -ENOMEM;
         h->wild = nw;
@@ -292,7 +279,7 @@ int gw_hub_add_wild(gw_hub_t *h, gw_session_t *s)
     return 0;
 }
 
-void gw_hub_del_wild(gw_hub_t *h, gw_session_t *s)
+void gw_hub_del_wild(gw_hub_t *h, gw_client_t *s)
 {
     for (uint32_t i = 0; i < h->nwild; i++)
         if (h->wild[i] == s) {

@@ -65,7 +65,8 @@ int tg_journal_writer_start(tg_journal_writer_t **out, const tg_config_t *cfg,
     if (!w)
         return -ENOMEM;
     int rc = tg_journal_open(&w->j, cfg->journal.dir, cfg->journal.segment_bytes,
-                             cfg->journal.max_bytes, pol, cfg->journal.fsync_interval_ms);
+                             cfg->journal.max_bytes, pol, cfg->journal.fsync_interval_ms,
+                             !cfg->server.disable_io_uring);
     if (rc) {
         TG_ERROR("journal_open_failed", "dir", TG_S(cfg->journal.dir), "error",
                  TG_S(strerror(-rc)));

@@ -622,7 +622,8 @@ uint64_t tg_journal_errors(const tg_journal_t *j)
 }
 
 int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes,
-                    long long max_bytes, tg_journal_fsync_t fsync_policy, int fsync_interval_ms)
+                    long long max_bytes, tg_journal_fsync_t fsync_policy, int fsync_interval_ms,
+                    bool io_uring)
 {
     int ret;
 
@@ -690,9 +691,8 @@ int tg_journal_open(tg_journal_t **out, const char *dir, long long segment_bytes
         j->have_id = true;
     }
 
-    const char *off = getenv("TICKGATE_DISABLE_IO_URING");
-    const char *why = "disabled by TICKGATE_DISABLE_IO_URING";
-    if (!off || strcmp(off, "1") != 0) {
+    const char *why = "disabled by server.disable_io_uring";
+    if (io_uring) {
         ret = io_uring_queue_init(RING_DEPTH, &j->ring, 0);
         if (ret == 0)
             j->uring = true;

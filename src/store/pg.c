@@ -209,16 +209,17 @@ static void *pg_thread(void *arg)
 
 /* ---- public ----------------------------------------------------------------- */
 
-int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg, tg_engine_t *engine,
-                      tg_metrics_t *metrics)
+int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
+                      const tg_portfolio_sink_t *portfolios, tg_metrics_t *metrics)
 {
-    if (!out || !cfg || !cfg->postgres.url[0] || !engine)
+    if (!out || !cfg || !cfg->postgres.url[0] || !portfolios || !portfolios->put ||
+        !portfolios->remove || !portfolios->restore_alert)
         return -EINVAL;
     tg_store_pg_t *pg = calloc(1, sizeof *pg);
     if (!pg)
         return -ENOMEM;
     pg->cfg = cfg;
-    pg->engine = engine;
+    pg->portfolios = *portfolios;
     int rc = tg_ring_create(&pg->ring, "snapshots", sizeof(tg_snap_row_t), RING_CAP,
                             TG_RING_BLOCK);
     if (rc)

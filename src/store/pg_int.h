@@ -20,7 +20,6 @@
 
 #include "tickgate/clock.h"
 #include "tickgate/embed.h"
-#include "tickgate/engine.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -106,7 +105,7 @@ static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_s
 
 struct tg_store_pg {
     const tg_config_t *cfg;
-    tg_engine_t *engine;
+    tg_portfolio_sink_t portfolios; /* where loaded portfolios go (main.c: the engine) */
     tg_ring_t *ring;
     pthread_t thread;
     bool started;

@@ -140,7 +140,7 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
             free(spec);
             continue;
         }
-        tg_engine_put_portfolio(pg->engine, spec); /* takes spec */
+        pg->portfolios.put(pg->portfolios.ctx, spec); /* takes spec */
         if (seen) {
             char **ns2 = realloc(*seen, (*nseen + 1) * sizeof **seen);
             if (ns2) {
@@ -170,7 +170,7 @@ int tg__pg_sync_portfolios(tg_store_pg_t *pg)
             for (size_t k = 0; k < nseen && !still; k++)
                 still = strcmp(seen[k], pg->known[i]) == 0;
             if (!still) {
-                tg_engine_remove_portfolio(pg->engine, pg->known[i]);
+                pg->portfolios.remove(pg->portfolios.ctx, pg->known[i]);
                 free(pg->known[i]);
                 pg->known[i] = pg->known[--pg->nknown];
             } else {
@@ -195,7 +195,7 @@ void tg__pg_on_notify(tg_store_pg_t *pg, const char *id)
         return;
     if (nseen == 0) {
         if (known_has(pg, id, NULL)) {
-            tg_engine_remove_portfolio(pg->engine, id);
+            pg->portfolios.remove(pg->portfolios.ctx, id);
             known_del(pg, id);
         }
     } else {
@@ -218,7 +218,7 @@ void tg__pg_restore_alerts(tg_store_pg_t *pg)
         return;
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
-        tg_engine_restore_alert(pg->engine, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+        pg->portfolios.restore_alert(pg->portfolios.ctx, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
                                 PQgetvalue(r, i, 3), PQgetvalue(r, i, 0));
     if (n)
         TG_INFO("alerts_restored", "count", TG_I(n));

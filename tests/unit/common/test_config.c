@@ -636,6 +636,34 @@ TG_TEST(env_overrides)
     tg_config_free(&c);
 }
 
+/* Process switches with their own environment names go through the key table too. */
+TG_TEST(env_exact_names)
+{
+    tg_config_t c;
+    OK_LOAD(&c, ws_feed, NULL);
+    TG_CHECK(!c.server.disable_io_uring);
+    TG_CHECK(!c.server.no_direct_write);
+    TG_CHECK_EQ_STR(c.engine.tzdir, "/usr/share/zoneinfo");
+    tg_config_free(&c);
+
+    char *env[] = {"TICKGATE_DISABLE_IO_URING=1", "TG_NO_DIRECT_WRITE=1", "TZDIR=/opt/zoneinfo",
+                   "TZDIRX=/ignored", NULL};
+    OK_LOAD(&c, ws_feed, env);
+    TG_CHECK(c.server.disable_io_uring);
+    TG_CHECK(c.server.no_direct_write);
+    TG_CHECK_EQ_STR(c.engine.tzdir, "/opt/zoneinfo");
+    tg_config_free(&c);
+
+    char *derived[] = {"TICKGATE_SERVER_DISABLE_IO_URING=true", NULL};
+    OK_LOAD(&c, ws_feed, derived);
+    TG_CHECK(c.server.disable_io_uring);
+    tg_config_free(&c);
+
+    char *bad[] = {"TICKGATE_DISABLE_IO_URING=perhaps", NULL};
+    EXPECT_ERR(ws_feed, bad,
+               "TICKGATE_DISABLE_IO_URING: wrong type (expected boolean): \"perhaps\"");
+}
+
 TG_TEST(env_errors)
 {
     char *e1[] = {"TICKGATE_LIMITS_BURST=0", NULL};

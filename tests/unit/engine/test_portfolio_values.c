@@ -243,24 +243,24 @@ TG_TEST(session_next_open)
     int64_t out = 0;
     const int64_t NS = 1000000000LL;
     /* Friday 2024-03-08 12:00 UTC -> 09:30 EST = 14:30 UTC the same day */
-    TG_CHECK_EQ_INT(tg_session_next_open("09:30", "America/New_York", 1709899200 * NS, &out), 0);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "09:30", "America/New_York", 1709899200 * NS, &out), 0);
     TG_CHECK_EQ_INT(out, 1709908200 * NS);
     /* after the spring-forward on 2024-03-10: 09:30 EDT = 13:30 UTC next day */
-    TG_CHECK_EQ_INT(tg_session_next_open("09:30", "America/New_York", 1710082800 * NS, &out), 0);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "09:30", "America/New_York", 1710082800 * NS, &out), 0);
     TG_CHECK_EQ_INT(out, 1710163800 * NS);
     /* fall-back day 2024-11-03: 01:00 EDT now, 09:30 EST later that day */
-    TG_CHECK_EQ_INT(tg_session_next_open("09:30", "America/New_York", 1730610000 * NS, &out), 0);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "09:30", "America/New_York", 1730610000 * NS, &out), 0);
     TG_CHECK_EQ_INT(out, 1730644200 * NS);
     /* 02:30 does not exist on 2024-03-10: taken with the offset before the gap */
-    TG_CHECK_EQ_INT(tg_session_next_open("02:30", "America/New_York", 1710046800 * NS, &out), 0);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "02:30", "America/New_York", 1710046800 * NS, &out), 0);
     TG_CHECK_EQ_INT(out, 1710055800 * NS);
     /* strictly after now */
-    TG_CHECK_EQ_INT(tg_session_next_open("00:00", "UTC", 1704067200 * NS, &out), 0);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "00:00", "UTC", 1704067200 * NS, &out), 0);
     TG_CHECK_EQ_INT(out, 1704153600 * NS);
-    TG_CHECK_EQ_INT(tg_session_next_open("24:00", "UTC", 0, &out), -EINVAL);
-    TG_CHECK_EQ_INT(tg_session_next_open("9:30", "UTC", 0, &out), -EINVAL);
-    TG_CHECK_EQ_INT(tg_session_next_open("09:30", "../etc/passwd", 0, &out), -EINVAL);
-    TG_CHECK_EQ_INT(tg_session_next_open("09:30", "Mars/Olympus", 0, &out), -ENOENT);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "24:00", "UTC", 0, &out), -EINVAL);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "9:30", "UTC", 0, &out), -EINVAL);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "09:30", "../etc/passwd", 0, &out), -EINVAL);
+    TG_CHECK_EQ_INT(tg_session_next_open(NULL, "09:30", "Mars/Olympus", 0, &out), -ENOENT);
 }
 
 int main(void)

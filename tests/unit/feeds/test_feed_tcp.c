@@ -1,5 +1,5 @@
 /* test_feed_tcp.c - the `tcp` feed: line parsing, reassembly, and both I/O
- * backends (io_uring, and the epoll fallback forced by TICKGATE_DISABLE_IO_URING)
+ * backends (io_uring, and the epoll fallback forced by server.disable_io_uring)
  * driven through a real tg_feed_t whose ring the test drains.
  *
  * The adapter's .c is included to reach its statics (h2o style); its ops table
@@ -94,7 +94,7 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static int rig_start(rig_t *r)
+static int rig_start(rig_t *r, bool disable_uring)
 {
     char conf[512], err[256];
     memset(r, 0, sizeof *r);
@@ -107,6 +107,7 @@ static int rig_start(rig_t *r)
         fprintf(stderr, "config: %s\n", err);
         return -1;
     }
+    r->cfg.server.disable_io_uring = disable_uring;
     if (tg_metrics_create(&r->m))
         return -1;
     if (tg_feed_init(&r->f, &r->cfg, 0, 65536, r->m, NULL, NULL))
@@ -167,12 +168,8 @@ static size_t drain(rig_t *r, tg_tick_t *out, size_t want)
 
 static void burst(bool disable_uring)
 {
-    if (disable_uring)
-        setenv("TICKGATE_DISABLE_IO_URING", "1", 1);
-    else
-        unsetenv("TICKGATE_DISABLE_IO_URING");
     rig_t r;
-    TG_CHECK_EQ_INT(rig_start(&r), 0);
+    TG_CHECK_EQ_INT(rig_start(&r, disable_uring), 0);
     int fd = connect_to(r.port);
     TG_CHECK(fd >= 0);
     if (fd < 0) {
@@ -226,7 +223,6 @@ static void burst(bool disable_uring)
     free(ticks);
     free(text);
     rig_stop(&r);
-    unsetenv("TICKGATE_DISABLE_IO_URING");
 }
 
 TG_TEST(burst_io_uring)

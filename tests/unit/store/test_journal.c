@@ -15,6 +15,9 @@
 #include "tg_test.h"
 #include "tickgate/log.h"
 
+/* false: the pwrite()/fdatasync() fallback (server.disable_io_uring) */
+static bool g_uring = true;
+
 /* dir + "/" + name; checked so -Wformat-truncation stays quiet at -O2. */
 static void join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -109,7 +112,7 @@ static int write_ticks(const char *dir, long long seg, long long max, tg_journal
                        int from, int to, int batch)
 {
     tg_journal_t *j;
-    int ret = tg_journal_open(&j, dir, seg, max, pol, 1);
+    int ret = tg_journal_open(&j, dir, seg, max, pol, 1, g_uring);
     if (ret < 0)
         return ret;
     tg_tick_t buf[64];
@@ -378,21 +381,21 @@ TG_TEST(fallback_produces_identical_files)
     mkdir_tmp(d1, sizeof d1);
     mkdir_tmp(d2, sizeof d2);
 
-    unsetenv("TICKGATE_DISABLE_IO_URING");
+    g_uring = true;
     tg_journal_t *j;
-    TG_CHECK_EQ_INT(tg_journal_open(&j, d1, 2048, 0, TG_JOURNAL_FSYNC_NONE, 0), 0);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, d1, 2048, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring), 0);
     bool uring = tg_journal_uring_enabled(j);
     tg_journal_close(j);
     if (!uring)
         fprintf(stderr, "note: io_uring unavailable here; comparing fallback with itself\n");
     TG_CHECK_EQ_INT(write_ticks(d1, 2048, 0, TG_JOURNAL_FSYNC_INTERVAL, 0, 777, 13), 0);
 
-    setenv("TICKGATE_DISABLE_IO_URING", "1", 1);
-    TG_CHECK_EQ_INT(tg_journal_open(&j, d2, 2048, 0, TG_JOURNAL_FSYNC_NONE, 0), 0);
+    g_uring = false; /* server.disable_io_uring */
+    TG_CHECK_EQ_INT(tg_journal_open(&j, d2, 2048, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring), 0);
     TG_CHECK(!tg_journal_uring_enabled(j));
     tg_journal_close(j);
     TG_CHECK_EQ_INT(write_ticks(d2, 2048, 0, TG_JOURNAL_FSYNC_INTERVAL, 0, 777, 13), 0);
-    unsetenv("TICKGATE_DISABLE_IO_URING");
+    g_uring = true;
 
     int a = list_segs(d1, n1, 64), b = list_segs(d2, n2, 64);
     TG_CHECK(a > 5);
@@ -419,12 +422,12 @@ TG_TEST(fsync_policies_and_byte_count)
                                               TG_JOURNAL_FSYNC_ALWAYS};
     for (int fb = 0; fb < 2; fb++) {
         if (fb)
-            setenv("TICKGATE_DISABLE_IO_URING", "1", 1);
+            g_uring = false; /* server.disable_io_uring */
         for (int p = 0; p < 3; p++) {
             char dir[256], names[256][64];
             mkdir_tmp(dir, sizeof dir);
             tg_journal_t *j;
-            TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 8192, 0, pols[p], 1), 0);
+            TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 8192, 0, pols[p], 1, g_uring), 0);
             for (int i = 0; i < 600; i += 20) {
                 tg_tick_t b[20];
                 for (int k = 0; k < 20; k++)
@@ -450,7 +453,7 @@ TG_TEST(fsync_policies_and_byte_count)
             rm_dir(dir);
         }
     }
-    unsetenv("TICKGATE_DISABLE_IO_URING");
+    g_uring = true;
 }
 
 TG_TEST(poll_submits_aged_buffer)
@@ -458,7 +461,7 @@ TG_TEST(poll_submits_aged_buffer)
     char dir[256];
     mkdir_tmp(dir, sizeof dir);
     tg_journal_t *j;
-    TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 1 << 20, 0, TG_JOURNAL_FSYNC_NONE, 0), 0);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 1 << 20, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring), 0);
     tg_tick_t b[3] = {mk_tick(0), mk_tick(1), mk_tick(2)};
     TG_CHECK_EQ_INT(tg_journal_append(j, b, 3), 0);
     int n = 0;
@@ -476,10 +479,10 @@ TG_TEST(bad_arguments)
 {
     tg_journal_t *j = NULL;
     tg_journal_fsync_t f;
-    TG_CHECK_EQ_INT(tg_journal_open(&j, "", 4096, 0, TG_JOURNAL_FSYNC_NONE, 0), -EINVAL);
-    TG_CHECK_EQ_INT(tg_journal_open(&j, "/tmp", 10, 0, TG_JOURNAL_FSYNC_NONE, 0), -EINVAL);
-    TG_CHECK_EQ_INT(tg_journal_open(&j, "/tmp", 4096, -1, TG_JOURNAL_FSYNC_NONE, 0), -EINVAL);
-    TG_CHECK_EQ_INT(tg_journal_open(&j, "/nonexistent/a/b", 4096, 0, TG_JOURNAL_FSYNC_NONE, 0),
+    TG_CHECK_EQ_INT(tg_journal_open(&j, "", 4096, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring), -EINVAL);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, "/tmp", 10, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring), -EINVAL);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, "/tmp", 4096, -1, TG_JOURNAL_FSYNC_NONE, 0, g_uring), -EINVAL);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, "/nonexistent/a/b", 4096, 0, TG_JOURNAL_FSYNC_NONE, 0, g_uring),
                     -ENOENT);
     TG_CHECK(j == NULL);
     TG_CHECK_EQ_INT(tg_journal_fsync_parse("interval", &f), 0);
@@ -544,7 +547,7 @@ TG_TEST(sigkill_with_writes_in_flight)
     pid_t pid = fork();
     if (pid == 0) {
         tg_journal_t *j;
-        if (tg_journal_open(&j, dir, 65536, 0, TG_JOURNAL_FSYNC_INTERVAL, 1) < 0)
+        if (tg_journal_open(&j, dir, 65536, 0, TG_JOURNAL_FSYNC_INTERVAL, 1, g_uring) < 0)
             _exit(1);
         for (int i = 0; i < 20000; i += 50) {
             tg_tick_t b[50];

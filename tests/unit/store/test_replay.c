@@ -270,7 +270,7 @@ static void make_journal(char *dir, int n)
 {
     tg_journal_t *j;
     TG_CHECK(mkdtemp(dir) != NULL);
-    TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 4096, 0, TG_JOURNAL_FSYNC_NONE, 0), 0);
+    TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 4096, 0, TG_JOURNAL_FSYNC_NONE, 0, true), 0);
     for (int i = 0; i < n; i++) {
         tg_tick_t t;
         memset(&t, 0, sizeof t);

@@ -1,4 +1,4 @@
-/* session.c - one WebSocket client: subscriptions, send queues, framing.
+/* client.c - one WebSocket client: subscriptions, send queues, framing.
  *
  * Two queues per client. Subscriptions with something unsent sit in a FIFO
  * of sub indices, each holding only its newest message: a newer quote or
@@ -10,6 +10,8 @@
  * with a single lws_write(): the syscall per frame, not formatting, is the cost.
  */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +20,9 @@
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 
-gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi)
+gw_client_t *gw_client_new(gw_thread_t *t, struct lws *wsi)
 {
-    gw_session_t *s = calloc(1, sizeof *s);
+    gw_client_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->t = t;
@@ -30,22 +32,22 @@ gw_session_t *gw_session_new(gw_thread_t *t, struct lws *wsi)
     s->next_stall_check_ns = s->last_progress_ns + (int64_t)(t->next_client % 250) * 1000000LL;
     snprintf(s->client_id, sizeof s->client_id, "c-%d-%llu", t->idx,
              (unsigned long long)++t->next_client);
-    s->next = t->sessions;
-    if (t->sessions)
-        t->sessions->prev = s;
-    t->sessions = s;
-    t->nsessions++;
+    s->next = t->clients;
+    if (t->clients)
+        t->clients->prev = s;
+    t->clients = s;
+    t->nclients++;
     return s;
 }
 
-void gw_session_free(gw_session_t *s)
+void gw_client_free(gw_client_t *s)
 {
     if (!s)
         return;
     gw_thread_t *t = s->t;
     for (uint32_t i = 0; i < s->nsubs; i++)
         if (s->subs[i].key)
-            gw_session_unsub(s, i);
+            gw_client_unsub(s, i);
     if (s->wildcard)
         gw_hub_del_wild(&t->hub, s);
     for (uint32_t i = 0; i < s->clen; i++)
@@ -53,10 +55,10 @@ void gw_session_free(gw_session_t *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        t->sessions = s->next;
+        t->clients = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    t->nsessions--;
+    t->nclients--;
     for (uint32_t i = 0; i < t->nwriters; i++)
         if (t->writers[i] == s)
             t->writers[i] = NULL;
@@ -67,10 +69,11 @@ void gw_session_free(gw_session_t *s)
     free(s->dirty);
     free(s->ctrl);
     free(s->rx);
+    free(s->zbuf);
     free(s);
 }
 
-int gw_session_find_sub(gw_session_t *s, gw_key_t *k)
+int gw_client_find_sub(gw_client_t *s, gw_key_t *k)
 {
     for (uint32_t i = 0; i < k->nsubs; i++)
         if (k->subs[i].s == s)
@@ -78,9 +81,9 @@ int gw_session_find_sub(gw_session_t *s, gw_key_t *k)
     return -1;
 }
 
-int gw_session_sub(gw_session_t *s, gw_key_t *k, bool explicit_)
+int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_)
 {
-    int existing = gw_session_find_sub(s, k);
+    int existing = gw_client_find_sub(s, k);
     if (existing >= 0) {
         if (explicit_)
             s->subs[existing].explicit_ = 1;
@@ -130,7 +133,7 @@ int gw_session_sub(gw_session_t *s, gw_key_t *k, bool explicit_)
     return (int)idx;
 }
 
-static void drop_pending(gw_session_t *s, gw_sub_t *sub)
+static void drop_pending(gw_client_t *s, gw_sub_t *sub)
 {
     if (sub->pending) {
         s->pending_bytes -= s->msgpack ? sub->pending->mp_len : sub->pending->json_len;
@@ -139,7 +142,7 @@ static void drop_pending(gw_session_t *s, gw_sub_t *sub)
     }
 }
 
-void gw_session_unsub(gw_session_t *s, uint32_t idx)
+void gw_client_unsub(gw_client_t *s, uint32_t idx)
 {
     gw_sub_t *sub = &s->subs[idx];
     if (!sub->key)
@@ -150,14 +153,14 @@ void gw_session_unsub(gw_session_t *s, uint32_t idx)
     s->nfree++;
 }
 
-void gw_session_want_write(gw_session_t *s)
+void gw_client_want_write(gw_client_t *s)
 {
     if (s->want_write)
         return;
     gw_thread_t *t = s->t;
     if (t->nwriters == t->capwriters) {
         uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
-        gw_session_t **nw = realloc(t->writers, nc * sizeof *nw);
+        gw_client_t **nw = realloc(t->writers, nc * sizeof *nw);
         if (!nw) {
             lws_callback_on_writable(s->wsi);
             return;
@@ -169,39 +172,14 @@ void gw_session_want_write(gw_session_t *s)
     t->writers[t->nwriters++] = s;
 }
 
-/*
- * After a drain, write to each client with news at once instead of asking lws
- * for a writable callback: that round trip (POLLOUT on, poll, dispatch, POLLOUT
- * off) costs as much as the send itself, and a tick reaches the last of 1,000
- * clients only after all of them. Safe when lws holds nothing unsent for the
- * connection (lws_partial_buffered); a short write is kept by lws, which then
- * asks for a writable callback itself, and closes go through the normal path.
- */
-void gw_thread_flush_writers(gw_thread_t *t, bool direct)
-{
-    for (uint32_t i = 0; i < t->nwriters; i++) {
-        gw_session_t *s = t->writers[i];
-        if (!s)
-            continue;
-        s->want_write = false;
-        if (direct && t->direct_write && s->state == GW_ACTIVE && !lws_partial_buffered(s->wsi)) {
-            if (gw_session_write(s) != 0)
-                gw_session_close(s, 1011, "write failed");
-            continue;
-        }
-        lws_callback_on_writable(s->wsi);
-    }
-    t->nwriters = 0;
-}
-
-static void check_pending_limit(gw_session_t *s)
+static void check_pending_limit(gw_client_t *s)
 {
     if (s->pending_bytes > (uint64_t)s->t->g->cfg->limits.max_pending_bytes &&
         s->state != GW_CLOSING)
-        gw_session_close(s, 4008, "slow consumer");
+        gw_client_close(s, 4008, "slow consumer");
 }
 
-void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
+void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m)
 {
     if (s->state != GW_ACTIVE)
         return;
@@ -214,9 +192,9 @@ void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
             tg_msg_t *old = sub->pending;
             sub->pending = NULL;
             s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
-            gw_session_push_ctrl(s, old);
+            gw_client_push_ctrl(s, old);
         }
-        gw_session_push_ctrl(s, tg_msg_ref(m));
+        gw_client_push_ctrl(s, tg_msg_ref(m));
         return;
     }
     if (sub->pending) {
@@ -232,10 +210,10 @@ void gw_session_offer(gw_session_t *s, uint32_t idx, tg_msg_t *m)
     sub->pending = tg_msg_ref(m);
     s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
     check_pending_limit(s);
-    gw_session_want_write(s);
+    gw_client_want_write(s);
 }
 
-void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m)
+void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m)
 {
     if (s->state == GW_CLOSING) {
         tg_msg_unref(m);
@@ -246,7 +224,7 @@ void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m)
         tg_msg_t **n = malloc(nc * sizeof *n);
         if (!n) {
             tg_msg_unref(m);
-            gw_session_close(s, 1011, "out of memory");
+            gw_client_close(s, 1011, "out of memory");
             return;
         }
         for (uint32_t i = 0; i < s->clen; i++)
@@ -262,22 +240,22 @@ void gw_session_push_ctrl(gw_session_t *s, tg_msg_t *m)
     s->clen++;
     s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
     check_pending_limit(s);
-    gw_session_want_write(s);
+    gw_client_want_write(s);
 }
 
-void gw_session_reply(gw_session_t *s, const char *json, size_t jlen, const void *mp, size_t mlen)
+void gw_client_reply(gw_client_t *s, const char *json, size_t jlen, const void *mp, size_t mlen)
 {
     tg_msg_t *m = tg_msg_new(json, jlen, mp, mlen);
     if (!m) {
-        gw_session_close(s, 1011, "out of memory");
+        gw_client_close(s, 1011, "out of memory");
         return;
     }
     m->type = TG_MSG_REPLY;
     m->channel = TG_CH_SYSTEM; /* replies count under the system channel */
-    gw_session_push_ctrl(s, m);
+    gw_client_push_ctrl(s, m);
 }
 
-void gw_session_close(gw_session_t *s, int code, const char *reason)
+void gw_client_close(gw_client_t *s, int code, const char *reason)
 {
     if (s->state == GW_CLOSING)
         return;
@@ -313,16 +291,18 @@ void gw_session_close(gw_session_t *s, int code, const char *reason)
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
-/* Append one message to the frame; false if it does not fit. */
-static bool frame_add(gw_session_t *s, size_t *len, const tg_msg_t *m)
+/*
+ * Append one message to a frame of cap bytes at f: JSON Lines (a '\n' between
+ * messages, none after the last) or MessagePack maps back to back. False if
+ * it does not fit (the frame is then unchanged).
+ */
+bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack)
 {
-    gw_thread_t *t = s->t;
-    const unsigned char *p = s->msgpack ? m->mp : m->json;
-    size_t n = s->msgpack ? m->mp_len : m->json_len;
-    size_t sep = (!s->msgpack && *len) ? 1 : 0;
-    if (*len + sep + n > t->frame_cap)
-        return false;
-    unsigned char *f = t->frame + LWS_PRE;
+    const unsigned char *p = msgpack ? m->mp : m->json;
+    size_t n = msgpack ? m->mp_len : m->json_len;
+    size_t sep = (!msgpack && *len) ? 1 : 0;
+    if (n == 0 || *len + sep + n > cap)
+        return n == 0; /* an empty message adds nothing */
     if (sep)
         f[(*len)++] = '\n';
     memcpy(f + *len, p, n);
@@ -330,7 +310,13 @@ static bool frame_add(gw_session_t *s, size_t *len, const tg_msg_t *m)
     return true;
 }
 
-int gw_session_write(gw_session_t *s)
+static bool frame_add(gw_client_t *s, size_t *len, const tg_msg_t *m)
+{
+    gw_thread_t *t = s->t;
+    return gw_frame_append(t->frame + LWS_PRE, t->frame_cap, len, m, s->msgpack);
+}
+
+int gw_client_write(gw_client_t *s)
 {
     gw_thread_t *t = s->t;
     s->last_progress_ns = tg_mono_ns();
@@ -338,6 +324,10 @@ int gw_session_write(gw_session_t *s)
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;
+    }
+    if (s->deflate && lws_send_pipe_choked(s->wsi)) {
+        lws_callback_on_writable(s->wsi); /* one frame per writable turn, when it fits */
+        return 0;
     }
     size_t len = 0;
     uint32_t nmsg = 0;
@@ -347,7 +337,7 @@ int gw_session_write(gw_session_t *s)
         tg_msg_t *m = s->ctrl[s->chead];
         if (!frame_add(s, &len, m)) {
             if (len == 0) { /* larger than a frame: cannot happen with the caps in use */
-                gw_session_close(s, 1011, "message too large");
+                gw_client_close(s, 1011, "message too large");
                 return 0;
             }
             goto send;
@@ -382,7 +372,23 @@ int gw_session_write(gw_session_t *s)
     }
 send:
     if (len) {
-        int w = lws_write(s->wsi, t->frame + LWS_PRE, len,
+        unsigned char *buf = t->frame;
+        if (s->deflate) {
+            /* the extension deflates from our buffer over several writable
+             * turns (4 KiB of output each): the thread's scratch frame is
+             * rewritten for the next client meanwhile, so a compressed
+             * client's frame lives in its own buffer until the next turn */
+            if (s->zcap < LWS_PRE + len) {
+                unsigned char *nz = realloc(s->zbuf, LWS_PRE + len);
+                if (!nz)
+                    return -1;
+                s->zbuf = nz;
+                s->zcap = LWS_PRE + len;
+            }
+            memcpy(s->zbuf + LWS_PRE, t->frame + LWS_PRE, len);
+            buf = s->zbuf;
+        }
+        int w = lws_write(s->wsi, buf + LWS_PRE, len,
                           s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         if (w < (int)len)
             return -1;
@@ -393,4 +399,30 @@ send:
     if (s->clen || s->dlen || s->state == GW_CLOSING)
         lws_callback_on_writable(s->wsi);
     return 0;
+}
+
+/*
+ * Slow consumers (SPEC §5). "Its socket accepts nothing" is judged by what
+ * the peer acknowledged, not by writable events: the kernel keeps taking data
+ * into its send buffer long after the peer stopped reading. Bytes acked are
+ * estimated as bytes written minus bytes still unsent in the kernel (SIOCOUTQ);
+ * no growth for max_stall_ms while data waits -> 4008. Pending bytes are ours
+ * plus the kernel's unsent ones. Checked every 250 ms per client, staggered.
+ */
+void gw_client_check_stall(gw_client_t *s, int64_t now)
+{
+    const tg_config_t *cfg = s->t->g->cfg;
+    s->next_stall_check_ns = now + 250000000LL;
+    int outq = 0;
+    if (ioctl(lws_get_socket_fd(s->wsi), SIOCOUTQ, &outq) != 0 || outq < 0)
+        outq = 0;
+    int64_t acked = (int64_t)s->sent_bytes - outq;
+    bool waiting = outq > 0 || s->clen || s->dlen;
+    if (!waiting || acked > s->acked_est) {
+        s->acked_est = acked;
+        s->ack_progress_ns = now;
+    }
+    if (s->pending_bytes + (uint64_t)outq > (uint64_t)cfg->limits.max_pending_bytes ||
+        (waiting && now - s->ack_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL))
+        gw_client_close(s, 4008, "slow consumer");
 }

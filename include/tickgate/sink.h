@@ -1,0 +1,98 @@
+/* sink.h - the small interfaces between the engine and the stores.
+ *
+ * The engine never names the store and the store never calls the engine:
+ * main.c wires the store's functions into these structs (a function pointer
+ * plus its context, like tg_feed_ops). Rows and ticks pass by value.
+ */
+#ifndef TICKGATE_SINK_H
+#define TICKGATE_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tickgate/alerts.h"
+#include "tickgate/fixed.h"
+#include "tickgate/msg.h"
+#include "tickgate/portfolio.h"
+#include "tickgate/tick.h"
+
+typedef enum tg_snap_kind {
+    TG_SNAP_QUOTE = 1,      /* quote_snapshots */
+    TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
+    TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
+    TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
+    TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
+} tg_snap_kind_t;
+
+/**
+ * One row handed from the engine to the writer, by value through the ring.
+ * Plain data except `holdings`: a reference to the portfolio's last `portfolio`
+ * message whose "holdings" array becomes the jsonb column (NULL = column NULL);
+ * the reference passes to the writer with the row.
+ */
+typedef struct tg_snap_row {
+    uint8_t kind; /* tg_snap_kind_t */
+    int64_t ts;   /* ns since the epoch: snapshot time, alert time */
+    union {
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            tg_dec_t price, bid, ask, volume; /* 0 bid/ask = NULL */
+            uint16_t source;                  /* feed index */
+        } q;
+        struct {
+            char id[TG_PORTFOLIO_ID_MAX + 1];
+            tg_dec_t value, cost_basis, pnl, day_change, max_drift;
+            tg_msg_t *holdings;
+        } p;
+        struct {
+            char alert_id[TG_ALERT_ID_LEN + 1];
+            char portfolio_id[TG_PORTFOLIO_ID_MAX + 1];
+            char owner[TG_PORTFOLIO_ID_MAX + 1];
+            char symbol[TG_SYMBOL_MAX + 1];
+            uint8_t rule, severity; /* tg_alert_rule_t, tg_alert_severity_t */
+            tg_dec_t value, threshold;
+            char message[160];
+        } a;
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            uint8_t interval; /* tg_bar_iv_t */
+            tg_dec_t open, high, low, close, volume, vwap;
+            uint64_t trades;
+        } b;
+    };
+} tg_snap_row_t;
+
+/**
+ * Accepted ticks, in arrival order (the journal, the Redis tick fan-out).
+ * Engine thread only. push == NULL: not configured.
+ */
+typedef struct tg_tick_sink {
+    void (*push)(void *ctx, const tg_tick_t *ticks, size_t n);
+    void *ctx;
+} tg_tick_sink_t;
+
+/**
+ * Snapshot and alert rows. Engine thread only, never blocks: push takes what
+ * fits and returns how many rows it took (the engine keeps the rest for its
+ * next loop turn); taken rows' `holdings` references pass to the sink.
+ * push == NULL: not configured.
+ */
+typedef struct tg_row_sink {
+    size_t (*push)(void *ctx, const tg_snap_row_t *rows, size_t n);
+    void *ctx;
+} tg_row_sink_t;
+
+/**
+ * Where a portfolio source (PostgreSQL) hands what it loads: main.c wires the
+ * engine's command queue here. Called on the source's own thread; put takes
+ * ownership of spec (heap, freed with tg_portfolio_spec_free + free).
+ */
+typedef struct tg_portfolio_sink {
+    int (*put)(void *ctx, tg_portfolio_spec_t *spec);
+    int (*remove)(void *ctx, const char *id);
+    int (*restore_alert)(void *ctx, const char *portfolio_id, const char *rule,
+                         const char *symbol, const char *alert_id);
+    void *ctx;
+} tg_portfolio_sink_t;
+
+#endif

@@ -1,0 +1,149 @@
+/* fanout.c - engine messages to subscribers: drain the engine ring of a
+ * service thread, record each message on its key (hub.c), offer it to every
+ * subscriber (client.c: queue or conflate), then write to the clients with news. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "tickgate/encode.h"
+
+/* ---- engine messages into the hub ---- */
+
+/* Alerts: one stream per user; the seq is that user's, so it is appended here. */
+gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name)
+{
+    bool created;
+    gw_key_t *k = gw_hub_get(&t->hub, channel, name, &created);
+    /* a new symbol: every "*" subscriber gets it too */
+    if (k && created && channel == TG_CH_MARKET_DATA)
+        for (uint32_t i = 0; i < t->hub.nwild; i++)
+            gw_client_sub(t->hub.wild[i], k, false);
+    return k;
+}
+
+void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
+{
+    gw_hub_record(&t->hub, k, m);
+    for (uint32_t i = 0; i < k->nsubs; i++)
+        gw_client_offer(k->subs[i].s, k->subs[i].sub, m);
+}
+
+void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
+{
+    gw_hub_record(&t->hub, k, m);
+    for (uint32_t i = 0; i < k->nsubs; i++)
+        gw_client_push_ctrl(k->subs[i].s, tg_msg_ref(m));
+}
+
+static void publish_alert(gw_thread_t *t, tg_msg_t *m)
+{
+    gw_hub_t *h = &t->hub;
+    /* keep the last events for GET /api/v1/alerts */
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    if (t->alog_len == cap) {
+        tg_msg_unref(t->alog[t->alog_head]);
+        t->alog_head = (t->alog_head + 1) % cap;
+        t->alog_len--;
+    }
+    t->alog[(t->alog_head + t->alog_len++) % cap] = tg_msg_ref(m);
+    const char *pid = m->key_name;
+    for (uint32_t i = 0; i < h->nnotif; i++) {
+        gw_key_t *k = h->notif[i];
+        bool may = k->admin || tg_msg_acl_has(m, k->name);
+        for (const char *p = k->extra; !may && p && p < k->extra + k->extra_len; p += strlen(p) + 1)
+            may = strcmp(p, pid) == 0;
+        if (!may)
+            continue;
+        uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+        if (!seq)
+            continue;
+        char jb[2048];
+        unsigned char mb[2048];
+        if (m->json_len + 40 > sizeof jb || m->mp_len + 20 > sizeof mb || !m->json_len ||
+            (m->mp[0] & 0xf0) != 0x80 || (m->mp[0] & 0x0f) == 0x0f)
+            continue; /* engine alerts are small fixmaps; anything else is a bug */
+        memcpy(jb, m->json, m->json_len - 1);
+        size_t jl = m->json_len - 1 + (size_t)snprintf(jb + m->json_len - 1, 40, ",\"seq\":%" PRIu64 "}", seq);
+        memcpy(mb, m->mp, m->mp_len);
+        mb[0]++; /* one more map entry */
+        tg_enc_t e;
+        tg_enc_init(&e, NULL, 0, mb + m->mp_len, sizeof mb - m->mp_len);
+        e.first[0] = 2;
+        tg_enc_kv_u64(&e, "seq", seq);
+        tg_msg_t *um = tg_msg_new_acl(jb, jl, mb, m->mp_len + e.mlen, m->acl, m->acl_len);
+        if (!um)
+            continue;
+        um->type = m->type;
+        um->channel = TG_CH_NOTIFICATIONS;
+        um->seq = seq;
+        um->ts = m->ts;
+        memcpy(um->key_name, k->name, sizeof um->key_name);
+        /* alerts are never conflated: they go to every subscriber's ctrl FIFO */
+        gw_fanout_publish_ctrl(t, k, um);
+    }
+    tg_msg_unref(m);
+}
+
+void gw_fanout_drain(gw_thread_t *t)
+{
+    size_t n;
+    while ((n = tg_ring_pop(t->in, t->batch, sizeof t->batch / sizeof t->batch[0])) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            tg_msg_t *m = t->batch[i];
+            if (m->type == TG_MSG_ALERT && m->channel == TG_CH_NOTIFICATIONS) {
+                publish_alert(t, m);
+                continue;
+            }
+            if (m->type == TG_MSG_PORTFOLIO_REMOVED) {
+                gw_key_t *k = gw_hub_find(&t->hub, m->channel, m->key_name);
+                if (k) { /* gone: the API stops listing it, subscribers keep the key */
+                    tg_msg_unref(k->last);
+                    k->last = NULL;
+                }
+                tg_msg_unref(m);
+                continue;
+            }
+            gw_key_t *k = gw_fanout_key(t, m->channel, m->key_name);
+            if (!k) {
+                tg_msg_unref(m);
+                continue;
+            }
+            if (m->channel == TG_CH_SYSTEM || m->channel == TG_CH_BARS)
+                gw_fanout_publish_ctrl(t, k, m); /* never conflated, in order (SPEC §11) */
+            else
+                gw_fanout_publish(t, k, m);
+        }
+    }
+    gw_thread_flush_writers(t, true);
+}
+
+/*
+ * After a drain, write to each client with news at once instead of asking lws
+ * for a writable callback: that round trip (POLLOUT on, poll, dispatch, POLLOUT
+ * off) costs as much as the send itself, and a tick reaches the last of 1,000
+ * clients only after all of them. Safe when lws holds nothing unsent for the
+ * connection (lws_partial_buffered); a short write is kept by lws, which then
+ * asks for a writable callback itself, and closes go through the normal path.
+ */
+void gw_thread_flush_writers(gw_thread_t *t, bool direct)
+{
+    for (uint32_t i = 0; i < t->nwriters; i++) {
+        gw_client_t *s = t->writers[i];
+        if (!s)
+            continue;
+        s->want_write = false;
+        /* never for permessage-deflate: the extension may still hold compressed
+         * bytes of the last frame (it drains them in its own writable turns), and
+         * a second lws_write before that aborts lws (assertion !priv->tx.avail_in) */
+        if (direct && t->direct_write && !s->deflate && s->state == GW_ACTIVE &&
+            !lws_partial_buffered(s->wsi)) {
+            if (gw_client_write(s) != 0)
+                gw_client_close(s, 1011, "write failed");
+            continue;
+        }
+        lws_callback_on_writable(s->wsi);
+    }
+    t->nwriters = 0;
+}

@@ -1,0 +1,123 @@
+"""The write path under load: permessage-deflate next to plain clients, JSON and
+MessagePack, every frame checked (JSON Lines: one message per line, no two
+messages glued together), and the daemon alive afterwards.
+
+Bounded: 24 clients, a few seconds of a fast synthetic feed. Python clients
+cannot keep up with it, which is the point: frames are coalesced, writes are
+partial, quotes conflate, and compressed clients take the writable path.
+"""
+import asyncio
+import json
+import os
+import time
+
+import msgpack
+import websockets
+
+from tgtest import Daemon, run
+
+SANITIZED = bool(os.environ.get("TG_SANITIZER"))
+
+
+def check_frame(frame, bad):
+    """Every message of a frame must parse on its own; returns the messages."""
+    if isinstance(frame, bytes):
+        up = msgpack.Unpacker(raw=False)
+        up.feed(frame)
+        msgs = list(up)
+        for m in msgs:
+            if not isinstance(m, dict) or "type" not in m:
+                bad.append(repr(frame[:200]))
+        return msgs
+    out = []
+    if frame.endswith("\n") or frame.startswith("\n") or "\n\n" in frame:
+        bad.append(frame[:200])
+    for line in frame.split("\n"):
+        try:
+            m = json.loads(line)
+        except ValueError:
+            bad.append(line[:300])
+            continue
+        if not isinstance(m, dict) or "type" not in m:
+            bad.append(line[:300])
+        out.append(m)
+    return out
+
+
+def load(d, nclients, seconds, compression_every=2, msgpack_every=3):
+    """nclients on market_data *; every 2nd offers deflate, every 3rd is msgpack."""
+    tok = d.token("load")
+    bad = []
+    counts = {"frames": 0, "msgs": 0, "deflate": 0}
+
+    async def one(i):
+        comp = "deflate" if i % compression_every == 0 else None
+        url = d.url() + "?token=" + tok + ("&format=msgpack" if i % msgpack_every == 0 else "")
+        async with websockets.connect(url, compression=comp, max_size=None,
+                                      close_timeout=1) as w:
+            ext = w.response_headers.get("Sec-WebSocket-Extensions") or ""
+            if "permessage-deflate" in ext:
+                counts["deflate"] += 1
+            check_frame(await w.recv(), bad)
+            await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                     "symbols": ["*"]}))
+            end = time.time() + seconds
+            while time.time() < end:
+                frame = await asyncio.wait_for(w.recv(), 10)
+                counts["frames"] += 1
+                counts["msgs"] += len(check_frame(frame, bad))
+                if i % 4 == 1:
+                    await asyncio.sleep(0.002)  # a slower reader: partial writes, conflation
+
+    async def guarded(i):
+        try:
+            await one(i)
+        except (websockets.ConnectionClosed, OSError, asyncio.TimeoutError) as e:
+            counts.setdefault("lost", []).append(repr(e)[:120])
+
+    async def go():
+        # the clients stop at the deadline whatever they are doing: a loaded
+        # box parses slower than the feed produces
+        tasks = [asyncio.ensure_future(guarded(i)) for i in range(nclients)]
+        await asyncio.wait(tasks, timeout=seconds + 2)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    run(go())
+    return bad, counts
+
+
+FAST_FEED = ('feeds = ({ name = "syn"; type = "synthetic"; rate = 20000; });\n')
+
+
+def test_deflate_under_load_no_crash_and_frames_intact():
+    d = Daemon(config=FAST_FEED + 'server = { listen = "127.0.0.1:0"; compression = true; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        bad, counts = load(d, 24, 3.0 if SANITIZED else 4.0)
+        assert d.proc.poll() is None, "tickgate died under load with compression:\n" + d.log()[-3000:]
+        assert "lost" not in counts, counts
+        assert counts["deflate"] == 12, counts
+        assert counts["msgs"] > 1000, counts
+        assert not bad, "malformed frames: %r" % bad[:5]
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+
+
+def test_frames_intact_under_load_both_encodings_threads():
+    """The framing soak with two service threads and no compression."""
+    d = Daemon(config=FAST_FEED + 'server = { listen = "127.0.0.1:0"; threads = 2; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        bad, counts = load(d, 16, 3.0 if SANITIZED else 5.0, compression_every=1000,
+                           msgpack_every=2)
+        assert d.proc.poll() is None, d.log()[-3000:]
+        assert "lost" not in counts, counts
+        assert counts["msgs"] > 1000, counts
+        assert not bad, "malformed frames: %r" % bad[:5]
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
