@@ -174,7 +174,7 @@ void gw_client_want_write(gw_client_t *s)
 
 static void check_pending_limit(gw_client_t *s)
 {
-    if (s->pending_bytes > (uint64_t)s->t->g->cfg->limits.max_pending_bytes &&
+    if (s->pending_bytes > (uint64_t)s->t->lim.max_pending_bytes &&
         s->state != GW_CLOSING)
         gw_client_close(s, 4008, "slow consumer");
 }
@@ -261,6 +261,7 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
         return;
     s->state = GW_CLOSING;
     s->close_code = code;
+    gw_count_close(s->t, code); /* decided now, whether or not its frame gets out */
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
     /* no more data after a close decision; replies already queued (the one
      * `error` explaining the close) still go out first, except to a slow
@@ -411,7 +412,7 @@ send:
  */
 void gw_client_check_stall(gw_client_t *s, int64_t now)
 {
-    const tg_config_t *cfg = s->t->g->cfg;
+    const struct tg_limits *lim = &s->t->lim;
     s->next_stall_check_ns = now + 250000000LL;
     int outq = 0;
     if (ioctl(lws_get_socket_fd(s->wsi), SIOCOUTQ, &outq) != 0 || outq < 0)
@@ -422,7 +423,7 @@ void gw_client_check_stall(gw_client_t *s, int64_t now)
         s->acked_est = acked;
         s->ack_progress_ns = now;
     }
-    if (s->pending_bytes + (uint64_t)outq > (uint64_t)cfg->limits.max_pending_bytes ||
-        (waiting && now - s->ack_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL))
+    if (s->pending_bytes + (uint64_t)outq > (uint64_t)lim->max_pending_bytes ||
+        (waiting && now - s->ack_progress_ns > (int64_t)lim->max_stall_ms * 1000000LL))
         gw_client_close(s, 4008, "slow consumer");
 }

@@ -35,10 +35,10 @@ static void on_revoke_poll(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     bool waiting = false;
     for (gw_client_t *s = t->clients; s; s = s->next)
-        if (s->state == GW_AWAIT_REVOCATION) {
+        if (s->state == GW_AWAIT_REVOCATION || s->revocation_rechecking) {
             if (gw_auth_check_revocation(s, now))
                 gw_commands_release_held(s);
-            waiting |= s->state == GW_AWAIT_REVOCATION;
+            waiting |= s->state == GW_AWAIT_REVOCATION || s->revocation_rechecking;
         }
     gw_thread_flush_writers(t, false);
     t->revoke_poll_armed = waiting;
@@ -74,6 +74,15 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
     for (gw_client_t *s = t->clients; s; s = s->next) {
+        gw_close_check_linger(s, now);
+        if (s->state != GW_CLOSING &&
+            gw_frame_too_large(s->wsi, s->rxlen, (size_t)t->lim.max_message_bytes)) {
+            /* a frame header alone announced it: lws calls back only with payload */
+            s->rxlen = 0;
+            gw_send_error(s, "message_too_large", "message too large", NULL);
+            gw_client_close(s, 1009, "message too large");
+            continue;
+        }
         if (gw_auth_check_revocation(s, now))
             gw_commands_release_held(s);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
@@ -87,20 +96,11 @@ static void on_timer(lws_sorted_usec_list_t *sul)
         }
     }
     flush_counters(t);
+    arm_revoke_poll(t); /* a 30 s revocation re-check may wait for its answer */
     lws_sul_schedule(t->ctx, 0, &t->sul_timer, on_timer, TIMER_US);
 }
 
 /* ---- the callback ---- */
-
-static void count_close(gw_thread_t *t, int code)
-{
-    char label[32];
-    snprintf(label, sizeof label, "code=\"%d\"", code);
-    tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_clients_closed_total", label,
-                                         "Client connections closed, by close code");
-    if (c)
-        tg_counter_add(c, 1);
-}
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
@@ -119,6 +119,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return 0;
         if (atomic_load_explicit(&t->adopt_waiting, memory_order_relaxed))
             gw_adopt_pending(t);
+        if (atomic_load_explicit(&t->lim_waiting, memory_order_acquire))
+            gw_thread_take_limits(t); /* SIGHUP */
         if (atomic_load(&t->shutdown_req) && !t->closing) {
             t->closing = true;
             for (gw_client_t *s = t->clients; s; s = s->next)
@@ -142,8 +144,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
-            return -1;
-        return 0;
+            uri[0] = 0; /* 404 */
+        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 404, or RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);
@@ -171,7 +173,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         gw_client_addr(&t->g->cfg->server.trusted_proxies, peer, xff, s->peer, sizeof s->peer);
         if (strcmp(peer, s->peer) != 0) { /* behind a trusted proxy: cap the real client */
             if (!gw_ipcap_acquire(t->g->ipcap, s->peer,
-                                  (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+                                  (uint32_t)t->lim.max_conns_per_ip)) {
                 gw_send_error(s, "rate_limited", "too many connections from your address", NULL);
                 gw_client_close(s, 1008, "per-IP connection cap");
                 gw_thread_flush_writers(t, false);
@@ -206,13 +208,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         t = s->t;
-        size_t max = (size_t)t->g->cfg->limits.max_message_bytes;
+        if (s->state == GW_CLOSING)
+            return 0; /* closing (lingering): input is read and dropped */
+        size_t max = (size_t)t->lim.max_message_bytes;
         bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-        if (s->rxlen + len > max) {
+        if (gw_frame_too_large(wsi, s->rxlen + len, max)) {
+            /* at once, also when only the frame header announced it */
             s->rxlen = 0;
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
-            count_close(t, 1009);
-            return -1;
+            gw_send_error(s, "message_too_large", "message too large", NULL);
+            gw_client_close(s, 1009, "message too large");
+            gw_thread_flush_writers(t, false);
+            return 0;
         }
         if (final && s->rxlen == 0) {
             gw_on_client_message(s, in, len, lws_frame_is_binary(wsi));
@@ -246,9 +252,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         if (s->state == GW_CLOSING && s->clen == 0)
-            count_close(s->t, s->close_code);
+            return gw_close_writeable(s); /* close frame, then the lingering drain */
         return gw_client_write(s);
     }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return gw_close_peer(wsi, *ps, in, len);
     case LWS_CALLBACK_CLOSED: {
         gw_client_t *s = *ps;
         if (s) {
@@ -338,6 +346,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         g->m_conflated[c] = tg_metrics_counter(g->metrics, "tickgate_messages_conflated_total",
                                                label, "Unsent messages replaced by newer ones");
     }
+    gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     char host[256];
     int port;
     int rc = gw_table_create(&g->ipcap);
@@ -353,8 +362,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         rc = -ENOMEM;
         goto fail;
     }
-    for (int i = 0; i < g->nthreads; i++)
+    for (int i = 0; i < g->nthreads; i++) {
         pthread_mutex_init(&g->threads[i].adopt_lock, NULL);
+        pthread_mutex_init(&g->threads[i].lim_lock, NULL);
+    }
     if (g->nthreads > 1) {
         int bound = 0;
         g->listen_fd = gw_open_listener(host, port, &bound);
@@ -372,6 +383,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         gw_thread_t *t = &g->threads[i];
         t->g = g;
         t->idx = i;
+        t->lim = cfg->limits;
         t->frame_cap = 256 * 1024;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
         t->frame = malloc(LWS_PRE + t->frame_cap);
@@ -490,9 +502,10 @@ void tg_gateway_shutdown(tg_gateway_t *g, int grace_ms)
         if (t->started)
             lws_cancel_service(t->ctx);
     }
-    int64_t end = tg_mono_ns() + (int64_t)grace_ms * 1000000LL;
+    int64_t start = tg_mono_ns(), end = start + (int64_t)grace_ms * 1000000LL;
+    uint32_t open;
     for (;;) {
-        uint32_t open = 0;
+        open = 0;
         for (int i = 0; i < g->nthreads; i++)
             if (g->threads[i].started)
                 open += atomic_load(&g->threads[i].nclients);
@@ -501,14 +514,30 @@ void tg_gateway_shutdown(tg_gateway_t *g, int grace_ms)
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
+    TG_INFO("clients_closed", "still_open", TG_I(open), "ms",
+            TG_I((tg_mono_ns() - start) / 1000000));
     atomic_store(&g->stop, 1);
+    for (int i = 0; i < g->nthreads; i++)
+        if (g->threads[i].started)
+            lws_cancel_service(g->threads[i].ctx);
+    /* SPEC §11: exit within 5 s whatever the threads do. A service thread that
+     * does not come back within 2 s of the stop is left alone (its context is
+     * not destroyed under it) and reported, rather than hanging the exit. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
     for (int i = 0; i < g->nthreads; i++) {
         gw_thread_t *t = &g->threads[i];
-        if (t->started) {
-            lws_cancel_service(t->ctx);
-            pthread_join(t->thread, NULL);
-            t->started = false;
+        if (!t->started)
+            continue;
+        int rc = pthread_timedjoin_np(t->thread, NULL, &until);
+        if (rc == ETIMEDOUT) {
+            TG_ERROR("gateway_thread_stuck", "thread", TG_I(i),
+                     "reason", TG_S("did not stop within 2 s of the shutdown; left running"));
+            t->stuck = true;
+            continue;
         }
+        t->started = false;
     }
 }
 
@@ -516,10 +545,13 @@ void tg_gateway_destroy(tg_gateway_t *g)
 {
     if (!g)
         return;
+    for (int i = 0; g->threads && i < g->nthreads; i++)
+        if (g->threads[i].stuck)
+            return; /* a thread still runs on all of this: the process exit frees it */
     for (int i = 0; g->threads && i < g->nthreads; i++) {
         gw_thread_t *t = &g->threads[i];
         if (t->ctx)
-            lws_context_destroy(t->ctx); /* closes sessions: CLOSED frees them */
+            lws_context_destroy(t->ctx); /* closes clients: CLOSED frees them */
         gw_hub_free(&t->hub);
         if (t->in) {
             tg_msg_t *m;
@@ -537,6 +569,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             close(t->adopt_q[j]);
         free(t->adopt_q);
         pthread_mutex_destroy(&t->adopt_lock);
+        pthread_mutex_destroy(&t->lim_lock);
     }
     free(g->threads);
     if (g->listen_fd >= 0)
