@@ -20,7 +20,7 @@ import pytest
 import websockets
 
 from servers import Postgres, have_postgres
-from tgtest import BIN, Daemon, free_port, wait_for, wait_port
+from tgtest import BIN, Daemon, free_port, scaled, wait_for, wait_port
 
 NS = 10**9
 
@@ -64,9 +64,10 @@ class Client:
         c.epoch = est["epoch"]
         return c
 
-    async def recv(self, timeout=10.0):
+    async def recv(self, timeout=10.0, raw=False):
+        """Next message within `timeout` s (scaled for slow machines unless raw)."""
         while not self.queue:
-            frame = await asyncio.wait_for(self.ws.recv(), timeout)
+            frame = await asyncio.wait_for(self.ws.recv(), timeout if raw else scaled(timeout))
             for line in frame.split("\n"):
                 m = json.loads(line, parse_float=Decimal)
                 self.all.append(m)
@@ -74,9 +75,9 @@ class Client:
         return self.queue.pop(0)
 
     async def recv_type(self, typ, timeout=10.0, pred=None):
-        end = time.time() + timeout
+        end = time.time() + scaled(timeout)
         while True:
-            m = await self.recv(max(0.01, end - time.time()))
+            m = await self.recv(max(0.01, end - time.time()), raw=True)
             if m.get("type") == typ and (pred is None or pred(m)):
                 return m
 
@@ -88,7 +89,7 @@ class Client:
         end = time.time() + seconds
         try:
             while time.time() < end:
-                await self.recv(max(0.01, end - time.time()))
+                await self.recv(max(0.01, end - time.time()), raw=True)
         except asyncio.TimeoutError:
             pass
 
@@ -181,9 +182,9 @@ def test_bars_live_exact_rest_history_and_since():
             trades = all_trades()
             # every trade ends up in exactly one final 1s bar
             finals = {}
-            end = time.time() + 20
+            end = time.time() + scaled(20)
             while sum(b["trades"] for b in finals.values()) < len(trades) and time.time() < end:
-                m = await c.recv(max(0.01, end - time.time()))
+                m = await c.recv(max(0.01, end - time.time()), raw=True)
                 if m.get("type") == "bar" and m["interval"] == "1s" and m["final"]:
                     finals[m["start"]] = m
             bars1s = [finals[k] for k in sorted(finals)]

@@ -157,7 +157,7 @@ try {
     });
     try {
       await page.waitForFunction(() => window.__tickgate.candles && window.__tickgate.candles.count() >= 1,
-        null, { timeout: 20000, polling: 100 });
+        null, { timeout: 20000 * S, polling: 100 });
     } catch (e) { /* reported below */ }
     result.chart_first = await chartState();
     step('chart_candles');
@@ -166,7 +166,7 @@ try {
       await page.waitForFunction((n) => {
         const b = window.__tickgate.candles.bars();
         return b.length && b[b.length - 1].start > n;
-      }, result.chart_first.newest, { timeout: 20000, polling: 100 });
+      }, result.chart_first.newest, { timeout: 20000 * S, polling: 100 });
     } catch (e) { /* reported below */ }
     await sleep(300);
     result.chart_later = await chartState();
@@ -175,7 +175,7 @@ try {
     await page.click('.chart .iv button[data-iv="1m"]');
     try {
       await page.waitForFunction(() => window.__tickgate.chartKey().endsWith('@1m') &&
-        window.__tickgate.candles.count() >= 1, null, { timeout: 20000, polling: 100 });
+        window.__tickgate.candles.count() >= 1, null, { timeout: 20000 * S, polling: 100 });
     } catch (e) { /* reported below */ }
     result.chart_1m = await chartState();
     await page.click('.chart .iv button[data-iv="1s"]');
