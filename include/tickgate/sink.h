@@ -55,7 +55,7 @@ typedef struct tg_snap_row {
         } a;
         struct {
             char symbol[TG_SYMBOL_MAX + 1];
-            uint8_t interval; /* tg_bar_iv_t */
+            char interval[4]; /* "1s", "1m", "5m", "1h", "1d" */
             tg_dec_t open, high, low, close, volume, vwap;
             uint64_t trades;
         } b;

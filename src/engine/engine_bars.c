@@ -41,7 +41,7 @@ static void queue_row(tg_ebars_t *eb, const char *name, tg_bar_iv_t iv, const tg
     r.kind = TG_SNAP_BAR;
     r.ts = bar->start;
     snprintf(r.b.symbol, sizeof r.b.symbol, "%s", name);
-    r.b.interval = (uint8_t)iv;
+    snprintf(r.b.interval, sizeof r.b.interval, "%s", tg_bar_iv_name(iv));
     r.b.open = bar->open;
     r.b.high = bar->high;
     r.b.low = bar->low;

@@ -2,7 +2,6 @@
  * timestamps, the holdings JSON of a portfolio row.
  */
 #include "pg_int.h"
-#include "tickgate/bars.h"
 
 /* ---- pure helpers ----------------------------------------------------------- */
 
@@ -229,7 +228,7 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
     case TG_SNAP_BAR: {
         lw_str(&w, r->b.symbol);
         lw_tab(&w);
-        lw_str(&w, tg_bar_iv_name((tg_bar_iv_t)r->b.interval));
+        lw_str(&w, r->b.interval);
         lw_tab(&w);
         lw_ts(&w, r->ts);
         const tg_dec_t v[] = {r->b.open, r->b.high, r->b.low, r->b.close, r->b.volume};

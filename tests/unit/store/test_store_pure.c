@@ -161,7 +161,7 @@ TG_TEST(copy_line_bar)
     r.kind = TG_SNAP_BAR;
     r.ts = 1700000040LL * 1000000000LL;
     strcpy(r.b.symbol, "AAPL");
-    r.b.interval = 1; /* 1m */
+    strcpy(r.b.interval, "1m");
     r.b.open = 18950000000LL;
     r.b.high = 19010000000LL;
     r.b.low = 18920000000LL;
