@@ -40,7 +40,13 @@ typedef enum tg_feed_type {
     TG_FEED_WS,
     TG_FEED_TCP,
     TG_FEED_REDIS,
+    TG_FEED__COUNT
 } tg_feed_type_t;
+
+/** "synthetic", "replay", "ws", "tcp", "redis" (the config's names); "?" out of range. */
+const char *tg_feed_type_name(tg_feed_type_t t);
+/** The ws message format names the config accepts, NULL-terminated (feeds/format.c has one parser each). */
+extern const char *const tg_feed_format_names[];
 
 typedef struct tg_feed_conf {
     char *name;
@@ -132,7 +138,13 @@ typedef struct tg_config {
         bool publish;
         char *publish_channel;
         int command_timeout_ms;
+        char *bus_channel;     /* "tickgate:bus": cluster bus (SPEC §14) */
+        char *bus_mode;        /* stream | pubsub */
+        long long bus_maxlen;  /* XADD MAXLEN ~ */
     } redis;
+    struct {
+        char *role;            /* all | ingest | gateway */
+    } node;
     struct {
         char *dir;
         long long segment_bytes, max_bytes;

@@ -34,6 +34,9 @@ typedef enum tg_msg_type {
     TG_MSG_PORTFOLIO_REMOVED, /* no payload: the gateway forgets the key's state */
     TG_MSG_REPLY,             /* built by the gateway for one client */
     TG_MSG_BAR,               /* aux: 1 = final, 0 = partial */
+    /* gateway nodes: the ingest epoch is key_name (bus.h); no payload. A fixed
+     * value: it travels on the cluster bus, and other types may be added below it */
+    TG_MSG_EPOCH = 15,
 } tg_msg_type_t;
 
 typedef struct tg_msg {

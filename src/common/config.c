@@ -444,6 +444,14 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
         return tg__config_fail(ctx, -EINVAL, "redis.url: must start with redis:// or unix:///");
     if (cfg->redis.publish && !*ru)
         return tg__config_fail(ctx, -EINVAL, "redis.publish: needs redis.url");
+    if (strcmp(cfg->node.role, "all") != 0 && !*ru)
+        return tg__config_fail(ctx, -EINVAL, "node.role: %s needs redis.url (the cluster bus)",
+                               cfg->node.role);
+    if (strcmp(cfg->node.role, "gateway") == 0 && cfg->n_feeds)
+        return tg__config_fail(ctx, -EINVAL,
+                               "node.role: a gateway node runs no feeds (remove `feeds`)");
+    if (!*cfg->redis.bus_channel)
+        return tg__config_fail(ctx, -EINVAL, "redis.bus_channel: must not be empty");
     const char *pu = cfg->postgres.url;
     if (*pu && has_prefix(pu, "postgres") && !has_prefix(pu, "postgres://") &&
         !has_prefix(pu, "postgresql://"))

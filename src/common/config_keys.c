@@ -7,9 +7,20 @@ static const char *const jwt_algs[] = {"HS256", "RS256", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
 static const char *const fsync_modes[] = {"none", "interval", "always", NULL};
-static const char *const ws_formats[] = {"finnhub", "alpaca",  "polygon", "coinbase",
-                                         "binance", "tickgate", NULL};
+static const char *const node_roles[] = {"all", "ingest", "gateway", NULL};
+static const char *const bus_modes[] = {"stream", "pubsub", NULL};
+/* The names of feed types (tg_feed_type_t order) and of ws message formats:
+ * the one list each. feeds/feed.c names feed types through tg_feed_type_name;
+ * feeds/format.c's registry is checked against tg_feed_format_names
+ * (tests/unit/feeds/test_formats.c), since config sits below feeds. */
 const char *const tg__config_feed_type_names[] = {"synthetic", "replay", "ws", "tcp", "redis", NULL};
+const char *const tg_feed_format_names[] = {"finnhub", "alpaca",  "polygon", "coinbase",
+                                            "binance", "tickgate", NULL};
+
+const char *tg_feed_type_name(tg_feed_type_t t)
+{
+    return (unsigned)t < TG_FEED__COUNT ? tg__config_feed_type_names[t] : "?";
+}
 
 /* Rows leave the trailing `env` out (NULL): only a few keys have an exact env name. */
 #pragma GCC diagnostic push
@@ -73,6 +84,11 @@ const cfg_key_t tg__config_main_keys[] = {
     {"redis", "publish",            K_BOOL, C(redis.publish), "false", 0, 0, NULL, 0, 0},
     {"redis", "publish_channel",    K_STR,  C(redis.publish_channel), "tickgate:ticks", 0, 0, NULL, 0, 0},
     {"redis", "command_timeout_ms", K_INT,  C(redis.command_timeout_ms), "250", 1, 600000, NULL, 0, 0},
+    {"redis", "bus_channel",        K_STR,  C(redis.bus_channel), "tickgate:bus", 0, 0, NULL, 0, 0},
+    {"redis", "bus_mode",           K_ENUM, C(redis.bus_mode), "stream", 0, 0, bus_modes, 0, 0},
+    {"redis", "bus_maxlen",         K_LL,   C(redis.bus_maxlen), "100000", 100, 1000000000, NULL, 0, 0},
+
+    {"node", "role",                K_ENUM, C(node.role), "all", 0, 0, node_roles, 0, 0},
 
     {"journal", "dir",               K_STR,  C(journal.dir), "", 0, 0, NULL, 0, 0},
     {"journal", "segment_bytes",     K_LL,   C(journal.segment_bytes), "67108864", 4096, 1LL << 40, NULL, 0, 0},
@@ -90,7 +106,7 @@ const cfg_key_t tg__config_feed_keys[] = {
     {NULL, "type",       K_FEEDTYPE, FC(type), NULL, 0, 0, NULL, F_REQUIRED, T_ALL},
     {NULL, "priority",   K_INT,      FC(priority), "0", 0, 1000000, NULL, 0, T_ALL},
     {NULL, "url",        K_STR,      FC(url), "", 0, 0, NULL, F_URLSECRET, T_WS},
-    {NULL, "format",     K_ENUM,     FC(format), "", 0, 0, ws_formats, 0, T_WS},
+    {NULL, "format",     K_ENUM,     FC(format), "", 0, 0, tg_feed_format_names, 0, T_WS},
     {NULL, "api_key",    K_STR,      FC(api_key), "", 0, 0, NULL, F_SECRET, T_WS},
     {NULL, "api_secret", K_STR,      FC(api_secret), "", 0, 0, NULL, F_SECRET, T_WS},
     {NULL, "subscribe",  K_LIST,     FC(subscribe), "", 0, 0, NULL, 0, T_WS},

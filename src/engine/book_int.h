@@ -27,6 +27,7 @@
 #define TG_BOOK_INT_H
 
 #include "tickgate/book.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -29,34 +29,23 @@ static int grow_slots(tg_book_t *b)
     return 0;
 }
 
+/* Room for `extra` more positions / price watches of one symbol. */
 static int reserve_pos(symbook_t *sb, uint32_t extra)
 {
-    if (sb->n + extra <= sb->cap)
-        return 0;
-    uint32_t cap = sb->cap ? sb->cap * 2 : 4;
-    while (cap < sb->n + extra)
-        cap *= 2;
-    pos_t *p = realloc(sb->pos, (size_t)cap * sizeof *p);
-    if (!p)
-        return -ENOMEM;
-    sb->pos = p;
-    sb->cap = cap;
-    return 0;
+    size_t cap = sb->cap;
+    int rc = tg_vec_reserve(&sb->pos, sizeof *sb->pos, &cap, (size_t)sb->n + extra, 4);
+    if (rc == 0)
+        sb->cap = (uint32_t)cap; /* positions of a symbol <= portfolios x holdings: fits */
+    return rc;
 }
 
 static int reserve_watch(symbook_t *sb, uint32_t extra)
 {
-    if (sb->nw + extra <= sb->capw)
-        return 0;
-    uint32_t cap = sb->capw ? sb->capw * 2 : 4;
-    while (cap < sb->nw + extra)
-        cap *= 2;
-    watch_t *w = realloc(sb->w, (size_t)cap * sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    sb->w = w;
-    sb->capw = cap;
-    return 0;
+    size_t cap = sb->capw;
+    int rc = tg_vec_reserve(&sb->w, sizeof *sb->w, &cap, (size_t)sb->nw + extra, 4);
+    if (rc == 0)
+        sb->capw = (uint32_t)cap;
+    return rc;
 }
 
 static void remove_positions(tg_book_t *b, uint32_t slot)

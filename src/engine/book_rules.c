@@ -334,18 +334,11 @@ void tg__book_step_rules(tg_book_t *b, uint32_t slot, int64_t ts)
 
 int tg__book_ensure_syms(tg_book_t *b, uint32_t n)
 {
-    if (n <= b->nsyms)
-        return 0;
-    uint32_t cap = b->nsyms ? b->nsyms : 64;
-    while (cap < n)
-        cap *= 2;
-    symbook_t *s = realloc(b->syms, (size_t)cap * sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    memset(s + b->nsyms, 0, (size_t)(cap - b->nsyms) * sizeof *s);
-    b->syms = s;
-    b->nsyms = cap;
-    return 0;
+    size_t cap = b->nsyms;
+    int rc = tg_vec_reserve(&b->syms, sizeof *b->syms, &cap, n, 64);
+    if (rc == 0)
+        b->nsyms = (uint32_t)cap; /* n <= the symbol table's capacity (uint32_t) */
+    return rc;
 }
 
 void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)

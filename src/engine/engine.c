@@ -14,20 +14,11 @@ quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len)
     int32_t id = tg_symtab_intern(&e->syms, sym, len);
     if (id < 0)
         return NULL;
-    if ((size_t)id >= e->capquotes) {
-        size_t nc = e->capquotes ? e->capquotes * 2 : 256;
-        quote_t *nq = realloc(e->quotes, nc * sizeof *nq);
-        if (!nq)
+    /* the snapshot dirty list holds each symbol at most once: same capacity */
+    if ((size_t)id >= e->capquotes || e->cap_snap_q < e->capquotes) {
+        if (tg_vec_reserve(&e->quotes, sizeof *e->quotes, &e->capquotes, (size_t)id + 1, 256) ||
+            tg_vec_reserve(&e->snap_q, sizeof *e->snap_q, &e->cap_snap_q, e->capquotes, 256))
             return NULL;
-        memset(nq + e->capquotes, 0, (nc - e->capquotes) * sizeof *nq);
-        e->quotes = nq;
-        e->capquotes = nc;
-        /* the snapshot dirty list holds each symbol at most once */
-        uint32_t *ns = realloc(e->snap_q, nc * sizeof *ns);
-        if (!ns)
-            return NULL;
-        e->snap_q = ns;
-        e->cap_snap_q = nc;
     }
     quote_t *q = &e->quotes[id];
     if (!q->sym_len) {

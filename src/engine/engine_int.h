@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
@@ -27,6 +28,9 @@
 #include "tickgate/symtab.h"
 
 #include "engine_bars.h"
+
+/* Ticks popped from a feed ring at once; every per-batch array is this long. */
+#define TG_ENGINE_BATCH 512
 
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
@@ -115,7 +119,7 @@ struct tg_engine {
     _Atomic uint32_t bell;     /* futex word, bumped by wakers */
     _Atomic int sleeping;
 
-    tg_tick_t batch[512];
+    tg_tick_t batch[TG_ENGINE_BATCH]; /* one ring pop */
     char jbuf[4096];
     unsigned char mbuf[4096];
 
@@ -129,7 +133,7 @@ struct tg_engine {
     size_t nearly, capearly;
 
     tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
-    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the tick sinks */
+    tg_tick_t jbatch[TG_ENGINE_BATCH]; /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 
     /* persistence (push == NULL when not configured); see tg__engine_take_snapshot() */

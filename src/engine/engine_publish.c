@@ -8,15 +8,9 @@ void tg__engine_publish(tg_engine_t *e, tg_msg_t *m)
 {
     if (e->nout == 0) {
         /* before the gateways exist (portfolio load at start-up): keep it for them */
-        if (e->nearly == e->capearly) {
-            size_t nc = e->capearly ? e->capearly * 2 : 256;
-            tg_msg_t **ne = realloc(e->early, nc * sizeof *ne);
-            if (!ne) {
-                tg_msg_unref(m);
-                return;
-            }
-            e->early = ne;
-            e->capearly = nc;
+        if (tg_vec_reserve(&e->early, sizeof *e->early, &e->capearly, e->nearly + 1, 256)) {
+            tg_msg_unref(m);
+            return;
         }
         e->early[e->nearly++] = m;
         return;
@@ -301,15 +295,9 @@ static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const t
     if (e->n_alert_q == 0 && e->sinks.snapshots.push(e->sinks.snapshots.ctx, &r, 1) == 1)
         return;
     /* ring full: alert rows are never dropped, they wait (rare, so allocating is fine) */
-    if (e->n_alert_q == e->cap_alert_q) {
-        size_t nc = e->cap_alert_q ? e->cap_alert_q * 2 : 64;
-        tg_snap_row_t *nq = realloc(e->alert_q, nc * sizeof *nq);
-        if (!nq) {
-            TG_ERROR("alert_row_lost", "alert_id", TG_S(a->alert_id));
-            return;
-        }
-        e->alert_q = nq;
-        e->cap_alert_q = nc;
+    if (tg_vec_reserve(&e->alert_q, sizeof *e->alert_q, &e->cap_alert_q, e->n_alert_q + 1, 64)) {
+        TG_ERROR("alert_row_lost", "alert_id", TG_S(a->alert_id));
+        return;
     }
     e->alert_q[e->n_alert_q++] = r;
 }

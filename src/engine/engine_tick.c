@@ -152,7 +152,8 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
  */
 void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
 {
-    int32_t ids[512];
+    /* n <= TG_ENGINE_BATCH: the caller pops into e->batch, which is that long */
+    int32_t ids[TG_ENGINE_BATCH]; /* symbol id per tick (-1: not accepted) */
     size_t conflated = 0, accepted = 0;
     for (size_t i = 0; i < n; i++) {
         const tg_tick_t *t = &ticks[i];
@@ -172,15 +173,9 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             e->jbatch[e->njbatch++] = *t;
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
-        if ((size_t)ids[i] >= e->cap_batch_last) {
-            size_t nc = ((size_t)ids[i] + 1) * 2;
-            uint32_t *nb = realloc(e->batch_last, nc * sizeof *nb);
-            if (!nb)
-                continue;
-            memset(nb + e->cap_batch_last, 0, (nc - e->cap_batch_last) * sizeof *nb);
-            e->batch_last = nb;
-            e->cap_batch_last = nc;
-        }
+        if (tg_vec_reserve(&e->batch_last, sizeof *e->batch_last, &e->cap_batch_last,
+                           (size_t)ids[i] + 1, 256))
+            continue;
         if (e->batch_last[ids[i]])
             conflated++;
         e->batch_last[ids[i]] = (uint32_t)i + 1;

@@ -36,12 +36,6 @@ const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type)
     }
 }
 
-static const char *type_name(tg_feed_type_t t)
-{
-    static const char *const names[] = {"synthetic", "replay", "ws", "tcp", "redis"};
-    return (unsigned)t < 5 ? names[t] : "?";
-}
-
 static int init_tables(tg_feed_t *f, const tg_config_t *cfg)
 {
     const tg_feed_conf_t *c = f->conf;
@@ -86,7 +80,7 @@ int tg_feed_init(tg_feed_t *f, const tg_config_t *cfg, uint16_t index, size_t ri
     f->ops = tg_feed_ops_for(f->conf->type);
     if (!f->ops) {
         TG_ERROR("feed_unsupported", "feed", TG_S(f->conf->name), "type",
-                 TG_S(type_name(f->conf->type)));
+                 TG_S(tg_feed_type_name(f->conf->type)));
         return -ENOTSUP;
     }
     char label[200];

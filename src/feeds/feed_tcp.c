@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
@@ -264,17 +265,11 @@ static int conn_add(tcpf_t *s, int fd)
     return (int)i;
 }
 
-/* Backoff before the next connect: open_wait_ms x 2^fails, capped, +-20 %. */
+/* Backoff before the next connect: the breaker's open wait shape (tg_backoff_ns). */
 static int64_t backoff_ns(tg_feed_t *f, tcpf_t *s)
 {
-    int64_t base = f->conf->breaker.open_wait_ms, cap = f->conf->breaker.open_wait_max_ms;
-    for (int i = 1; i < s->fails && base < cap; i++)
-        base *= 2;
-    if (base > cap)
-        base = cap;
-    s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    int64_t j = (int64_t)((s->rng >> 33) % 401) - 200;
-    return base * (1000 + j) * 1000;
+    return tg_backoff_ns(f->conf->breaker.open_wait_ms, f->conf->breaker.open_wait_max_ms,
+                         (uint32_t)s->fails, &s->rng);
 }
 
 static void schedule_reconnect(tg_feed_t *f, tcpf_t *s)

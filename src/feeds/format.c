@@ -153,17 +153,10 @@ int tg__fmt_int_ts(const tg_json_t *j, tg_json_ref_t r, int64_t unit_ns, int64_t
 
 int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq)
 {
-    int64_t v;
-    int rc;
-    *seq = 0;
-    if (r < 0 || tg_json_type(j, r) == TG_JSON_NULL)
-        return 0;
-    if ((rc = tg_json_i64(j, r, &v)) < 0)
-        return rc;
-    if (v < 0)
-        return -EINVAL;
-    *seq = (uint64_t)v;
-    return 0;
+    int64_t v; /* the same rules as an integer time in units of 1: >= 0 or null */
+    int rc = tg__fmt_int_ts(j, r, 1, &v);
+    *seq = rc ? 0 : (uint64_t)v;
+    return rc;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */

@@ -12,16 +12,6 @@
 #include "tickgate/log.h"
 #include "tickgate/redis.h"
 
-void gw_count_auth_failure(gw_thread_t *t, const char *reason)
-{
-    char label[64];
-    snprintf(label, sizeof label, "reason=\"%s\"", reason);
-    tg_counter_t *ctr = tg_metrics_counter(t->g->metrics, "tickgate_auth_failures_total", label,
-                                           "Authentication failures by reason");
-    if (ctr)
-        tg_counter_add(ctr, 1);
-}
-
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth)
 {
     gw_thread_t *t = s->t;

@@ -80,8 +80,8 @@ static void confirm(gw_client_t *s, const char *type, const tg_cmsg_t *m, char (
     gw_reply_send(s, &r);
 }
 
-static void send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
-                           bool complete)
+void gw_send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete)
 {
     gw_reply_t r;
     gw_reply_begin(&r, 5);
@@ -102,19 +102,19 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
         if (strcmp(m->since[i].key, client_key) == 0)
             since = &m->since[i];
     if (since) {
-        bool same_epoch = strcmp(m->epoch, s->t->g->epoch) == 0;
+        bool same_epoch = strcmp(m->epoch, s->t->epoch) == 0;
         tg_msg_t **msgs;
         uint32_t n;
         if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
                 gw_client_push_ctrl(s, tg_msg_ref(msgs[i]));
             free(msgs);
-            send_recovered(s, m->channel, client_key, since->seq, true);
+            gw_send_recovered(s, m->channel, client_key, since->seq, true);
             return;
         }
         if (k->last)
             gw_client_push_ctrl(s, tg_msg_ref(k->last));
-        send_recovered(s, m->channel, client_key, since->seq, false);
+        gw_send_recovered(s, m->channel, client_key, since->seq, false);
         return;
     }
     if (k->last && m->channel != TG_CH_NOTIFICATIONS && m->channel != TG_CH_SYSTEM)

@@ -59,26 +59,12 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
         uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
         if (!seq)
             continue;
-        char jb[2048];
-        unsigned char mb[2048];
-        if (m->json_len + 40 > sizeof jb || m->mp_len + 20 > sizeof mb || !m->json_len ||
-            (m->mp[0] & 0xf0) != 0x80 || (m->mp[0] & 0x0f) == 0x0f)
-            continue; /* engine alerts are small fixmaps; anything else is a bug */
-        memcpy(jb, m->json, m->json_len - 1);
-        size_t jl = m->json_len - 1 + (size_t)snprintf(jb + m->json_len - 1, 40, ",\"seq\":%" PRIu64 "}", seq);
-        memcpy(mb, m->mp, m->mp_len);
-        mb[0]++; /* one more map entry */
-        tg_enc_t e;
-        tg_enc_init(&e, NULL, 0, mb + m->mp_len, sizeof mb - m->mp_len);
-        e.first[0] = 2;
-        tg_enc_kv_u64(&e, "seq", seq);
-        tg_msg_t *um = tg_msg_new_acl(jb, jl, mb, m->mp_len + e.mlen, m->acl, m->acl_len);
+        /* the per-user seq goes through the encoder: encoded bytes stay immutable */
+        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", seq);
         if (!um)
-            continue;
-        um->type = m->type;
+            continue; /* not a map (a bug) or ENOMEM */
         um->channel = TG_CH_NOTIFICATIONS;
         um->seq = seq;
-        um->ts = m->ts;
         memcpy(um->key_name, k->name, sizeof um->key_name);
         /* alerts are never conflated: they go to every subscriber's ctrl FIFO */
         gw_fanout_publish_ctrl(t, k, um);
@@ -94,6 +80,10 @@ void gw_fanout_drain(gw_thread_t *t)
             tg_msg_t *m = t->batch[i];
             if (m->type == TG_MSG_ALERT && m->channel == TG_CH_NOTIFICATIONS) {
                 publish_alert(t, m);
+                continue;
+            }
+            if (m->type == TG_MSG_EPOCH) { /* gateway node: from the bus (cluster.c) */
+                gw_cluster_on_epoch(t, m);
                 continue;
             }
             if (m->type == TG_MSG_PORTFOLIO_REMOVED) {

@@ -160,7 +160,9 @@ struct gw_thread {
     pthread_t thread;
     bool started;
     bool stuck;              /* did not stop at shutdown: its context is left alone */
-    tg_ring_t *in;           /* engine -> this thread */
+    tg_ring_t *in;           /* engine (or bus consumer) -> this thread */
+    char epoch[24];          /* as g->epoch; on a gateway node the ingest's (cluster.c) */
+    bool epoch_from_bus;     /* gateway node: an ingest epoch was adopted */
     gw_hub_t hub;
     gw_client_t *clients;
     _Atomic uint32_t nclients; /* read by the main thread during shutdown */
@@ -229,6 +231,9 @@ gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name, bool *created);
 void gw_hub_record(gw_hub_t *h, gw_key_t *k, tg_msg_t *m);
 /** Messages of k with seq > since, oldest first, or -1 if not all are in history. */
 int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n);
+/** Forget every key's history (`since` then answers complete:false), and with
+ * `states` their current states too (another epoch's seqs mean nothing). */
+void gw_hub_forget(gw_hub_t *h, bool states);
 int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_client_t *s, uint32_t sub);
 void gw_hub_del_sub(gw_key_t *k, uint32_t pos);
 int gw_hub_add_wild(gw_hub_t *h, gw_client_t *s);
@@ -269,6 +274,13 @@ void gw_fanout_drain(gw_thread_t *t);
  * only) or ask lws for a writable callback. */
 void gw_thread_flush_writers(gw_thread_t *t, bool direct);
 
+/* cluster.c: a TG_MSG_EPOCH from the bus consumer (takes m's reference) */
+void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m);
+
+/* commands.c */
+void gw_send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete);
+
 /* reply.c: replies built for one client */
 typedef struct gw_reply {
     tg_enc_t e;
@@ -283,7 +295,7 @@ void gw_reply_send(gw_client_t *s, gw_reply_t *r);
 void gw_send_error(gw_client_t *s, const char *code, const char *message, const tg_cmsg_id_t *id);
 void gw_send_established(gw_client_t *s);
 
-/* auth.c */
+/* auth.c (gw_count_auth_failure: close.c, with the other labeled counters) */
 void gw_count_auth_failure(gw_thread_t *t, const char *reason);
 /** Verify a token for s (0, -ETIMEDOUT expired, -EPERM invalid, -EACCES other sub). */
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth);
@@ -353,6 +365,10 @@ int gw_close_writeable(gw_client_t *s);
 void gw_close_check_linger(gw_client_t *s, int64_t now);
 /** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
 int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size_t len);
+/** RFC 6455 §7.4: may a peer send this close code? */
+bool gw_close_code_valid(int code);
+/** RFC 6455 §4.2.1: is k (n bytes) the base64 of 16 bytes? */
+bool gw_ws_key_valid(const char *k, int n);
 /** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
  * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok);

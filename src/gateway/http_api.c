@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/bars.h"
 #include "tickgate/embed.h"
@@ -43,89 +44,42 @@ typedef struct http_req {
     bool close_after;      /* the request's body was not read (411): close */
 } http_req_t;
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool err;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->err = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    char tmp[512];
-    int n = tg_json_escape(s, strlen(s), tmp, sizeof tmp);
-    sb_put(b, "\"", 1);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n);
-    sb_put(b, "\"", 1);
-}
-
-static void meta(sbuf_t *b, gw_thread_t *t)
+static void meta(tg_buf_t *b, gw_thread_t *t)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    sb_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
+    tg_buf_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
               ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
 }
 
-static void error_body(sbuf_t *b, gw_thread_t *t, const char *code, const char *msg)
+static void error_body(tg_buf_t *b, gw_thread_t *t, const char *code, const char *msg)
 {
-    sb_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
-    sb_str(b, msg);
-    sb_put(b, "}", 1);
+    tg_buf_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    tg_json_put_cstr(b, msg);
+    tg_buf_puts(b, "}");
     meta(b, t);
 }
 
 size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     size_t n = b.err || b.len >= cap ? 0 : b.len;
     if (n)
         memcpy(out, b.p, n);
-    free(b.p);
+    tg_buf_free(&b);
     return n;
 }
 
-static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
+static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
 {
     r->status = status;
     r->ctype = ctype;
     if (b->err) {
-        free(b->p);
+        tg_buf_free(b);
         r->status = 500;
         r->resp = NULL;
         r->rlen = 0;
@@ -137,18 +91,18 @@ static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 
 static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     respond(r, status, "application/json", &b);
 }
 
 /* Start a success envelope; the caller appends data then calls api_ok_end. */
-static void api_ok_begin(sbuf_t *b)
+static void api_ok_begin(tg_buf_t *b)
 {
-    sb_put(b, "{\"success\":true,\"data\":", 23);
+    tg_buf_puts(b, "{\"success\":true,\"data\":");
 }
 
-static void api_ok_end(http_req_t *r, gw_thread_t *t, sbuf_t *b)
+static void api_ok_end(http_req_t *r, gw_thread_t *t, tg_buf_t *b)
 {
     meta(b, t);
     respond(r, 200, "application/json", b);
@@ -164,7 +118,11 @@ static const char *feed_state_name(tg_feed_t *f)
 static void health_ready(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    bool engine_ok = g->d.engine && tg_engine_running(g->d.engine);
+    /* a gateway node's "engine" is the bus consumer (SPEC §14): ready once it
+     * knows the ingest epoch, so clients never get a node-local one */
+    bool engine_ok = g->d.engine ? tg_engine_running(g->d.engine) : tg_bus_sub_synced(g->d.bus);
+    bool bus_ok = (!g->d.bus || tg_bus_sub_up(g->d.bus)) &&
+                  (!g->d.bus_pub || tg_bus_pub_up(g->d.bus_pub));
     bool any_delivering = false;
     int64_t now = tg_mono_ns();
     for (size_t i = 0; i < g->d.nfeeds; i++) {
@@ -174,25 +132,29 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         if (atomic_load(&g->d.feeds[i].finished))
             any_delivering = true;
     }
+    if (g->d.bus)
+        any_delivering = true; /* a bus outage is degraded, clients stay (SPEC §14) */
     /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
-    bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
+    bool stores_ok = (!g->d.pg || tg_store_pg_up(g->d.pg)) &&
                      (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
     /* some symbol without a closed feed (failover exhausted): degraded too */
     bool feeds_ok = !g->d.engine || tg_engine_degraded_symbols(g->d.engine) == 0;
-    const char *status = !engine_ok || !any_delivering ? "not_ready"
-                         : !stores_ok || !feeds_ok     ? "degraded"
+    const char *status = !engine_ok || !any_delivering   ? "not_ready"
+                         : !stores_ok || !feeds_ok || !bus_ok ? "degraded"
                                                        : "ready";
-    sbuf_t b = {0};
-    sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
+    tg_buf_t b = {0};
+    tg_buf_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
               engine_ok ? "ok" : "down");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         if (i)
-            sb_put(&b, ",", 1);
-        sb_str(&b, g->d.feeds[i].conf->name);
-        sb_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
+            tg_buf_puts(&b, ",");
+        tg_json_put_cstr(&b, g->d.feeds[i].conf->name);
+        tg_buf_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
     }
-    sb_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-              !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
+    tg_buf_printf(&b, "},\"role\":\"%s\",\"bus\":\"%s\"", g->cfg->node.role,
+              !g->d.bus && !g->d.bus_pub ? "disabled" : bus_ok ? "ok" : "down");
+    tg_buf_printf(&b, ",\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+              !g->d.pg ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
               !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
@@ -230,7 +192,7 @@ static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_cla
 static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
         if (!k || !k->last) {
@@ -238,14 +200,14 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     char list[4096];
     const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     if (arg) {
         char *save = NULL;
@@ -254,21 +216,21 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             if (!k || !k->last)
                 continue;
             if (!first)
-                sb_put(&b, ",", 1);
+                tg_buf_puts(&b, ",");
             first = false;
-            sb_put(&b, (const char *)k->last->json, k->last->json_len);
+            tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
                 if (k->channel == TG_CH_MARKET_DATA && k->last) {
                     if (!first)
-                        sb_put(&b, ",", 1);
+                        tg_buf_puts(&b, ",");
                     first = false;
-                    sb_put(&b, (const char *)k->last->json, k->last->json_len);
+                    tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
                 }
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -286,7 +248,7 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
                            const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
         if (!k || !k->last) {
@@ -298,22 +260,22 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
             if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
                 if (!first)
-                    sb_put(&b, ",", 1);
+                    tg_buf_puts(&b, ",");
                 first = false;
-                sb_put(&b, (const char *)k->last->json, k->last->json_len);
+                tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
             }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -337,9 +299,9 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
         }
     }
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     for (uint32_t i = t->alog_len; i-- > 0;) { /* newest first */
         const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
@@ -353,11 +315,11 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
         if (!may)
             continue;
         if (!first)
-            sb_put(&b, ",", 1);
+            tg_buf_puts(&b, ",");
         first = false;
-        sb_put(&b, (const char *)m->json, m->json_len);
+        tg_buf_put(&b, (const char *)m->json, m->json_len);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -435,21 +397,23 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
         if (id >= 0)
             n = tg_bars_query(b, (uint32_t)id, iv, from, to, bars, (size_t)limit);
     }
-    sbuf_t sb = {0};
+    tg_buf_t sb = {0};
     api_ok_begin(&sb);
-    sb_put(&sb, "[", 1);
+    tg_buf_putc(&sb, '[');
     char j[1024];
+    bool first = true;
     for (size_t i = 0; i < n; i++) {
         tg_enc_t e;
         tg_enc_init(&e, j, sizeof j, NULL, 0);
         tg_bar_encode(&e, sym, iv, &bars[i], true, false);
         if (e.err)
             continue;
-        if (i)
-            sb_put(&sb, ",", 1);
-        sb_put(&sb, e.json, e.jlen);
+        if (!first)
+            tg_buf_putc(&sb, ',');
+        first = false;
+        tg_buf_put(&sb, e.json, e.jlen);
     }
-    sb_put(&sb, "]", 1);
+    tg_buf_putc(&sb, ']');
     free(bars);
     api_ok_end(r, t, &sb);
 }
@@ -480,11 +444,11 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
     api_ok_end(r, t, &b);
 }
 
@@ -499,62 +463,55 @@ static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_put(&b, ",\"deleted\":true}", 16);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"deleted\":true}");
     api_ok_end(r, t, &b);
 }
 
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     int64_t now = tg_mono_ns();
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         tg_feed_t *f = &g->d.feeds[i];
         int64_t last = atomic_load(&f->last_tick_ns);
         if (i)
-            sb_put(&b, ",", 1);
-        sb_put(&b, "{\"name\":", 8);
-        sb_str(&b, f->conf->name);
+            tg_buf_puts(&b, ",");
+        tg_buf_puts(&b, "{\"name\":");
+        tg_json_put_cstr(&b, f->conf->name);
         uint64_t rejected = 0;
         for (int k = 1; k < TG_REJECT__COUNT; k++)
             if (f->m_rejected[k])
                 rejected += atomic_load(&f->m_rejected[k]->v);
-        sb_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
+        tg_buf_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
                       "\"ticks_rejected\":%llu,\"last_tick_age_ms\":%lld}",
                   f->ops ? f->ops->type : "?", f->conf->priority, feed_state_name(f),
                   (unsigned long long)atomic_load(&f->m_received->v),
                   (unsigned long long)rejected,
                   last ? (long long)((now - last) / 1000000) : -1LL);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
 static const char *mime_for(const char *path)
 {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".json", "application/json"},         {".png", "image/png"},
+        {".ico", "image/x-icon"},
+    };
     const char *dot = strrchr(path, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (!strcmp(dot, ".html"))
-        return "text/html; charset=utf-8";
-    if (!strcmp(dot, ".js"))
-        return "text/javascript; charset=utf-8";
-    if (!strcmp(dot, ".css"))
-        return "text/css; charset=utf-8";
-    if (!strcmp(dot, ".svg"))
-        return "image/svg+xml";
-    if (!strcmp(dot, ".json"))
-        return "application/json";
-    if (!strcmp(dot, ".png"))
-        return "image/png";
-    if (!strcmp(dot, ".ico"))
-        return "image/x-icon";
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
     return "application/octet-stream";
 }
 
@@ -570,7 +527,7 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
     if (web_root && web_root[0]) {
         char full[1024];
         snprintf(full, sizeof full, "%s%s", web_root, path);
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         if (tg_file_read(full, 16u << 20, &b.p, &b.len) == 0) {
             b.cap = b.len + 1;
             respond(r, 200, mime_for(path), &b);
@@ -607,8 +564,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         return;
     }
     if (!strcmp(p, "/health")) {
-        sbuf_t b = {0};
-        sb_put(&b, "{\"status\":\"ok\"}", 15);
+        tg_buf_t b = {0};
+        tg_buf_puts(&b, "{\"status\":\"ok\"}");
         respond(r, 200, "application/json", &b);
         return;
     }
@@ -645,11 +602,11 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_error(r, t, 404, "not_found", "no demo token here");
             return;
         }
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         api_ok_begin(&b);
-        sb_put(&b, "{\"token\":", 9);
-        sb_str(&b, g->d.demo_token);
-        sb_put(&b, "}", 1);
+        tg_buf_puts(&b, "{\"token\":");
+        tg_json_put_cstr(&b, g->d.demo_token);
+        tg_buf_puts(&b, "}");
         api_ok_end(r, t, &b);
         return;
     }
@@ -679,6 +636,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
                 api_error(r, t, 403, "forbidden", "admin only");
             else if (strlen(p + 19) > TG_PORTFOLIO_ID_MAX)
                 api_error(r, t, 400, "bad_request", "portfolio id too long");
+            else if (!t->g->d.engine) /* node.role gateway: portfolios live on the ingest node */
+                api_error(r, t, 503, "unavailable", "gateway node: send this to the ingest node");
             else if (r->method[0] == 'P')
                 api_put_portfolio(r, t, p + 19);
             else

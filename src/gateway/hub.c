@@ -287,3 +287,17 @@ void gw_hub_del_wild(gw_hub_t *h, gw_client_t *s)
             return;
         }
 }
+
+void gw_hub_forget(gw_hub_t *h, bool states)
+{
+    for (uint32_t b = 0; b < h->nbuckets; b++)
+        for (gw_key_t *k = h->buckets[b]; k; k = k->next) {
+            while (k->hcount)
+                hist_pop(h, k);
+            if (states) {
+                tg_msg_unref(k->last);
+                k->last = NULL;
+            }
+        }
+    h->fhead = h->ftail = 0; /* every FIFO entry pointed at forgotten history */
+}

@@ -280,29 +280,19 @@ int tg_proto_parse(const void *data, size_t len, bool binary, tg_cmsg_t *m, tg_p
 
 static uint64_t be(const unsigned char *p, int k);
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} out_t;
+/* The JSON text goes into the one growable buffer through the one JSON string writer. */
+typedef tg_buf_t out_t;
 
 static int out_put(out_t *o, const char *s, size_t n)
 {
-    if (n > o->cap - o->len)
-        return -ENOSPC;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return 0;
+    tg_buf_put(o, s, n);
+    return o->err ? -ENOMEM : 0;
 }
 
 static int out_str(out_t *o, const char *s, size_t n)
 {
-    if (out_put(o, "\"", 1))
-        return -ENOSPC;
-    int w = tg_json_escape(s, n, o->buf + o->len, o->cap - o->len);
-    if (w < 0)
-        return -ENOSPC;
-    o->len += (size_t)w;
-    return out_put(o, "\"", 1);
+    tg_json_put_str(o, s, n);
+    return o->err ? -ENOMEM : 0;
 }
 
 static int emit(out_t *o, const msgpack_object *ob, int depth)
@@ -449,18 +439,20 @@ int tg_msgpack_to_json(const void *data, size_t len, char **out, size_t *outlen)
     if (msgpack_unpack_next(&up, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto done;
     /* JSON is at most ~6x the MessagePack size (escapes of control bytes, digits) */
-    out_t o = {.cap = len * 6 + 64};
-    o.buf = malloc(o.cap);
-    if (!o.buf) {
+    const size_t bound = len * 6 + 64;
+    out_t o = {0};
+    if (!tg_buf_reserve(&o, bound)) {
         rc = -ENOMEM;
         goto done;
     }
     rc = emit(&o, &up.data, 0);
+    if (!rc && o.len > bound)
+        rc = -ENOSPC;
     if (rc) {
-        free(o.buf);
+        tg_buf_free(&o);
         goto done;
     }
-    *out = o.buf;
+    *out = o.p;
     *outlen = o.len;
 done:
     msgpack_unpacked_destroy(&up);

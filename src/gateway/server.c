@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 
@@ -395,7 +396,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                          (uint64_t)cfg->limits.history_max_bytes);
         if (rc)
             goto fail;
-        rc = tg_engine_add_output(deps->engine, &t->in, engine_wake, t);
+        memcpy(t->epoch, g->epoch, sizeof t->epoch);
+        rc = deps->engine ? tg_engine_add_output(deps->engine, &t->in, engine_wake, t)
+                          : tg_bus_sub_add_output(deps->bus, &t->in, engine_wake, t);
         if (rc || (rc = tg_metrics_watch_ring(g->metrics, t->in)) != 0)
             goto fail;
         struct lws_context_creation_info info;

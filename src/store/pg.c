@@ -66,10 +66,7 @@ void tg__pg_conn_lost(tg_store_pg_t *pg, const char *why)
     }
     atomic_store(&pg->up, 0);
     tg_gauge_set(pg->m_up, 0);
-    pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (pg->backoff_ms > BACKOFF_MAX_MS)
-        pg->backoff_ms = BACKOFF_MAX_MS;
-    pg->next_connect_ns = tg_mono_ns() + (int64_t)pg->backoff_ms * 1000000LL;
+    pg->next_connect_ns = tg_mono_ns() + tg_backoff_next(&pg->backoff);
 }
 
 static const char staging_sql[] =
@@ -115,7 +112,7 @@ static void try_connect(tg_store_pg_t *pg)
     }
     if (!pg->alerts_restored)
         tg__pg_restore_alerts(pg);
-    pg->backoff_ms = 0;
+    tg_backoff_reset(&pg->backoff);
     pg->down_logged = false;
     atomic_store(&pg->up, 1);
     tg_gauge_set(pg->m_up, 1);
@@ -219,6 +216,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
     if (!pg)
         return -ENOMEM;
     pg->cfg = cfg;
+    tg_backoff_init(&pg->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     pg->portfolios = *portfolios;
     int rc = tg_ring_create(&pg->ring, "snapshots", sizeof(tg_snap_row_t), RING_CAP,
                             TG_RING_BLOCK);
@@ -312,7 +310,6 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
     for (size_t i = 0; i < pg->nknown; i++)
         free(pg->known[i]);
     free(pg->known);
-    free(pg->line.p);
     tg_ring_destroy(pg->ring);
     free(pg);
 }

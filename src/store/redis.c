@@ -25,10 +25,7 @@ static void set_down(tg_redis_t *r, const char *why)
     }
     atomic_store(&r->up, 0);
     tg_gauge_set(r->m_up, 0);
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (r->backoff_ms > BACKOFF_MAX_MS)
-        r->backoff_ms = BACKOFF_MAX_MS;
-    r->next_connect_ns = tg_mono_ns() + (int64_t)r->backoff_ms * 1000000LL;
+    r->next_connect_ns = tg_mono_ns() + tg_backoff_next(&r->backoff);
     /* pending lookups are asked again after the reconnect */
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < CACHE_SLOTS; i++)
@@ -85,7 +82,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
             break;
         case 4:
             if (rep->type != REDIS_REPLY_ERROR) {
-                r->backoff_ms = 0;
+                tg_backoff_reset(&r->backoff);
                 r->down_logged = false;
                 atomic_store(&r->up, 1);
                 tg_gauge_set(r->m_up, 1);
@@ -310,6 +307,7 @@ int tg_redis_start(tg_redis_t **out, const tg_config_t *cfg, tg_metrics_t *metri
     if (!r)
         return -ENOMEM;
     r->cfg = cfg;
+    tg_backoff_init(&r->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     int rc = tg_redis_url_parse(cfg->redis.url, &r->url);
     if (rc)
         goto fail;

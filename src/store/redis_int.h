@@ -17,6 +17,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -74,7 +76,7 @@ struct tg_redis {
     redisAsyncContext *ac;
     bool want_read, want_write, connected;
     int64_t connect_started_ns, next_connect_ns;
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     bool down_logged;
     uint64_t outstanding;
     int64_t progress_ns;
@@ -83,7 +85,8 @@ struct tg_redis {
     tg_symtab_t syms;
     qentry_t *q;
     size_t capq;
-    uint32_t *dirty;
+    uint32_t *dirty;       /* symbol ids with a quote to flush, each at most once */
+    size_t capdirty;
     size_t ndirty;
     int64_t next_quote_ns;
 

@@ -22,20 +22,10 @@ void tg__redis_cache_quote(tg_redis_t *r, const tg_tick_t *t)
     int32_t id = tg_symtab_intern(&r->syms, t->symbol, t->sym_len);
     if (id < 0)
         return;
-    if ((size_t)id >= r->capq) {
-        size_t nc = r->capq ? r->capq * 2 : 256;
-        while (nc <= (size_t)id)
-            nc *= 2;
-        qentry_t *nq = realloc(r->q, nc * sizeof *nq);
-        if (!nq)
+    if ((size_t)id >= r->capq || r->capdirty < r->capq) {
+        if (tg_vec_reserve(&r->q, sizeof *r->q, &r->capq, (size_t)id + 1, 256) ||
+            tg_vec_reserve(&r->dirty, sizeof *r->dirty, &r->capdirty, r->capq, 256))
             return;
-        memset(nq + r->capq, 0, (nc - r->capq) * sizeof *nq);
-        r->q = nq;
-        uint32_t *nd = realloc(r->dirty, nc * sizeof *nd);
-        if (!nd)
-            return;
-        r->dirty = nd;
-        r->capq = nc;
     }
     qentry_t *e = &r->q[id];
     /* a quote-only tick keeps the last trade; a trade keeps the last bid/ask */

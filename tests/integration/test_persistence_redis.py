@@ -1,12 +1,14 @@
 """Issue 6: Redis against a real Redis 7 - quote hashes, alert stream, outage,
 redis.publish read by a second tickgate's `redis` feed."""
+import asyncio
 import json
+import re
 import time
 
 import msgpack
 import pytest
 
-from tgtest import Client, Daemon, run, wait_for
+from tgtest import Client, Daemon, run, scaled, wait_for
 import servers
 
 pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
@@ -155,3 +157,44 @@ def test_publish_feeds_a_second_node(redis_srv, tmp_path):
         gw.cleanup()
         if ingest:
             ingest.cleanup()
+
+
+def test_redis_feed_stream_mode(redis_srv):
+    """A `redis` feed with `stream` set reads entries (field `tick`, or the first
+    field) with XREAD from the newest; a malformed entry is a parse error, not fatal."""
+    import msgpack
+    gw = Daemon(config='feeds = ({ name = "sbus"; type = "redis"; stream = "ticks:s"; });\n'
+                'redis = { url = "%s"; };\n' % redis_srv.url)
+    gw.start()
+    try:
+        tok = gw.token("u-1")
+
+        def tick(sym, price):
+            return msgpack.packb({"symbol": sym, "price": price, "size": "1", "bid": None,
+                                  "ask": None, "ts": time.time_ns(), "src_ts": None,
+                                  "source": "x"})
+
+        async def go():
+            c = await Client.connect(gw.url() + "?token=" + tok)
+            await c.recv_type("connection_established")
+            await c.send({"type": "subscribe", "channel": "market_data", "symbols": ["SA", "SB"]})
+            await c.recv_type("subscription_confirmed")
+            r = redis_srv.client()
+            # the feed reads from the newest entry ("$"): add only once its XREAD waits
+            assert await asyncio.to_thread(
+                wait_for, lambda: any(cl.get("cmd") == "xread" for cl in r.client_list()), 10)
+            r.xadd("ticks:s", {"tick": tick("SA", "10.5")})
+            r.xadd("ticks:s", {"other": b"\xc1"})              # malformed: the first field
+            r.xadd("ticks:s", {"x": "1", "tick": tick("SB", "20.25")})
+            got = {}
+            while len(got) < 2:
+                m = await c.recv_type("quote", timeout=scaled(10))
+                got[m["symbol"]] = m["price"]
+            assert got == {"SA": 10.5, "SB": 20.25}, got
+            await c.close()
+        run(go())
+        st, body = gw.http("/metrics")
+        assert re.search(r'tickgate_ticks_rejected_total\{feed="sbus",reason="parse_error"\} 1\b',
+                         body.decode()), body.decode()[-2000:]
+    finally:
+        gw.cleanup()

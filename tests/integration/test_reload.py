@@ -53,8 +53,10 @@ def test_sighup_reloads_limits_clients_stay():
 
             await asyncio.get_running_loop().run_in_executor(
                 None, reload, d, "msgs_per_s = 1; burst = 5;", QUIET_ALERTS)
-            # the thread takes the new limits at its next wake-up (ticks flow at 100/s)
-            await asyncio.sleep(0.5)
+            # the service thread takes the new limits at its next wake-up
+            ok = await asyncio.get_running_loop().run_in_executor(None, lambda: wait_for(
+                lambda: any(e.get("event") == "limits_reloaded" for e in d.log_events()), 10))
+            assert ok, "the gateway thread did not take the new limits"
             for i in range(12):
                 await c.send({"type": "ping", "id": 100 + i})
             msgs = await c.collect(1.5)

@@ -57,9 +57,11 @@ class Gateway:
 
 def _local_gateway():
     d = Daemon(config="", secret=SECRET)
-    paths = synth_paths(SEED, SYMBOLS, 200 * 60)["AAPL"]
     per_s = RATE // len(SYMBOLS)
-    level, n = crossing_level(paths, per_s * 1, per_s * 60)
+    # a level crossed often over ten minutes, not only the first: a slow, sanitized
+    # suite may reach the alert test minutes after the daemon started
+    paths = synth_paths(SEED, SYMBOLS, per_s * 600)["AAPL"]
+    level, n = crossing_level(paths, per_s * 1, per_s * 600)
     pf = [
         portfolio("p-demo-growth", "demo", [("AAPL", "100", "15000", "0.5"),
                                             ("MSFT", "50", "15000", "0.5")],

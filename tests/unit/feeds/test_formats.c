@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "feeds/format_internal.h"
+#include "tickgate/config.h"
+
 #include "tg_test.h"
 #include "tickgate/feed_format.h"
 
@@ -140,6 +142,20 @@ TG_TEST(registry)
     TG_CHECK(tg_format_lookup(NULL) == NULL);
     TG_CHECK(!tg_format_lookup("alpaca")->seq_monotonic);
     TG_CHECK(tg_format_lookup("polygon")->seq_monotonic);
+}
+
+/* The config's list of format names and the parser registry are the same set, in order. */
+TG_TEST(registry_matches_config_names)
+{
+    size_t n = 0;
+    for (; tg_feed_format_names[n]; n++) {
+        const tg_format_ops_t *o = tg_format_at(n);
+        TG_CHECK(o != NULL);
+        if (o)
+            TG_CHECK_EQ_STR(o->name, tg_feed_format_names[n]);
+    }
+    TG_CHECK(n > 0);
+    TG_CHECK(tg_format_at(n) == NULL);
 }
 
 /* Every fixture: good_* clean, bad_* rejected somewhere, hostile_* survive. */
