@@ -17,7 +17,13 @@
  * times on the same ticks; the best and the median of each are reported (the
  * machine is shared: the best is the least disturbed).
  *
- * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2] [bars]
+ * With a 4th argument `rules`, each scenario runs twice back to back: as
+ * above, then with every SPEC §13 risk rule on every portfolio (concentration,
+ * volatility over 300 s, a move watch on two of its symbols), the engine's
+ * once-a-second tg_book_risk_tick included (called whenever a wall-clock
+ * second has passed, as the engine does). Tick ts advance 1 µs per tick.
+ *
+ * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2] [bars|rules]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +98,20 @@ typedef struct result {
     double ticks_per_s, ns_per_holding, p50_ns, p99_ns;
 } result_t;
 
+static bool with_rules;
+
+/* the engine calls tg_book_risk_tick once a wall-clock second */
+static inline void risk_clock(tg_book_t *b, int64_t *next, int64_t ts)
+{
+    if (!with_rules)
+        return;
+    int64_t now = tg_mono_ns();
+    if (now >= *next) {
+        *next = now + 1000000000LL;
+        tg_book_risk_tick(b, ts);
+    }
+}
+
 static void run(const char *name, int npf, int nh, int nsym, long long nticks, long long nbase)
 {
     tg_symtab_t t;
@@ -139,6 +159,19 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
         s.holdings = hs;
         s.n_holdings = (size_t)nh;
         tg_alert_settings_defaults(&s.alerts, NULL);
+        tg_move_spec_t mv[2];
+        if (with_rules) {
+            s.alerts.concentration = 30000000; /* 0.3 */
+            s.alerts.volatility = 5000000;     /* 0.05 */
+            s.alerts.volatility_window_s = 300;
+            for (int k = 0; k < 2; k++) {
+                snprintf(mv[k].symbol, sizeof mv[k].symbol, "%s", hs[k].symbol);
+                mv[k].pct = 1000000; /* 1 % */
+                mv[k].window_s = 60;
+            }
+            s.alerts.move = mv;
+            s.alerts.n_move = 2;
+        }
         if (tg_book_put_portfolio(b, &s, 0, err, sizeof err) < 0) {
             fprintf(stderr, "put: %s\n", err);
             exit(1);
@@ -169,9 +202,11 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
 
     /* throughput pass */
     n_events = 0;
-    int64_t a = tg_mono_ns();
-    for (long long i = 0; i < nticks; i++)
-        tg_book_on_tick(b, ids[tsym[i]], tpx[i], i);
+    int64_t a = tg_mono_ns(), next_risk = a + 1000000000LL;
+    for (long long i = 0; i < nticks; i++) {
+        tg_book_on_tick(b, ids[tsym[i]], tpx[i], i * 1000);
+        risk_clock(b, &next_risk, i * 1000);
+    }
     int64_t el = tg_mono_ns() - a;
     result_t inc = {.ticks_per_s = (double)nticks * 1e9 / (double)el,
                     .ns_per_holding = (double)el / (double)touched};
@@ -224,7 +259,8 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
     int64_t *lat = malloc(sizeof *lat * (size_t)nl);
     for (long long i = 0; i < nl; i++) {
         int64_t s0 = tg_mono_ns();
-        tg_book_on_tick(b, ids[tsym[i]], tpx[i] + 1, i);
+        tg_book_on_tick(b, ids[tsym[i]], tpx[i] + 1, (nticks + i) * 1000);
+        risk_clock(b, &next_risk, (nticks + i) * 1000);
         lat[i] = tg_mono_ns() - s0;
     }
     qsort(lat, (size_t)nl, sizeof *lat, cmp64);
@@ -250,9 +286,10 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
                      .p50_ns = (double)blat[nbase / 2],
                      .p99_ns = (double)blat[nbase * 99 / 100]};
 
-    printf("%s: %d portfolios x %d holdings over %d symbols (build %.2f s), "
+    printf("%s%s: %d portfolios x %d holdings over %d symbols (build %.2f s), "
            "avg %.1f positions per tick\n",
-           name, npf, nh, nsym, build_s, (double)touched / (double)nticks);
+           name, with_rules ? " + risk rules" : "", npf, nh, nsym, build_s,
+           (double)touched / (double)nticks);
     printf("  incremental: %lld ticks  %12.0f ticks/s  %7.2f ns/affected holding  "
            "p50 %8.0f ns  p99 %8.0f ns  (%lld events)\n",
            nticks, inc.ticks_per_s, inc.ns_per_holding, inc.p50_ns, inc.p99_ns, inc_events);
@@ -281,9 +318,16 @@ int main(int argc, char **argv)
     long long t1 = argc > 2 ? atoll(argv[2]) : 5000000;
     long long t2 = argc > 3 ? atoll(argv[3]) : 500000;
     with_bars = argc > 4 && !strcmp(argv[4], "bars");
-    if (!strcmp(which, "R1") || !strcmp(which, "all"))
-        run("R1", 1000, 20, 500, t1, 2000);
-    if (!strcmp(which, "R2") || !strcmp(which, "all"))
-        run("R2", 100000, 20, 5000, t2, 20);
+    bool compare = argc > 4 && !strcmp(argv[4], "rules");
+    for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
+        with_rules = pass == 1;
+        if (!strcmp(which, "R1") || !strcmp(which, "all"))
+            run("R1", 1000, 20, 500, t1, 2000);
+    }
+    for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
+        with_rules = pass == 1;
+        if (!strcmp(which, "R2") || !strcmp(which, "all"))
+            run("R2", 100000, 20, 5000, t2, 20);
+    }
     return 0;
 }

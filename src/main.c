@@ -35,6 +35,7 @@
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
 #include "tickgate/bars.h"
+#include "tickgate/webhook.h"
 #include "tickgate/replay.h"
 #include "tickgate/pg.h"
 
@@ -170,7 +171,9 @@ static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
     int rc = tg_store_pg_migrate(cfg->postgres.url, stdout, err, sizeof err);
     if (rc) {
         fprintf(stderr, "tickgate migrate: %s\n", err);
-        return 1;
+        /* SPEC §15: an empty postgres.url is a configuration error (2), like a
+         * bad key; an unreachable server or failed SQL is a runtime one (1) */
+        return rc == -EINVAL ? EXIT_USAGE : 1;
     }
     return 0;
 }
@@ -351,6 +354,7 @@ typedef struct app {
     tg_redis_t *redis;  /* NULL without redis.url */
     tg_bus_pub_t *bus_pub; /* node.role ingest: engine output -> cluster bus */
     tg_bus_sub_t *bus;     /* node.role gateway: cluster bus -> service threads (no engine) */
+    tg_webhook_t *webhook; /* NULL without alerts.webhook_url / alertmanager_url */
     tg_gateway_t *gateway;
     const char *config_path;
     char demo_token[TG_JWT_MAX_TOKEN];
@@ -506,6 +510,16 @@ stores:
     }
     if (a.pg)
         sinks.snapshots = (tg_row_sink_t){.push = pg_rows, .ctx = a.pg};
+    /* alert delivery: metrics exported from start even when it is off; a gateway
+     * node has no engine, so no alerts of its own to deliver */
+    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics)) != 0) {
+        fprintf(stderr, "tickgate: alerts.webhook_url: cannot start delivery: %s\n",
+                strerror(-rc));
+        goto out;
+    }
+    if (a.webhook)
+        sinks.deliver = (tg_msg_sink_t){.push = tg_webhook_push, .flush = tg_webhook_flush,
+                                        .ctx = a.webhook};
     if (a.engine)
         tg_engine_set_sinks(a.engine, &sinks);
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
@@ -521,6 +535,9 @@ stores:
         .demo_token = cfg->embedded_default ? a.demo_token : NULL,
         .pg = a.pg,
         .redis = a.redis,
+        /* with PostgreSQL, API edits go to the system of record; NOTIFY applies them */
+        .portfolio_write = a.pg ? tg_store_pg_portfolio_write : NULL,
+        .portfolio_write_ctx = a.pg,
         .bus = a.bus,
         .bus_pub = a.bus_pub,
     };
@@ -585,6 +602,7 @@ out:
     /* after the engine (no more rows), before it is freed (NOTIFY puts) */
     tg_store_pg_stop(a.pg, PG_FLUSH_GRACE_MS);
     tg_redis_stop(a.redis);
+    tg_webhook_stop(a.webhook); /* undelivered events stay in journal.dir */
     tg_gateway_destroy(a.gateway);
     tg_engine_destroy(a.engine);
     tg_bus_sub_destroy(a.bus);

@@ -155,8 +155,9 @@
   }
   function hideSignIn() { $('signin').hidden = true; }
 
-  function api(path) {
-    return fetch(path, { headers: { Authorization: 'Bearer ' + S.token }, cache: 'no-store' })
+  function api(path, method) {
+    return fetch(path, { method: method || 'GET', headers: { Authorization: 'Bearer ' + S.token },
+                         cache: 'no-store' })
       .then(function (r) {
         return r.json().catch(function () { return null; }).then(function (j) {
           if (!r.ok || !j || !j.success) {
@@ -409,6 +410,7 @@
       case 'quote': onQuote(m, now); break;
       case 'portfolio': onPortfolio(m, false); noteLatency('pf:' + m.portfolio_id, m); break;
       case 'alert': onAlert(m, false); break;
+      case 'alert_ack': onAck(m); break;
       case 'feed_status': onFeedStatus(m); break;
       case 'bar': onBar(m); break;
       case 'snapshot':
@@ -818,8 +820,35 @@
 
   var RULES = {
     rebalance_drift: 'Rebalance drift', loss_limit: 'Loss limit', gain_target: 'Gain target',
-    price_above: 'Price above', price_below: 'Price below', feed_stale: 'Feed stale', breaker_open: 'Breaker open'
+    price_above: 'Price above', price_below: 'Price below', feed_stale: 'Feed stale', breaker_open: 'Breaker open',
+    concentration: 'Concentration', volatility: 'Volatility', move: 'Move'
   };
+  // alert_id -> who acknowledged it (POST /api/v1/alerts/{id}/ack, alert_ack messages)
+  var acked = new Map();
+  function onAck(m) {
+    if (!m || !m.alert_id) return;
+    acked.set(m.alert_id, m.by || '');
+    alertNodes.forEach(function (li) {
+      if (li.dataset.alertId === m.alert_id) markAcked(li, m.by);
+    });
+  }
+  function markAcked(li, by) {
+    li.classList.add('acked');
+    var b = li.querySelector('button.ack');
+    if (b) { b.disabled = true; b.textContent = 'Acked' + (by ? ' by ' + by : ''); }
+  }
+  function ackButton(a) {
+    var b = el('button', 'ack', 'Ack');
+    b.type = 'button';
+    b.title = 'Mark this alert as read for everyone watching it';
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      api('/api/v1/alerts/' + encodeURIComponent(a.alert_id) + '/ack', 'POST')
+        .then(function (d) { onAck({ alert_id: a.alert_id, by: d && d.by }); })
+        .catch(function () { b.disabled = false; b.textContent = 'Ack failed, retry'; });
+    });
+    return b;
+  }
   var alertNodes = new Map();   // key -> li
   function renderAlerts() {
     var ol = $('alerts');
@@ -849,6 +878,8 @@
         var subj = a.portfolio_id || (a.feed ? 'feed ' + a.feed : '');
         if (subj) msg.append(el('span', 'subj', subj));
         li.append(msg);
+        if (a.state !== 'resolved') li.append(ackButton(a));
+        if (acked.has(a.alert_id)) markAcked(li, acked.get(a.alert_id));
         alertNodes.set(key, li);
       }
       if (li !== cur) ol.insertBefore(li, cur);

@@ -59,6 +59,8 @@ typedef struct tg_feed_conf {
     /* synthetic */
     int rate;                  /* ticks/s, 1000 */
     long long seed;            /* 42 */
+    tg_strlist_t levels;       /* "SYMBOL=PRICE" start levels over tg_default_levels */
+    int step_bp;               /* largest step per tick in basis points, 5 */
     /* replay */
     char *path;
     tg_dec_t speed;            /* 1 = real time; 0 = "max" */
@@ -72,6 +74,7 @@ typedef struct tg_feed_conf {
     /* tcp */
     char *listen;              /* host:port, or "" */
     char *connect;             /* host:port, or "" */
+    tg_strlist_t allow_from;   /* listen: peer addresses/CIDRs allowed; [] = any */
     /* redis */
     char *channel;             /* "tickgate:ticks" */
     char *stream;              /* "" = use pub/sub channel */
@@ -120,12 +123,20 @@ typedef struct tg_config {
         int max_symbols;       /* 100000 */
         int bars_keep;         /* 1440: final bars kept per symbol and interval (SPEC §12) */
         int bar_grace_ms;      /* 1000: a bar is final this long after its end */
+        int unpriced_after_s;  /* 60; 0 = no `unpriced` alert */
         char *tzdir;           /* "/usr/share/zoneinfo"; env TZDIR */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,
             price_hysteresis;
-        char *webhook_url;
+        tg_dec_t concentration, volatility; /* 0 = off (SPEC §13) */
+        int volatility_window_s;            /* 300 */
+        char *webhook_url;                  /* secret inside (password) */
+        char *webhook_secret;               /* secret: HMAC key of X-Tickgate-Signature */
+        int webhook_timeout_ms;             /* 5000 */
+        int webhook_max_retry_s;            /* 86400 */
+        char *alertmanager_url;             /* secret inside (password) */
+        int alertmanager_resend_s;          /* 60: Alertmanager re-send while firing */
     } alerts;
     struct {
         char *url;             /* secret inside (password) */
@@ -202,5 +213,14 @@ int tg_parse_duration_s(const char *s, int64_t *out);
 /** The bundled symbol universe of the embedded default (>= 50 symbols). */
 extern const char *const tg_default_universe[];
 extern const size_t tg_default_universe_len;
+
+/** A reference price: the synthetic feed starts `symbol` at `price` (exact decimal text). */
+typedef struct tg_level {
+    const char *symbol, *price;
+} tg_level_t;
+
+/** Start levels of the bundled universe (a feed's `levels` override them). */
+extern const tg_level_t tg_default_levels[];
+extern const size_t tg_default_levels_len;
 
 #endif

@@ -77,14 +77,6 @@ const tg_format_ops_t *tg_format_lookup(const char *name);
 /** The i-th registered format (0-based), NULL past the end: for listings and fuzzing. */
 const tg_format_ops_t *tg_format_at(size_t i);
 
-/**
- * A point in time as an API takes it: ns since the Unix epoch (digits only,
- * no sign) or RFC 3339 ("2024-05-01T12:00:00Z", "…12:00:00.5+02:00", up to
- * ns), exactly `n` bytes (no NUL needed). 0, -EINVAL (malformed) or
- * -ERANGE (outside 1970..2262). Pure, any thread.
- */
-int tg_format_parse_time(const char *s, size_t n, int64_t *ns);
-
 /** Release the sink's scratch parser; the sink may be reused afterwards. NULL is fine. */
 void tg_format_sink_fini(tg_format_sink_t *s);
 

@@ -57,6 +57,17 @@ size_t tg_store_pg_push(tg_store_pg_t *pg, const tg_snap_row_t *rows, size_t n);
  */
 bool tg_store_pg_wait_first(tg_store_pg_t *pg, int timeout_ms);
 
+/**
+ * PUT/DELETE /api/v1/portfolios/{id} with PostgreSQL (SPEC §15): write the
+ * portfolio (spec NULL = delete) with its holdings and shares in one
+ * transaction; `body` is the request JSON whose "alerts" object is stored as
+ * given. Returns after the COMMIT: 0, -ENOENT (delete of an unknown id),
+ * -ECONNREFUSED or -EIO with a one-line reason in err. ctx is the
+ * tg_store_pg_t. Any thread; blocks for one short transaction.
+ */
+int tg_store_pg_portfolio_write(void *ctx, const char *id, const tg_portfolio_spec_t *spec,
+                                const char *body, size_t blen, char *err, size_t errlen);
+
 /** Any thread: true while the connection is up and the schema usable. */
 bool tg_store_pg_up(const tg_store_pg_t *pg);
 

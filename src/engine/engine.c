@@ -122,7 +122,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     uint64_t seed = 0;
     RAND_bytes((unsigned char *)&seed, sizeof seed);
     tg_book_options_t bo = {.symtab = &e->syms, .on_event = tg__engine_on_book_event, .ud = e,
-                            .alert_seed = seed};
+                            .alert_seed = seed,
+                            .unpriced_after_s = cfg->engine.unpriced_after_s};
     if ((rc = tg_book_create(&bo, &e->book)) != 0)
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
@@ -158,10 +159,14 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     if ((rc = tg__engine_load_portfolios(e, err, errlen)) != 0)
         goto fail;
     if (cfg->journal.dir[0]) {
+        tg__engine_daystate_load(e);
+        e->restoring = true;
         restore_from_journal(e);
         long nb = tg__ebars_rebuild(e->bars, cfg->journal.dir, bar_symbol, e);
         if (nb > 0)
             TG_INFO("bars_restored", "trades", TG_I(nb));
+        e->restoring = false;
+        tg__engine_daystate_apply(e);
     }
     *out = e;
     return 0;
@@ -184,6 +189,8 @@ static void check_degraded(tg_engine_t *e)
     if (now < e->next_degraded_check_ns)
         return;
     e->next_degraded_check_ns = now + 250000000LL;
+    /* same cadence for the `unpriced` rule: its unit is seconds */
+    tg_book_check_unpriced(e->book, tg_now_ns());
     uint32_t closed = 0;
     for (size_t f = 0; f < e->nfeeds && f < 32; f++)
         if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED ||
@@ -256,6 +263,15 @@ static void *engine_thread(void *arg)
         check_session(e);
         check_degraded(e);
         tg__ebars_poll(e->bars, tg_now_ns());
+        tg__engine_daystate_tick(e, tg_mono_ns());
+        int64_t mono = tg_mono_ns();
+        if (mono >= e->next_risk_ns) {
+            /* a steady 1-second cadence (volatility samples are 1-second returns) */
+            e->next_risk_ns = e->next_risk_ns && mono - e->next_risk_ns < 1000000000LL
+                                  ? e->next_risk_ns + 1000000000LL
+                                  : mono + 1000000000LL;
+            tg_book_risk_tick(e->book, tg_now_ns());
+        }
         if (e->sinks.snapshots.push) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
@@ -268,6 +284,8 @@ static void *engine_thread(void *arg)
             if (e->snap_pending)
                 e->snap_pending = !tg__engine_take_snapshot(e, e->snap_ts);
         }
+        if (e->sinks.deliver.flush)
+            e->sinks.deliver.flush(e->sinks.deliver.ctx);
         tg__engine_flush_wakes(e);
         if (total)
             continue;
@@ -319,6 +337,9 @@ void tg_engine_destroy(tg_engine_t *e)
     if (!e)
         return;
     tg_engine_stop(e);
+    if (e->cfg->journal.dir[0] && e->book)
+        tg__engine_daystate_save(e); /* the thread is gone: the last state of the day */
+    tg__engine_daystate_free(e);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);

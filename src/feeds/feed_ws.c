@@ -106,7 +106,10 @@ static void sink_control(tg_format_sink_t *s, tg_format_ctl_t kind, const char *
         m[n] = 0;
         TG_WARN("feed_provider_error", "feed", TG_S(w->f->conf->name), "message", TG_S(m));
     }
-    tg_feed_neutral(w->f);
+    if (kind == TG_FORMAT_CTL_UNKNOWN)
+        tg_feed_unknown_message(w->f); /* SPEC §15: counted, still liveness */
+    else
+        tg_feed_neutral(w->f);
 }
 
 static void sink_error(tg_format_sink_t *s, int err)

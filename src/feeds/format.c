@@ -3,6 +3,8 @@
  */
 #include "format_internal.h"
 
+#include "tickgate/clock.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -185,7 +187,7 @@ static int digits(const char *s, size_t n, size_t at, int count, int *out)
     return 0;
 }
 
-int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns)
+int tg_rfc3339_parse(const char *s, size_t n, int64_t *ns)
 {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int Y, M, D, h, mi, sec, oh = 0, om = 0;
@@ -238,7 +240,7 @@ int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns)
     return 0;
 }
 
-int tg_format_parse_time(const char *s, size_t n, int64_t *ns)
+int tg_time_parse(const char *s, size_t n, int64_t *ns)
 {
     if (!s || n == 0 || n > 64)
         return -EINVAL;
@@ -254,7 +256,7 @@ int tg_format_parse_time(const char *s, size_t n, int64_t *ns)
         *ns = (int64_t)v;
         return 0;
     }
-    return tg__fmt_rfc3339(s, n, ns);
+    return tg_rfc3339_parse(s, n, ns);
 }
 
 int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns)
@@ -266,7 +268,7 @@ int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns)
     if (tg_json_type(j, r) != TG_JSON_STRING)
         return -EINVAL;
     const char *p = tg_json_raw(j, r, &n);
-    return tg__fmt_rfc3339(p, n, ns);
+    return tg_rfc3339_parse(p, n, ns);
 }
 
 int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *j,

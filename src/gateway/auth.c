@@ -53,6 +53,13 @@ void gw_auth_activate(gw_client_t *s, bool reauth)
     gw_thread_t *t = s->t;
     tg_redis_t *redis = t->g->d.redis;
     int64_t now = tg_mono_ns();
+    /* revoked through POST /api/v1/tokens/revoke (this node or, via Redis, another) */
+    if (gw_revoke_match(&t->g->revocations, s->token_hash, &s->claims)) {
+        gw_count_auth_failure(t, "revoked");
+        gw_send_error(s, "token_revoked", "token revoked", NULL);
+        gw_client_close(s, reauth ? 4001 : 1008, "token revoked");
+        return;
+    }
     /* at connect and re-auth: only a verdict from now on counts (ask Redis) */
     s->revocation_asked_ns = now;
     tg_redis_verdict_t v = redis ? tg_redis_revoked_fresh(redis, s->token_hash, 0) : TG_REDIS_NO;

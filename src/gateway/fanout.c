@@ -40,14 +40,7 @@ void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
 static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
-    /* keep the last events for GET /api/v1/alerts */
-    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    if (t->alog_len == cap) {
-        tg_msg_unref(t->alog[t->alog_head]);
-        t->alog_head = (t->alog_head + 1) % cap;
-        t->alog_len--;
-    }
-    t->alog[(t->alog_head + t->alog_len++) % cap] = tg_msg_ref(m);
+    gw_alerts_keep(t, m); /* for GET /api/v1/alerts */
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];
@@ -100,6 +93,8 @@ void gw_fanout_drain(gw_thread_t *t)
                 tg_msg_unref(m);
                 continue;
             }
+            if (m->type == TG_MSG_ALERT) /* feed alerts: the API lists them for admins */
+                gw_alerts_keep(t, m);
             if (m->channel == TG_CH_SYSTEM || m->channel == TG_CH_BARS)
                 gw_fanout_publish_ctrl(t, k, m); /* never conflated, in order (SPEC §11) */
             else

@@ -175,10 +175,14 @@ struct gw_thread {
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
+    tg_msg_t **active;       /* alerts firing now (their firing event), alert_log.c */
+    char (*active_id)[24];   /* their alert ids, parallel to active[] */
+    uint32_t n_active, cap_active;
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a client awaits revocation */
     bool revoke_poll_armed;
     bool revoke_poll_wanted; /* a client awaits its verdict: server.c arms the poll */
+    uint64_t revoke_gen;     /* revocations.gen this thread's clients were checked at */
     bool direct_write;       /* write from the drain, not via writable callbacks */
     uint64_t next_client;
     bool closing;
@@ -196,6 +200,28 @@ struct gw_thread {
     struct tg_limits lim_next;
     _Atomic int lim_waiting;
 };
+
+/* revoke.c: revocations known to this process (tokens by hash, subs by time) */
+typedef struct gw_revocation {
+    bool sub;
+    int64_t at_s;         /* sub: tokens issued at or before this second */
+    char key[129];        /* token SHA-256 hex, or the sub */
+} gw_revocation_t;
+
+typedef struct gw_revocations {
+    pthread_mutex_t lock;
+    gw_revocation_t *v;
+    uint32_t n, cap;
+    _Atomic uint64_t gen; /* bumped on every add: threads re-check their sessions */
+} gw_revocations_t;
+
+int gw_revoke_init(gw_revocations_t *rv);
+void gw_revoke_free(gw_revocations_t *rv);
+void gw_revoke_add(gw_revocations_t *rv, bool sub, const char *key, int64_t at_s);
+/** Whether a token (its hash and claims) is revoked by what this process knows. */
+bool gw_revoke_match(gw_revocations_t *rv, const char *token_hash, const tg_jwt_claims_t *c);
+/** tg_redis_revocation_fn: ud = the gateway. */
+void gw_revoke_from_redis(void *ud, bool sub, const char *key, int64_t at_s);
 
 struct tg_gateway {
     tg_gateway_deps_t d;
@@ -219,6 +245,8 @@ struct tg_gateway {
     bool acceptor_started;
     gw_table_t *http_rate;   /* HTTP API requests per user */
     gw_table_t *notif_seq;   /* per-user notifications seq, shared by the threads */
+    gw_revocations_t revocations;
+    bool revocations_init;
 };
 
 /* hub.c */
@@ -381,6 +409,23 @@ void gw_thread_take_limits(gw_thread_t *t);
 /* http_api.c */
 /** The JSON error envelope (SPEC §6) into out; its length, 0 if it does not fit. */
 size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap);
+/* ---- alert_log.c: alerts remembered for the HTTP API (SPEC §13) ---- */
+typedef struct gw_alert_filter {
+    char portfolio_id[129]; /* "" = any (system alerts never match a portfolio) */
+    char rule[32];          /* "" = any */
+    int state;              /* 0 = any, else tg_alert_state_t */
+    int64_t since;          /* alert ts >= since (ns); 0 = any */
+    uint32_t limit;         /* 1..1000 */
+} gw_alert_filter_t;
+/** Remember an alert event (portfolio or system) and track what fires now. */
+void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m);
+void gw_alerts_free(gw_thread_t *t);
+/** The newest remembered event of an alert (firing ones first), or NULL. */
+const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id);
+/** Whether event m passes every filter of f and the caller may read it. */
+bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,
+                           bool admin, char *const *portfolios, size_t n_portfolios);
+
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
             void *in, size_t len);
 

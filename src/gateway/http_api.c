@@ -74,6 +74,15 @@ size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, cha
     return n;
 }
 
+/* One element of a JSON array: a message's JSON text, comma-separated. */
+static void array_elem(tg_buf_t *b, bool *first, const tg_msg_t *m)
+{
+    if (!*first)
+        tg_buf_putc(b, ',');
+    *first = false;
+    tg_buf_put(b, (const char *)m->json, m->json_len);
+}
+
 static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
 {
     r->status = status;
@@ -215,20 +224,13 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
             if (!k || !k->last)
                 continue;
-            if (!first)
-                tg_buf_puts(&b, ",");
-            first = false;
-            tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
+            array_elem(&b, &first, k->last);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-                if (k->channel == TG_CH_MARKET_DATA && k->last) {
-                    if (!first)
-                        tg_buf_puts(&b, ",");
-                    first = false;
-                    tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-                }
+                if (k->channel == TG_CH_MARKET_DATA && k->last)
+                    array_elem(&b, &first, k->last);
     }
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
@@ -269,54 +271,101 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
     bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
-                if (!first)
-                    tg_buf_puts(&b, ",");
-                first = false;
-                tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-            }
+            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k))
+                array_elem(&b, &first, k->last);
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
-static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c)
+/*
+ * One query argument. lws_get_urlarg_by_name() leaves the last fragment it
+ * looked at in its buffer when the name is absent, so the value is copied out
+ * only when found (issue 13 item 1: "?state=firing" alone read as a
+ * portfolio_id). 1 found, 0 absent, -1 longer than cap - 1.
+ */
+static int urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
 {
-    char pid[128] = "", state[16] = "";
-    const char *v;
-    if ((v = lws_get_urlarg_by_name(wsi, "portfolio_id=", pid, sizeof pid)))
-        memmove(pid, v, strlen(v) + 1);
-    if ((v = lws_get_urlarg_by_name(wsi, "state=", state, sizeof state)))
-        memmove(state, v, strlen(v) + 1);
-    int want = 0;
+    char tmp[1024];
+    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof tmp);
+    out[0] = 0;
+    if (!v)
+        return 0;
+    size_t l = strlen(v);
+    if (l >= cap)
+        return -1;
+    memcpy(out, v, l + 1);
+    return 1;
+}
+
+/* since=: RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset allowed) or ns. */
+static int parse_since(const char *s, int64_t *ns)
+{
+    return tg_time_parse(s, strlen(s), ns);
+}
+
+/* The query of GET /api/v1/alerts[/active]; false after answering 400. */
+static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_alert_filter_t *f)
+{
+    char state[16], since[64], limit[16];
+    memset(f, 0, sizeof *f);
+    f->limit = 1000;
+    if (urlarg(wsi, "portfolio_id=", f->portfolio_id, sizeof f->portfolio_id) < 0 ||
+        urlarg(wsi, "rule=", f->rule, sizeof f->rule) < 0 ||
+        urlarg(wsi, "state=", state, sizeof state) < 0 ||
+        urlarg(wsi, "since=", since, sizeof since) < 0 ||
+        urlarg(wsi, "limit=", limit, sizeof limit) < 0) {
+        api_error(r, t, 400, "bad_request", "query argument too long");
+        return false;
+    }
     if (state[0]) {
         if (!strcmp(state, "firing"))
-            want = 1;
+            f->state = TG_ALERT_FIRING;
         else if (!strcmp(state, "resolved"))
-            want = 2;
+            f->state = TG_ALERT_RESOLVED;
         else {
             api_error(r, t, 400, "bad_request", "state must be firing or resolved");
-            return;
+            return false;
         }
     }
+    tg_alert_rule_t rule;
+    if (f->rule[0] && tg_alert_rule_parse(f->rule, &rule) != 0) {
+        api_error(r, t, 400, "bad_request", "unknown rule");
+        return false;
+    }
+    if (since[0] && parse_since(since, &f->since) != 0) {
+        api_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
+        return false;
+    }
+    if (limit[0]) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || v < 1 || v > 1000) {
+            api_error(r, t, 400, "bad_request", "limit must be 1..1000");
+            return false;
+        }
+        f->limit = (uint32_t)v;
+    }
+    return true;
+}
+
+/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
+static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                       bool active)
+{
+    gw_alert_filter_t f;
+    if (!alert_filter(wsi, r, t, &f))
+        return;
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    uint32_t n = active ? t->n_active : t->alog_len, out = 0;
     tg_buf_t b = {0};
     api_ok_begin(&b);
     tg_buf_puts(&b, "[");
-    bool first = true;
-    for (uint32_t i = t->alog_len; i-- > 0;) { /* newest first */
-        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
-        if (want && (int)m->aux != want)
+    for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
+        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
+        if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
             continue;
-        if (pid[0] && strcmp(pid, m->key_name) != 0)
-            continue;
-        bool may = c->admin || tg_msg_acl_has(m, c->sub);
-        for (size_t j = 0; !may && j < c->n_portfolios; j++)
-            may = strcmp(c->portfolios[j], m->key_name) == 0;
-        if (!may)
-            continue;
-        if (!first)
+        if (out++)
             tg_buf_puts(&b, ",");
-        first = false;
         tg_buf_put(&b, (const char *)m->json, m->json_len);
     }
     tg_buf_puts(&b, "]");
@@ -338,7 +387,7 @@ static bool time_arg(struct lws *wsi, const char *name, int64_t *out)
     memcpy(t, v, n + 1);
     if (n > 6 && t[n - 6] == ' ')
         t[n - 6] = '+';
-    return tg_format_parse_time(t, n, out) == 0;
+    return tg_time_parse(t, n, out) == 0;
 }
 
 /* GET /api/v1/bars/{symbol}?interval=&from=&to=&limit= (SPEC §12): final bars,
@@ -418,6 +467,101 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
     api_ok_end(r, t, &sb);
 }
 
+/* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
+static void api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
+{
+    char id[TG_ALERT_ID_LEN + 1];
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : 0;
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+        api_error(r, t, 404, "not_found", "no such route");
+        return;
+    }
+    memcpy(id, p, n);
+    id[n] = 0;
+    const tg_msg_t *m = gw_alerts_find(t, id);
+    gw_alert_filter_t any;
+    memset(&any, 0, sizeof any);
+    if (!m) {
+        api_error(r, t, 404, "not_found", "no such alert");
+        return;
+    }
+    if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
+        api_error(r, t, 403, "forbidden", "alert is not yours");
+        return;
+    }
+    bool system = m->channel == TG_CH_SYSTEM;
+    if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    tg_buf_t b = {0};
+    api_ok_begin(&b);
+    tg_buf_puts(&b, "{\"alert_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"acknowledged\":true,\"by\":");
+    tg_json_put_cstr(&b, c->sub);
+    tg_buf_puts(&b, "}");
+    api_ok_end(r, t, &b);
+}
+
+/*
+ * POST /api/v1/tokens/revoke (admin), {"token":"<jwt>"} or {"sub":"u-1"}:
+ * applied here at once (this node's sessions close on the next timer), and
+ * with Redis stored and announced to every node (SPEC §13).
+ */
+static void api_revoke(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    tg_json_t j = {0};
+    char sub[TG_PORTFOLIO_ID_MAX + 1] = "", hash[65] = "";
+    int64_t now = time(NULL), ttl = 0;
+    if (!r->body || tg_json_parse(&j, r->body, r->blen, 64, 4) != 0 ||
+        tg_json_type(&j, 0) != TG_JSON_OBJECT) {
+        tg_json_free(&j);
+        api_error(r, t, 400, "bad_request", "body must be {\"token\":…} or {\"sub\":…}");
+        return;
+    }
+    tg_json_ref_t tok = tg_json_get(&j, 0, "token"), sb = tg_json_get(&j, 0, "sub");
+    const char *bad = NULL;
+    if ((tok >= 0) == (sb >= 0) || tg_json_size(&j, 0) != 1)
+        bad = "give exactly one of token and sub";
+    else if (sb >= 0 && (tg_json_str(&j, sb, sub, sizeof sub, NULL) != 0 || !sub[0]))
+        bad = "sub must be a non-empty string of at most 128 bytes";
+    else if (tok >= 0) {
+        size_t n;
+        const char *p = tg_json_type(&j, tok) == TG_JSON_STRING ? tg_json_raw(&j, tok, &n) : NULL;
+        tg_jwt_claims_t c;
+        int rc = p ? tg_jwt_verify(g->d.jwt, p, n, now, &c) : -EINVAL;
+        if (rc == 0) {
+            ttl = tg_jwt_deadline(g->d.jwt, &c) - now; /* the key lives as long as the token */
+            tg_jwt_claims_free(&c);
+        }
+        if (rc == 0 || rc == TG_JWT_EEXPIRED)
+            tg_jwt_sha256_hex(p, n, hash);
+        else
+            bad = "token is not one of ours (malformed or bad signature)";
+    }
+    tg_json_free(&j);
+    if (bad) {
+        api_error(r, t, 400, "bad_request", bad);
+        return;
+    }
+    bool is_sub = sub[0] != 0;
+    const char *key = is_sub ? sub : hash;
+    gw_revoke_add(&g->revocations, is_sub, key, now);
+    bool shared = g->d.redis && tg_redis_revoke(g->d.redis, is_sub, key, now, ttl) == 0;
+    TG_INFO("token_revoked", "kind", TG_S(is_sub ? "sub" : "token"), "sub",
+            TG_S(is_sub ? sub : ""), "shared", TG_B(shared));
+    tg_buf_t b = {0};
+    api_ok_begin(&b);
+    tg_buf_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
+              is_sub ? "sub" : "token_sha256");
+    tg_json_put_cstr(&b, key);
+    tg_buf_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
+    api_ok_end(r, t, &b);
+}
+
 /* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
 static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
@@ -440,7 +584,18 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
     }
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
     bool existed = k && k->last;
-    if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
+    if (t->g->d.portfolio_write) {
+        /* PostgreSQL is the system of record: answer after the commit; its
+         * NOTIFY brings the portfolio into every node's engine */
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, spec, r->body, r->blen,
+                                         err, sizeof err);
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
@@ -455,11 +610,22 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
-    if (!k || !k->last) {
+    if (t->g->d.portfolio_write) {
+        char err[256] = "";
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, NULL, NULL, 0, err,
+                                         sizeof err);
+        if (rc == -ENOENT) {
+            api_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (!k || !k->last) {
         api_error(r, t, 404, "not_found", "no such portfolio");
         return;
-    }
-    if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
+    } else if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
@@ -654,7 +820,17 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
                  !strchr(p + 13, '/'))
             api_bars(wsi, r, t, p + 13);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
-            api_alerts(wsi, r, t, &c);
+            api_alerts(wsi, r, t, &c, false);
+        else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))
+            api_alerts(wsi, r, t, &c, true);
+        else if (!strcmp(r->method, "POST") && !strncmp(p, "/api/v1/alerts/", 15))
+            api_ack(r, t, &c, p + 15);
+        else if (!strcmp(r->method, "POST") && !strcmp(p, "/api/v1/tokens/revoke")) {
+            if (!c.admin)
+                api_error(r, t, 403, "forbidden", "admin only");
+            else
+                api_revoke(r, t);
+        }
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");
@@ -790,7 +966,7 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
     }
     case LWS_CALLBACK_HTTP_BODY: {
         http_req_t *r = pr ? *pr : NULL;
-        if (!r || r->too_large)
+        if (!r || r->too_large || !len) /* an empty body may come as (NULL, 0) */
             return 0;
         if (r->blen + len > MAX_BODY) {
             r->too_large = true;

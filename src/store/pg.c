@@ -82,7 +82,8 @@ static const char staging_sql[] =
     "ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_b (symbol text, iv text, start timestamptz, "
     "open numeric, high numeric, low numeric, close numeric, volume numeric, trades bigint, "
-    "vwap numeric) ON COMMIT DELETE ROWS;";
+    "vwap numeric) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;";
 
 static void try_connect(tg_store_pg_t *pg)
 {
@@ -218,6 +219,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
     pg->cfg = cfg;
     tg_backoff_init(&pg->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     pg->portfolios = *portfolios;
+    pthread_mutex_init(&pg->api_lock, NULL);
     int rc = tg_ring_create(&pg->ring, "snapshots", sizeof(tg_snap_row_t), RING_CAP,
                             TG_RING_BLOCK);
     if (rc)
@@ -228,7 +230,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
         pg->m_rows[t] = tg_metrics_counter(metrics, "tickgate_snapshot_rows_total", label,
                                            "Rows written to PostgreSQL, by table");
     }
-    pg->m_rows[T_R] = pg->m_rows[T_A];
+    pg->m_rows[T_R] = pg->m_rows[T_K] = pg->m_rows[T_A];
     pg->m_dropped = tg_metrics_counter(metrics, "tickgate_snapshot_dropped_total", NULL,
                                        "Snapshot rows dropped past postgres.max_buffer_rows");
     pg->m_backlog = tg_metrics_gauge(metrics, "tickgate_snapshot_backlog", NULL,
@@ -262,6 +264,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
 fail_ring:
     tg_ring_destroy(pg->ring);
 fail:
+    pthread_mutex_destroy(&pg->api_lock);
     free(pg);
     return rc;
 }
@@ -302,6 +305,9 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
             tg_msg_unref(r.p.holdings);
     if (pg->conn)
         PQfinish(pg->conn);
+    if (pg->api_conn)
+        PQfinish(pg->api_conn);
+    pthread_mutex_destroy(&pg->api_lock);
     for (seg_t *s = pg->head, *n; s; s = n) {
         n = s->next;
         tg__pg_seg_free(s);

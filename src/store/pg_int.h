@@ -47,10 +47,11 @@ typedef struct seg {
 
 /* kinds before T_A are snapshot-like rows (dropped past the buffer without
  * journal.dir); T_A and later are alert rows, never dropped */
-enum { T_Q, T_P, T_B, T_A, T_R, T_COUNT };
-static const char tags[T_COUNT] = {'Q', 'P', 'B', 'A', 'R'};
+enum { T_Q, T_P, T_B, T_A, T_R, T_K, T_COUNT };
+static const char tags[T_COUNT] = {'Q', 'P', 'B', 'A', 'R', 'K'};
 static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots", "bars",
-                                                 "portfolio_alerts", "portfolio_alerts"};
+                                                 "portfolio_alerts", "portfolio_alerts",
+                                                 "portfolio_alerts"};
 
 struct tg_store_pg {
     const tg_config_t *cfg;
@@ -64,6 +65,8 @@ struct tg_store_pg {
     int grace_ms;
 
     PGconn *conn;
+    PGconn *api_conn;         /* PUT/DELETE portfolio writes (pg_portfolio_write.c) */
+    pthread_mutex_t api_lock; /* serializes them */
     int64_t next_connect_ns;
     tg_backoff_t backoff; /* reconnect waits */
     bool ever_up, alerts_restored, down_logged;

@@ -23,6 +23,7 @@ void tg__pg_add_row(tg_store_pg_t *pg, tg_snap_row_t *r)
             : r->kind == TG_SNAP_PORTFOLIO ? T_P
             : r->kind == TG_SNAP_BAR ? T_B
             : r->kind == TG_SNAP_ALERT_FIRING ? T_A
+            : r->kind == TG_SNAP_ALERT_ACK    ? T_K
                                               : T_R;
     const char *source = NULL;
     if (r->kind == TG_SNAP_QUOTE && r->q.source < pg->cfg->n_feeds)
@@ -139,7 +140,7 @@ static void drop_oldest(tg_store_pg_t *pg, uint64_t limit)
             char *nl = memchr(s->data + i, '\n', s->len - i);
             size_t l = nl ? (size_t)(nl - (s->data + i)) + 1 : s->len - i;
             int t = tg__pg_tag_index(s->data[i]);
-            if (t == T_A || t == T_R) {
+            if (t >= T_A) {
                 memmove(s->data + w, s->data + i, l);
                 w += l;
             } else {

@@ -11,6 +11,7 @@ static const char *const copy_sql[T_COUNT] = {
     "COPY tg_stage_b FROM STDIN",
     "COPY tg_stage_a FROM STDIN",
     "COPY tg_stage_r FROM STDIN",
+    "COPY tg_stage_k FROM STDIN",
 };
 
 static const char *const move_sql[T_COUNT] = {
@@ -27,6 +28,7 @@ static const char *const move_sql[T_COUNT] = {
     "title, message, metadata, created_at FROM tg_stage_a ON CONFLICT DO NOTHING",
     "UPDATE portfolio_alerts a SET resolved_at = r.resolved_at FROM tg_stage_r r "
     "WHERE a.id = r.id AND a.resolved_at IS NULL",
+    "UPDATE portfolio_alerts a SET is_read = true FROM tg_stage_k k WHERE a.id = k.id",
 };
 
 /* COPY the lines of table t from segments [from, to) into its staging table. */

@@ -26,6 +26,7 @@ static void set_down(tg_redis_t *r, const char *why)
     atomic_store(&r->up, 0);
     tg_gauge_set(r->m_up, 0);
     r->next_connect_ns = tg_mono_ns() + tg_backoff_next(&r->backoff);
+    r->revocations_inflight = false; /* its reply will not come */
     /* pending lookups are asked again after the reconnect */
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < CACHE_SLOTS; i++)
@@ -79,6 +80,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
                 TG_ERROR("redis_auth_failed", "error", TG_S(rep->str));
                 redisAsyncDisconnect(ac);
             }
+            break;
+        case 5:
+            tg__redis_on_revocations(r, rep);
             break;
         case 4:
             if (rep->type != REDIS_REPLY_ERROR) {
@@ -244,6 +248,7 @@ static void *redis_thread(void *arg)
             abandon(r, "command timeout");
         drain(r);
         tg__redis_run_requests(r);
+        tg__redis_poll_revocations(r, now);
         if (now >= r->next_quote_ns) {
             r->next_quote_ns = now + QUOTE_FLUSH_NS;
             if (r->connected && atomic_load(&r->up))

@@ -1,4 +1,4 @@
-/* fuzz_time.c - libFuzzer target for tg_format_parse_time (the REST from/to/since values).
+/* fuzz_time.c - libFuzzer target for tg_time_parse (the REST from/to/since values).
  *
  * Any bytes: 0 with a non-negative time, -EINVAL or -ERANGE, nothing else,
  * no read past `size` (exact-size heap copy). A digits-only input must give
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tickgate/feed_format.h"
+#include "tickgate/clock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     int64_t ns = -1;
-    int rc = tg_format_parse_time(s, size, &ns);
+    int rc = tg_time_parse(s, size, &ns);
     if (rc == 0) {
         if (ns < 0)
             abort();
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                              tm.tm_sec, (long long)(ns % 1000000000));
             int64_t back = -1;
-            if (tg_format_parse_time(buf, (size_t)n, &back) != 0 || back != ns)
+            if (tg_time_parse(buf, (size_t)n, &back) != 0 || back != ns)
                 abort();
         }
     } else if (rc != -EINVAL && rc != -ERANGE) {

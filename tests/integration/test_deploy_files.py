@@ -31,6 +31,7 @@ SPEC_METRICS = {
     "tickgate_snapshot_rows_total", "tickgate_snapshot_backlog", "tickgate_snapshot_dropped_total",
     "tickgate_journal_bytes_total", "tickgate_redis_up", "tickgate_postgres_up",
     "tickgate_io_uring_enabled",
+    "tickgate_webhook_sent_total", "tickgate_webhook_backlog",  # SPEC §13
 }
 # SPEC §14 cluster metrics (README "Scale-out"), on ingest and gateway nodes.
 CLUSTER_METRICS = {

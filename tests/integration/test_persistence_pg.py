@@ -85,10 +85,10 @@ def test_migrate_twice_is_idempotent_and_failures_are_clear(cluster):
         assert cols["quantity"] == ("numeric", 38, 8)
         assert cols["target_weight"] == ("numeric", 20, 8)
     conn.close()
-    # empty url and unreachable server: exit 1, one clear line
+    # empty url: exit 2 naming the key (SPEC §15); unreachable server: exit 1, one clear line
     r = subprocess.run([BIN, "migrate"], env={"PATH": os.environ.get("PATH", "")},
                        capture_output=True, text=True)
-    assert r.returncode == 1 and "postgres.url" in r.stderr and "empty" in r.stderr
+    assert r.returncode == 2 and "postgres.url" in r.stderr and "empty" in r.stderr
     from tgtest import free_port
     r = migrate("postgresql://postgres@127.0.0.1:%d/x" % free_port())
     assert r.returncode == 1 and "cannot connect" in r.stderr

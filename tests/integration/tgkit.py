@@ -69,28 +69,54 @@ def _rng(seed):
     return nxt
 
 
-def synth_paths(seed, symbols, ticks_per_symbol):
+def default_levels():
+    """The bundled reference levels (tg_default_levels in src/common/universe.c),
+    in 1e-8 units."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/common/universe.c")) as f:
+        text = f.read()
+    out = {}
+    for sym, px in re.findall(r'\{"([^"]+)", "([0-9.]+)"\}', text):
+        whole, _, frac = px.partition(".")
+        out[sym] = int(whole) * 10**8 + int((frac + "0" * 8)[:8])
+    return out
+
+
+def _trunc_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def synth_paths(seed, symbols, ticks_per_symbol, step_bp=5, levels=None, exact=False):
     """Prices (in cents) of each symbol's successive ticks, exactly as
-    src/feeds/feed_synthetic.c produces them (round robin over symbols)."""
+    src/feeds/feed_synthetic.c produces them (round robin over symbols).
+    Symbols whose unit is finer than a cent (start below 100.00) come out in
+    cents rounded down; exact=True gives 1e-8 units instead."""
     nxt = _rng(seed)
-    price = {s: 2000 + nxt() % 50000 for s in symbols}
+    table = dict(default_levels())
+    table.update(levels or {})
+    price, unit = {}, {}
+    for s in symbols:
+        seeded = (2000 + nxt() % 50000) * 10**6
+        p = table.get(s, seeded)
+        u = 10**6
+        while u > 1 and u > p // 10000:
+            u //= 10
+        p = p // u * u
+        price[s], unit[s] = max(p, 100 * u), u
     out = {s: [] for s in symbols}
     for _ in range(ticks_per_symbol):
         for s in symbols:
-            p = price[s] * 1000000  # cents -> 1e-8 units
-            bp = nxt() % 11 - 5
-            delta = p * bp
-            delta = -((-delta) // 10000) if delta < 0 else delta // 10000
-            c = 1000000
-            q = -((-delta) // c) if delta < 0 else delta // c
-            np_ = p + q * c
+            p, c = price[s], unit[s]
+            bp = nxt() % (2 * step_bp + 1) - step_bp
+            delta = _trunc_div(p * bp, 10000)
+            np_ = p + _trunc_div(delta, c) * c
             if np_ == p:
                 np_ += c if bp > 0 else (-c if bp < 0 else 0)
             if np_ < 100 * c:
                 np_ = 100 * c
             nxt()  # size
-            price[s] = np_ // c
-            out[s].append(price[s])
+            price[s] = np_
+            out[s].append(np_ if exact else np_ // 10**6)
     return out
 
 

@@ -225,6 +225,20 @@ try {
     result.new_alert = await h.jsonValue();
     result.new_alert_ms = Date.now() - t0;
     step('alert');
+    // the ack button: POST /api/v1/alerts/{id}/ack, then alert_ack over the socket
+    const id = result.new_alert.id;
+    await page.evaluate((aid) => {
+      const li = Array.from(document.querySelectorAll('#alerts li.alert.firing')).find((x) => x.dataset.alertId === aid);
+      li.querySelector('button.ack').click();
+    }, id);
+    const ah = await page.waitForFunction((aid) => {
+      const li = Array.from(document.querySelectorAll('#alerts li.alert.firing')).find((x) => x.dataset.alertId === aid);
+      const acks = (window.__tickgate.stats.byType || {}).alert_ack || 0;
+      if (!li || !li.classList.contains('acked') || acks < 1) return null;
+      return { cls: li.className, button: li.querySelector('button.ack').textContent, acks };
+    }, id, { timeout: 20000 * S, polling: 100 });
+    result.acked = await ah.jsonValue();
+    step('ack');
     await sleep(400);
     await page.screenshot({ path: join(out, 'dashboard-alert.png') });
   }

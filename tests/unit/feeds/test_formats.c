@@ -12,6 +12,7 @@
 #include "tickgate/config.h"
 
 #include "tg_test.h"
+#include "tickgate/clock.h"
 #include "tickgate/feed_format.h"
 
 #define NOW 1763800000999000000LL
@@ -449,7 +450,7 @@ TG_TEST(rfc3339)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ns = -1;
-        int rc = tg__fmt_rfc3339(cases[i].s, strlen(cases[i].s), &ns);
+        int rc = tg_rfc3339_parse(cases[i].s, strlen(cases[i].s), &ns);
         if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns))
             fprintf(stderr, "  rfc3339 %s: rc %d ns %lld\n", cases[i].s, rc, (long long)ns);
         TG_CHECK_EQ_INT(rc, cases[i].rc);
@@ -461,28 +462,28 @@ TG_TEST(rfc3339)
 TG_TEST(parse_time_ns_or_rfc3339)
 {
     int64_t ns = 0;
-    TG_CHECK_EQ_INT(tg_format_parse_time("1700000000123456789", 19, &ns), 0);
+    TG_CHECK_EQ_INT(tg_time_parse("1700000000123456789", 19, &ns), 0);
     TG_CHECK_EQ_INT(ns, 1700000000123456789LL);
-    TG_CHECK_EQ_INT(tg_format_parse_time("0", 1, &ns), 0);
+    TG_CHECK_EQ_INT(tg_time_parse("0", 1, &ns), 0);
     TG_CHECK_EQ_INT(ns, 0);
-    TG_CHECK_EQ_INT(tg_format_parse_time("2023-11-14T22:13:20Z", 20, &ns), 0);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T22:13:20Z", 20, &ns), 0);
     TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL);
-    TG_CHECK_EQ_INT(tg_format_parse_time("2023-11-14T23:13:20.5+01:00", 27, &ns), 0);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T23:13:20.5+01:00", 27, &ns), 0);
     TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL + 500000000);
     const char *bad[] = {"", "-1", "+5", "12a", "1e9", "1.5", " 1", "1 ", "2023-11-14",
                          "2023-11-14T22:13:20", "2023-13-01T00:00:00Z", "2023-11-14T22:13:20Zjunk",
                          "2023-11-14 22:13:20Z", "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ns = 42;
-        TG_CHECK(tg_format_parse_time(bad[i], strlen(bad[i]), &ns) < 0);
+        TG_CHECK(tg_time_parse(bad[i], strlen(bad[i]), &ns) < 0);
         TG_CHECK_EQ_INT(ns, 42); /* untouched */
     }
-    TG_CHECK_EQ_INT(tg_format_parse_time("9223372036854775808", 19, &ns), -ERANGE);
-    TG_CHECK_EQ_INT(tg_format_parse_time("99999999999999999999999", 23, &ns), -ERANGE);
-    TG_CHECK_EQ_INT(tg_format_parse_time(NULL, 3, &ns), -EINVAL);
+    TG_CHECK_EQ_INT(tg_time_parse("9223372036854775808", 19, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse("99999999999999999999999", 23, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse(NULL, 3, &ns), -EINVAL);
     char longs[100];
     memset(longs, '1', sizeof longs);
-    TG_CHECK_EQ_INT(tg_format_parse_time(longs, sizeof longs, &ns), -EINVAL);
+    TG_CHECK_EQ_INT(tg_time_parse(longs, sizeof longs, &ns), -EINVAL);
 }
 
 int main(void)
