@@ -34,6 +34,7 @@
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
+#include "tickgate/bars.h"
 #include "tickgate/webhook.h"
 #include "tickgate/replay.h"
 #include "tickgate/pg.h"
@@ -60,6 +61,8 @@ static const char usage[] =
     "  replay --journal DIR [--speed N|max] [--from TS_NS] [--to TS_NS]\n"
     "         (--send HOST:PORT | --csv FILE)\n"
     "                         send journaled ticks to a tcp feed, or write them as CSV\n"
+    "  replay --journal DIR --bars 1s|1m|5m|1h|1d --csv FILE [--from TS_NS] [--to TS_NS]\n"
+    "                         exact OHLCV bars built from the journal's trades, as CSV\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE      configuration file (libconfig syntax)\n"
@@ -177,9 +180,9 @@ static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
 
 /* ---- subcommand: replay ---- */
 
-static int cmd_replay(int argc, char **argv)
+static int cmd_replay(const tg_config_t *cfg, int argc, char **argv)
 {
-    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL;
+    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL, *bars = NULL;
     int64_t from = 0, to = 0;
     static const struct option opts[] = {{"journal", required_argument, 0, 'j'},
                                          {"speed", required_argument, 0, 's'},
@@ -187,6 +190,7 @@ static int cmd_replay(int argc, char **argv)
                                          {"to", required_argument, 0, 't'},
                                          {"send", required_argument, 0, 'n'},
                                          {"csv", required_argument, 0, 'o'},
+                                         {"bars", required_argument, 0, 'b'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -219,6 +223,9 @@ static int cmd_replay(int argc, char **argv)
         case 'o':
             csv = optarg;
             break;
+        case 'b':
+            bars = optarg;
+            break;
         default:
             fprintf(stderr, "tickgate replay: unknown option (see --help)\n");
             return EXIT_USAGE;
@@ -237,6 +244,18 @@ static int cmd_replay(int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512] = "";
+    if (bars) { /* exact bars from the journal (SPEC §12) */
+        tg_bar_iv_t iv;
+        if (tg_bar_iv_parse(bars, strlen(bars), &iv) != 0 || !csv) {
+            fprintf(stderr, "tickgate replay: --bars takes 1s, 1m, 5m, 1h or 1d, with --csv FILE\n");
+            return EXIT_USAGE;
+        }
+        int rc = tg_bars_replay_csv(journal, iv, from, to, cfg->engine.tzdir, cfg->engine.session_open,
+                                    cfg->engine.session_tz, csv, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
+        return rc == 0 ? 0 : rc == -EINVAL ? EXIT_USAGE : 1;
+    }
     int rc = tg_replay_run(journal, NULL, speed, from, to, send, csv, err, sizeof err);
     if (rc) {
         fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
@@ -679,7 +698,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(sub, "migrate")) {
         code = cmd_migrate(&cfg, nrest - 1, rest + 1);
     } else {
-        code = cmd_replay(nrest - 1, rest + 1);
+        code = cmd_replay(&cfg, nrest - 1, rest + 1);
     }
     tg_config_free(&cfg);
     free(rest);

@@ -28,4 +28,11 @@ static inline int64_t tg_mono_ns(void)
  */
 int tg_rfc3339_parse(const char *s, size_t n, int64_t *ns);
 
+/**
+ * A point in time as the HTTP API takes it (from/to/since): ns since the Unix
+ * epoch (digits only, no sign) or RFC 3339 as above, exactly `n` bytes. 0,
+ * -EINVAL (malformed, empty, over 64 bytes) or -ERANGE; *ns untouched on error.
+ */
+int tg_time_parse(const char *s, size_t n, int64_t *ns);
+
 #endif

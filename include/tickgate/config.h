@@ -121,6 +121,8 @@ typedef struct tg_config {
         tg_dec_t max_jump_pct; /* 0 = off */
         tg_strlist_t universe;
         int max_symbols;       /* 100000 */
+        int bars_keep;         /* 1440: final bars kept per symbol and interval (SPEC §12) */
+        int bar_grace_ms;      /* 1000: a bar is final this long after its end */
         int unpriced_after_s;  /* 60; 0 = no `unpriced` alert */
         char *tzdir;           /* "/usr/share/zoneinfo"; env TZDIR */
     } engine;

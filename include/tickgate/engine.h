@@ -114,6 +114,14 @@ int tg_engine_ack_alert(tg_engine_t *e, const char *portfolio_id, const char *al
 /** Any thread: symbols that no closed feed serves right now (0 = all covered). */
 uint32_t tg_engine_degraded_symbols(const tg_engine_t *e);
 
+typedef struct tg_bars tg_bars_t;
+
+/**
+ * The engine's bars (SPEC §12): tg_bars_find/tg_bars_query may be called from
+ * any thread (the REST API, subscribe history). Borrowed; lives as long as e.
+ */
+tg_bars_t *tg_engine_bars(tg_engine_t *e);
+
 /** Any thread: true once the engine thread runs its loop. */
 bool tg_engine_running(const tg_engine_t *e);
 

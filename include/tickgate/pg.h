@@ -85,6 +85,20 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms);
  */
 int tg_store_pg_migrate(const char *url, FILE *out, char *err, size_t errlen);
 
+struct tg_bar;
+
+/**
+ * GET /api/v1/bars from the `bars` table: final bars of `symbol` at
+ * `interval` ("1m", ...) with from <= start <= to (to <= 0: no bound), oldest
+ * first, at most `cap`: with from <= 0 the newest `cap`, else the oldest
+ * from `from`. Uses a connection of the calling thread (opened on first use,
+ * reopened after a failure, closed at thread exit), so any thread may call
+ * it; it blocks for the query (connect_timeout 2 s, statement_timeout 5 s).
+ * Returns the count or a negative errno (err names the reason).
+ */
+int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, int64_t from,
+                     int64_t to, struct tg_bar *out, size_t cap, char *err, size_t errlen);
+
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
 
 /**

@@ -22,6 +22,7 @@ typedef enum tg_snap_kind {
     TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
     TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
     TG_SNAP_ALERT_ACK,      /* portfolio_alerts.is_read = true (POST .../ack) */
+    TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
 } tg_snap_kind_t;
 
 /**
@@ -54,6 +55,12 @@ typedef struct tg_snap_row {
             tg_dec_t value, threshold;
             char message[160];
         } a;
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            char interval[4]; /* "1s", "1m", "5m", "1h", "1d" */
+            tg_dec_t open, high, low, close, volume, vwap;
+            uint64_t trades;
+        } b;
     };
 } tg_snap_row_t;
 

@@ -62,6 +62,8 @@ const cfg_key_t tg__config_main_keys[] = {
     {"engine", "max_jump_pct",    K_DEC,  C(engine.max_jump_pct), "0.0", 0, D(1000000), NULL, 0, 0},
     {"engine", "universe",        K_LIST, C(engine.universe), "", 0, 0, NULL, F_SYMBOLS, 0},
     {"engine", "max_symbols",     K_INT,  C(engine.max_symbols), "100000", 1, 100000000, NULL, 0, 0},
+    {"engine", "bars_keep",       K_INT,  C(engine.bars_keep), "1440", 1, 1000000, NULL, 0, 0},
+    {"engine", "bar_grace_ms",    K_INT,  C(engine.bar_grace_ms), "1000", 0, 3600000, NULL, 0, 0},
     {"engine", "unpriced_after_s", K_INT, C(engine.unpriced_after_s), "60", 0, 31536000, NULL, 0, 0},
     {"engine", "tzdir",           K_STR,  C(engine.tzdir), "/usr/share/zoneinfo", 0, 0, NULL, 0, 0, "TZDIR"},
 

@@ -76,6 +76,24 @@ static void restore_quote(const tg_tick_t *t, void *arg)
         tg_book_on_price(e->book, (uint32_t)(q - e->quotes), q->price, t->ts);
 }
 
+static void publish_bar(void *engine, tg_msg_t *m)
+{
+    tg__engine_publish(engine, m);
+}
+
+/* Journal rebuild of the bars: the engine's symbol id of a journaled tick. */
+static int32_t bar_symbol(void *engine, const tg_tick_t *t)
+{
+    tg_engine_t *e = engine;
+    quote_t *q = tg__engine_quote_for(e, t->symbol, t->sym_len);
+    return q ? (int32_t)(q - e->quotes) : -1;
+}
+
+tg_bars_t *tg_engine_bars(tg_engine_t *e)
+{
+    return e ? tg__ebars_bars(e->bars) : NULL;
+}
+
 static void restore_from_journal(tg_engine_t *e)
 {
     if (e->nfeeds == 0)
@@ -136,18 +154,24 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         rc = -ENOMEM;
         goto fail;
     }
+    if ((rc = tg__ebars_create(&e->bars, cfg, metrics, publish_bar, e)) != 0)
+        goto fail;
     if ((rc = tg__engine_load_portfolios(e, err, errlen)) != 0)
         goto fail;
     if (cfg->journal.dir[0]) {
         tg__engine_daystate_load(e);
         e->restoring = true;
         restore_from_journal(e);
+        long nb = tg__ebars_rebuild(e->bars, cfg->journal.dir, bar_symbol, e);
+        if (nb > 0)
+            TG_INFO("bars_restored", "trades", TG_I(nb));
         e->restoring = false;
         tg__engine_daystate_apply(e);
     }
     *out = e;
     return 0;
 fail:
+    tg__ebars_destroy(e->bars);
     tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->pf);
@@ -238,6 +262,7 @@ static void *engine_thread(void *arg)
             tg__engine_flush_portfolios(e);
         check_session(e);
         check_degraded(e);
+        tg__ebars_poll(e->bars, tg_now_ns());
         tg__engine_daystate_tick(e, tg_mono_ns());
         int64_t mono = tg_mono_ns();
         if (mono >= e->next_risk_ns) {
@@ -283,6 +308,7 @@ static void *engine_thread(void *arg)
 void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks)
 {
     e->sinks = *sinks;
+    tg__ebars_set_rows(e->bars, sinks->snapshots);
     if (sinks->snapshots.push)
         e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
@@ -317,6 +343,7 @@ void tg_engine_destroy(tg_engine_t *e)
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);
+    tg__ebars_destroy(e->bars);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;
         if (c->spec) {

@@ -27,6 +27,8 @@
 #include "tickgate/trading_day.h"
 #include "tickgate/symtab.h"
 
+#include "engine_bars.h"
+
 /* Ticks popped from a feed ring at once; every per-batch array is this long. */
 #define TG_ENGINE_BATCH 512
 
@@ -137,6 +139,7 @@ struct tg_engine {
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
     size_t nearly, capearly;
 
+    tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
     tg_tick_t jbatch[TG_ENGINE_BATCH]; /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 

@@ -190,6 +190,7 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             continue;
         ids[i] = (int32_t)(q - e->quotes);
         tg__engine_on_quote(e, t, q);
+        tg__ebars_on_tick(e->bars, (uint32_t)ids[i], t);
         accepted++;
         if (e->sinks.journal.push || e->sinks.ticks.push) {
             e->jbatch[e->njbatch] = *t;

@@ -240,6 +240,25 @@ int tg_rfc3339_parse(const char *s, size_t n, int64_t *ns)
     return 0;
 }
 
+int tg_time_parse(const char *s, size_t n, int64_t *ns)
+{
+    if (!s || n == 0 || n > 64)
+        return -EINVAL;
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (v > ((uint64_t)INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return -ERANGE;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        i++;
+    }
+    if (i == n) {
+        *ns = (int64_t)v;
+        return 0;
+    }
+    return tg_rfc3339_parse(s, n, ns);
+}
+
 int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns)
 {
     size_t n;

@@ -95,8 +95,8 @@ void gw_fanout_drain(gw_thread_t *t)
             }
             if (m->type == TG_MSG_ALERT) /* feed alerts: the API lists them for admins */
                 gw_alerts_keep(t, m);
-            if (m->channel == TG_CH_SYSTEM)
-                gw_fanout_publish_ctrl(t, k, m);
+            if (m->channel == TG_CH_SYSTEM || m->channel == TG_CH_BARS)
+                gw_fanout_publish_ctrl(t, k, m); /* never conflated, in order (SPEC §11) */
             else
                 gw_fanout_publish(t, k, m);
         }

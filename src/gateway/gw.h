@@ -347,6 +347,17 @@ void *gw_acceptor_thread(void *arg);
 /** Sockets the acceptor dealt to t: adopt them into t's lws context. */
 void gw_adopt_pending(gw_thread_t *t);
 
+/* bars_sub.c: the bars channel (SPEC §12) */
+/** The channel key of `symbol` at interval `iv` (tg_bar_iv_t): "SYMBOL@1m". */
+void gw_bars_key(const char *symbol, uint8_t iv, char *out, size_t cap);
+/**
+ * Subscribe without `since` for k: the last m->history final bars (oldest
+ * first), then the current partial bar. Returns false when the subscribe
+ * asks for recovery of k instead (the caller's generic `since` path).
+ */
+bool gw_bars_send_history(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m);
+
+
 /* limits.c (thread-safe) */
 int gw_table_create(gw_table_t **out);
 void gw_table_destroy(gw_table_t *t);

@@ -16,7 +16,9 @@
 #include "gw.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
+#include "tickgate/bars.h"
 #include "tickgate/embed.h"
+#include "tickgate/feed_format.h"
 #include "tickgate/file.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
@@ -298,17 +300,7 @@ static int urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
 /* since=: RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset allowed) or ns. */
 static int parse_since(const char *s, int64_t *ns)
 {
-    size_t n = strlen(s);
-    if (n && n <= 19 && strspn(s, "0123456789") == n) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno || *end)
-            return -EINVAL;
-        *ns = v;
-        return 0;
-    }
-    return tg_rfc3339_parse(s, n, ns);
+    return tg_time_parse(s, strlen(s), ns);
 }
 
 /* The query of GET /api/v1/alerts[/active]; false after answering 400. */
@@ -378,6 +370,101 @@ static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_
     }
     tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
+}
+
+/* A from/to query value: ns or RFC 3339 ("+hh:mm" offsets may arrive URL-decoded
+ * to " hh:mm"). Absent: *out untouched, true. */
+static bool time_arg(struct lws *wsi, const char *name, int64_t *out)
+{
+    char buf[96];
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
+    if (!v)
+        return true;
+    char t[80];
+    size_t n = strlen(v);
+    if (n >= sizeof t)
+        return false;
+    memcpy(t, v, n + 1);
+    if (n > 6 && t[n - 6] == ' ')
+        t[n - 6] = '+';
+    return tg_time_parse(t, n, out) == 0;
+}
+
+/* GET /api/v1/bars/{symbol}?interval=&from=&to=&limit= (SPEC §12): final bars,
+ * oldest first; from PostgreSQL when configured, else the engine's kept bars. */
+static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *sym)
+{
+    char buf[32];
+    const char *v;
+    tg_bar_iv_t iv = TG_BAR_1M;
+    int64_t from = 0, to = 0;
+    long limit = 500;
+    if (!tg_symbol_valid(sym, strlen(sym)) || strchr(sym, '*')) {
+        api_error(r, t, 400, "bad_request", "invalid symbol");
+        return;
+    }
+    if ((v = lws_get_urlarg_by_name(wsi, "interval=", buf, sizeof buf)) &&
+        tg_bar_iv_parse(v, strlen(v), &iv) != 0) {
+        api_error(r, t, 400, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
+        return;
+    }
+    if (!time_arg(wsi, "from=", &from) || !time_arg(wsi, "to=", &to)) {
+        api_error(r, t, 400, "bad_request", "from/to must be ns since the epoch or RFC 3339");
+        return;
+    }
+    if ((v = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof buf))) {
+        char *end = NULL;
+        limit = strtol(v, &end, 10);
+        if (!*v || *end || limit < 1 || limit > 5000) {
+            api_error(r, t, 400, "bad_request", "limit must be 1..5000");
+            return;
+        }
+    }
+    if (to > 0 && from > to) {
+        api_error(r, t, 400, "bad_request", "from is after to");
+        return;
+    }
+    tg_bar_t *bars = malloc((size_t)limit * sizeof *bars);
+    if (!bars) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    size_t n = 0;
+    if (t->g->cfg->postgres.url[0]) {
+        char err[160];
+        int rc = tg_store_pg_bars(t->g->cfg->postgres.url, sym, tg_bar_iv_name(iv), from, to,
+                                  bars, (size_t)limit, err, sizeof err);
+        if (rc < 0) {
+            free(bars);
+            api_error(r, t, 503, "internal", "PostgreSQL unavailable");
+            return;
+        }
+        n = (size_t)rc;
+    } else {
+        tg_bars_t *b = t->g->d.engine ? tg_engine_bars(t->g->d.engine) : NULL;
+        int32_t id = b ? tg_bars_find(b, sym, strlen(sym)) : -1;
+        if (id >= 0)
+            n = tg_bars_query(b, (uint32_t)id, iv, from, to, bars, (size_t)limit);
+    }
+    tg_buf_t sb = {0};
+    api_ok_begin(&sb);
+    tg_buf_putc(&sb, '[');
+    char j[1024];
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        tg_enc_t e;
+        tg_enc_init(&e, j, sizeof j, NULL, 0);
+        tg_bar_encode(&e, sym, iv, &bars[i], true, false);
+        if (e.err)
+            continue;
+        if (!first)
+            tg_buf_putc(&sb, ',');
+        first = false;
+        tg_buf_put(&sb, e.json, e.jlen);
+    }
+    tg_buf_putc(&sb, ']');
+    free(bars);
+    api_ok_end(r, t, &sb);
 }
 
 /* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
@@ -729,6 +816,9 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_portfolios(r, t, &c, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
             api_portfolios(r, t, &c, p + 19);
+        else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/bars/", 13) && p[13] &&
+                 !strchr(p + 13, '/'))
+            api_bars(wsi, r, t, p + 13);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
             api_alerts(wsi, r, t, &c, false);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tickgate/bars.h"
 #include "tickgate/json.h"
 
 static const char *const channel_names[TG_CH_COUNT] = {"market_data", "portfolio_updates",
-                                                       "notifications", "system"};
+                                                       "notifications", "system", "bars"};
 
 const char *tg_channel_name(tg_channel_t c)
 {
@@ -127,6 +128,31 @@ static int read_since(const tg_json_t *j, tg_json_ref_t obj, tg_cmsg_t *m, tg_pr
     return 0;
 }
 
+/* bars (SPEC §12): "interval" (default 1m) and, on subscribe, "history" 0..1000. */
+static int read_bar_fields(const tg_json_t *j, tg_cmsg_t *m, tg_proto_err_t *err)
+{
+    tg_bar_iv_t iv = TG_BAR_1M;
+    tg_json_ref_t r = tg_json_get(j, 0, "interval");
+    if (r >= 0) {
+        char name[8];
+        size_t n = 0;
+        if (tg_json_type(j, r) != TG_JSON_STRING ||
+            tg_json_str(j, r, name, sizeof name, &n) != 0 || tg_bar_iv_parse(name, n, &iv) != 0)
+            return fail(err, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
+    }
+    m->interval = (uint8_t)iv;
+    r = tg_json_get(j, 0, "history");
+    if (r >= 0) {
+        int64_t h;
+        if (m->type != TG_CMSG_SUBSCRIBE || tg_json_type(j, r) != TG_JSON_NUMBER ||
+            tg_json_i64(j, r, &h) != 0 || h < 0 || h > TG_PROTO_MAX_BAR_HISTORY)
+            return fail(err, "bad_request", "history must be an integer 0..%d on subscribe",
+                        TG_PROTO_MAX_BAR_HISTORY);
+        m->history = (uint32_t)h;
+    }
+    return 0;
+}
+
 static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t *err)
 {
     tg_json_t j = {0};
@@ -193,8 +219,10 @@ static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t 
             goto out;
         }
         m->channel = (tg_channel_t)c;
-        if (c == TG_CH_MARKET_DATA || c == TG_CH_PORTFOLIO) {
-            const char *field = c == TG_CH_MARKET_DATA ? "symbols" : "portfolio_ids";
+        if (c == TG_CH_BARS && (rc = read_bar_fields(&j, m, err)) != 0)
+            goto out;
+        if (c == TG_CH_MARKET_DATA || c == TG_CH_PORTFOLIO || c == TG_CH_BARS) {
+            const char *field = c == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols";
             tg_json_ref_t arr = tg_json_get(&j, 0, field);
             if (arr < 0) {
                 rc = fail(err, "bad_request", "%s on %s needs %s", type, chname, field);

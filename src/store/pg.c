@@ -80,6 +80,9 @@ static const char staging_sql[] =
     "created_at timestamptz) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_r (id text, resolved_at timestamptz) "
     "ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_b (symbol text, iv text, start timestamptz, "
+    "open numeric, high numeric, low numeric, close numeric, volume numeric, trades bigint, "
+    "vwap numeric) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;";
 
 static void try_connect(tg_store_pg_t *pg)
@@ -93,7 +96,8 @@ static void try_connect(tg_store_pg_t *pg)
     pg->conn = c;
     char err[512];
     PGresult *r = PQexec(c, "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
-                            "to_regclass('quote_snapshots') IS NOT NULL");
+                            "to_regclass('quote_snapshots') IS NOT NULL AND "
+                            "to_regclass('bars') IS NOT NULL");
     bool schema = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                   PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);

@@ -237,6 +237,25 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         lw_ts(&w, r->ts);
         break;
     }
+    case TG_SNAP_BAR: {
+        lw_str(&w, r->b.symbol);
+        lw_tab(&w);
+        lw_str(&w, r->b.interval);
+        lw_tab(&w);
+        lw_ts(&w, r->ts);
+        const tg_dec_t v[] = {r->b.open, r->b.high, r->b.low, r->b.close, r->b.volume};
+        for (size_t i = 0; i < 5; i++) {
+            lw_tab(&w);
+            lw_dec(&w, v[i]);
+        }
+        lw_tab(&w);
+        char tr[24];
+        int tl = snprintf(tr, sizeof tr, "%llu", (unsigned long long)r->b.trades);
+        lw_raw(&w, tr, (size_t)tl);
+        lw_tab(&w);
+        lw_dec(&w, r->b.vwap);
+        break;
+    }
     case TG_SNAP_ALERT_ACK:
         lw_str(&w, r->a.alert_id);
         break;

@@ -45,9 +45,11 @@ typedef struct seg {
     uint64_t file_id; /* != 0: it has a spill file */
 } seg_t;
 
-enum { T_Q, T_P, T_A, T_R, T_K, T_COUNT }; /* T_A and after: alert rows, never dropped */
-static const char tags[T_COUNT] = {'Q', 'P', 'A', 'R', 'K'};
-static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots",
+/* kinds before T_A are snapshot-like rows (dropped past the buffer without
+ * journal.dir); T_A and later are alert rows, never dropped */
+enum { T_Q, T_P, T_B, T_A, T_R, T_K, T_COUNT };
+static const char tags[T_COUNT] = {'Q', 'P', 'B', 'A', 'R', 'K'};
+static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots", "bars",
                                                  "portfolio_alerts", "portfolio_alerts",
                                                  "portfolio_alerts"};
 

@@ -8,6 +8,7 @@
 static const char *const copy_sql[T_COUNT] = {
     "COPY tg_stage_q FROM STDIN",
     "COPY tg_stage_p FROM STDIN",
+    "COPY tg_stage_b FROM STDIN",
     "COPY tg_stage_a FROM STDIN",
     "COPY tg_stage_r FROM STDIN",
     "COPY tg_stage_k FROM STDIN",
@@ -19,6 +20,9 @@ static const char *const move_sql[T_COUNT] = {
     "INSERT INTO portfolio_snapshots (portfolio_id, ts, value, cost_basis, pnl, day_change, "
     "max_drift, holdings) SELECT portfolio_id, ts, value, cost_basis, pnl, day_change, max_drift, "
     "holdings FROM tg_stage_p ON CONFLICT DO NOTHING",
+    "INSERT INTO bars (symbol, \"interval\", start, open, high, low, close, volume, trades, vwap) "
+    "SELECT symbol, iv, start, open, high, low, close, volume, trades, vwap FROM tg_stage_b "
+    "ON CONFLICT DO NOTHING",
     "INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, title, "
     "message, metadata, created_at) SELECT id, user_id, portfolio_id, alert_type, severity, "
     "title, message, metadata, created_at FROM tg_stage_a ON CONFLICT DO NOTHING",

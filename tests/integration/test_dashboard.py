@@ -130,6 +130,15 @@ def test_embedded_default_dashboard():
         assert "synthetic" in feeds, feeds
         assert "CLOSED" in feeds["synthetic"][1], feeds
         assert feeds["synthetic"][2].endswith("ms") or feeds["synthetic"][2].endswith(" s"), feeds
+        # candlestick chart (bars channel): candles for the selected symbol, a new one
+        # when an interval ends, and the 1m interval on request
+        c1, c2, cm = res["chart_first"], res["chart_later"], res["chart_1m"]
+        assert c1["count"] >= 1 and c1["key"].endswith("@1s"), c1
+        assert c1["selected"] == [c1["key"].split("@")[0]], c1
+        assert c2["newest"] > c1["newest"], (c1, c2)
+        assert c2["finals"] >= 1 and c2["drawn"] > 200 and c2["bar_msgs"] >= 2, c2
+        assert c2["label"].endswith("1s"), c2
+        assert cm["key"].endswith("@1m") and cm["count"] >= 1, cm
         # dropped connection: back by itself, resumed with epoch + since
         assert res["recovered"]["complete"] >= 20, res["recovered"]
         assert res["symbols_changed_after_reconnect"] >= 20

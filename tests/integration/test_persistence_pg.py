@@ -63,14 +63,22 @@ def test_migrate_twice_is_idempotent_and_failures_are_clear(cluster):
     r1 = migrate(url)
     assert r1.returncode == 0, r1.stderr
     assert "applied 001_init.sql" in r1.stdout
+    assert "applied 002_bars.sql" in r1.stdout
     r2 = migrate(url)
     assert r2.returncode == 0, r2.stderr
     assert "up to date" in r2.stdout and "applied" not in r2.stdout
     import psycopg2
     conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="mig")
     with conn.cursor() as cur:
-        cur.execute("SELECT version FROM schema_migrations")
-        assert cur.fetchall() == [(1,)]
+        cur.execute("SELECT version FROM schema_migrations ORDER BY version")
+        versions = [v for (v,) in cur.fetchall()]
+        assert versions[:2] == [1, 2], versions           # 001_init, 002_bars, ...
+        cur.execute("SELECT column_name, data_type, numeric_precision, numeric_scale "
+                    "FROM information_schema.columns WHERE table_name = 'bars'")
+        bars = {c[0]: c[1:] for c in cur.fetchall()}
+        assert bars["vwap"] == ("numeric", 38, 8) and bars["trades"][0] == "bigint", bars
+        assert set(bars) == {"symbol", "interval", "start", "open", "high", "low", "close",
+                             "volume", "trades", "vwap"}, bars
         cur.execute("SELECT column_name, data_type, numeric_precision, numeric_scale "
                     "FROM information_schema.columns WHERE table_name = 'holdings'")
         cols = {c[0]: c[1:] for c in cur.fetchall()}

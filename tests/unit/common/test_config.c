@@ -130,6 +130,8 @@ static void check_defaults(const tg_config_t *c)
     TG_CHECK_EQ_INT(c->engine.max_jump_pct, 0);
     TG_CHECK_EQ_INT(c->engine.universe.n, 0);
     TG_CHECK_EQ_INT(c->engine.max_symbols, 100000);
+    TG_CHECK_EQ_INT(c->engine.bars_keep, 1440);
+    TG_CHECK_EQ_INT(c->engine.bar_grace_ms, 1000);
     TG_CHECK_EQ_INT(c->alerts.rebalance_drift, 5000000);
     TG_CHECK_EQ_INT(c->alerts.drift_relative, 0);
     TG_CHECK_EQ_INT(c->alerts.loss_limit, 10000000);

@@ -459,6 +459,33 @@ TG_TEST(rfc3339)
     }
 }
 
+TG_TEST(parse_time_ns_or_rfc3339)
+{
+    int64_t ns = 0;
+    TG_CHECK_EQ_INT(tg_time_parse("1700000000123456789", 19, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000123456789LL);
+    TG_CHECK_EQ_INT(tg_time_parse("0", 1, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 0);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T22:13:20Z", 20, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T23:13:20.5+01:00", 27, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL + 500000000);
+    const char *bad[] = {"", "-1", "+5", "12a", "1e9", "1.5", " 1", "1 ", "2023-11-14",
+                         "2023-11-14T22:13:20", "2023-13-01T00:00:00Z", "2023-11-14T22:13:20Zjunk",
+                         "2023-11-14 22:13:20Z", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ns = 42;
+        TG_CHECK(tg_time_parse(bad[i], strlen(bad[i]), &ns) < 0);
+        TG_CHECK_EQ_INT(ns, 42); /* untouched */
+    }
+    TG_CHECK_EQ_INT(tg_time_parse("9223372036854775808", 19, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse("99999999999999999999999", 23, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse(NULL, 3, &ns), -EINVAL);
+    char longs[100];
+    memset(longs, '1', sizeof longs);
+    TG_CHECK_EQ_INT(tg_time_parse(longs, sizeof longs, &ns), -EINVAL);
+}
+
 int main(void)
 {
     int rc = tg_test_run();
