@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tgtest import Client, Daemon, free_port, run, wait_for
-import servers
+import tgtest
 from test_alerts_api import connect, send
 from test_persistence_pg import cluster, db  # noqa: F401  (fixtures: a migrated database)
 
@@ -79,7 +79,7 @@ def test_ack_without_postgres(tmp_path):
         d.cleanup()
 
 
-@pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
+@pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 def test_ack_sets_is_read_in_postgres(tmp_path, db):
     _, url, q = db  # a fresh migrated database (fixture of test_persistence_pg)
     d = make(tmp_path, 'postgres = { url = "%s"; snapshot_interval_ms = 100; };\n' % url)

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pytest
 import websockets
 
-from servers import Postgres, have_postgres
+from tgtest import Postgres, have_postgres
 from tgtest import BIN, Daemon, free_port, scaled, wait_for, wait_port
 
 NS = 10**9

@@ -38,10 +38,10 @@ import uuid
 
 import pytest
 
-import servers
+import tgtest
 from tgtest import BIN, Client, Daemon, free_port, scaled
 
-pytestmark = pytest.mark.skipif(not (servers.have_redis() and servers.have_postgres()),
+pytestmark = pytest.mark.skipif(not (tgtest.have_redis() and tgtest.have_postgres()),
                                 reason="needs redis-server and PostgreSQL")
 
 SYMS = ["CLA", "CLB", "CLC"]
@@ -195,8 +195,8 @@ def db_sql(pg, name, q):
 
 
 def test_one_stream_any_node():
-    redis_srv = servers.Redis()
-    pg = servers.Postgres()
+    redis_srv = tgtest.Redis()
+    pg = tgtest.Postgres()
     ingest, gw1, gw2 = Daemon(), Daemon(), Daemon()
     standby, late = Daemon(), Daemon()
     daemons = {"ingest": ingest, "gw1": gw1, "gw2": gw2, "late": late, "standby": standby}
@@ -403,7 +403,7 @@ def test_pubsub_bus_outage_gives_current_state_and_complete_false():
     outage (messages lost) each connected client gets `recovered`
     complete:false plus the current state per key, history starts over, and
     the flow resumes."""
-    redis_srv = servers.Redis()
+    redis_srv = tgtest.Redis()
     ingest, gw = Daemon(), Daemon()
     exits = {}
 

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 
-import tgkit
+import tgtest
 from tgtest import Daemon, free_port, wait_for, wait_port
 
 
@@ -19,32 +19,32 @@ def _send(port, lines):
 
 
 def _quote(d, tok):
-    st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/quotes?symbols=AAPL",
+    st, body, _ = tgtest.http("http://127.0.0.1:%d" % d.port, "/api/v1/quotes?symbols=AAPL",
                              token=tok)
     data = json.loads(body)["data"] if st == 200 else []
     return data[0] if data else None
 
 
 def _pf(d, tok):
-    st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-day", token=tok)
+    st, body, _ = tgtest.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-day", token=tok)
     return json.loads(body)["data"] if st == 200 else None
 
 
 def test_restart_keeps_day_open_volume_and_day_baseline(tmp_path):
     port = free_port()
     jdir = tmp_path / "journal"
-    pfile = tgkit.write_portfolios(str(tmp_path / "p.json"), [
-        tgkit.portfolio("p-day", "u1", [("AAPL", "10", "900", "1")], cash="0",
+    pfile = tgtest.write_portfolios(str(tmp_path / "p.json"), [
+        tgtest.portfolio("p-day", "u1", [("AAPL", "10", "900", "1")], cash="0",
                         alerts={"loss_limit": None, "gain_target": None, "rebalance_drift": None})])
     conf = ('feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
             'breaker = { stale_after_ms = 0; }; });\n'
             'engine = { portfolios_file = "%s"; session_open = "00:00"; session_tz = "UTC"; };\n'
             'journal = { dir = "%s"; fsync = "always"; };\n'
             'limits = { http_per_min = 100000; };\n' % (port, pfile, jdir))
-    tok = tgkit.mint(sub="u1", roles=["admin"])
+    tok = tgtest.mint(sub="u1", roles=["admin"])
     now = time.time_ns()
 
-    d = Daemon(config=conf, secret=tgkit.SECRET)
+    d = Daemon(config=conf, secret=tgtest.SECRET)
     d.start()
     try:
         assert wait_port(port, 5)
@@ -61,7 +61,7 @@ def test_restart_keeps_day_open_volume_and_day_baseline(tmp_path):
         d.cleanup()
     assert os.path.exists(jdir / "daystate")
 
-    d = Daemon(config=conf, secret=tgkit.SECRET)
+    d = Daemon(config=conf, secret=tgtest.SECRET)
     d.start()
     try:
         assert wait_for(lambda: _quote(d, tok) is not None, 10)
@@ -91,10 +91,10 @@ def test_day_state_of_another_session_day_is_ignored(tmp_path):
     d = Daemon(config='feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
                       'breaker = { stale_after_ms = 0; }; });\n'
                       'journal = { dir = "%s"; };\n'
-                      'limits = { http_per_min = 100000; };\n' % (port, jdir), secret=tgkit.SECRET)
+                      'limits = { http_per_min = 100000; };\n' % (port, jdir), secret=tgtest.SECRET)
     d.start()
     try:
-        tok = tgkit.mint(sub="u1")
+        tok = tgtest.mint(sub="u1")
         assert wait_port(port, 5)
         _send(port, ["AAPL 50 2 %d\n" % time.time_ns()])
         assert wait_for(lambda: _quote(d, tok) is not None, 10)
@@ -120,16 +120,16 @@ def test_hostile_day_state_file_is_skipped_line_by_line(tmp_path):
     d = Daemon(config='feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
                       'breaker = { stale_after_ms = 0; }; });\n'
                       'journal = { dir = "%s"; };\n'
-                      'limits = { http_per_min = 100000; };\n' % (port, jdir), secret=tgkit.SECRET)
+                      'limits = { http_per_min = 100000; };\n' % (port, jdir), secret=tgtest.SECRET)
     d.start()
     try:
-        tok = tgkit.mint(sub="u1")
+        tok = tgtest.mint(sub="u1")
         assert wait_port(port, 5)
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(b"GOOD 13 2 %d\n" % time.time_ns())
             time.sleep(0.2)
         def good():
-            st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/quotes?symbols=GOOD",
+            st, body, _ = tgtest.http("http://127.0.0.1:%d" % d.port, "/api/v1/quotes?symbols=GOOD",
                                      token=tok)
             data = json.loads(body)["data"] if st == 200 else []
             return data[0] if data else None

@@ -4,14 +4,14 @@ The synthetic feed starts every symbol from a plausible reference level (the
 bundled table, overridable per feed with `levels`), and the demo portfolios'
 cost bases sit near those levels: a newcomer sees BTCUSD near 92,000 rather
 than 425, P&L of a few percent rather than +100 %, and no wall of alerts.
-The walk itself is checked tick by tick against tgkit's mirror, which the
+The walk itself is checked tick by tick against tgtest's mirror, which the
 price-crossing tests of other suites depend on.
 """
 import asyncio
 import json
 import re
 
-import tgkit
+import tgtest
 from tgtest import Daemon, run
 
 
@@ -20,14 +20,14 @@ def test_synthetic_walk_starts_at_levels_and_matches_the_mirror():
     levels = {"ZZZ": 12.5 * 10**8}
     d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 40; seed = 7; '
                       'step_bp = 3; symbols = [%s]; levels = ["ZZZ=12.5"]; });\n'
-                      % ", ".join('"%s"' % s for s in syms), secret=tgkit.SECRET)
+                      % ", ".join('"%s"' % s for s in syms), secret=tgtest.SECRET)
     d.start()
     try:
-        path = tgkit.synth_paths(7, syms, 400, step_bp=3, levels={"ZZZ": int(levels["ZZZ"])},
+        path = tgtest.synth_paths(7, syms, 400, step_bp=3, levels={"ZZZ": int(levels["ZZZ"])},
                                  exact=True)
 
         async def go():
-            c, _ = await tgkit.connect_auth(d.url(), tgkit.mint(sub="u1"))
+            c, _ = await tgtest.connect_auth(d.url(), tgtest.mint(sub="u1"))
             await c.subscribe("market_data", syms, id=1)
             got = {s: [] for s in syms}
             while min(len(v) for v in got.values()) < 15:
@@ -60,7 +60,7 @@ def test_embedded_demo_starts_calm_and_plausible():
         tok = json.loads(body)["data"]["token"]
 
         async def watch():
-            c, _ = await tgkit.connect_auth(d.url(), tok)
+            c, _ = await tgtest.connect_auth(d.url(), tok)
             await c.subscribe("notifications", id=1)
             await c.subscribe("portfolio_updates", ["p-demo-growth", "p-demo-income",
                                                     "p-demo-crypto"], id=2)
@@ -79,7 +79,7 @@ def test_embedded_demo_starts_calm_and_plausible():
             return alerts, states
         alerts, states = run(watch())
 
-        levels = {k: v / 10**8 for k, v in tgkit.default_levels().items()}
+        levels = {k: v / 10**8 for k, v in tgtest.default_levels().items()}
         st, body = d.http("/api/v1/quotes", token=tok)
         quotes = {q["symbol"]: q for q in json.loads(body)["data"]}
         assert len(quotes) >= 60, sorted(quotes)

@@ -15,14 +15,14 @@ from decimal import Decimal
 import pytest
 
 from tgtest import BIN, Client, Daemon, run, scaled, wait_for
-import servers
+import tgtest
 
-pytestmark = pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
+pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    pg = servers.Postgres().start()
+    pg = tgtest.Postgres().start()
     yield pg
     pg.cleanup()
 

@@ -9,14 +9,14 @@ import msgpack
 import pytest
 
 from tgtest import Client, Daemon, run, scaled, wait_for
-import servers
+import tgtest
 
-pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
+pytestmark = pytest.mark.skipif(not tgtest.have_redis(), reason="no redis-server")
 
 
 @pytest.fixture
 def redis_srv():
-    r = servers.Redis().start()
+    r = tgtest.Redis().start()
     yield r
     r.cleanup()
 
@@ -203,7 +203,7 @@ def test_redis_feed_stream_mode(redis_srv):
 def test_alert_fired_while_redis_down_reaches_the_stream(tmp_path):
     """An alert that fires before Redis is reachable waits in its ring and is written
     to the stream once Redis is up (it used to be popped and dropped)."""
-    srv = servers.Redis()  # not started yet: the daemon starts with Redis down
+    srv = tgtest.Redis()  # not started yet: the daemon starts with Redis down
     pf = tmp_path / "pf.json"
     pf.write_text(json.dumps({"portfolios": [{
         "id": "p-a", "owner": "u-1", "cash": "0",

@@ -10,15 +10,15 @@ import uuid
 
 import pytest
 
-import servers
+import tgtest
 from tgtest import BIN, Daemon, wait_for
 
-pytestmark = pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
+pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 
 
 @pytest.fixture(scope="module")
 def db():
-    pg = servers.Postgres().start()
+    pg = tgtest.Postgres().start()
     name = "t_" + uuid.uuid4().hex[:12]
     pg.sql("CREATE DATABASE " + name)
     url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)

@@ -5,23 +5,23 @@ import asyncio
 import os
 import signal
 
-import tgkit
-from tgkit import connect_auth, mint, run, wait_for
+import tgtest
+from tgtest import connect_auth, mint, run, wait_for
 
 SYMS = ("AAPL", "MSFT")
 
 
 def conf(d, limits, alerts):
-    return (tgkit.feed_conf(rate=100, symbols=SYMS) +
+    return (tgtest.feed_conf(rate=100, symbols=SYMS) +
             'engine = { portfolios_file = "%s"; };\n' % os.path.join(d.dir, "portfolios.json") +
             "limits = { %s };\nalerts = { %s };\n" % (limits, alerts))
 
 
 def start(limits, alerts):
-    d = tgkit.Daemon(config="", secret=tgkit.SECRET)
+    d = tgtest.Daemon(config="", secret=tgtest.SECRET)
     # one holding bought at 1 a share: pnl_pct is P - 1 (the synthetic walk: 20..520)
-    tgkit.write_portfolios(os.path.join(d.dir, "portfolios.json"), [
-        tgkit.portfolio("p-hup", "u-hup", [("AAPL", "10", "10", "1")], cash="0")])
+    tgtest.write_portfolios(os.path.join(d.dir, "portfolios.json"), [
+        tgtest.portfolio("p-hup", "u-hup", [("AAPL", "10", "10", "1")], cash="0")])
     d.config = conf(d, limits, alerts)
     d.start()
     return d

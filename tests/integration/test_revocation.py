@@ -10,13 +10,13 @@ import time
 import pytest
 import websockets
 
-import servers
+import tgtest
 from tgtest import Daemon, run
 
 
 @pytest.fixture
 def setup():
-    r = servers.Redis().start()
+    r = tgtest.Redis().start()
     d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; });\n'
                       'redis = { url = "%s"; };\n' % r.url)
     d.start()

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tgkit import WS, SECRET, mint, start_daemon
-import servers
+from tgtest import WS, SECRET, mint, start_daemon
+import tgtest
 
 CONF = ('feeds = ({ name = "syn"; type = "synthetic"; rate = 50; symbols = ["AAPL"]; });\n'
         'limits = { http_per_min = 100000; };\n')
@@ -85,9 +85,9 @@ def test_revoke_one_node_without_redis():
         d.cleanup()
 
 
-@pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
+@pytest.mark.skipif(not tgtest.have_redis(), reason="no redis-server")
 def test_revoke_across_two_nodes_sharing_redis():
-    rs = servers.Redis().start()
+    rs = tgtest.Redis().start()
     nodes = []
     try:
         conf = CONF + 'redis = { url = "%s"; };\n' % rs.url

@@ -16,14 +16,14 @@ import struct
 
 import pytest
 
-import tgkit
-from tgkit import mint
+import tgtest
+from tgtest import mint
 from tgtest import scaled
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=50))
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=50))
     yield d
     d.cleanup()
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-import servers
-import tgkit
+import tgtest
+import tgtest
 from tgtest import BIN, Daemon, free_port, wait_for, wait_port
 
 
@@ -27,9 +27,9 @@ def test_migrate_with_empty_url_exits_2_naming_the_key():
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
+@pytest.mark.skipif(not tgtest.have_redis(), reason="no redis-server")
 def test_redis_quote_hash_has_the_day_volume():
-    srv = servers.Redis().start()
+    srv = tgtest.Redis().start()
     port = free_port()
     d = Daemon(config='feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
                       'breaker = { stale_after_ms = 0; }; });\n'
@@ -56,9 +56,9 @@ BOUND = "92233720368.54775807"
 
 def test_values_past_the_range_are_refused_with_the_bound():
     # a portfolio file: start-up fails with exit 2 and the field named
-    d = Daemon(config="", secret=tgkit.SECRET)
-    pf = tgkit.write_portfolios(os.path.join(d.dir, "p.json"),
-                                [tgkit.portfolio("p-big", "u", [("AAPL", "100000000000", "1", "1")])])
+    d = Daemon(config="", secret=tgtest.SECRET)
+    pf = tgtest.write_portfolios(os.path.join(d.dir, "p.json"),
+                                [tgtest.portfolio("p-big", "u", [("AAPL", "100000000000", "1", "1")])])
     d.config = 'engine = { portfolios_file = "%s"; };\n' % pf
     d.start(wait=False)
     try:
@@ -70,7 +70,7 @@ def test_values_past_the_range_are_refused_with_the_bound():
 
     # a PUT body: 400 with the bound; the portfolio is not created
     d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 50; symbols = ["AAPL"]; });\n',
-               secret=tgkit.SECRET)
+               secret=tgtest.SECRET)
     d.start()
     try:
         tok = d.token("ops", roles=["admin"])

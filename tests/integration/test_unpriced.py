@@ -12,19 +12,19 @@ import json
 import os
 import time
 
-import tgkit
-from tgkit import SECRET, connect_auth, mint, portfolio, run
+import tgtest
+from tgtest import SECRET, connect_auth, mint, portfolio, run
 
 
 def test_unpriced_portfolio_fires_only_the_unpriced_alert():
-    d = tgkit.Daemon(config="", secret=SECRET)
+    d = tgtest.Daemon(config="", secret=SECRET)
     # cost 1 for 10 AAPL (~2,700): P&L ~270,000 % on the priced holding alone
     alerts = {"gain_target": 0.05, "rebalance_drift": 0.05, "loss_limit": 0.05}
     pf = [portfolio("p-half", "u1", [("AAPL", "10", "1", "0.5"), ("NOQUOTE", "10", "1", "0.5")],
                     alerts=alerts),
           portfolio("p-full", "u1", [("AAPL", "10", "1", "1")], cash="0", alerts=alerts)]
-    f = tgkit.write_portfolios(os.path.join(d.dir, "p.json"), pf)
-    d.config = (tgkit.feed_conf(rate=200, symbols=["AAPL"]) +
+    f = tgtest.write_portfolios(os.path.join(d.dir, "p.json"), pf)
+    d.config = (tgtest.feed_conf(rate=200, symbols=["AAPL"]) +
                 'engine = { portfolios_file = "%s"; unpriced_after_s = 2; };\n' % f)
     d.start()
     try:
@@ -55,21 +55,21 @@ def test_unpriced_portfolio_fires_only_the_unpriced_alert():
         assert not bad, json.dumps(bad[0])
         assert states[-1]["unpriced"] == ["NOQUOTE"], states[-1]
         # the API answer is the same state
-        st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-half",
+        st, body, _ = tgtest.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-half",
                                  token=mint(sub="u1"))
         assert st == 200, body
         api = json.loads(body)["data"]
         assert api["priced"] is False and api["unpriced"] == ["NOQUOTE"], api
-        st, body, _ = tgkit.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-full",
+        st, body, _ = tgtest.http("http://127.0.0.1:%d" % d.port, "/api/v1/portfolios/p-full",
                                  token=mint(sub="u1"))
         assert json.loads(body)["data"]["priced"] is True and "unpriced" not in json.loads(body)["data"]
-        text = tgkit.metrics_text("http://127.0.0.1:%d" % d.port)
-        assert tgkit.metric_value(text, "tickgate_alerts_total",
+        text = tgtest.metrics_text("http://127.0.0.1:%d" % d.port)
+        assert tgtest.metric_value(text, "tickgate_alerts_total",
                                   {"rule": "unpriced", "state": "firing"}) == 1
         # p-full (priced) fired gain_target at its first quote; p-half never did
-        assert tgkit.metric_value(text, "tickgate_alerts_total",
+        assert tgtest.metric_value(text, "tickgate_alerts_total",
                                   {"rule": "gain_target", "state": "firing"}) == 1
-        assert tgkit.metric_value(text, "tickgate_alerts_total",
+        assert tgtest.metric_value(text, "tickgate_alerts_total",
                                   {"rule": "rebalance_drift", "state": "firing"}) == 0
         log = d.log()
         assert "AddressSanitizer" not in log and "runtime error:" not in log

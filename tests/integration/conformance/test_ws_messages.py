@@ -7,7 +7,7 @@ import time
 import pytest
 import websockets
 
-from tgkit import WS, connect_auth, run
+from tgtest import WS, connect_auth, run
 
 # src_ts: the provider's timestamp; the synthetic feed has none (see the report)
 QUOTE_KEYS = {"type", "symbol", "price", "bid", "ask", "size", "volume", "day_open",
