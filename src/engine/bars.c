@@ -32,8 +32,11 @@ typedef struct series {
     uint8_t dirty;         /* open bar changed since its last publication */
     uint8_t in_dirty;      /* listed in b->dirty */
     uint8_t in_open;       /* listed in b->open[iv] */
-    tg_bar_t *keep;        /* ring of final bars (written under b->lock) */
-    uint32_t khead, kcount;
+    tg_bar_t *keep;        /* ring of final bars (written under b->lock); grows by
+                            * doubling up to o.keep, so a symbol that traded once
+                            * (a hostile flood of names, say) costs a few hundred
+                            * bytes, not bars_keep bars per interval */
+    uint32_t khead, kcount, kcap;
 } series_t;
 
 /* A FIFO of fixed capacity, grown only by tg_bars_reserve. */
@@ -222,19 +225,8 @@ int tg_bars_reserve(tg_bars_t *b, uint32_t n_syms)
     series_t *ns = calloc(n_new, sizeof *ns);
     if (!ns)
         return -ENOMEM;
-    for (size_t i = n_old; i < n_new; i++) {
-        ns[i].keep = calloc(b->o.keep, sizeof *ns[i].keep);
-        if (!ns[i].keep) {
-            for (size_t j = n_old; j < i; j++)
-                free(ns[j].keep);
-            free(ns);
-            return -ENOMEM;
-        }
-    }
     char(*nn)[TG_SYMBOL_MAX + 1] = calloc(nc, sizeof *nn);
     if (!nn) {
-        for (size_t j = n_old; j < n_new; j++)
-            free(ns[j].keep);
         free(ns);
         return -ENOMEM;
     }
@@ -336,10 +328,33 @@ static void day_window(tg_bars_t *b, int64_t ts, int64_t *start, int64_t *end)
     }
 }
 
+/* Doubles a series' ring (8 bars first), at most to o.keep: a handful of
+ * allocations over a series' life, none once it holds o.keep bars. */
+static int keep_grow(tg_bars_t *b, series_t *s)
+{
+    uint32_t nc = s->kcap ? s->kcap * 2 : 8;
+    if (nc > b->o.keep)
+        nc = b->o.keep;
+    tg_bar_t *nk = malloc((size_t)nc * sizeof *nk);
+    if (!nk)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < s->kcount; i++)
+        nk[i] = s->keep[(s->khead + i) % s->kcap];
+    free(s->keep);
+    s->keep = nk;
+    s->kcap = nc;
+    s->khead = 0;
+    return 0;
+}
+
 static void keep_push(tg_bars_t *b, series_t *s, const tg_bar_t *bar)
 {
     pthread_mutex_lock(&b->lock);
-    uint32_t k = b->o.keep;
+    if (s->kcount == s->kcap && s->kcap < b->o.keep && keep_grow(b, s) != 0 && s->kcap == 0) {
+        pthread_mutex_unlock(&b->lock); /* no memory: the bar is published, not kept */
+        return;
+    }
+    uint32_t k = s->kcap;
     if (s->kcount == k) {
         s->keep[s->khead] = *bar;
         s->khead = (s->khead + 1) % k;
@@ -502,7 +517,7 @@ size_t tg_bars_query(tg_bars_t *b, uint32_t sym, tg_bar_iv_t iv, int64_t from, i
     pthread_mutex_lock(&b->lock);
     if (sym < b->cap) {
         const series_t *s = &b->s[(size_t)sym * TG_BAR_IV_COUNT + (size_t)iv];
-        const uint32_t k = b->o.keep;
+        const uint32_t k = s->kcap;
         size_t match = 0;
         for (uint32_t i = 0; i < s->kcount; i++) {
             const tg_bar_t *x = &s->keep[(s->khead + i) % k];

@@ -125,11 +125,14 @@ def test_tcp_symbol_flood_is_bounded_counted_and_logged_once():
             s.sendall(b"REAL 11.5 1 %d\n" % (now + n + 5))
         assert wait_for(lambda: metric(metrics(d), "tickgate_ticks_accepted_total") == accepted + 1,
                         10)
-        # memory per known symbol stays far below a history_size (1000) ring of
-        # pointers (8 KB; 9.5 KB in all before); sanitizer builds pad every allocation
+        # memory per known symbol stays bounded: history rings start small and grow
+        # with use, bar rings likewise (each traded symbol also opens its five
+        # SYMBOL@INTERVAL bar keys: ~3 KB of partial-bar state and messages), where
+        # 9.5 KB of quote state alone was allocated before; sanitizer builds pad
+        # every allocation
         per_symbol = (_rss_kb(d.proc.pid) - rss0) * 1024 / limit
         if not os.environ.get("TG_SANITIZER"):
-            assert per_symbol < 4000, "%.0f bytes per symbol" % per_symbol
+            assert per_symbol < 8000, "%.0f bytes per symbol" % per_symbol
         check_clean_exit(d)
     finally:
         d.cleanup()
