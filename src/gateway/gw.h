@@ -87,6 +87,9 @@ typedef struct gw_sub {
     uint32_t pos;            /* index in key->subs */
     uint8_t explicit_;       /* subscribed by name (vs only through "*") */
     uint8_t queued;          /* in the dirty FIFO */
+    uint8_t held;            /* max_hz: pending waits for next_ns (not in the FIFO) */
+    int64_t interval_ns;     /* max_hz: 1 s / N, 0 = every update */
+    int64_t next_ns;         /* max_hz: no message of this key before then */
 } gw_sub_t;
 
 /* GW_AWAIT_REVOCATION: token verified, Redis asked whether it is revoked;
@@ -133,6 +136,12 @@ struct gw_client {
     int64_t ack_progress_ns; /* last time acked_est grew (or nothing waited) */
     int64_t next_stall_check_ns;
     bool want_write;
+    int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
+    bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
+    bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */
+    int64_t wild_interval_ns; /* max_hz of the "*" subscription, for new symbols */
+    uint64_t acked_known;    /* sent_bytes - SIOCOUTQ at the last look: acknowledged */
+    uint64_t writes;         /* frames handed to the socket */
 
     char *rx;                /* reassembly of one client message */
     size_t rxlen, rxcap;
@@ -164,6 +173,15 @@ struct gw_thread {
     _Atomic int shutdown_req;
     gw_client_t **writers;  /* clients flagged want_write during a drain */
     uint32_t nwriters, capwriters;
+    /* the one send of a frame: lws_write (unit tests count sends instead) */
+    int (*send)(gw_client_t *s, unsigned char *payload, size_t len);
+    gw_client_t **gated;     /* clients at max_inflight_bytes: retried on the pace timer */
+    uint32_t ngated, capgated;
+    gw_client_t **hz;        /* clients with max_hz messages held back */
+    uint32_t nhz, caphz;
+    int64_t hz_min;          /* earliest next_ns of a held max_hz message (0 = none) */
+    lws_sorted_usec_list_t sul_pace; /* gated retries and max_hz releases */
+    int64_t pace_at;         /* when sul_pace fires (0 = not armed) */
     unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
     size_t frame_cap;
     tg_msg_t *batch[1024];
@@ -244,6 +262,12 @@ void gw_client_want_write(gw_client_t *s);
 bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
 int gw_client_write(gw_client_t *s);
+/** max_hz: move held messages that are due into the FIFO; next due time or 0. */
+int64_t gw_client_release_held(gw_client_t *s, int64_t now);
+/** Remove s from a thread list of clients (writers, gated, hz) when it goes. */
+void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s);
+/** lws_write of one frame: the default t->send. */
+int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len);
 /** Slow-consumer check by acknowledged bytes (SIOCOUTQ), from the timer. */
 void gw_client_check_stall(gw_client_t *s, int64_t now);
 
@@ -254,6 +278,10 @@ gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name);
 void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Arm the pace timer for gated clients (1 ms) and held max_hz messages (when due). */
+void gw_fanout_arm_pace(gw_thread_t *t);
+/** The pace timer's work: retry gated clients, release due max_hz messages, write. */
+void gw_fanout_pace(gw_thread_t *t, int64_t now);
 /** EVENT_WAIT_CANCELLED: everything in the engine ring into the hub, then write. */
 void gw_fanout_drain(gw_thread_t *t);
 /** Writers collected during a drain: write now (direct, from the engine drain

@@ -247,7 +247,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         if (s->state == GW_CLOSING && s->clen == 0)
             count_close(s->t, s->close_code);
-        return gw_client_write(s);
+        int rc = gw_client_write(s);
+        gw_fanout_arm_pace(s->t); /* it may have reached max_inflight_bytes */
+        return rc;
     }
     case LWS_CALLBACK_CLOSED: {
         gw_client_t *s = *ps;
@@ -373,6 +375,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->g = g;
         t->idx = i;
         t->frame_cap = 256 * 1024;
+        t->send = gw_client_lws_send;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
         t->frame = malloc(LWS_PRE + t->frame_cap);
         if (!t->frame) {
@@ -551,6 +554,8 @@ void tg_gateway_destroy(tg_gateway_t *g)
         for (uint32_t j = 0; j < t->alog_len; j++)
             tg_msg_unref(t->alog[(t->alog_head + j) % (sizeof t->alog / sizeof t->alog[0])]);
         free(t->writers);
+        free(t->gated);
+        free(t->hz);
         free(t->frame);
         free(t->fdip);
         for (uint32_t j = 0; j < t->adopt_n; j++)

@@ -121,3 +121,43 @@ def test_frames_intact_under_load_both_encodings_threads():
         assert d.stop() == 0
     finally:
         d.cleanup()
+
+
+def test_max_hz_per_subscription():
+    """max_hz: at most N quotes per second per symbol, the newest, the last of
+    a burst not held back longer than 1/N s (SPEC §11); out of range refused."""
+    d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 2000; '
+                      'symbols = ["AAA", "BBB"]; });\n')
+    d.start()
+    try:
+        tok = d.token("hz")
+
+        async def go():
+            async with websockets.connect(d.url() + "?token=" + tok, max_size=None) as w:
+                await w.recv()
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["AAA"], "max_hz": 1000000, "id": 1}))
+                err = json.loads(await w.recv())
+                assert err["type"] == "error" and err["code"] == "bad_request", err
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["AAA"], "max_hz": 4, "id": 2}))
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["BBB"], "id": 3}))
+                per = {"AAA": [], "BBB": []}
+                end = time.time() + 3.0
+                while time.time() < end:
+                    for line in (await asyncio.wait_for(w.recv(), 5)).split("\n"):
+                        m = json.loads(line)
+                        if m.get("type") == "quote":
+                            per[m["symbol"]].append((time.time(), m["seq"]))
+                return per
+        per = run(go())
+        a, b = per["AAA"], per["BBB"]
+        # ~1000 ticks/s per symbol: BBB gets (nearly) all, AAA about 4 a second
+        assert len(b) > 200, len(b)
+        assert 4 <= len(a) <= 4 * 3 + 2, [s for _, s in a]
+        # always the latest: seq jumps by many, never goes back
+        seqs = [s for _, s in a]
+        assert seqs == sorted(seqs) and seqs[-1] - seqs[0] > 100, seqs
+    finally:
+        d.cleanup()

@@ -60,7 +60,7 @@ def p99(xs):
 
 def test_stalled_clients_do_not_hurt_the_others():
     d = tgkit.start_daemon(tgkit.feed_conf(rate=RATE, symbols=SYMS) +
-                           "limits = { max_stall_ms = %d; };\n" % STALL_MS)
+                           "limits = { max_stall_ms = %d; max_inflight_bytes = 1073741824; };\n" % STALL_MS)
     try:
         async def go():
             healthy = []
