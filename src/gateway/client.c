@@ -425,6 +425,54 @@ static size_t wire_len(size_t len)
     return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
 }
 
+/*
+ * server.send_ts: the frame's first message gets "out_ts" (ns, now) as its
+ * first field. The frame buffer has GW_FRAME_SLACK bytes past frame_cap for it.
+ * JSON: {"out_ts":N, + the rest; MessagePack: the map header counts one more
+ * entry (fixmap, or map16 from 15 entries on) and the pair follows it.
+ */
+static void stamp_out_ts(unsigned char *f, size_t *len, bool msgpack, int64_t now)
+{
+    unsigned char ins[48];
+    size_t n, at = 1;
+    if (!msgpack) {
+        if (*len < 2 || f[0] != '{')
+            return;
+        n = (size_t)snprintf((char *)ins, sizeof ins, "\"out_ts\":%lld%s", (long long)now,
+                             f[1] == '}' ? "" : ",");
+    } else {
+        unsigned char h = f[0];
+        if (h >= 0x80 && h < 0x8f) {
+            f[0]++;
+        } else if (h == 0x8f) { /* fixmap full: becomes map16 of 16 */
+            memmove(f + 3, f + 1, *len - 1);
+            f[0] = 0xde;
+            f[1] = 0;
+            f[2] = 16;
+            *len += 2;
+            at = 3;
+        } else if (h == 0xde && *len >= 3) {
+            unsigned cnt = ((unsigned)f[1] << 8 | f[2]) + 1;
+            if (cnt > 0xffff)
+                return;
+            f[1] = (unsigned char)(cnt >> 8);
+            f[2] = (unsigned char)cnt;
+            at = 3;
+        } else {
+            return;
+        }
+        ins[0] = 0xa6;
+        memcpy(ins + 1, "out_ts", 6);
+        ins[7] = 0xcf;
+        for (int i = 0; i < 8; i++)
+            ins[8 + i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
+        n = 16;
+    }
+    memmove(f + at + n, f + at, *len - at);
+    memcpy(f + at, ins, n);
+    *len += n;
+}
+
 int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len)
 {
     return lws_write(s->wsi, payload, len, s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
@@ -524,6 +572,8 @@ int gw_client_write(gw_client_t *s)
 send:
     if (len) {
         unsigned char *buf = t->frame;
+        if (t->g->cfg->server.send_ts)
+            stamp_out_ts(t->frame + LWS_PRE, &len, s->msgpack, tg_now_ns());
         if (s->deflate) {
             /* the extension deflates from our buffer over several writable
              * turns (4 KiB of output each): the thread's scratch frame is

@@ -98,7 +98,22 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
         bool same_epoch = strcmp(m->epoch, s->t->g->epoch) == 0;
         tg_msg_t **msgs;
         uint32_t n;
-        if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
+        if (same_epoch && m->channel == TG_CH_NOTIFICATIONS) {
+            /* one history per user for all threads (SPEC §11): this thread
+             * may never have seen the user before */
+            if (gw_notif_replay(s->t->g->notif_seq, s->claims.sub, since->seq, &msgs, &n) == 0) {
+                for (uint32_t i = 0; i < n; i++) {
+                    if (i + 1 == n && (!k->last || k->last->seq < msgs[i]->seq)) {
+                        tg_msg_unref(k->last); /* later live alerts start after it */
+                        k->last = tg_msg_ref(msgs[i]);
+                    }
+                    gw_client_push_ctrl(s, msgs[i]);
+                }
+                free(msgs);
+                send_recovered(s, m->channel, client_key, since->seq, true);
+                return;
+            }
+        } else if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
                 gw_client_push_ctrl(s, tg_msg_ref(msgs[i]));
             free(msgs);

@@ -86,6 +86,11 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
         um->seq = seq;
         um->ts = m->ts;
         memcpy(um->key_name, k->name, sizeof um->key_name);
+        gw_notif_record(t->g->notif_seq, k->name, um, t->hub.history_size);
+        if (k->last && k->last->seq >= seq) { /* delivered already (a replay) */
+            tg_msg_unref(um);
+            continue;
+        }
         /* alerts are never conflated: they go to every subscriber's ctrl FIFO */
         gw_fanout_publish_ctrl(t, k, um);
     }

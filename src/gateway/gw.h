@@ -258,6 +258,8 @@ void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m);
 void gw_client_reply(gw_client_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
 void gw_client_close(gw_client_t *s, int code, const char *reason);
 void gw_client_want_write(gw_client_t *s);
+/* Room past frame_cap in t->frame for the out_ts stamp (server.send_ts). */
+#define GW_FRAME_SLACK 48
 /** Append m to frame f (cap bytes, *len used): JSON Lines or MessagePack. */
 bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
@@ -340,6 +342,14 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
  * same (all threads see alerts in the engine's order). Thread-safe.
  */
 uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
+
+/** Keep m (seq = the user's notifications seq) in the user's history shared by
+ * all service threads (the last `cap` seqs). Thread-safe; alerts only. */
+void gw_notif_record(gw_table_t *t, const char *user, tg_msg_t *m, uint32_t cap);
+/** The user's messages with seq > since, oldest first, each with a reference
+ * the caller owns; -1 if not all are there. Thread-safe. */
+int gw_notif_replay(gw_table_t *t, const char *user, uint64_t since, tg_msg_t ***out,
+                    uint32_t *n);
 
 /** Is ip one of server.trusted_proxies (addresses or CIDRs)? */
 bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);

@@ -377,7 +377,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->frame_cap = 256 * 1024;
         t->send = gw_client_lws_send;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
-        t->frame = malloc(LWS_PRE + t->frame_cap);
+        t->frame = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK);
         if (!t->frame) {
             rc = -ENOMEM;
             goto fail;

@@ -161,3 +161,40 @@ def test_max_hz_per_subscription():
         assert seqs == sorted(seqs) and seqs[-1] - seqs[0] > 100, seqs
     finally:
         d.cleanup()
+
+
+def test_send_ts_on_each_frames_first_message():
+    """server.send_ts: out_ts on the first message of every frame, JSON and
+    MessagePack, never on the others; out_ts >= the quote's ts."""
+    d = Daemon(config=FAST_FEED + 'server = { listen = "127.0.0.1:0"; send_ts = true; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        tok = d.token("ts")
+
+        async def one(fmt):
+            url = d.url() + "?token=" + tok + ("&format=msgpack" if fmt == "msgpack" else "")
+            async with websockets.connect(url, max_size=None, compression=None) as w:
+                await w.recv()
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["*"]}))
+                bad = []
+                frames = multi = 0
+                while frames < 100:
+                    msgs = check_frame(await asyncio.wait_for(w.recv(), 10), bad)
+                    frames += 1
+                    multi += len(msgs) > 1
+                    assert "out_ts" in msgs[0], msgs[0]
+                    assert all("out_ts" not in m for m in msgs[1:]), msgs
+                    if msgs[0].get("type") == "quote":
+                        assert msgs[0]["out_ts"] >= msgs[0]["ts"], msgs[0]
+                    await asyncio.sleep(0.001)
+                assert not bad, bad[:3]
+                return multi
+
+        async def go():
+            return await asyncio.gather(one("json"), one("msgpack"))
+        multi = run(go())
+        assert all(m > 0 for m in multi), multi  # frames with several messages seen
+    finally:
+        d.cleanup()

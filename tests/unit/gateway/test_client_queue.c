@@ -54,7 +54,7 @@ static void setup(void)
     memset(&th, 0, sizeof th);
     th.g = &gw;
     th.frame_cap = 256 * 1024;
-    th.frame = malloc(LWS_PRE + th.frame_cap);
+    th.frame = malloc(LWS_PRE + th.frame_cap + GW_FRAME_SLACK);
     th.send = fake_send;
     th.direct_write = true;
     gw_hub_init(&th.hub, 1000, 1 << 24);
