@@ -517,14 +517,24 @@ int gw_client_write(gw_client_t *s)
     }
     size_t budget = t->frame_cap;
     if (s->state == GW_ACTIVE) {
+        if (s->gated)
+            return 0; /* waits for the pace timer's next look (no SIOCOUTQ per pass) */
         budget = inflight_room(s);
         if (budget == 0) {
             /* full: wait (conflating) until the peer acknowledges; the pace
-             * timer looks again in 1 ms */
-            if (!s->gated && list_add(&t->gated, &t->ngated, &t->capgated, s))
+             * timer looks again in 1 ms, then 2, 4, 8 while it stays full, so
+             * a thousand stuck clients cost a few ioctls per ms, not a spin */
+            int64_t b = s->gate_backoff_ns ? s->gate_backoff_ns * 2 : 1000000;
+            s->gate_backoff_ns = b > 8000000 ? 8000000 : b;
+            s->gate_retry_ns = tg_mono_ns() + s->gate_backoff_ns;
+            if (list_add(&t->gated, &t->ngated, &t->capgated, s)) {
                 s->gated = true;
+                if (!t->gate_min || s->gate_retry_ns < t->gate_min)
+                    t->gate_min = s->gate_retry_ns;
+            }
             return 0;
         }
+        s->gate_backoff_ns = 0;
         if (budget > t->frame_cap)
             budget = t->frame_cap;
     }

@@ -176,8 +176,16 @@ static void on_pace(lws_sorted_usec_list_t *sul)
 
 void gw_fanout_pace(gw_thread_t *t, int64_t now)
 {
-    while (t->ngated) {
-        gw_client_t *s = t->gated[--t->ngated];
+    t->gate_min = 0;
+    for (uint32_t i = 0; i < t->ngated;) {
+        gw_client_t *s = t->gated[i];
+        if (s->gate_retry_ns > now) {
+            if (!t->gate_min || s->gate_retry_ns < t->gate_min)
+                t->gate_min = s->gate_retry_ns;
+            i++;
+            continue;
+        }
+        t->gated[i] = t->gated[--t->ngated];
         s->gated = false;
         gw_client_want_write(s);
     }
@@ -201,9 +209,11 @@ void gw_fanout_arm_pace(gw_thread_t *t)
 {
     if (!t->ngated && !t->nhz)
         return;
-    int64_t now = tg_mono_ns(), at = now + 1000000; /* gated: 1 ms */
-    if (t->nhz && t->hz_min && (!t->ngated || t->hz_min < at))
-        at = t->hz_min;
+    int64_t now = tg_mono_ns(), at = 0;
+    if (t->ngated)
+        at = t->gate_min ? t->gate_min : now + 1000000;
+    if (t->nhz && (!at || (t->hz_min && t->hz_min < at)))
+        at = t->hz_min ? t->hz_min : now + 1000000;
     if (t->pace_at && t->pace_at <= at)
         return; /* already armed, as early */
     if (!t->ctx) /* unit tests drive gw_fanout_pace themselves */

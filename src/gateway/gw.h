@@ -138,6 +138,8 @@ struct gw_client {
     bool want_write;
     int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
     bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
+    int64_t gate_retry_ns;   /* gated: look at SIOCOUTQ again then */
+    int64_t gate_backoff_ns; /* 1 ms doubling to 8 ms while the socket stays full */
     bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */
     int64_t wild_interval_ns; /* max_hz of the "*" subscription, for new symbols */
     uint64_t acked_known;    /* sent_bytes - SIOCOUTQ at the last look: acknowledged */
@@ -177,6 +179,7 @@ struct gw_thread {
     int (*send)(gw_client_t *s, unsigned char *payload, size_t len);
     gw_client_t **gated;     /* clients at max_inflight_bytes: retried on the pace timer */
     uint32_t ngated, capgated;
+    int64_t gate_min;        /* earliest gate_retry_ns (0 = none) */
     gw_client_t **hz;        /* clients with max_hz messages held back */
     uint32_t nhz, caphz;
     int64_t hz_min;          /* earliest next_ns of a held max_hz message (0 = none) */
