@@ -137,3 +137,52 @@ def test_since_recovery_complete_on_the_other_thread():
         run(go())
     finally:
         d.cleanup()
+
+
+def test_market_data_since_complete_on_either_thread():
+    """Every service thread holds the same market-data history: a reconnect
+    with `since` gets the missed quotes and complete:true on either thread."""
+    d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 200; '
+                      'symbols = ["AAPL"]; });\n'
+                      'server = { listen = "127.0.0.1:0"; threads = 2; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        tok = d.token("mia")
+
+        async def go():
+            w1 = await websockets.connect(d.url() + "?token=" + tok)
+            est1 = json.loads(await w1.recv())
+            await w1.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                      "symbols": ["AAPL"]}))
+            seq = None
+            while seq is None:
+                for line in (await asyncio.wait_for(w1.recv(), 10)).split("\n"):
+                    m = json.loads(line)
+                    if m["type"] == "quote":
+                        seq = m["seq"]
+            await w1.close()
+            await asyncio.sleep(0.3)  # quotes go on meanwhile
+            threads = set()
+            for _ in range(4):
+                w, est = await websockets.connect(d.url() + "?token=" + tok), None
+                est = json.loads(await w.recv())
+                threads.add(est["client_id"].split("-")[1])
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["AAPL"], "epoch": est1["epoch"],
+                                         "since": {"AAPL": seq}}))
+                got = []
+                while not got or got[-1]["type"] != "recovered":
+                    for line in (await asyncio.wait_for(w.recv(), 10)).split("\n"):
+                        m = json.loads(line)
+                        if m["type"] in ("quote", "recovered"):
+                            got.append(m)
+                rec = got[-1]
+                assert rec["complete"] is True, rec
+                seqs = [m["seq"] for m in got[:-1]]
+                assert seqs == list(range(seq + 1, seq + 1 + len(seqs))) and seqs, seqs
+                await w.close()
+            assert len(threads) == 2, threads
+        run(go())
+    finally:
+        d.cleanup()
