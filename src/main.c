@@ -262,6 +262,38 @@ static void export_io_uring(tg_metrics_t *m, const tg_config_t *cfg)
                        "Bytes appended to the tick journal");
 }
 
+/*
+ * SPEC §15: every §6 metric from the start, so that absent() rules and
+ * dashboards work: the store metrics read 0 while a store is disabled (the
+ * store registers the same series when it starts). tickgate_store_configured
+ * tells a disabled store (0) from one that is down (the alert rules use it).
+ */
+static void export_store_metrics(tg_metrics_t *m, const tg_config_t *cfg)
+{
+    static const char *const tables[] = {"quote_snapshots", "portfolio_snapshots",
+                                         "portfolio_alerts"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "table=\"%s\"", tables[i]);
+        tg_metrics_counter(m, "tickgate_snapshot_rows_total", label,
+                           "Rows written to PostgreSQL, by table");
+    }
+    tg_metrics_counter(m, "tickgate_snapshot_dropped_total", NULL,
+                       "Snapshot rows dropped past postgres.max_buffer_rows");
+    tg_metrics_gauge(m, "tickgate_snapshot_backlog", NULL,
+                     "Rows waiting to be written to PostgreSQL");
+    tg_metrics_gauge(m, "tickgate_postgres_up", NULL, "1 while PostgreSQL is connected");
+    tg_metrics_gauge(m, "tickgate_redis_up", NULL, "1 while Redis is connected and answering in time");
+    tg_gauge_t *pg = tg_metrics_gauge(m, "tickgate_store_configured", "store=\"postgres\"",
+                                      "1 when the store is configured (its url is set)");
+    tg_gauge_t *rd = tg_metrics_gauge(m, "tickgate_store_configured", "store=\"redis\"",
+                                      "1 when the store is configured (its url is set)");
+    if (pg)
+        tg_gauge_set(pg, cfg->postgres.url[0] ? 1 : 0);
+    if (rd)
+        tg_gauge_set(rd, cfg->redis.url[0] ? 1 : 0);
+}
+
 /* ---- sinks: the engine's output wired to the stores (neither names the other) ---- */
 
 static void journal_ticks(void *ctx, const tg_tick_t *t, size_t n)
@@ -322,24 +354,32 @@ static int embedded_secret(app_t *a)
 }
 
 /*
- * SIGHUP: re-read the config file for the log settings, and have the engine
- * reload the portfolios file; connections are untouched.
+ * SIGHUP: re-read the config file for the log settings, the alerts thresholds
+ * and the limits (SPEC §15), and have the engine reload the portfolios file;
+ * connections are untouched.
  */
 static void reload(app_t *a)
 {
     tg_config_t fresh;
     char err[512];
+    bool ok = false;
     if (a->config_path && tg_config_load(&fresh, a->config_path, environ, err, sizeof err) != 0) {
         TG_WARN("config_reload_failed", "error", TG_S(err));
     } else {
         const tg_config_t *c = a->config_path ? &fresh : a->cfg;
         tg_log_set_level(c->log.level);
         tg_log_set_format(c->log.format);
+        ok = a->config_path != NULL;
     }
+    /* alerts thresholds and portfolio_max_hz go with the portfolios to the
+     * engine thread, limits to each gateway thread: both copy what they keep */
+    tg_engine_reload(a->engine, ok ? &fresh : NULL);
+    if (ok)
+        tg_gateway_set_limits(a->gateway, &fresh.limits);
     if (a->config_path)
         tg_config_free(&fresh);
-    tg_engine_reload(a->engine);
-    TG_INFO("config_reloaded", "what", TG_S("log level, portfolios"));
+    TG_INFO("config_reloaded", "what",
+            TG_S(ok ? "log settings, alerts, limits, portfolios" : "log level, portfolios"));
 }
 
 static int run_daemon(tg_config_t *cfg, const char *config_path)
@@ -373,6 +413,7 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     if ((rc = tg_metrics_create(&a.metrics)) != 0)
         goto out;
     export_io_uring(a.metrics, cfg);
+    export_store_metrics(a.metrics, cfg);
 
     /* feeds -> engine -> gateway: build from the producers, start from the consumers */
     for (size_t i = 0; i < cfg->n_feeds; i++) {

@@ -43,7 +43,7 @@
     lat: [],                     // [arrival ms, latency ms]
     latReady: new Set(), latWaitRecover: new Set(),
     msgTimes: [], msgCount: 0,
-    stats: { frames: 0, messages: 0, byType: {}, recovered: { complete: 0, reset: 0 } }
+    stats: { frames: 0, messages: 0, established: 0, byType: {}, recovered: { complete: 0, reset: 0 } }
   };
   var dirty = { quotes: new Set(), pfs: new Set(), alerts: false, feeds: false, spark: new Set(), order: true };
   var rafPending = false;
@@ -281,6 +281,7 @@
     S.established = true;
     S.everEstablished = true;
     S.attempts = 0;
+    S.stats.established++;
     hideSignIn();
     setConn('live', 'Live');
     // same clock unless clearly skewed; pings refine it (NTP-style, half the round trip)

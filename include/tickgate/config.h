@@ -91,7 +91,7 @@ typedef struct tg_config {
         int leeway_s;          /* 5 */
         int auth_timeout_ms;   /* 5000 */
     } auth;
-    struct {
+    struct tg_limits {         /* SIGHUP reloads it (tg_gateway_set_limits) */
         int max_message_bytes; /* 65536 */
         int msgs_per_s;        /* 50 */
         int burst;             /* 100 */

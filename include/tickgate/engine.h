@@ -91,7 +91,12 @@ typedef enum tg_engine_cmd_type {
  */
 int tg_engine_put_portfolio(tg_engine_t *e, tg_portfolio_spec_t *spec);
 int tg_engine_remove_portfolio(tg_engine_t *e, const char *id);
-int tg_engine_reload(tg_engine_t *e);
+/**
+ * SIGHUP: re-read the portfolios file; with `fresh` (the re-read config) also
+ * take its alerts thresholds (defaults of portfolios that set none) and
+ * limits.portfolio_max_hz, on the engine thread with the portfolios.
+ */
+int tg_engine_reload(tg_engine_t *e, const tg_config_t *fresh);
 int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
                             const char *symbol, const char *alert_id);
 

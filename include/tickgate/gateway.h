@@ -48,4 +48,11 @@ void tg_gateway_destroy(tg_gateway_t *g);
 /** The port actually bound (useful with port 0). */
 int tg_gateway_port(const tg_gateway_t *g);
 
+/**
+ * SIGHUP: new `limits` for the running gateway (main thread). Each service
+ * thread takes them at its next wake-up; clients stay connected.
+ */
+struct tg_limits;
+void tg_gateway_set_limits(tg_gateway_t *g, const struct tg_limits *l);
+
 #endif

@@ -100,7 +100,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     tg_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return -ENOMEM;
-    e->cfg = cfg;
+    e->own = *cfg;
+    e->cfg = &e->own;
     e->feeds = feeds;
     e->nfeeds = nfeeds;
     pthread_mutex_init(&e->cmd_lock, NULL);

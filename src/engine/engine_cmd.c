@@ -90,7 +90,7 @@ int tg_engine_remove_portfolio(tg_engine_t *e, const char *id)
     return submit(e, c);
 }
 
-int tg_engine_reload(tg_engine_t *e)
+int tg_engine_reload(tg_engine_t *e, const tg_config_t *fresh)
 {
     char err[256], *text;
     size_t len;
@@ -100,9 +100,9 @@ int tg_engine_reload(tg_engine_t *e)
         TG_WARN("config_reload_failed", "error", TG_S(err));
         return rc;
     }
-    if (!text)
+    if (!text && !fresh)
         return 0; /* PostgreSQL is the source: NOTIFY keeps it current */
-    if (!owned) { /* the embedded demo: the command owns a copy, like a file's text */
+    if (text && !owned) { /* the embedded demo: the command owns a copy, like a file's text */
         char *copy = malloc(len + 1);
         if (!copy)
             return -ENOMEM;
@@ -118,6 +118,14 @@ int tg_engine_reload(tg_engine_t *e)
     c->type = TG_ENGINE_RELOAD;
     c->text = text;
     c->len = len;
+    if (fresh) {
+        const tg_dec_t a[6] = {fresh->alerts.rebalance_drift, fresh->alerts.drift_relative,
+                               fresh->alerts.loss_limit,      fresh->alerts.gain_target,
+                               fresh->alerts.hysteresis,      fresh->alerts.price_hysteresis};
+        memcpy(c->alerts, a, sizeof a);
+        c->portfolio_max_hz = fresh->limits.portfolio_max_hz;
+        c->has_conf = true;
+    }
     return submit(e, c);
 }
 
@@ -163,7 +171,19 @@ void tg__engine_run_commands(tg_engine_t *e)
                 TG_INFO("portfolio_removed", "portfolio", TG_S(c->id));
             break;
         case TG_ENGINE_RELOAD:
-            rc = apply_portfolios(e, c->text, c->len, err, sizeof err);
+            if (c->has_conf) {
+                /* the thresholds are the defaults the portfolios below are parsed with */
+                e->own.alerts.rebalance_drift = c->alerts[0];
+                e->own.alerts.drift_relative = c->alerts[1];
+                e->own.alerts.loss_limit = c->alerts[2];
+                e->own.alerts.gain_target = c->alerts[3];
+                e->own.alerts.hysteresis = c->alerts[4];
+                e->own.alerts.price_hysteresis = c->alerts[5];
+                e->own.limits.portfolio_max_hz = c->portfolio_max_hz;
+                e->pf_min_gap_ns = 1000000000LL / (c->portfolio_max_hz > 0 ? c->portfolio_max_hz : 10);
+            }
+            /* no text: PostgreSQL is the source (NOTIFY keeps it current) */
+            rc = c->text ? apply_portfolios(e, c->text, c->len, err, sizeof err) : 0;
             free(c->text);
             if (rc)
                 TG_WARN("config_reload_failed", "error", TG_S(err));

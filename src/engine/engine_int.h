@@ -58,6 +58,9 @@ typedef struct cmd {
     char alert_id[TG_ALERT_ID_LEN + 1];
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
+    bool has_conf; /* RELOAD: new alerts thresholds and portfolio_max_hz */
+    tg_dec_t alerts[6];
+    int portfolio_max_hz;
 } cmd_t;
 
 typedef struct output {
@@ -68,7 +71,8 @@ typedef struct output {
 } output_t;
 
 struct tg_engine {
-    const tg_config_t *cfg;
+    const tg_config_t *cfg;  /* &own: what SIGHUP changes is changed on the engine thread */
+    tg_config_t own;         /* shallow copy of the app's config (strings shared) */
     tg_feed_t *feeds;
     size_t nfeeds;
     output_t out[TG_ENGINE_MAX_OUTPUTS];

@@ -45,7 +45,7 @@ bool gw_fd_ip_acquire(gw_thread_t *t, int fd, const struct sockaddr_storage *sa)
     if (t->fdip[fd][0])
         gw_ipcap_release(t->g->ipcap, t->fdip[fd]);
     t->fdip[fd][0] = 0;
-    if (!gw_ipcap_acquire(t->g->ipcap, ip, (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+    if (!gw_ipcap_acquire(t->g->ipcap, ip, (uint32_t)t->lim.max_conns_per_ip)) {
         char label[80];
         snprintf(label, sizeof label, "reason=\"ip_cap\"");
         tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_connections_refused_total",

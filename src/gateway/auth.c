@@ -46,7 +46,10 @@ int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth)
 }
 
 
-#define REVOCATION_RECHECK_NS (30LL * 1000000000LL)
+/* SPEC §5: re-checked every 30 s. The next lookup starts 29 s after the last
+ * one was asked, so that with the lookup's own time and the 100 ms timer a
+ * token revoked just after a check is acted on within 30 s. */
+#define REVOCATION_RECHECK_NS (29LL * 1000000000LL)
 
 /*
  * Verified token -> active, unless Redis says it is revoked. Without Redis
@@ -112,15 +115,31 @@ bool gw_auth_check_revocation(gw_client_t *s, int64_t now)
         return false;
     }
     if (s->state == GW_ACTIVE && now >= s->next_revocation_check_ns) {
-        tg_redis_verdict_t v = tg_redis_revoked(redis, s->token_hash);
+        gw_thread_t *t = s->t;
+        if (!s->revocation_rechecking) {
+            /* a new round: only a verdict Redis gives from now on counts (a
+             * cached "not revoked" may be up to 30 s old) */
+            s->revocation_rechecking = true;
+            s->revocation_asked_ns = now;
+            s->revocation_deadline_ns =
+                now + (int64_t)t->g->cfg->redis.command_timeout_ms * 1000000LL + 20000000LL;
+        }
+        tg_redis_verdict_t v =
+            tg_redis_revoked_fresh(redis, s->token_hash, now - s->revocation_asked_ns + 1);
         if (v == TG_REDIS_YES) {
-            gw_count_auth_failure(s->t, "revoked");
+            s->revocation_rechecking = false;
+            gw_count_auth_failure(t, "revoked");
             gw_send_error(s, "token_revoked", "token revoked", NULL);
             gw_client_close(s, 4001, "token revoked");
+        } else if (v == TG_REDIS_NO || now > s->revocation_deadline_ns) {
+            /* answered, or Redis did not answer in time: the last known state
+             * (a revoked verdict is kept while Redis is down) until the next round */
+            s->revocation_rechecking = false;
+            s->next_revocation_check_ns = s->revocation_asked_ns + REVOCATION_RECHECK_NS;
         } else {
-            /* UNKNOWN queued a lookup: look again shortly for its answer */
-            s->next_revocation_check_ns =
-                now + (v == TG_REDIS_NO ? REVOCATION_RECHECK_NS : 200000000LL);
+            /* the lookup is queued: act on its answer when it arrives (server.c
+             * polls every 2 ms) */
+            t->revoke_poll_wanted = true;
         }
     }
     return false;

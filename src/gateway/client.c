@@ -208,7 +208,7 @@ void gw_client_want_write(gw_client_t *s)
 
 static void check_pending_limit(gw_client_t *s)
 {
-    if (s->pending_bytes > (uint64_t)s->t->g->cfg->limits.max_pending_bytes &&
+    if (s->pending_bytes > (uint64_t)s->t->lim.max_pending_bytes &&
         s->state != GW_CLOSING)
         gw_client_close(s, 4008, "slow consumer");
 }
@@ -362,6 +362,7 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
         return;
     s->state = GW_CLOSING;
     s->close_code = code;
+    gw_count_close(s->t, code); /* decided now, whether or not its frame gets out */
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
     /* no more data after a close decision; replies already queued (the one
      * `error` explaining the close) still go out first, except to a slow
@@ -488,7 +489,7 @@ int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len)
  */
 static size_t inflight_room(gw_client_t *s)
 {
-    uint64_t lim = (uint64_t)s->t->g->cfg->limits.max_inflight_bytes;
+    uint64_t lim = (uint64_t)s->t->lim.max_inflight_bytes; /* SIGHUP may change it */
     uint64_t infl = s->sent_bytes - s->acked_known;
     if ((s->deflate || infl + s->pending_bytes > lim) && s->fd >= 0) {
         int outq = 0;
@@ -623,7 +624,7 @@ send:
  */
 void gw_client_check_stall(gw_client_t *s, int64_t now)
 {
-    const tg_config_t *cfg = s->t->g->cfg;
+    const struct tg_limits *lim = &s->t->lim;
     s->next_stall_check_ns = now + 250000000LL;
     int outq = 0;
     if (s->fd < 0 || ioctl(s->fd, SIOCOUTQ, &outq) != 0 || outq < 0)
@@ -634,7 +635,7 @@ void gw_client_check_stall(gw_client_t *s, int64_t now)
         s->acked_est = acked;
         s->ack_progress_ns = now;
     }
-    if (s->pending_bytes + (uint64_t)outq > (uint64_t)cfg->limits.max_pending_bytes ||
-        (waiting && now - s->ack_progress_ns > (int64_t)cfg->limits.max_stall_ms * 1000000LL))
+    if (s->pending_bytes + (uint64_t)outq > (uint64_t)lim->max_pending_bytes ||
+        (waiting && now - s->ack_progress_ns > (int64_t)lim->max_stall_ms * 1000000LL))
         gw_client_close(s, 4008, "slow consumer");
 }

@@ -178,8 +178,7 @@ static bool key_allowed(gw_client_t *s, const tg_cmsg_t *m, const char *key, gw_
 static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
 {
     gw_thread_t *t = s->t;
-    const tg_config_t *cfg = t->g->cfg;
-    uint32_t max = (uint32_t)cfg->limits.max_subscriptions;
+    uint32_t max = (uint32_t)t->lim.max_subscriptions;
 
     if (m->channel == TG_CH_NOTIFICATIONS || m->channel == TG_CH_SYSTEM) {
         if (m->channel == TG_CH_SYSTEM && !s->claims.admin) {
@@ -442,15 +441,15 @@ static void handle_ping(gw_client_t *s, tg_cmsg_t *m)
 /* Token bucket: msgs_per_s with burst; >10 rate_limited in 10 s closes 1008. */
 static bool rate_ok(gw_client_t *s)
 {
-    const tg_config_t *cfg = s->t->g->cfg;
+    const struct tg_limits *lim = &s->t->lim;
     int64_t now = tg_mono_ns();
     if (!s->tokens_at_ns) {
-        s->tokens = cfg->limits.burst;
+        s->tokens = lim->burst;
         s->tokens_at_ns = now;
     }
-    s->tokens += (double)(now - s->tokens_at_ns) / 1e9 * cfg->limits.msgs_per_s;
-    if (s->tokens > cfg->limits.burst)
-        s->tokens = cfg->limits.burst;
+    s->tokens += (double)(now - s->tokens_at_ns) / 1e9 * lim->msgs_per_s;
+    if (s->tokens > lim->burst)
+        s->tokens = lim->burst;
     s->tokens_at_ns = now;
     if (s->tokens >= 1.0) {
         s->tokens -= 1.0;

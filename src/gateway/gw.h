@@ -103,6 +103,8 @@ struct gw_client {
     int state;
     int close_code;
     char close_reason[64];
+    uint8_t linger;          /* close.c: 1 close frame written, 2 draining, 3 half-closed */
+    int64_t linger_until_ns; /* end of the drain */
     bool msgpack;
     bool deflate;            /* permessage-deflate: lws_write only inside WRITEABLE */
     unsigned char *zbuf;     /* deflate: the frame being compressed (LWS_PRE + frame) */
@@ -119,6 +121,7 @@ struct gw_client {
     int64_t next_revocation_check_ns;
     int64_t revocation_deadline_ns; /* GW_AWAIT_REVOCATION: give up waiting at */
     int64_t revocation_asked_ns;    /* verdicts from before this are too old */
+    bool revocation_rechecking;     /* GW_ACTIVE: a 30 s re-check waits for its verdict */
     struct gw_held { void *data; size_t len; bool binary; } held[8]; /* client messages */
     int nheld;                      /* received while GW_AWAIT_REVOCATION */
 
@@ -205,6 +208,12 @@ struct gw_thread {
     int *adopt_q;
     uint32_t adopt_n, adopt_cap;
     _Atomic int adopt_waiting;
+    /* limits (SIGHUP reloads them): this thread's copy, and the mailbox the
+     * main thread fills (reload.c) */
+    struct tg_limits lim;
+    pthread_mutex_t lim_lock;
+    struct tg_limits lim_next;
+    _Atomic int lim_waiting;
 };
 
 struct tg_gateway {
@@ -363,7 +372,29 @@ bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);
 void gw_client_addr(const tg_strlist_t *proxies, const char *peer, const char *xff, char *out,
                     size_t cap);
 
+/* close.c: closes the server decides (counted at the decision, lingering close)
+ * and RFC 6455 / HTTP conformance checks in the callback */
+void gw_count_close(gw_thread_t *t, int code);
+/** Every close code and auth failure reason at 0 from the start (SPEC §15). */
+void gw_close_export_metrics(tg_gateway_t *g);
+/** WRITEABLE of a closing session whose queued replies are out; -1 = close now. */
+int gw_close_writeable(gw_client_t *s);
+/** Timer: end drains past their 2 s. */
+void gw_close_check_linger(gw_client_t *s, int64_t now);
+/** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
+int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size_t len);
+/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
+ * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
+int gw_conformance_upgrade(struct lws *wsi, bool path_ok);
+/** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
+bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
+
+/* reload.c: take the limits a SIGHUP left in the thread's mailbox */
+void gw_thread_take_limits(gw_thread_t *t);
+
 /* http_api.c */
+/** The JSON error envelope (SPEC §6) into out; its length, 0 if it does not fit. */
+size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap);
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
             void *in, size_t len);
 

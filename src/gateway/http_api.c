@@ -38,6 +38,7 @@ typedef struct http_req {
     bool resp_static;
     bool headers_sent;
     int retry_after_s;     /* 429: Retry-After */
+    bool close_after;      /* the request's body was not read (411): close */
 } http_req_t;
 
 typedef struct sbuf {
@@ -98,6 +99,25 @@ static void meta(sbuf_t *b, gw_thread_t *t)
               ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
 }
 
+static void error_body(sbuf_t *b, gw_thread_t *t, const char *code, const char *msg)
+{
+    sb_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    sb_str(b, msg);
+    sb_put(b, "}", 1);
+    meta(b, t);
+}
+
+size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap)
+{
+    sbuf_t b = {0};
+    error_body(&b, t, code, msg);
+    size_t n = b.err || b.len >= cap ? 0 : b.len;
+    if (n)
+        memcpy(out, b.p, n);
+    free(b.p);
+    return n;
+}
+
 static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 {
     r->status = status;
@@ -116,10 +136,7 @@ static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
     sbuf_t b = {0};
-    sb_printf(&b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
-    sb_str(&b, msg);
-    sb_put(&b, "}", 1);
-    meta(&b, t);
+    error_body(&b, t, code, msg);
     respond(r, status, "application/json", &b);
 }
 
@@ -488,6 +505,12 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         api_error(r, t, 413, "message_too_large", "request body over 1 MiB");
         return;
     }
+    /* everything outside /api/ is read-only (RFC 9110 §15.5.6: 405 + Allow) */
+    if (strncmp(p, "/api/", 5) != 0 && strcmp(r->method, "GET") != 0 &&
+        strcmp(r->method, "HEAD") != 0) {
+        api_error(r, t, 405, "method_not_allowed", "only GET here");
+        return;
+    }
     if (!strcmp(p, "/health")) {
         sbuf_t b = {0};
         sb_put(&b, "{\"status\":\"ok\"}", 15);
@@ -543,9 +566,9 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
          * (its answer lags one request), in-process otherwise or while unknown */
         int64_t retry_ns = 0;
         tg_redis_verdict_t rv =
-            g->d.redis ? tg_redis_rate_check(g->d.redis, c.sub, g->cfg->limits.http_per_min, 60)
+            g->d.redis ? tg_redis_rate_check(g->d.redis, c.sub, t->lim.http_per_min, 60)
                        : TG_REDIS_UNKNOWN;
-        bool local_ok = gw_rate_ok(g->http_rate, c.sub, (uint32_t)g->cfg->limits.http_per_min,
+        bool local_ok = gw_rate_ok(g->http_rate, c.sub, (uint32_t)t->lim.http_per_min,
                                    60LL * 1000000000LL, tg_mono_ns(), &retry_ns);
         if (rv == TG_REDIS_YES || (rv == TG_REDIS_UNKNOWN && !local_ok)) {
             if (rv == TG_REDIS_YES)
@@ -611,6 +634,14 @@ static int write_response(struct lws *wsi, http_req_t *r)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
             return -1;
+        if (r->status == 405 &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                        (const unsigned char *)"GET, HEAD", 9, &p, end))
+            return -1;
+        if (r->close_after &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                        (const unsigned char *)"close", 5, &p, end))
+            return -1;
         if (r->retry_after_s) {
             char ra[16];
             int n = snprintf(ra, sizeof ra, "%d", r->retry_after_s);
@@ -670,9 +701,23 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
             strcpy(r->method, "DELETE");
         else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
             strcpy(r->method, "POST");
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI))
+            strcpy(r->method, "PATCH");
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+            strcpy(r->method, "HEAD");
         else
             strcpy(r->method, "OTHER");
-        if (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
+        bool has_body = !strcmp(r->method, "PUT") || !strcmp(r->method, "POST") ||
+                        !strcmp(r->method, "PATCH");
+        if (has_body && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
+            /* lws 4.1 does not decode a chunked request body: it would wait
+             * for 100 MiB of it. Ask for a length and close (body unread). */
+            api_error(r, t, 411, "length_required", "a request body needs Content-Length");
+            r->close_after = true;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        if (has_body) {
             char cl[32];
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
                 strtoull(cl, NULL, 10) > MAX_BODY) {
@@ -726,8 +771,11 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
             return rc;
         /* free first: completing the transaction may re-enter this callback
          * (CLOSED_HTTP / DROP_PROTOCOL) for the same wsi */
+        bool close_after = r->close_after;
         req_free(r);
         *pr = NULL;
+        if (close_after)
+            return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     case LWS_CALLBACK_CLOSED_HTTP:

@@ -35,10 +35,10 @@ static void on_revoke_poll(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     bool waiting = false;
     for (gw_client_t *s = t->clients; s; s = s->next)
-        if (s->state == GW_AWAIT_REVOCATION) {
+        if (s->state == GW_AWAIT_REVOCATION || s->revocation_rechecking) {
             if (gw_auth_check_revocation(s, now))
                 gw_commands_release_held(s);
-            waiting |= s->state == GW_AWAIT_REVOCATION;
+            waiting |= s->state == GW_AWAIT_REVOCATION || s->revocation_rechecking;
         }
     gw_thread_flush_writers(t, false);
     t->revoke_poll_armed = waiting;
@@ -74,6 +74,15 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
     for (gw_client_t *s = t->clients; s; s = s->next) {
+        gw_close_check_linger(s, now);
+        if (s->state != GW_CLOSING &&
+            gw_frame_too_large(s->wsi, s->rxlen, (size_t)t->lim.max_message_bytes)) {
+            /* a frame header alone announced it: lws calls back only with payload */
+            s->rxlen = 0;
+            gw_send_error(s, "message_too_large", "message too large", NULL);
+            gw_client_close(s, 1009, "message too large");
+            continue;
+        }
         if (gw_auth_check_revocation(s, now))
             gw_commands_release_held(s);
         if (s->state == GW_AWAIT_AUTH && now > s->auth_deadline_ns) {
@@ -87,20 +96,11 @@ static void on_timer(lws_sorted_usec_list_t *sul)
         }
     }
     flush_counters(t);
+    arm_revoke_poll(t); /* a 30 s revocation re-check may wait for its answer */
     lws_sul_schedule(t->ctx, 0, &t->sul_timer, on_timer, TIMER_US);
 }
 
 /* ---- the callback ---- */
-
-static void count_close(gw_thread_t *t, int code)
-{
-    char label[32];
-    snprintf(label, sizeof label, "code=\"%d\"", code);
-    tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_clients_closed_total", label,
-                                         "Client connections closed, by close code");
-    if (c)
-        tg_counter_add(c, 1);
-}
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
@@ -119,6 +119,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return 0;
         if (atomic_load_explicit(&t->adopt_waiting, memory_order_relaxed))
             gw_adopt_pending(t);
+        if (atomic_load_explicit(&t->lim_waiting, memory_order_acquire))
+            gw_thread_take_limits(t); /* SIGHUP */
         if (atomic_load(&t->shutdown_req) && !t->closing) {
             t->closing = true;
             for (gw_client_t *s = t->clients; s; s = s->next)
@@ -142,8 +144,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
-            return -1;
-        return 0;
+            uri[0] = 0; /* 404 */
+        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 404, or RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);
@@ -171,7 +173,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         gw_client_addr(&t->g->cfg->server.trusted_proxies, peer, xff, s->peer, sizeof s->peer);
         if (strcmp(peer, s->peer) != 0) { /* behind a trusted proxy: cap the real client */
             if (!gw_ipcap_acquire(t->g->ipcap, s->peer,
-                                  (uint32_t)t->g->cfg->limits.max_conns_per_ip)) {
+                                  (uint32_t)t->lim.max_conns_per_ip)) {
                 gw_send_error(s, "rate_limited", "too many connections from your address", NULL);
                 gw_client_close(s, 1008, "per-IP connection cap");
                 gw_thread_flush_writers(t, false);
@@ -206,13 +208,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         t = s->t;
-        size_t max = (size_t)t->g->cfg->limits.max_message_bytes;
+        if (s->state == GW_CLOSING)
+            return 0; /* closing (lingering): input is read and dropped */
+        size_t max = (size_t)t->lim.max_message_bytes;
         bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-        if (s->rxlen + len > max) {
+        if (gw_frame_too_large(wsi, s->rxlen + len, max)) {
+            /* at once, also when only the frame header announced it */
             s->rxlen = 0;
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
-            count_close(t, 1009);
-            return -1;
+            gw_send_error(s, "message_too_large", "message too large", NULL);
+            gw_client_close(s, 1009, "message too large");
+            gw_thread_flush_writers(t, false);
+            return 0;
         }
         if (final && s->rxlen == 0) {
             gw_on_client_message(s, in, len, lws_frame_is_binary(wsi));
@@ -246,11 +252,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         if (s->state == GW_CLOSING && s->clen == 0)
-            count_close(s->t, s->close_code);
+            return gw_close_writeable(s); /* close frame, then the lingering drain */
         int rc = gw_client_write(s);
         gw_fanout_arm_pace(s->t); /* it may have reached max_inflight_bytes */
         return rc;
     }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return gw_close_peer(wsi, *ps, in, len);
     case LWS_CALLBACK_CLOSED: {
         gw_client_t *s = *ps;
         if (s) {
@@ -340,6 +348,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         g->m_conflated[c] = tg_metrics_counter(g->metrics, "tickgate_messages_conflated_total",
                                                label, "Unsent messages replaced by newer ones");
     }
+    gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     char host[256];
     int port;
     int rc = gw_table_create(&g->ipcap);
@@ -355,8 +364,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         rc = -ENOMEM;
         goto fail;
     }
-    for (int i = 0; i < g->nthreads; i++)
+    for (int i = 0; i < g->nthreads; i++) {
         pthread_mutex_init(&g->threads[i].adopt_lock, NULL);
+        pthread_mutex_init(&g->threads[i].lim_lock, NULL);
+    }
     if (g->nthreads > 1) {
         int bound = 0;
         g->listen_fd = gw_open_listener(host, port, &bound);
@@ -374,6 +385,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         gw_thread_t *t = &g->threads[i];
         t->g = g;
         t->idx = i;
+        t->lim = cfg->limits;
         t->frame_cap = 256 * 1024;
         t->send = gw_client_lws_send;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
@@ -562,6 +574,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             close(t->adopt_q[j]);
         free(t->adopt_q);
         pthread_mutex_destroy(&t->adopt_lock);
+        pthread_mutex_destroy(&t->lim_lock);
     }
     free(g->threads);
     if (g->listen_fd >= 0)

@@ -60,9 +60,43 @@ def test_listed_metric_present(text, name):
 
 
 @pytest.mark.parametrize("name", UNBUILT)
-@pytest.mark.skip(reason="exported only when PostgreSQL/Redis are configured (a 0 for a disabled store would fire the down alerts); checked in test_persistence_*")
-def test_unbuilt_metric_present(text, name):
+def test_store_metric_present_without_store(text, name):
+    """SPEC §15: store metrics read 0 with the store disabled."""
     assert name in names(text), name
+    assert tgkit.metric_value(text, name) == 0, name
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """/metrics of a daemon that has seen no client, close or auth failure yet."""
+    d = tgkit.start_daemon(tgkit.feed_conf(rate=10))
+    try:
+        yield tgkit.metrics_text("http://127.0.0.1:%d" % d.port)
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("name", LISTED + UNBUILT)
+def test_every_listed_metric_from_start(fresh, name):
+    """SPEC §15: every §6 metric is exported from the start, so absent() rules work."""
+    assert name in names(fresh), name
+
+
+@pytest.mark.parametrize("name,labels", [
+    ("tickgate_clients_closed_total", {"code": "4008"}),
+    ("tickgate_clients_closed_total", {"code": "1008"}),
+    ("tickgate_clients_closed_total", {"code": "1001"}),
+    ("tickgate_auth_failures_total", {"reason": "revoked"}),
+    ("tickgate_auth_failures_total", {"reason": "expired"}),
+    ("tickgate_auth_failures_total", {"reason": "bad_signature"}),
+    ("tickgate_snapshot_rows_total", {"table": "quote_snapshots"}),
+    ("tickgate_redis_up", None),
+    ("tickgate_postgres_up", None),
+    ("tickgate_store_configured", {"store": "redis"}),
+    ("tickgate_store_configured", {"store": "postgres"}),
+])
+def test_series_at_zero_from_start(fresh, name, labels):
+    assert tgkit.metric_value(fresh, name, labels) == 0, (name, labels)
 
 
 @pytest.mark.parametrize("name", HISTOGRAMS)

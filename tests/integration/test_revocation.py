@@ -74,3 +74,25 @@ def test_revoked_at_connect_and_on_open_connections(setup):
     run(go())
     _, body = d.http("/metrics")
     assert b'tickgate_auth_failures_total{reason="revoked"}' in body
+
+
+def test_revoked_on_open_connection_within_30s(setup):
+    """Issue 13 item 6: only the open connection uses the token, so nothing
+    refreshes its cached "not revoked" verdict: the 30 s re-check must ask Redis
+    again (a cached verdict does not count as fresh) and act on the answer as
+    soon as it arrives. Before, this connection was closed after about 60 s."""
+    d, r = setup
+    tok = d.token("dora", ttl="10m")
+
+    async def go():
+        ws = await websockets.connect(d.url() + "?token=" + tok)
+        assert json.loads(await ws.recv())["type"] == "connection_established"
+        revoke(r, tok)
+        t0 = time.time()
+        code, msgs = await read_until_closed(ws, 50)
+        assert code == 4001, code
+        assert any(m.get("code") == "token_revoked" for m in msgs)
+        # SPEC §5: within 30 s of the revocation (10 s of slack for a loaded machine)
+        assert time.time() - t0 <= 40, time.time() - t0
+
+    run(go())

@@ -17,7 +17,7 @@ import jwt as pyjwt
 import msgpack
 import websockets
 
-from tgtest import Daemon, free_port, split_frame, wait_for  # noqa: F401  (re-exported)
+from tgtest import Daemon, free_port, scaled, split_frame, wait_for  # noqa: F401  (re-exported)
 
 SECRET = "conformance-secret-0123456789abcdef"
 
@@ -199,7 +199,7 @@ class WS:
         return self.queue.pop(0)
 
     async def recv_type(self, typ, timeout=5.0, pred=None):
-        end = time.time() + timeout
+        end = time.time() + scaled(timeout)
         while True:
             m = await self.recv(max(0.01, end - time.time()))
             if m.get("type") == typ and (pred is None or pred(m)):
@@ -220,6 +220,7 @@ class WS:
 
     async def until_closed(self, timeout=5.0):
         """Read until the server closes; returns (close code, messages before it)."""
+        timeout = scaled(timeout)
         out = list(self.queue)
         self.queue = []
         end = time.time() + timeout

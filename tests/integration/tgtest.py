@@ -26,9 +26,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Tests check behaviour, not speed: every wait is a bound on a slow, cold, sanitized,
+# loaded machine, never a performance figure. A wait returns as soon as its condition
+# holds, so a generous bound costs nothing when things work.
+TIMEOUT_SCALE = float(os.environ.get("TG_TIMEOUT_SCALE") or (4 if os.environ.get("TG_SANITIZER") else 2))
+
+
+def scaled(timeout):
+    """A test's wait bound, stretched for slow machines (TG_TIMEOUT_SCALE)."""
+    return timeout * TIMEOUT_SCALE
+
+
 def wait_for(pred, timeout=10.0, step=0.05):
-    """Poll pred() until it returns something truthy or the time is up."""
-    end = time.time() + timeout
+    """Poll pred() until it returns something truthy or the (scaled) time is up."""
+    end = time.time() + scaled(timeout)
     while time.time() < end:
         v = pred()
         if v:
@@ -38,7 +49,7 @@ def wait_for(pred, timeout=10.0, step=0.05):
 
 
 def wait_port(port, timeout=10.0):
-    end = time.time() + timeout
+    end = time.time() + scaled(timeout)
     while time.time() < end:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -199,7 +210,7 @@ class Client:
         return self.queue.pop(0)
 
     async def recv_type(self, typ, timeout=5.0):
-        end = time.time() + timeout
+        end = time.time() + scaled(timeout)
         while True:
             m = await self.recv(max(0.01, end - time.time()))
             if m.get("type") == typ:

@@ -20,13 +20,15 @@ const result = { scenario, steps: [], external: [], console_errors: [], page_err
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const step = (name, extra) => result.steps.push({ name, t: Date.now() - t0, ...(extra || {}) });
 let t0 = Date.now();
+// Waits are bounds for a slow, cold, sanitized machine (the test passes TIMEOUT_SCALE).
+const S = opts.scale || 1;
 
 // Everything stops by itself: a hard deadline for the whole run.
 const deadline = setTimeout(() => {
   result.error = 'deadline';
   console.log(JSON.stringify(result));
   process.exit(3);
-}, (opts.deadline_s || 90) * 1000);
+}, S * (opts.deadline_s || 90) * 1000);
 
 const userDir = mkdtempSync(join(tmpdir(), 'tg-chromium-'));
 let ctx;
@@ -38,7 +40,7 @@ try {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1440, height: 900 },
     deviceScaleFactor: 1,
-    timeout: 30000,
+    timeout: S * 30000,
   });
   const page = ctx.pages()[0] || (await ctx.newPage());
   const base = new URL(url);
@@ -51,23 +53,23 @@ try {
   page.on('pageerror', (e) => result.page_errors.push(String(e)));
 
   t0 = Date.now();
-  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: S * 15000 });
   step('loaded');
   result.title = await page.title();
 
   if (scenario === 'paste') {
-    await page.waitForSelector('#signin:not([hidden])', { timeout: 10000 });
+    await page.waitForSelector('#signin:not([hidden])', { timeout: S * 10000 });
     step('signin_shown');
     await page.fill('#token-input', opts.bad_token);
     await page.click('#signin-submit');
-    await page.waitForSelector('#signin:not([hidden]) #signin-error:not([hidden])', { timeout: 10000 });
+    await page.waitForSelector('#signin:not([hidden]) #signin-error:not([hidden])', { timeout: S * 10000 });
     result.bad_token_error = await page.textContent('#signin-error');
     step('bad_token_refused');
     await page.fill('#token-input', opts.token);
     await page.click('#signin-submit');
   }
 
-  await page.waitForSelector('#conn.live', { timeout: 15000 });
+  await page.waitForSelector('#conn.live', { timeout: S * 15000 });
   step('live');
   result.user = await page.textContent('#user');
   result.stored_token_in = await page.evaluate(() => ({
@@ -81,7 +83,7 @@ try {
     let n = 0;
     cells.forEach((c) => { if (/\d/.test(c.textContent)) n++; });
     return n >= 20;
-  }, null, { timeout: 15000, polling: 50 });
+  }, null, { timeout: S * 15000, polling: 50 });
   result.first_20_quotes_ms = Date.now() - t0;
   step('quotes');
 
@@ -113,7 +115,7 @@ try {
 
   if (scenario === 'embedded' || scenario === 'paste') {
     try {
-      await page.waitForSelector('#portfolios .pf .holding', { timeout: 8000 });
+      await page.waitForSelector('#portfolios .pf .holding', { timeout: S * 8000 });
     } catch (e) { /* reported as none */ }
     await sleep(300);
     result.portfolios = await page.evaluate(() => Array.from(document.querySelectorAll('#portfolios .pf')).map((c) => ({
@@ -142,11 +144,17 @@ try {
     await page.screenshot({ path: join(out, 'dashboard.png') });
     step('screenshot');
     // drop the connection: the page must come back by itself and resume with since
+    await page.waitForFunction(() => window.__tickgate.state.ws && window.__tickgate.state.established,
+      null, { timeout: S * 15000, polling: 50 });
     const before = await page.evaluate(() => ({ ...window.__tickgate.stats.recovered }));
+    const sessions = await page.evaluate(() => window.__tickgate.stats.established);
+    result.sessions_before_drop = sessions;
     await page.evaluate(() => window.__tickgate.state.ws.close());
-    await page.waitForSelector('#conn:not(.live)', { timeout: 5000 });
     step('dropped');
-    await page.waitForSelector('#conn.live', { timeout: 15000 });
+    // a new session, not just the indicator: the reconnect can be faster than any poll
+    await page.waitForFunction((n) => window.__tickgate.stats.established > n, sessions,
+      { timeout: S * 15000, polling: 50 });
+    await page.waitForSelector('#conn.live', { timeout: S * 15000 });
     step('reconnected');
     await sleep(1500);
     const after = await page.evaluate(() => ({ ...window.__tickgate.stats.recovered }));
@@ -174,7 +182,7 @@ try {
       if (!li) return null;
       return { id: li.dataset.alertId, state: li.dataset.state, rule: li.dataset.rule, cls: li.className,
         text: li.textContent, firing_count: document.querySelector('#alert-firing').textContent };
-    }, seen, { timeout: (opts.alert_wait_s || 30) * 1000, polling: 100 });
+    }, seen, { timeout: S * (opts.alert_wait_s || 30) * 1000, polling: 100 });
     result.new_alert = await h.jsonValue();
     result.new_alert_ms = Date.now() - t0;
     step('alert');

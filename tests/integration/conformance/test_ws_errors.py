@@ -103,7 +103,9 @@ def test_rate_limited_then_1008(gw):
         # can lose the queued replies to a TCP reset (unread data at close)
         reader = asyncio.ensure_future(c.until_closed(10))
         try:
-            for i in range(112):  # burst 100: 11+ rejected, then stop (no flood into a close)
+            # burst 100: past 110 at least 11 are rejected even when tokens
+            # refill while a loaded machine sends (50/s); 140 leaves that margin
+            for i in range(140):
                 await c.send({"type": "ping", "id": i})
                 await asyncio.sleep(0)
         except websockets.ConnectionClosed:
@@ -111,7 +113,7 @@ def test_rate_limited_then_1008(gw):
         code, msgs = await reader
         pongs = [m for m in msgs if m["type"] == "pong"]
         errs = [m for m in msgs if m["type"] == "error"]
-        assert 1 <= len(pongs) < 112  # replies queued at the close decision may be dropped
+        assert 1 <= len(pongs) < 140  # replies queued at the close decision may be dropped
         assert errs and all(e["code"] == "rate_limited" for e in errs), (code, len(pongs), [m["type"] for m in msgs][-5:])
         assert code == 1008, "more than 10 rate_limited in 10 s closes with 1008"
     run(go())

@@ -22,6 +22,7 @@
 #include "tg_test.h"
 #include "tickgate/clock.h"
 #include "tickgate/config.h"
+#include "tickgate/metrics.h"
 
 static tg_config_t cfg;
 static tg_gateway_t gw;
@@ -51,8 +52,13 @@ static void setup(void)
     }
     memset(&gw, 0, sizeof gw);
     gw.cfg = &cfg;
+    static tg_metrics_t *metrics;
+    if (!metrics)
+        tg_metrics_create(&metrics);
+    gw.metrics = metrics;
     memset(&th, 0, sizeof th);
     th.g = &gw;
+    th.lim = cfg.limits;
     th.frame_cap = 256 * 1024;
     th.frame = malloc(LWS_PRE + th.frame_cap + GW_FRAME_SLACK);
     th.send = fake_send;
@@ -180,7 +186,7 @@ static int outq(int fd)
 TG_TEST(inflight_bound_then_conflation_then_freshest)
 {
     setup();
-    cfg.limits.max_inflight_bytes = 16384;
+    th.lim.max_inflight_bytes = 16384;
     int peer = -1;
     int fd = stalled_pair(&peer);
     TG_CHECK(fd >= 0 && peer >= 0);
@@ -249,7 +255,6 @@ TG_TEST(inflight_bound_then_conflation_then_freshest)
     close(peer);
     teardown();
     close(fd);
-    cfg.limits.max_inflight_bytes = 65536;
 }
 
 TG_TEST(max_hz_one_per_interval_newest_released_at_interval_end)
