@@ -14,7 +14,7 @@ import time
 import msgpack
 import websockets
 
-from tgtest import Daemon, run
+from tgtest import Daemon, run, scaled
 
 SANITIZED = bool(os.environ.get("TG_SANITIZER"))
 
@@ -63,7 +63,7 @@ def load(d, nclients, seconds, compression_every=2, msgpack_every=3):
                                      "symbols": ["*"]}))
             end = time.time() + seconds
             while time.time() < end:
-                frame = await asyncio.wait_for(w.recv(), 10)
+                frame = await asyncio.wait_for(w.recv(), scaled(10))
                 counts["frames"] += 1
                 counts["msgs"] += len(check_frame(frame, bad))
                 if i % 4 == 1:
@@ -146,7 +146,7 @@ def test_max_hz_per_subscription():
                 per = {"AAA": [], "BBB": []}
                 end = time.time() + 3.0
                 while time.time() < end:
-                    for line in (await asyncio.wait_for(w.recv(), 5)).split("\n"):
+                    for line in (await asyncio.wait_for(w.recv(), scaled(5))).split("\n"):
                         m = json.loads(line)
                         if m.get("type") == "quote":
                             per[m["symbol"]].append((time.time(), m["seq"]))
@@ -181,7 +181,7 @@ def test_send_ts_on_each_frames_first_message():
                 bad = []
                 frames = multi = 0
                 while frames < 100:
-                    msgs = check_frame(await asyncio.wait_for(w.recv(), 10), bad)
+                    msgs = check_frame(await asyncio.wait_for(w.recv(), scaled(10)), bad)
                     frames += 1
                     multi += len(msgs) > 1
                     assert "out_ts" in msgs[0], msgs[0]

@@ -6,7 +6,7 @@ import json
 
 import websockets
 
-from tgtest import Daemon, run
+from tgtest import Daemon, run, scaled
 
 
 def test_same_alert_same_seq_across_threads():
@@ -27,7 +27,7 @@ def test_same_alert_same_seq_across_threads():
         async def alerts(w, n):
             got = []
             while len(got) < n:
-                for line in (await asyncio.wait_for(w.recv(), 10)).split("\n"):
+                for line in (await asyncio.wait_for(w.recv(), scaled(10))).split("\n"):
                     m = json.loads(line)
                     if m["type"] == "alert":
                         got.append((m["alert_id"], m["state"], m["seq"]))
@@ -89,7 +89,7 @@ def test_since_recovery_complete_on_the_other_thread():
         async def msgs(w, pred, n):
             got = []
             while len(got) < n:
-                for line in (await asyncio.wait_for(w.recv(), 10)).split("\n"):
+                for line in (await asyncio.wait_for(w.recv(), scaled(10))).split("\n"):
                     m = json.loads(line)
                     if pred(m):
                         got.append(m)
@@ -157,7 +157,7 @@ def test_market_data_since_complete_on_either_thread():
                                       "symbols": ["AAPL"]}))
             seq = None
             while seq is None:
-                for line in (await asyncio.wait_for(w1.recv(), 10)).split("\n"):
+                for line in (await asyncio.wait_for(w1.recv(), scaled(10))).split("\n"):
                     m = json.loads(line)
                     if m["type"] == "quote":
                         seq = m["seq"]
@@ -173,7 +173,7 @@ def test_market_data_since_complete_on_either_thread():
                                          "since": {"AAPL": seq}}))
                 got = []
                 while not got or got[-1]["type"] != "recovered":
-                    for line in (await asyncio.wait_for(w.recv(), 10)).split("\n"):
+                    for line in (await asyncio.wait_for(w.recv(), scaled(10))).split("\n"):
                         m = json.loads(line)
                         if m["type"] in ("quote", "recovered"):
                             got.append(m)
