@@ -9,15 +9,30 @@
  * affected holding, p50/p99 per-tick latency, and the same for the baseline
  * (tg_book_recompute_full after each price) run for fewer ticks.
  *
- * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2]
+ * With a fourth argument `bars`, the throughput pass also runs with OHLCV bars
+ * on (issue 15): every tick is a trade that also goes through tg_bars_on_trade
+ * (five intervals), with tg_bars_poll every 1,000 ticks and a counting emit
+ * callback (partial bars at most once a second of bar time, finals as
+ * intervals end; ts advances 1 us per tick). Passes alternate off/on five
+ * times on the same ticks; the best and the median of each are reported (the
+ * machine is shared: the best is the least disturbed).
+ *
+ * With a 4th argument `rules`, each scenario runs twice back to back: as
+ * above, then with every SPEC §13 risk rule on every portfolio (concentration,
+ * volatility over 300 s, a move watch on two of its symbols), the engine's
+ * once-a-second tg_book_risk_tick included (called whenever a wall-clock
+ * second has passed, as the engine does). Tick ts advance 1 µs per tick.
+ *
+ * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2] [bars|rules]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "tickgate/clock.h"
+#include "tickgate/bars.h"
 #include "tickgate/book.h"
+#include "tickgate/clock.h"
 
 void tg__book_set_price(tg_book_t *b, uint32_t sym, tg_dec_t price);
 
@@ -38,6 +53,41 @@ static void on_event(void *ud, const tg_book_event_t *ev)
     n_events++;
 }
 
+static bool with_bars;
+static long long n_bars;
+static void on_bar(void *ud, uint32_t sym, tg_bar_iv_t iv, const tg_bar_t *bar, bool final)
+{
+    (void)ud;
+    (void)sym;
+    (void)iv;
+    (void)bar;
+    (void)final;
+    n_bars++;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One throughput pass over the first nticks ticks, bars on or off; ticks/s. */
+static double pass(tg_book_t *b, tg_bars_t *bars, const uint32_t *ids, const uint32_t *tsym,
+                   const tg_dec_t *tpx, long long nticks, int64_t *bar_ts)
+{
+    int64_t a = tg_mono_ns();
+    for (long long i = 0; i < nticks; i++) {
+        tg_book_on_tick(b, ids[tsym[i]], tpx[i], i);
+        if (bars) {
+            int64_t ts = (*bar_ts += 1000);
+            tg_bars_on_trade(bars, ids[tsym[i]], ts, tpx[i], TG_DEC(100));
+            if (i % 1000 == 0)
+                tg_bars_poll(bars, ts);
+        }
+    }
+    return (double)nticks * 1e9 / (double)(tg_mono_ns() - a);
+}
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -47,6 +97,20 @@ static int cmp64(const void *a, const void *b)
 typedef struct result {
     double ticks_per_s, ns_per_holding, p50_ns, p99_ns;
 } result_t;
+
+static bool with_rules;
+
+/* the engine calls tg_book_risk_tick once a wall-clock second */
+static inline void risk_clock(tg_book_t *b, int64_t *next, int64_t ts)
+{
+    if (!with_rules)
+        return;
+    int64_t now = tg_mono_ns();
+    if (now >= *next) {
+        *next = now + 1000000000LL;
+        tg_book_risk_tick(b, ts);
+    }
+}
 
 static void run(const char *name, int npf, int nh, int nsym, long long nticks, long long nbase)
 {
@@ -95,6 +159,19 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
         s.holdings = hs;
         s.n_holdings = (size_t)nh;
         tg_alert_settings_defaults(&s.alerts, NULL);
+        tg_move_spec_t mv[2];
+        if (with_rules) {
+            s.alerts.concentration = 30000000; /* 0.3 */
+            s.alerts.volatility = 5000000;     /* 0.05 */
+            s.alerts.volatility_window_s = 300;
+            for (int k = 0; k < 2; k++) {
+                snprintf(mv[k].symbol, sizeof mv[k].symbol, "%s", hs[k].symbol);
+                mv[k].pct = 1000000; /* 1 % */
+                mv[k].window_s = 60;
+            }
+            s.alerts.move = mv;
+            s.alerts.n_move = 2;
+        }
         if (tg_book_put_portfolio(b, &s, 0, err, sizeof err) < 0) {
             fprintf(stderr, "put: %s\n", err);
             exit(1);
@@ -125,20 +202,65 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
 
     /* throughput pass */
     n_events = 0;
-    int64_t a = tg_mono_ns();
-    for (long long i = 0; i < nticks; i++)
-        tg_book_on_tick(b, ids[tsym[i]], tpx[i], i);
+    int64_t a = tg_mono_ns(), next_risk = a + 1000000000LL;
+    for (long long i = 0; i < nticks; i++) {
+        tg_book_on_tick(b, ids[tsym[i]], tpx[i], i * 1000);
+        risk_clock(b, &next_risk, i * 1000);
+    }
     int64_t el = tg_mono_ns() - a;
     result_t inc = {.ticks_per_s = (double)nticks * 1e9 / (double)el,
                     .ns_per_holding = (double)el / (double)touched};
     long long inc_events = n_events;
+
+    if (with_bars) {
+        tg_bars_t *bars = NULL;
+        tg_bars_options_t bo = {.keep = 1440, .grace_ns = 1000000000LL, .session_open = "00:00",
+                                .session_tz = "UTC", .emit = on_bar};
+        if (tg_bars_create(&bars, &bo) != 0 || tg_bars_reserve(bars, (uint32_t)nsym) != 0) {
+            fprintf(stderr, "bars: out of memory\n");
+            exit(1);
+        }
+        for (int i = 0; i < nsym; i++) /* named up front, as the engine does at first sight */
+            tg_bars_add_symbol(bars, ids[i], tg_symtab_name(&t, ids[i]),
+                               strlen(tg_symtab_name(&t, ids[i])));
+        int64_t bar_ts = 1700000000LL * 1000000000LL;
+        double off[5], on[5];
+        for (int r = 0; r < 5; r++) {
+            off[r] = pass(b, NULL, ids, tsym, tpx, nticks, &bar_ts);
+            on[r] = pass(b, bars, ids, tsym, tpx, nticks, &bar_ts);
+        }
+        /* the bars alone on the same trades: their own cost per tick, less
+         * exposed to the neighbours than a ratio of two noisy rates */
+        double alone = 1e300;
+        for (int r = 0; r < 5; r++) {
+            int64_t a0 = tg_mono_ns();
+            for (long long i = 0; i < nticks; i++) {
+                int64_t ts = (bar_ts += 1000);
+                tg_bars_on_trade(bars, ids[tsym[i]], ts, tpx[i], TG_DEC(100));
+                if (i % 1000 == 0)
+                    tg_bars_poll(bars, ts);
+            }
+            double ns = (double)(tg_mono_ns() - a0) / (double)nticks;
+            alone = ns < alone ? ns : alone;
+        }
+        qsort(off, 5, sizeof off[0], cmpd);
+        qsort(on, 5, sizeof on[0], cmpd);
+        printf("%s bars: best off %.0f on %.0f ticks/s (on/off %.3f); median off %.0f on %.0f "
+               "(on/off %.3f); 5 alternating passes, %lld bar events, %llu late; bars alone "
+               "%.1f ns/trade = %.1f %% of a best-off tick\n",
+               name, off[4], on[4], on[4] / off[4], off[2], on[2], on[2] / off[2], n_bars,
+               (unsigned long long)tg_bars_late(bars), alone, alone * off[4] / 1e7);
+        fflush(stdout);
+        tg_bars_destroy(bars);
+    }
 
     /* latency pass: each tick timed (adds ~20-40 ns of clock reads per tick) */
     long long nl = nticks < 1000000 ? nticks : 1000000;
     int64_t *lat = malloc(sizeof *lat * (size_t)nl);
     for (long long i = 0; i < nl; i++) {
         int64_t s0 = tg_mono_ns();
-        tg_book_on_tick(b, ids[tsym[i]], tpx[i] + 1, i);
+        tg_book_on_tick(b, ids[tsym[i]], tpx[i] + 1, (nticks + i) * 1000);
+        risk_clock(b, &next_risk, (nticks + i) * 1000);
         lat[i] = tg_mono_ns() - s0;
     }
     qsort(lat, (size_t)nl, sizeof *lat, cmp64);
@@ -164,9 +286,10 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
                      .p50_ns = (double)blat[nbase / 2],
                      .p99_ns = (double)blat[nbase * 99 / 100]};
 
-    printf("%s: %d portfolios x %d holdings over %d symbols (build %.2f s), "
+    printf("%s%s: %d portfolios x %d holdings over %d symbols (build %.2f s), "
            "avg %.1f positions per tick\n",
-           name, npf, nh, nsym, build_s, (double)touched / (double)nticks);
+           name, with_rules ? " + risk rules" : "", npf, nh, nsym, build_s,
+           (double)touched / (double)nticks);
     printf("  incremental: %lld ticks  %12.0f ticks/s  %7.2f ns/affected holding  "
            "p50 %8.0f ns  p99 %8.0f ns  (%lld events)\n",
            nticks, inc.ticks_per_s, inc.ns_per_holding, inc.p50_ns, inc.p99_ns, inc_events);
@@ -194,9 +317,17 @@ int main(int argc, char **argv)
     const char *which = argc > 1 ? argv[1] : "all";
     long long t1 = argc > 2 ? atoll(argv[2]) : 5000000;
     long long t2 = argc > 3 ? atoll(argv[3]) : 500000;
-    if (!strcmp(which, "R1") || !strcmp(which, "all"))
-        run("R1", 1000, 20, 500, t1, 2000);
-    if (!strcmp(which, "R2") || !strcmp(which, "all"))
-        run("R2", 100000, 20, 5000, t2, 20);
+    with_bars = argc > 4 && !strcmp(argv[4], "bars");
+    bool compare = argc > 4 && !strcmp(argv[4], "rules");
+    for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
+        with_rules = pass == 1;
+        if (!strcmp(which, "R1") || !strcmp(which, "all"))
+            run("R1", 1000, 20, 500, t1, 2000);
+    }
+    for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
+        with_rules = pass == 1;
+        if (!strcmp(which, "R2") || !strcmp(which, "all"))
+            run("R2", 100000, 20, 5000, t2, 20);
+    }
     return 0;
 }

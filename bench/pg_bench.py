@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """pg_bench.py - sustained snapshot rows/s into a real PostgreSQL 15.
 
-Starts a throw-away PostgreSQL (tests/integration/servers.py), migrates it,
+Starts a throw-away PostgreSQL (tests/integration/tgtest.py), migrates it,
 and runs tickgate with a synthetic feed over N symbols fast enough that every
 symbol changes in every snapshot interval, so each interval writes N
 quote_snapshots rows. Reports rows/s from tickgate_snapshot_rows_total and the
@@ -20,7 +20,7 @@ NSYM = int(sys.argv[2]) if len(sys.argv) > 2 else 60000
 SECS = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 os.environ["TG_BIN"] = BIN  # before tgtest reads it
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-import servers  # noqa: E402
+import tgtest  # noqa: E402
 from tgtest import Daemon  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def metric(d, name):
     return 0.0
 
 
-pg = servers.Postgres().start()
+pg = tgtest.Postgres().start()
 try:
     subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=pg.url),
                    check=True, capture_output=True)

@@ -6,12 +6,12 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
   libwebsockets-dev libssl-dev libhiredis-dev libpq-dev libmsgpack-dev
-  liburing-dev libjemalloc-dev libconfig-dev libjsmn-dev
+  liburing-dev libjemalloc-dev libconfig-dev libjsmn-dev libcurl4-openssl-dev
   postgresql redis-server
   clang llvm libclang-rt-14-dev
   python3-pytest python3-websockets python3-jwt python3-msgpack
   python3-psycopg2 python3-redis
-  prometheus openssl curl procps
+  prometheus prometheus-alertmanager openssl curl procps
   chromium nodejs
   help2man dpkg-dev yamllint python3-seccomp
 )

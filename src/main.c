@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/bus.h"
 #include "tickgate/config.h"
 #include "tickgate/engine.h"
 #include "tickgate/feed.h"
@@ -33,6 +34,8 @@
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
+#include "tickgate/bars.h"
+#include "tickgate/webhook.h"
 #include "tickgate/replay.h"
 #include "tickgate/pg.h"
 
@@ -41,6 +44,7 @@ extern char **environ;
 #define EXIT_USAGE 2
 #define SHUTDOWN_GRACE_MS 2000
 #define PG_FLUSH_GRACE_MS 1500 /* pending snapshots; the rest spills to journal.dir */
+#define BUS_FLUSH_GRACE_MS 500 /* ingest node: bus entries not yet in Redis */
 
 static const char usage[] =
     "usage: tickgate [--config FILE] [SUBCOMMAND [ARGS]]\n"
@@ -57,6 +61,8 @@ static const char usage[] =
     "  replay --journal DIR [--speed N|max] [--from TS_NS] [--to TS_NS]\n"
     "         (--send HOST:PORT | --csv FILE)\n"
     "                         send journaled ticks to a tcp feed, or write them as CSV\n"
+    "  replay --journal DIR --bars 1s|1m|5m|1h|1d --csv FILE [--from TS_NS] [--to TS_NS]\n"
+    "                         exact OHLCV bars built from the journal's trades, as CSV\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE      configuration file (libconfig syntax)\n"
@@ -165,16 +171,18 @@ static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
     int rc = tg_store_pg_migrate(cfg->postgres.url, stdout, err, sizeof err);
     if (rc) {
         fprintf(stderr, "tickgate migrate: %s\n", err);
-        return 1;
+        /* SPEC §15: an empty postgres.url is a configuration error (2), like a
+         * bad key; an unreachable server or failed SQL is a runtime one (1) */
+        return rc == -EINVAL ? EXIT_USAGE : 1;
     }
     return 0;
 }
 
 /* ---- subcommand: replay ---- */
 
-static int cmd_replay(int argc, char **argv)
+static int cmd_replay(const tg_config_t *cfg, int argc, char **argv)
 {
-    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL;
+    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL, *bars = NULL;
     int64_t from = 0, to = 0;
     static const struct option opts[] = {{"journal", required_argument, 0, 'j'},
                                          {"speed", required_argument, 0, 's'},
@@ -182,6 +190,7 @@ static int cmd_replay(int argc, char **argv)
                                          {"to", required_argument, 0, 't'},
                                          {"send", required_argument, 0, 'n'},
                                          {"csv", required_argument, 0, 'o'},
+                                         {"bars", required_argument, 0, 'b'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -214,6 +223,9 @@ static int cmd_replay(int argc, char **argv)
         case 'o':
             csv = optarg;
             break;
+        case 'b':
+            bars = optarg;
+            break;
         default:
             fprintf(stderr, "tickgate replay: unknown option (see --help)\n");
             return EXIT_USAGE;
@@ -232,6 +244,18 @@ static int cmd_replay(int argc, char **argv)
         return EXIT_USAGE;
     }
     char err[512] = "";
+    if (bars) { /* exact bars from the journal (SPEC §12) */
+        tg_bar_iv_t iv;
+        if (tg_bar_iv_parse(bars, strlen(bars), &iv) != 0 || !csv) {
+            fprintf(stderr, "tickgate replay: --bars takes 1s, 1m, 5m, 1h or 1d, with --csv FILE\n");
+            return EXIT_USAGE;
+        }
+        int rc = tg_bars_replay_csv(journal, iv, from, to, cfg->engine.tzdir, cfg->engine.session_open,
+                                    cfg->engine.session_tz, csv, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
+        return rc == 0 ? 0 : rc == -EINVAL ? EXIT_USAGE : 1;
+    }
     int rc = tg_replay_run(journal, NULL, speed, from, to, send, csv, err, sizeof err);
     if (rc) {
         fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
@@ -328,6 +352,9 @@ typedef struct app {
     tg_journal_writer_t *journal; /* NULL without journal.dir */
     tg_store_pg_t *pg;  /* NULL without postgres.url */
     tg_redis_t *redis;  /* NULL without redis.url */
+    tg_bus_pub_t *bus_pub; /* node.role ingest: engine output -> cluster bus */
+    tg_bus_sub_t *bus;     /* node.role gateway: cluster bus -> service threads (no engine) */
+    tg_webhook_t *webhook; /* NULL without alerts.webhook_url / alertmanager_url */
     tg_gateway_t *gateway;
     const char *config_path;
     char demo_token[TG_JWT_MAX_TOKEN];
@@ -373,7 +400,8 @@ static void reload(app_t *a)
     }
     /* alerts thresholds and portfolio_max_hz go with the portfolios to the
      * engine thread, limits to each gateway thread: both copy what they keep */
-    tg_engine_reload(a->engine, ok ? &fresh : NULL);
+    if (a->engine) /* a gateway node has no portfolios or alert rules of its own */
+        tg_engine_reload(a->engine, ok ? &fresh : NULL);
     if (ok)
         tg_gateway_set_limits(a->gateway, &fresh.limits);
     if (a->config_path)
@@ -415,6 +443,23 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     export_io_uring(a.metrics, cfg);
     export_store_metrics(a.metrics, cfg);
 
+    /* SPEC §14: a gateway node takes the engine's output from the bus instead */
+    bool gateway_node = strcmp(cfg->node.role, "gateway") == 0;
+    bool ingest_node = strcmp(cfg->node.role, "ingest") == 0;
+    {
+        char label[32];
+        snprintf(label, sizeof label, "role=\"%s\"", cfg->node.role);
+        tg_gauge_t *role = tg_metrics_gauge(a.metrics, "tickgate_node_role", label,
+                                            "This node's node.role (always 1)");
+        if (role)
+            tg_gauge_set(role, 1);
+    }
+    if (gateway_node) {
+        if ((rc = tg_bus_sub_create(&a.bus, cfg, a.metrics)) != 0)
+            goto out;
+        goto stores;
+    }
+
     /* feeds -> engine -> gateway: build from the producers, start from the consumers */
     for (size_t i = 0; i < cfg->n_feeds; i++) {
         rc = tg_feed_init(&a.feeds[i], cfg, (uint16_t)i, 65536, a.metrics, tg_engine_wake, NULL);
@@ -447,6 +492,9 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     tg_portfolio_sink_t to_engine = tg_engine_portfolio_sink(a.engine);
     if (cfg->postgres.url[0] && (rc = tg_store_pg_start(&a.pg, cfg, &to_engine, a.metrics)) != 0)
         goto out;
+    if (ingest_node && (rc = tg_bus_pub_create(&a.bus_pub, cfg, a.metrics)) != 0)
+        goto out;
+stores:
     if (cfg->redis.url[0] && (rc = tg_redis_start(&a.redis, cfg, a.metrics)) != 0) {
         fprintf(stderr, "tickgate: redis.url: cannot use it: %s\n", strerror(-rc));
         if (rc == -EINVAL)
@@ -462,7 +510,18 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
     }
     if (a.pg)
         sinks.snapshots = (tg_row_sink_t){.push = pg_rows, .ctx = a.pg};
-    tg_engine_set_sinks(a.engine, &sinks);
+    /* alert delivery: metrics exported from start even when it is off; a gateway
+     * node has no engine, so no alerts of its own to deliver */
+    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics)) != 0) {
+        fprintf(stderr, "tickgate: alerts.webhook_url: cannot start delivery: %s\n",
+                strerror(-rc));
+        goto out;
+    }
+    if (a.webhook)
+        sinks.deliver = (tg_msg_sink_t){.push = tg_webhook_push, .flush = tg_webhook_flush,
+                                        .ctx = a.webhook};
+    if (a.engine)
+        tg_engine_set_sinks(a.engine, &sinks);
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
     if (a.pg)
         tg_store_pg_wait_first(a.pg, 5000);
@@ -476,20 +535,34 @@ static int run_daemon(tg_config_t *cfg, const char *config_path)
         .demo_token = cfg->embedded_default ? a.demo_token : NULL,
         .pg = a.pg,
         .redis = a.redis,
+        /* with PostgreSQL, API edits go to the system of record; NOTIFY applies them */
+        .portfolio_write = a.pg ? tg_store_pg_portfolio_write : NULL,
+        .portfolio_write_ctx = a.pg,
+        .bus = a.bus,
+        .bus_pub = a.bus_pub,
     };
     if ((rc = tg_gateway_create(&a.gateway, &deps)) != 0) {
         TG_ERROR("startup_failed", "listen", TG_S(cfg->server.listen), "error",
                  TG_S(strerror(-rc)));
         goto out;
     }
-    if ((rc = tg_gateway_start(a.gateway)) != 0 || (rc = tg_engine_start(a.engine)) != 0)
+    /* the publisher is one more engine output; it publishes this node's epoch */
+    if (a.bus_pub && (rc = tg_engine_add_output(a.engine, tg_bus_pub_ring(a.bus_pub),
+                                                tg_bus_pub_wake, a.bus_pub)) != 0)
+        goto out;
+    if (a.bus_pub && (rc = tg_bus_pub_start(a.bus_pub, tg_gateway_epoch(a.gateway))) != 0)
+        goto out;
+    if ((rc = tg_gateway_start(a.gateway)) != 0)
+        goto out;
+    if (a.engine ? (rc = tg_engine_start(a.engine)) != 0 : (rc = tg_bus_sub_start(a.bus)) != 0)
         goto out;
     for (size_t i = 0; i < a.nfeeds; i++)
         if ((rc = tg_feed_start(&a.feeds[i])) != 0)
             goto out;
 
     TG_INFO("startup", "version", TG_S(TG_VERSION), "listen", TG_S(cfg->server.listen), "port",
-            TG_I(tg_gateway_port(a.gateway)), "feeds", TG_I(a.nfeeds));
+            TG_I(tg_gateway_port(a.gateway)), "feeds", TG_I(a.nfeeds), "role",
+            TG_S(cfg->node.role), "epoch", TG_S(tg_gateway_epoch(a.gateway)));
     if (cfg->embedded_default) {
         char host[256];
         int port;
@@ -523,11 +596,16 @@ out:
         tg_feed_stop(&a.feeds[i]);
     tg_engine_stop(a.engine);
     tg_journal_writer_stop(a.journal); /* the engine was its only producer */
+    tg_bus_sub_stop(a.bus);
+    /* after the engine: what it published still goes out (bounded) */
+    tg_bus_pub_stop(a.bus_pub, BUS_FLUSH_GRACE_MS);
     /* after the engine (no more rows), before it is freed (NOTIFY puts) */
     tg_store_pg_stop(a.pg, PG_FLUSH_GRACE_MS);
     tg_redis_stop(a.redis);
+    tg_webhook_stop(a.webhook); /* undelivered events stay in journal.dir */
     tg_gateway_destroy(a.gateway);
     tg_engine_destroy(a.engine);
+    tg_bus_sub_destroy(a.bus);
     for (size_t i = 0; i < a.nfeeds; i++)
         tg_feed_destroy(&a.feeds[i]);
     tg_metrics_destroy(a.metrics);
@@ -620,7 +698,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(sub, "migrate")) {
         code = cmd_migrate(&cfg, nrest - 1, rest + 1);
     } else {
-        code = cmd_replay(nrest - 1, rest + 1);
+        code = cmd_replay(&cfg, nrest - 1, rest + 1);
     }
     tg_config_free(&cfg);
     free(rest);

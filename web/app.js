@@ -21,6 +21,7 @@
   var FEEDS_POLL_MS = 5000;       // HTTP API is rate limited (60/min per user)
   var PING_MS = 15000;
   var MAX_SINCE_BYTES = 60000;    // client messages are limited to 64 KiB
+  var CHART_BARS = 180;           // candles fetched from /api/v1/bars on select
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -43,9 +44,11 @@
     lat: [],                     // [arrival ms, latency ms]
     latReady: new Set(), latWaitRecover: new Set(),
     msgTimes: [], msgCount: 0,
-    stats: { frames: 0, messages: 0, established: 0, byType: {}, recovered: { complete: 0, reset: 0 } }
+    stats: { frames: 0, messages: 0, established: 0, byType: {}, recovered: { complete: 0, reset: 0 } },
+    chart: { sym: null, iv: '1s', subscribed: null, gen: 0 }   // candlestick chart (bars channel)
   };
-  var dirty = { quotes: new Set(), pfs: new Set(), alerts: false, feeds: false, spark: new Set(), order: true };
+  var dirty = { quotes: new Set(), pfs: new Set(), alerts: false, feeds: false, spark: new Set(), order: true, chart: true };
+  var candles = window.TGCandles ? window.TGCandles(document.getElementById('chart')) : null;
   var rafPending = false;
   var feedsTimer = null, pingTimer = null, pingSent = 0;
 
@@ -152,8 +155,9 @@
   }
   function hideSignIn() { $('signin').hidden = true; }
 
-  function api(path) {
-    return fetch(path, { headers: { Authorization: 'Bearer ' + S.token }, cache: 'no-store' })
+  function api(path, method) {
+    return fetch(path, { method: method || 'GET', headers: { Authorization: 'Bearer ' + S.token },
+                         cache: 'no-store' })
       .then(function (r) {
         return r.json().catch(function () { return null; }).then(function (j) {
           if (!r.ok || !j || !j.success) {
@@ -298,6 +302,8 @@
     subscribe('market_data', { symbols: ['*'] }, syms, 'md:');
     subscribe('notifications', {}, ['notifications'], '');
     if (S.admin) subscribe('system', {}, ['system'], '');
+    S.chart.subscribed = null;   // a new connection has no bars subscription yet
+    if (S.chart.sym) chartLoad();
     S.epoch = m.epoch || null;
     setText($('epoch'), 'epoch ' + (S.epoch || '?') + ' · client ' + (m.client_id || '?'));
     var gen = S.wsGen;
@@ -404,7 +410,9 @@
       case 'quote': onQuote(m, now); break;
       case 'portfolio': onPortfolio(m, false); noteLatency('pf:' + m.portfolio_id, m); break;
       case 'alert': onAlert(m, false); break;
+      case 'alert_ack': onAck(m); break;
       case 'feed_status': onFeedStatus(m); break;
+      case 'bar': onBar(m); break;
       case 'snapshot':
         (m.quotes || []).forEach(function (q) { onQuote(q, now); });
         (m.portfolios || []).forEach(function (p) { onPortfolio(p, true); });
@@ -438,6 +446,7 @@
         flashEvery: FLASH_EVERY_MS * (0.75 + Math.random() * 0.5) };  // desynchronised rows
       S.quotes.set(sym, q);
       dirty.order = true;
+      if (!S.chart.sym && S.established) selectSymbol(sym);
     }
     var p = num(m.price);
     if (isFinite(p)) {
@@ -473,6 +482,52 @@
     noteSeq('md:' + sym, m);
     noteLatency('md:' + sym, m);
     dirty.quotes.add(sym);
+  }
+
+  // ---------------------------------------------------------------- chart (bars)
+  // Candles: the REST history first (final bars), then the live `bars`
+  // subscription (partial and final bars of the selected symbol/interval).
+  function chartKey() { return S.chart.sym + '@' + S.chart.iv; }
+  function selectSymbol(sym) {
+    if (!sym || (sym === S.chart.sym && S.chart.subscribed)) return;
+    S.chart.sym = sym;
+    chartLoad();
+  }
+  function chartLoad() {
+    var c = S.chart, gen = ++c.gen, sym = c.sym, iv = c.iv;
+    if (c.subscribed && S.established)
+      send({ type: 'unsubscribe', channel: 'bars', symbols: [c.subscribed.sym], interval: c.subscribed.iv });
+    c.subscribed = null;
+    if (candles) candles.reset([]);
+    dirty.chart = true;
+    schedule();
+    api('/api/v1/bars/' + encodeURIComponent(sym) + '?interval=' + iv + '&limit=' + CHART_BARS)
+      .catch(function () { return []; })
+      .then(function (list) {
+        if (gen !== c.gen || !S.established) return;
+        if (candles) candles.reset(list || []);
+        // a few final bars again: one that became final between the two requests
+        send({ type: 'subscribe', channel: 'bars', symbols: [sym], interval: iv, history: 5 });
+        c.subscribed = { sym: sym, iv: iv };
+        dirty.chart = true;
+        schedule();
+      });
+  }
+  function onBar(m) {
+    var c = S.chart;
+    noteSeq('bar:' + m.symbol + '@' + m.interval, m);
+    if (!candles || m.symbol !== c.sym || m.interval !== c.iv) return;
+    candles.upsert(m);
+    dirty.chart = true;
+  }
+  function renderChart() {
+    setText($('chart-sym'), S.chart.sym ? S.chart.sym + ' · ' + S.chart.iv : '–');
+    $('chart-empty').hidden = !!(candles && candles.count());
+    if (candles) candles.draw();
+    rows.forEach(function (r, sym) {
+      var want = sym === S.chart.sym;
+      if (r.tr.classList.contains('selected') !== want) r.tr.classList.toggle('selected', want);
+    });
   }
 
   function onPortfolio(m, fromHttp) {
@@ -765,8 +820,35 @@
 
   var RULES = {
     rebalance_drift: 'Rebalance drift', loss_limit: 'Loss limit', gain_target: 'Gain target',
-    price_above: 'Price above', price_below: 'Price below', feed_stale: 'Feed stale', breaker_open: 'Breaker open'
+    price_above: 'Price above', price_below: 'Price below', feed_stale: 'Feed stale', breaker_open: 'Breaker open',
+    concentration: 'Concentration', volatility: 'Volatility', move: 'Move'
   };
+  // alert_id -> who acknowledged it (POST /api/v1/alerts/{id}/ack, alert_ack messages)
+  var acked = new Map();
+  function onAck(m) {
+    if (!m || !m.alert_id) return;
+    acked.set(m.alert_id, m.by || '');
+    alertNodes.forEach(function (li) {
+      if (li.dataset.alertId === m.alert_id) markAcked(li, m.by);
+    });
+  }
+  function markAcked(li, by) {
+    li.classList.add('acked');
+    var b = li.querySelector('button.ack');
+    if (b) { b.disabled = true; b.textContent = 'Acked' + (by ? ' by ' + by : ''); }
+  }
+  function ackButton(a) {
+    var b = el('button', 'ack', 'Ack');
+    b.type = 'button';
+    b.title = 'Mark this alert as read for everyone watching it';
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      api('/api/v1/alerts/' + encodeURIComponent(a.alert_id) + '/ack', 'POST')
+        .then(function (d) { onAck({ alert_id: a.alert_id, by: d && d.by }); })
+        .catch(function () { b.disabled = false; b.textContent = 'Ack failed, retry'; });
+    });
+    return b;
+  }
   var alertNodes = new Map();   // key -> li
   function renderAlerts() {
     var ol = $('alerts');
@@ -796,6 +878,8 @@
         var subj = a.portfolio_id || (a.feed ? 'feed ' + a.feed : '');
         if (subj) msg.append(el('span', 'subj', subj));
         li.append(msg);
+        if (a.state !== 'resolved') li.append(ackButton(a));
+        if (acked.has(a.alert_id)) markAcked(li, acked.get(a.alert_id));
         alertNodes.set(key, li);
       }
       if (li !== cur) ol.insertBefore(li, cur);
@@ -899,6 +983,10 @@
       renderFeeds(now);
       dirty.feeds = false;
     }
+    if (dirty.chart) {
+      renderChart();
+      dirty.chart = false;
+    }
     if (now - lastSlow >= 250) {
       renderReadouts(now);
       lastSlow = now;
@@ -918,6 +1006,19 @@
     schedule();
   });
   $('sort').addEventListener('change', function (e) { sortMode = e.target.value; dirty.order = true; schedule(); });
+  $('quote-rows').addEventListener('click', function (e) {
+    var tr = e.target.closest && e.target.closest('tr');
+    if (tr && tr.dataset.symbol) selectSymbol(tr.dataset.symbol);
+  });
+  document.querySelectorAll('.chart .iv button').forEach(function (b) {
+    b.addEventListener('click', function () {
+      document.querySelectorAll('.chart .iv button').forEach(function (o) { o.setAttribute('aria-pressed', String(o === b)); });
+      if (S.chart.iv === b.dataset.iv) return;
+      S.chart.iv = b.dataset.iv;
+      if (S.chart.sym) chartLoad();
+    });
+  });
+  window.addEventListener('resize', function () { dirty.chart = true; schedule(); });
   $('signin-form').addEventListener('submit', function (e) {
     e.preventDefault();
     var tok = $('token-input').value.trim().replace(/^Bearer\s+/i, '');
@@ -944,7 +1045,7 @@
   });
 
   // test and debugging hook (read-only view of counters)
-  window.__tickgate = { stats: S.stats, state: S };
+  window.__tickgate = { stats: S.stats, state: S, candles: candles, chartKey: chartKey };
 
   // ---------------------------------------------------------------- start
   function start() {

@@ -88,10 +88,10 @@ static struct {
     bool loopback;
     int connections, threads, stall, source_ips, max_inflight, rcvbuf;
     double ramp, duration, connect_timeout, feed_rate;
-    const char *token, *secret, *symbols, *portfolios, *feed, *feed_symbols, *ca;
+    const char *token, *secret, *symbols, *portfolios, *feed, *feed_symbols, *ca, *bars;
     bool all, json, quiet, msgpack, latency;
-    char sub_msgs[2][8192]; /* subscribe messages (market_data, portfolio_updates) */
-    size_t sub_len[2];
+    char sub_msgs[3][8192]; /* subscribe messages (market_data, portfolio_updates, bars) */
+    size_t sub_len[3];
     int nsubs;
 } O;
 
@@ -1069,6 +1069,7 @@ static void help(void)
         "  --token T            JWT sent as ?token=\n"
         "  --secret S           mint an HS256 token (sub bench, roles [admin], 1 h)\n"
         "  --symbols A,B | --all | --portfolios p-1,p-2   subscriptions (default --all)\n"
+        "  --bars 1s|1m|5m|1h|1d  also subscribe to bars of --symbols (else the feed symbols)\n"
         "  --format json|msgpack  msgpack asks for subprotocol tickgate.msgpack.v1\n"
         "  --stall N            N clients stop reading once subscribed\n"
         "  --feed HOST:PORT --feed-rate R   drive a tcp feed at R ticks/s\n"
@@ -1192,6 +1193,7 @@ static void parse_opts(int argc, char **argv)
         {"json", 0, 0, 'j'},         {"source-ips", 1, 0, 'i'},  {"latency-from", 1, 0, 'L'},
         {"max-inflight", 1, 0, 'm'}, {"connect-timeout", 1, 0, 'C'}, {"rcvbuf", 1, 0, 'b'},
         {"ca", 1, 0, 'A'},           {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},
+        {"bars", 1, 0, 'B'},
         {0, 0, 0, 0}};
     O.connections = 100;
     O.threads = 1;
@@ -1235,6 +1237,12 @@ static void parse_opts(int argc, char **argv)
         case 'b': O.rcvbuf = (int)num_arg("rcvbuf", optarg, 1, 1 << 30); break;
         case 'A': O.ca = optarg; break;
         case 'q': O.quiet = true; break;
+        case 'B':
+            if (strcmp(optarg, "1s") && strcmp(optarg, "1m") && strcmp(optarg, "5m") &&
+                strcmp(optarg, "1h") && strcmp(optarg, "1d"))
+                usage_exit("--bars must be 1s, 1m, 5m, 1h or 1d");
+            O.bars = optarg;
+            break;
         case 'h': help(); break;
         default:
             usage_exit("unknown or incomplete option \"%s\"", argv[optind - 1]);
@@ -1252,7 +1260,9 @@ static void parse_opts(int argc, char **argv)
         usage_exit("--feed and --feed-rate go together");
     if (O.all && O.symbols)
         usage_exit("--all and --symbols are exclusive");
-    if (!O.all && !O.symbols && !O.portfolios)
+    if (O.bars && !O.symbols && !O.feed)
+        usage_exit("--bars needs --symbols or --feed (bars have no \"*\")");
+    if (!O.all && !O.symbols && !O.portfolios && !O.bars)
         O.all = true;
 
     static char minted[2048];
@@ -1279,6 +1289,24 @@ static void parse_opts(int argc, char **argv)
             "{\"type\":\"subscribe\",\"channel\":\"portfolio_updates\",\"portfolio_ids\":[%s],"
             "\"id\":2}",
             list);
+        O.nsubs++;
+    }
+
+    if (O.bars) {
+        char fallback[700];
+        const char *syms = O.symbols ? O.symbols : O.feed_symbols;
+        if (!syms) { /* the feed's default symbols, S000..S099 */
+            size_t o = 0;
+            for (int i = 0; i < 100; i++)
+                o += (size_t)snprintf(fallback + o, sizeof(fallback) - o, "%sS%03d", i ? "," : "", i);
+            syms = fallback;
+        }
+        json_list(list, sizeof(list), syms);
+        O.sub_len[O.nsubs] = (size_t)snprintf(
+            O.sub_msgs[O.nsubs], sizeof(O.sub_msgs[0]),
+            "{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[%s],\"interval\":\"%s\","
+            "\"id\":3}",
+            list, O.bars);
         O.nsubs++;
     }
 

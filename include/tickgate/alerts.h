@@ -27,6 +27,10 @@ typedef enum tg_alert_rule {
     TG_ALERT_PRICE_BELOW,
     TG_ALERT_FEED_STALE,   /* system rules: raised by the feed layer, listed for names */
     TG_ALERT_BREAKER_OPEN,
+    TG_ALERT_UNPRICED,     /* a holding without a quote engine.unpriced_after_s after the put */
+    TG_ALERT_CONCENTRATION, /* SPEC §13 risk rules */
+    TG_ALERT_VOLATILITY,
+    TG_ALERT_MOVE,
     TG_ALERT_RULE_COUNT
 } tg_alert_rule_t;
 
@@ -39,6 +43,7 @@ typedef enum tg_alert_severity {
 typedef enum tg_alert_state {
     TG_ALERT_FIRING = 1,
     TG_ALERT_RESOLVED = 2,
+    TG_ALERT_ACKED = 3, /* not a state of the alert: tg_msg_t.aux of an `alert_ack` message */
 } tg_alert_state_t;
 
 /** "rebalance_drift", "loss_limit", ... (SPEC names); "?" when out of range. */
@@ -51,7 +56,8 @@ tg_alert_severity_t tg_alert_rule_severity(tg_alert_rule_t r);
 const char *tg_alert_severity_name(tg_alert_severity_t s);
 /** "firing" | "resolved". */
 const char *tg_alert_state_name(tg_alert_state_t s);
-/** Above-type rules fire at value >= threshold (rebalance_drift, gain_target, price_above). */
+/** Above-type rules fire at value >= threshold (rebalance_drift, gain_target, price_above,
+ * concentration, volatility, move - the last on |value|). */
 bool tg_alert_rule_is_above(tg_alert_rule_t r);
 
 /**
@@ -108,7 +114,9 @@ typedef struct tg_alert_event {
     tg_alert_rule_t rule;
     tg_alert_severity_t severity;
     tg_alert_state_t state;
-    tg_dec_t value;             /* the figure compared: max_drift, day_change_pct, pnl_pct, price */
+    tg_dec_t value;             /* the figure compared: max_drift, day_change_pct, pnl_pct, price,
+                                 * max |weight|, realized volatility, signed move */
+    int window_s;               /* move: its window (for the message) */
     tg_dec_t threshold;         /* as compared: loss_limit 0.10 appears as -0.1 */
     int64_t ts;                 /* ts of the tick (or change) that caused it */
     char message[160];          /* e.g. "max drift 5.12% ≥ 5.00%" (UTF-8) */

@@ -55,6 +55,7 @@ typedef struct tg_book_options {
     tg_book_event_fn on_event; /* may be NULL */
     void *ud;
     uint64_t alert_seed;     /* mixed into alert ids (e.g. random bytes at start) */
+    int64_t unpriced_after_s; /* engine.unpriced_after_s: the `unpriced` alert; 0 = off */
 } tg_book_options_t;
 
 /** Create an empty book; *out is freed with tg_book_destroy(). 0, -EINVAL or -ENOMEM. */
@@ -101,7 +102,9 @@ const tg_portfolio_spec_t *tg_book_spec(const tg_book_t *b, uint32_t slot);
  * position in that symbol, updates the money figures incrementally, evaluates
  * rebalance_drift / loss_limit / gain_target, emits TG_BOOK_EV_ALERT for
  * transitions and TG_BOOK_EV_PORTFOLIO for each portfolio whose figures
- * changed. Price rules are NOT evaluated here (see tg_book_on_price_alerts),
+ * changed. A portfolio with a holding still unpriced (valued at its cost
+ * basis) or with a figure beyond the tg_dec_t range is gated: those rules
+ * neither fire nor resolve until it is priced and in range again (SPEC §13). Price rules are NOT evaluated here (see tg_book_on_price_alerts),
  * so the engine may conflate valuation to the newest price per symbol.
  * No allocation. Unknown/unused symbol ids are ignored.
  */
@@ -114,11 +117,46 @@ void tg_book_on_price_alerts(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t
 void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 
 /**
- * Session boundary: every portfolio's day-open value becomes its first
- * valuation from now on at which all its holdings have a quote (until then
- * day_change is 0). The engine calls it when tg_session_next_open() is due.
+ * Session boundary: every portfolio's day-open value becomes its next
+ * valuation (until then day_change is 0). A holding priced only later joins
+ * the baseline at its first price, so day_change covers the priced holdings
+ * (SPEC §13). The engine calls it when tg_session_next_open() is due.
  */
 void tg_book_session_open(tg_book_t *b, int64_t ts);
+
+/**
+ * Once a second (engine): the SPEC §13 value rules - a volatility sample of
+ * every portfolio with `volatility` on, and `concentration` - for portfolios
+ * that are priced. `ts` stamps the events. No allocation.
+ */
+void tg_book_risk_tick(tg_book_t *b, int64_t ts);
+
+/**
+ * The `unpriced` rule (SPEC §13): fire for every portfolio that still has a
+ * holding without a quote unpriced_after_s after it was put (value = number
+ * of such holdings, severity high). It resolves when the last one is priced.
+ * The engine calls this about once a second with wall-clock ns.
+ */
+void tg_book_check_unpriced(tg_book_t *b, int64_t now);
+
+/** A portfolio's day baseline, with what it was taken for (SPEC §13 day state). */
+typedef struct tg_book_day {
+    bool pending;       /* no valuation since the session open yet */
+    tg_dec_t open;      /* the day-open value (placeholders of unpriced holdings included) */
+    tg_dec_t cash, cost; /* the portfolio's cash and total cost basis ... */
+    uint32_t n_holdings; /* ... and holdings count: a changed portfolio restarts its day */
+} tg_book_day_t;
+
+/** The day baseline of a live slot. -ENOENT, or -ERANGE when it overflows tg_dec_t. */
+int tg_book_day_state(const tg_book_t *b, uint32_t slot, tg_book_day_t *out);
+
+/**
+ * Put a saved day baseline back (start-up after a restart in the same session
+ * day): day_change continues instead of restarting from the load. -ENOENT for
+ * an unknown id, -ESTALE when cash, cost basis or holdings count differ.
+ * Rules are evaluated on the restored figures.
+ */
+int tg_book_restore_day(tg_book_t *b, const char *id, const tg_book_day_t *d, int64_t ts);
 
 /** Last price seen by tg_book_on_price for a symbol; false when none yet. */
 bool tg_book_last_price(const tg_book_t *b, uint32_t sym, tg_dec_t *price);
@@ -153,6 +191,7 @@ typedef struct tg_portfolio_view {
     tg_dec_t value, cash, market_value, cost_basis, pnl, pnl_pct;
     tg_dec_t day_open_value, day_change, day_change_pct, max_drift;
     bool saturated;            /* some money figure exceeded the tg_dec_t range and was clamped */
+    bool priced;               /* every holding has a quote (else has_price tells which not) */
     int64_t ts;                /* ts of the last change */
     size_t n_holdings;         /* holdings written (or needed, with -ENOSPC) */
     tg_holding_view_t *holdings;

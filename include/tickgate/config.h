@@ -40,7 +40,13 @@ typedef enum tg_feed_type {
     TG_FEED_WS,
     TG_FEED_TCP,
     TG_FEED_REDIS,
+    TG_FEED__COUNT
 } tg_feed_type_t;
+
+/** "synthetic", "replay", "ws", "tcp", "redis" (the config's names); "?" out of range. */
+const char *tg_feed_type_name(tg_feed_type_t t);
+/** The ws message format names the config accepts, NULL-terminated (feeds/format.c has one parser each). */
+extern const char *const tg_feed_format_names[];
 
 typedef struct tg_feed_conf {
     char *name;
@@ -53,6 +59,8 @@ typedef struct tg_feed_conf {
     /* synthetic */
     int rate;                  /* ticks/s, 1000 */
     long long seed;            /* 42 */
+    tg_strlist_t levels;       /* "SYMBOL=PRICE" start levels over tg_default_levels */
+    int step_bp;               /* largest step per tick in basis points, 5 */
     /* replay */
     char *path;
     tg_dec_t speed;            /* 1 = real time; 0 = "max" */
@@ -66,6 +74,7 @@ typedef struct tg_feed_conf {
     /* tcp */
     char *listen;              /* host:port, or "" */
     char *connect;             /* host:port, or "" */
+    tg_strlist_t allow_from;   /* listen: peer addresses/CIDRs allowed; [] = any */
     /* redis */
     char *channel;             /* "tickgate:ticks" */
     char *stream;              /* "" = use pub/sub channel */
@@ -114,12 +123,22 @@ typedef struct tg_config {
         tg_dec_t max_jump_pct; /* 0 = off */
         tg_strlist_t universe;
         int max_symbols;       /* 100000 */
+        int bars_keep;         /* 1440: final bars kept per symbol and interval (SPEC §12) */
+        int bar_grace_ms;      /* 1000: a bar is final this long after its end */
+        int unpriced_after_s;  /* 60; 0 = no `unpriced` alert */
         char *tzdir;           /* "/usr/share/zoneinfo"; env TZDIR */
     } engine;
     struct {
         tg_dec_t rebalance_drift, drift_relative, loss_limit, gain_target, hysteresis,
             price_hysteresis;
-        char *webhook_url;
+        tg_dec_t concentration, volatility; /* 0 = off (SPEC §13) */
+        int volatility_window_s;            /* 300 */
+        char *webhook_url;                  /* secret inside (password) */
+        char *webhook_secret;               /* secret: HMAC key of X-Tickgate-Signature */
+        int webhook_timeout_ms;             /* 5000 */
+        int webhook_max_retry_s;            /* 86400 */
+        char *alertmanager_url;             /* secret inside (password) */
+        int alertmanager_resend_s;          /* 60: Alertmanager re-send while firing */
     } alerts;
     struct {
         char *url;             /* secret inside (password) */
@@ -132,7 +151,13 @@ typedef struct tg_config {
         bool publish;
         char *publish_channel;
         int command_timeout_ms;
+        char *bus_channel;     /* "tickgate:bus": cluster bus (SPEC §14) */
+        char *bus_mode;        /* stream | pubsub */
+        long long bus_maxlen;  /* XADD MAXLEN ~ */
     } redis;
+    struct {
+        char *role;            /* all | ingest | gateway */
+    } node;
     struct {
         char *dir;
         long long segment_bytes, max_bytes;
@@ -190,5 +215,14 @@ int tg_parse_duration_s(const char *s, int64_t *out);
 /** The bundled symbol universe of the embedded default (>= 50 symbols). */
 extern const char *const tg_default_universe[];
 extern const size_t tg_default_universe_len;
+
+/** A reference price: the synthetic feed starts `symbol` at `price` (exact decimal text). */
+typedef struct tg_level {
+    const char *symbol, *price;
+} tg_level_t;
+
+/** Start levels of the bundled universe (a feed's `levels` override them). */
+extern const tg_level_t tg_default_levels[];
+extern const size_t tg_default_levels_len;
 
 #endif

@@ -66,4 +66,15 @@ static inline void tg_enc_kv_u64(tg_enc_t *e, const char *k, uint64_t v)
     tg_enc_u64(e, v);
 }
 
+/**
+ * A copy of message m with one more trailing member `key`: v in both
+ * encodings (m's JSON is an object, its MessagePack a fixmap or map16). The
+ * splice belongs here, next to the encoder that knows both formats: callers
+ * that need a per-user field (a notification's seq) never patch bytes.
+ * Header fields and the reader list are copied from m; refs = 1. NULL when m
+ * is not a map, the key is too long, or on ENOMEM. Any thread.
+ */
+struct tg_msg;
+struct tg_msg *tg_enc_msg_add_u64(const struct tg_msg *m, const char *key, uint64_t v);
+
 #endif

@@ -56,6 +56,7 @@ typedef struct tg_engine_sinks {
     tg_tick_sink_t ticks;    /* every accepted tick (Redis fan-out) */
     tg_row_sink_t snapshots; /* snapshot and alert rows (PostgreSQL); set = snapshots on */
     tg_row_sink_t alerts;    /* alert rows (Redis alert stream); the count returned is ignored */
+    tg_msg_sink_t deliver;   /* alert events (webhook, Alertmanager) */
 } tg_engine_sinks_t;
 
 /** Before tg_engine_start: copy the sinks (their contexts must outlive the engine thread). */
@@ -82,6 +83,7 @@ typedef enum tg_engine_cmd_type {
     TG_ENGINE_REMOVE_PORTFOLIO,  /* id */
     TG_ENGINE_RELOAD,            /* re-read engine.portfolios_file (SIGHUP) */
     TG_ENGINE_RESTORE_ALERT,     /* id = portfolio id, rule, symbol, alert_id */
+    TG_ENGINE_ACK_ALERT,         /* id = portfolio id ("" = feed alert), alert_id, by */
 } tg_engine_cmd_type_t;
 
 /**
@@ -100,8 +102,25 @@ int tg_engine_reload(tg_engine_t *e, const tg_config_t *fresh);
 int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char *rule,
                             const char *symbol, const char *alert_id);
 
+/**
+ * POST /api/v1/alerts/{id}/ack (the caller checked access): the engine marks
+ * the alert read in PostgreSQL (is_read) and publishes
+ * {"type":"alert_ack","alert_id":…,"by":…} on the notifications of everyone
+ * who may read the portfolio (admins only for a feed alert). Any thread.
+ */
+int tg_engine_ack_alert(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                        const char *by);
+
 /** Any thread: symbols that no closed feed serves right now (0 = all covered). */
 uint32_t tg_engine_degraded_symbols(const tg_engine_t *e);
+
+typedef struct tg_bars tg_bars_t;
+
+/**
+ * The engine's bars (SPEC §12): tg_bars_find/tg_bars_query may be called from
+ * any thread (the REST API, subscribe history). Borrowed; lives as long as e.
+ */
+tg_bars_t *tg_engine_bars(tg_engine_t *e);
 
 /** Any thread: true once the engine thread runs its loop. */
 bool tg_engine_running(const tg_engine_t *e);

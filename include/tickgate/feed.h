@@ -58,6 +58,7 @@ struct tg_feed {
     tg_symtab_t filter;         /* conf symbols: ticks of other symbols are neutral */
     tg_symtab_t map;            /* symbol_map from -> index into conf->map_to */
     bool has_filter, has_map;
+    _Atomic int symbol_limit_logged; /* the first symbol_limit refusal is logged, the rest counted */
     /* metrics (cached series pointers) */
     tg_counter_t *m_received;
     tg_counter_t *m_skipped;    /* synthetic: ticks skipped when > 100 ms late */
@@ -100,6 +101,15 @@ void tg_feed_emit(tg_feed_t *f, tg_tick_t *ticks, size_t n);
 void tg_feed_neutral(tg_feed_t *f);
 /** Feed thread: a message that could not be parsed: counted, a breaker failure. */
 void tg_feed_parse_error(tg_feed_t *f);
+/** Feed thread: a well-formed message of a type the format does not know:
+ * counted as `unknown_message`, liveness only. */
+void tg_feed_unknown_message(tg_feed_t *f);
+/**
+ * A tick of a new symbol refused because engine.max_symbols are known
+ * (validator on the feed thread, or the engine's table): counted as
+ * `symbol_limit`; the first one per feed is logged. Any thread.
+ */
+void tg_feed_symbol_limit(tg_feed_t *f, const char *symbol);
 /** Feed thread: connection events (breaker failures; disconnect opens at once). */
 void tg_feed_connect_error(tg_feed_t *f);
 void tg_feed_disconnected(tg_feed_t *f);

@@ -58,6 +58,13 @@ int tg_dec_mul(tg_dec_t a, tg_dec_t b, tg_dec_t *out);
 /** a/b rounded half-to-even to 8 places; -EDOM if b == 0, -ERANGE on overflow. */
 int tg_dec_div(tg_dec_t a, tg_dec_t b, tg_dec_t *out);
 
+/**
+ * a/b where `a` is a sum of products of two decimals (scale 10^16, e.g.
+ * Sum price*size) and b a decimal: the quotient rounded half-to-even to 8
+ * places (a VWAP). -EDOM if b == 0, -ERANGE on overflow (out untouched).
+ */
+int tg_dec_div_prod(__int128 a, tg_dec_t b, tg_dec_t *out);
+
 /** a+b, a-b with overflow detection (-ERANGE, out untouched). */
 int tg_dec_add(tg_dec_t a, tg_dec_t b, tg_dec_t *out);
 int tg_dec_sub(tg_dec_t a, tg_dec_t b, tg_dec_t *out);

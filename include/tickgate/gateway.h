@@ -32,6 +32,17 @@ typedef struct tg_gateway_deps {
     const char *demo_token; /* embedded default only: served to loopback clients; else NULL */
     const struct tg_store_pg *pg; /* NULL without postgres.url; tg_store_pg_up() any thread */
     struct tg_redis *redis;       /* NULL without redis.url; tg_redis_* lookups any thread */
+    /**
+     * The system of record for PUT/DELETE /api/v1/portfolios/{id} (SPEC §15),
+     * NULL = memory only: write `spec` (NULL = delete) and return after the
+     * commit, 0 / -ENOENT / -errno with a reason in err; its change notice
+     * then updates the engine. Called on a service thread; may block briefly.
+     */
+    int (*portfolio_write)(void *ctx, const char *id, const tg_portfolio_spec_t *spec,
+                           const char *body, size_t blen, char *err, size_t errlen);
+    void *portfolio_write_ctx;
+    struct tg_bus_sub *bus;       /* node.role gateway: the source instead of `engine` (NULL) */
+    struct tg_bus_pub *bus_pub;   /* node.role ingest: the publisher, for /health/ready */
 } tg_gateway_deps_t;
 
 /** Create contexts and listeners, register engine outputs. Main thread. */
@@ -47,6 +58,9 @@ void tg_gateway_destroy(tg_gateway_t *g);
 
 /** The port actually bound (useful with port 0). */
 int tg_gateway_port(const tg_gateway_t *g);
+
+/** This node's epoch (SPEC §5), set at create; the ingest node publishes it on the bus. */
+const char *tg_gateway_epoch(const tg_gateway_t *g);
 
 /**
  * SIGHUP: new `limits` for the running gateway (main thread). Each service

@@ -114,6 +114,15 @@ uint64_t tg_journal_errors(const tg_journal_t *j);
 int tg_journal_reader_open(tg_journal_reader_t **out, const char *dir);
 
 /**
+ * Like tg_journal_reader_open() but skipping the leading segments that hold
+ * only ticks before `from_ns`: a segment is skipped when the next one's number
+ * (its first record's ts, or more) is at least 1 s before from_ns, the margin
+ * covering feed threads' clock skew within journal order. The caller still
+ * filters the first segments it reads by ts. from_ns <= 0 reads everything.
+ */
+int tg_journal_reader_open_from(tg_journal_reader_t **out, const char *dir, int64_t from_ns);
+
+/**
  * Next tick into *out: 1 = a tick, 0 = end of journal, negative errno on an
  * I/O error. Corrupt or torn data is logged (`journal_corrupt`, with file,
  * offset and reason), counted and skipped by scanning forward to the next

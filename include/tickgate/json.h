@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "tickgate/fixed.h"
+#include "tickgate/buf.h"
 
 typedef enum tg_json_type {
     TG_JSON_INVALID = 0,
@@ -92,5 +93,13 @@ int tg_json_bool(const tg_json_t *j, tg_json_ref_t r, bool *out);
  * \ufffd so the output is always valid JSON. Used by encoders for
  * user-supplied strings. */
 int tg_json_escape(const char *s, size_t len, char *buf, size_t cap);
+
+/** Append s[0..len) to b as a quoted, escaped JSON string (tg_json_escape's rules). */
+void tg_json_put_str(tg_buf_t *b, const char *s, size_t len);
+/** Same for a C string. */
+void tg_json_put_cstr(tg_buf_t *b, const char *s);
+
+/** Value of one hex digit (either case), -1 for anything else (\\u escapes, %-decoding). */
+int tg_json_hexval(int c);
 
 #endif

@@ -22,6 +22,7 @@ typedef enum tg_channel {
     TG_CH_PORTFOLIO = 1,   /* portfolio_updates */
     TG_CH_NOTIFICATIONS = 2,
     TG_CH_SYSTEM = 3,
+    TG_CH_BARS = 4,        /* key SYMBOL@INTERVAL (SPEC §12) */
     TG_CH_COUNT
 } tg_channel_t;
 
@@ -32,6 +33,10 @@ typedef enum tg_msg_type {
     TG_MSG_FEED_STATUS,
     TG_MSG_PORTFOLIO_REMOVED, /* no payload: the gateway forgets the key's state */
     TG_MSG_REPLY,             /* built by the gateway for one client */
+    TG_MSG_BAR,               /* aux: 1 = final, 0 = partial */
+    /* gateway nodes: the ingest epoch is key_name (bus.h); no payload. A fixed
+     * value: it travels on the cluster bus, and other types may be added below it */
+    TG_MSG_EPOCH = 15,
 } tg_msg_type_t;
 
 typedef struct tg_msg {

@@ -57,6 +57,17 @@ size_t tg_store_pg_push(tg_store_pg_t *pg, const tg_snap_row_t *rows, size_t n);
  */
 bool tg_store_pg_wait_first(tg_store_pg_t *pg, int timeout_ms);
 
+/**
+ * PUT/DELETE /api/v1/portfolios/{id} with PostgreSQL (SPEC §15): write the
+ * portfolio (spec NULL = delete) with its holdings and shares in one
+ * transaction; `body` is the request JSON whose "alerts" object is stored as
+ * given. Returns after the COMMIT: 0, -ENOENT (delete of an unknown id),
+ * -ECONNREFUSED or -EIO with a one-line reason in err. ctx is the
+ * tg_store_pg_t. Any thread; blocks for one short transaction.
+ */
+int tg_store_pg_portfolio_write(void *ctx, const char *id, const tg_portfolio_spec_t *spec,
+                                const char *body, size_t blen, char *err, size_t errlen);
+
 /** Any thread: true while the connection is up and the schema usable. */
 bool tg_store_pg_up(const tg_store_pg_t *pg);
 
@@ -73,6 +84,20 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms);
  * (-EINVAL: empty url; -ECONNREFUSED: unreachable; -EIO: SQL failed).
  */
 int tg_store_pg_migrate(const char *url, FILE *out, char *err, size_t errlen);
+
+struct tg_bar;
+
+/**
+ * GET /api/v1/bars from the `bars` table: final bars of `symbol` at
+ * `interval` ("1m", ...) with from <= start <= to (to <= 0: no bound), oldest
+ * first, at most `cap`: with from <= 0 the newest `cap`, else the oldest
+ * from `from`. Uses a connection of the calling thread (opened on first use,
+ * reopened after a failure, closed at thread exit), so any thread may call
+ * it; it blocks for the query (connect_timeout 2 s, statement_timeout 5 s).
+ * Returns the count or a negative errno (err names the reason).
+ */
+int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, int64_t from,
+                     int64_t to, struct tg_bar *out, size_t cap, char *err, size_t errlen);
 
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
 

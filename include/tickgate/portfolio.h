@@ -31,6 +31,13 @@ typedef struct tg_price_level {
     tg_dec_t level;
 } tg_price_level_t;
 
+/** `move` rule of one symbol (SPEC §13): |change| >= pct within window_s. */
+typedef struct tg_move_spec {
+    char symbol[TG_SYMBOL_MAX + 1];
+    tg_dec_t pct;  /* > 0 */
+    int window_s;  /* 1..86400 */
+} tg_move_spec_t;
+
 /**
  * Effective alert settings of one portfolio: config `alerts` defaults with the
  * portfolio's overrides applied. A threshold of 0 turns that rule off for the
@@ -43,6 +50,10 @@ typedef struct tg_alert_settings {
     size_t n_price_above;
     tg_price_level_t *price_below;
     size_t n_price_below;
+    tg_dec_t concentration, volatility; /* SPEC §13; 0 = off */
+    int volatility_window_s;            /* samples (seconds) of the volatility window */
+    tg_move_spec_t *move;               /* heap, owned by the spec */
+    size_t n_move;
 } tg_alert_settings_t;
 
 /** One portfolio. Every pointer is a heap allocation owned by the spec. */

@@ -39,10 +39,15 @@ typedef struct tg_since {
     uint64_t seq;
 } tg_since_t;
 
+/** Most final bars a `bars` subscribe may ask for with "history" (SPEC §12). */
+#define TG_PROTO_MAX_BAR_HISTORY 1000
+
 typedef struct tg_cmsg {
     tg_cmsg_type_t type;
     tg_cmsg_id_t id;
     tg_channel_t channel;
+    uint8_t interval;             /* bars: tg_bar_iv_t ("1m" when absent) */
+    uint32_t history;             /* bars subscribe: final bars to send first (0..1000) */
     char (*keys)[TG_KEY_MAX + 1]; /* symbols / portfolio_ids, heap */
     size_t nkeys;
     bool has_since;

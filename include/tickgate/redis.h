@@ -80,6 +80,26 @@ tg_redis_verdict_t tg_redis_revoked_fresh(tg_redis_t *r, const char *sha256hex,
  */
 tg_redis_verdict_t tg_redis_rate_check(tg_redis_t *r, const char *user, int limit, int window_s);
 
+/**
+ * Revocation (POST /api/v1/tokens/revoke). Any thread, never blocks: queues
+ * SET revoked_token:<hash> "1" EX ttl_s (sub == false; key = SHA-256 hex) or
+ * SET revoked_sub:<sub> <at_s> (sub == true), then XADD to the stream
+ * tickgate:revocations (MAXLEN ~ 10000; every node reads it) and PUBLISH on
+ * the channel tickgate:revocations ({"token_sha256"|"sub":…,"at":…}). Dropped
+ * with a warning while Redis is down (the caller has applied it locally).
+ */
+int tg_redis_revoke(tg_redis_t *r, bool sub, const char *key, int64_t at_s, int64_t ttl_s);
+
+/** Called on the Redis thread for each revocation read from the stream (any node's). */
+typedef void (*tg_redis_revocation_fn)(void *ud, bool sub, const char *key, int64_t at_s);
+
+/**
+ * Any thread: receive every node's revocations. The Redis thread reads the
+ * stream tickgate:revocations every 500 ms from its start (so a node that
+ * (re)starts learns past revocations of subs) and calls fn for each entry.
+ */
+void tg_redis_on_revocation(tg_redis_t *r, tg_redis_revocation_fn fn, void *ud);
+
 /* ---- pure helpers (unit-tested) --------------------------------------------- */
 
 typedef struct tg_redis_url {

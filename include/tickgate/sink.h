@@ -21,6 +21,8 @@ typedef enum tg_snap_kind {
     TG_SNAP_PORTFOLIO,      /* portfolio_snapshots */
     TG_SNAP_ALERT_FIRING,   /* portfolio_alerts insert */
     TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
+    TG_SNAP_ALERT_ACK,      /* portfolio_alerts.is_read = true (POST .../ack) */
+    TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
 } tg_snap_kind_t;
 
 /**
@@ -48,10 +50,17 @@ typedef struct tg_snap_row {
             char portfolio_id[TG_PORTFOLIO_ID_MAX + 1];
             char owner[TG_PORTFOLIO_ID_MAX + 1];
             char symbol[TG_SYMBOL_MAX + 1];
+            char feed[64];          /* feed alerts (portfolio_id ""): the feed's name */
             uint8_t rule, severity; /* tg_alert_rule_t, tg_alert_severity_t */
             tg_dec_t value, threshold;
             char message[160];
         } a;
+        struct {
+            char symbol[TG_SYMBOL_MAX + 1];
+            char interval[4]; /* "1s", "1m", "5m", "1h", "1d" */
+            tg_dec_t open, high, low, close, volume, vwap;
+            uint64_t trades;
+        } b;
     };
 } tg_snap_row_t;
 
@@ -74,6 +83,19 @@ typedef struct tg_row_sink {
     size_t (*push)(void *ctx, const tg_snap_row_t *rows, size_t n);
     void *ctx;
 } tg_row_sink_t;
+
+/**
+ * Alert events as published (the `alert` message, portfolio and system
+ * alerts): the webhook / Alertmanager delivery thread. Engine thread only,
+ * never blocks: `push` borrows the message (it takes a reference to keep it);
+ * `flush` runs once per engine loop pass to move what it had to keep aside.
+ * push == NULL: not configured.
+ */
+typedef struct tg_msg_sink {
+    void (*push)(void *ctx, tg_msg_t *m);
+    void (*flush)(void *ctx);
+    void *ctx;
+} tg_msg_sink_t;
 
 /**
  * Where a portfolio source (PostgreSQL) hands what it loads: main.c wires the

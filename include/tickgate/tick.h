@@ -33,7 +33,11 @@ typedef struct tg_tick {
     uint8_t flags;   /* TG_TICK_* */
     uint8_t sym_len; /* strlen(symbol) */
     char symbol[TG_SYMBOL_MAX + 1];
-    uint8_t _pad[128 - 60 - (TG_SYMBOL_MAX + 1)];
+    /* set by the engine on the copies it hands to the Redis writer: the
+     * symbol's day volume after this tick (the quote hash's `volume`);
+     * 0 everywhere else, and never journaled */
+    tg_dec_t day_volume;
+    uint8_t _pad[128 - 60 - (TG_SYMBOL_MAX + 1) - 4 - 8];
 } tg_tick_t;
 
 _Static_assert(sizeof(tg_tick_t) == 128, "tick record is two cache lines");

@@ -28,6 +28,8 @@ typedef enum tg_reject {
     TG_REJECT_JUMP,
     TG_REJECT_PARSE_ERROR, /* not produced here: the label for format parse errors */
     TG_REJECT_DUPLICATE,
+    TG_REJECT_SYMBOL_LIMIT,    /* a new symbol past engine.max_symbols (validator or engine) */
+    TG_REJECT_UNKNOWN_MESSAGE, /* not produced here: a ws message of a type the format does not know */
     TG_REJECT__COUNT,
 } tg_reject_t;
 
@@ -72,7 +74,8 @@ void tg_validator_free(tg_validator_t *v);
  * the last accepted price, unless this is the third consecutive jump-rejected
  * price and all three lie within 1 % of each other: a new level, accepted).
  * Accepted trades update the last price. When max_symbols symbols already
- * have state, a new symbol is checked without duplicate/jump state.
+ * have state, a tick of a new symbol is symbol_limit (it could never become
+ * a quote: the engine's table has the same bound).
  */
 tg_reject_t tg_validate_tick(tg_validator_t *v, const tg_tick_t *t, int64_t now_ns);
 

@@ -444,6 +444,14 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
         return tg__config_fail(ctx, -EINVAL, "redis.url: must start with redis:// or unix:///");
     if (cfg->redis.publish && !*ru)
         return tg__config_fail(ctx, -EINVAL, "redis.publish: needs redis.url");
+    if (strcmp(cfg->node.role, "all") != 0 && !*ru)
+        return tg__config_fail(ctx, -EINVAL, "node.role: %s needs redis.url (the cluster bus)",
+                               cfg->node.role);
+    if (strcmp(cfg->node.role, "gateway") == 0 && cfg->n_feeds)
+        return tg__config_fail(ctx, -EINVAL,
+                               "node.role: a gateway node runs no feeds (remove `feeds`)");
+    if (!*cfg->redis.bus_channel)
+        return tg__config_fail(ctx, -EINVAL, "redis.bus_channel: must not be empty");
     const char *pu = cfg->postgres.url;
     if (*pu && has_prefix(pu, "postgres") && !has_prefix(pu, "postgres://") &&
         !has_prefix(pu, "postgresql://"))
@@ -451,6 +459,10 @@ static int validate(load_ctx_t *ctx, const tg_config_t *cfg)
     const char *wu = cfg->alerts.webhook_url;
     if (*wu && !has_prefix(wu, "http://") && !has_prefix(wu, "https://"))
         return tg__config_fail(ctx, -EINVAL, "alerts.webhook_url: must start with http:// or https://");
+    const char *amu = cfg->alerts.alertmanager_url;
+    if (*amu && !has_prefix(amu, "http://") && !has_prefix(amu, "https://"))
+        return tg__config_fail(ctx, -EINVAL,
+                               "alerts.alertmanager_url: must start with http:// or https://");
     const char *so = cfg->engine.session_open;
     if (strlen(so) != 5 || !isdigit((unsigned char)so[0]) || !isdigit((unsigned char)so[1]) ||
         so[2] != ':' || !isdigit((unsigned char)so[3]) || !isdigit((unsigned char)so[4]) ||
@@ -486,6 +498,9 @@ static int add_embedded_feed(load_ctx_t *ctx, tg_config_t *cfg)
     for (size_t i = 0; i < tg_default_universe_len; i++)
         if (tg__config_list_push_copy(&f->symbols, tg_default_universe[i]))
             return tg__config_fail(ctx, -ENOMEM, "feeds[0]: out of memory");
+    /* the demo's market: +-1 bp steps at ~15 ticks/s per symbol move a
+     * large cap about 0.2 % a minute, a calm but visibly live market */
+    f->step_bp = 1;
     return 0;
 }
 

@@ -40,6 +40,7 @@ enum {
     F_NOENV = 1u << 5,     /* not settable from the environment */
     F_REQUIRED = 1u << 6,  /* feed key that must be present */
     F_ADDRS = 1u << 7,     /* K_LIST: elements are IP addresses or CIDRs */
+    F_LEVELS = 1u << 8,    /* K_LIST: elements are "SYMBOL=PRICE", price > 0 */
 };
 
 #define T_SYN (1u << TG_FEED_SYNTHETIC)

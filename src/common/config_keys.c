@@ -7,9 +7,20 @@ static const char *const jwt_algs[] = {"HS256", "RS256", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
 static const char *const fsync_modes[] = {"none", "interval", "always", NULL};
-static const char *const ws_formats[] = {"finnhub", "alpaca",  "polygon", "coinbase",
-                                         "binance", "tickgate", NULL};
+static const char *const node_roles[] = {"all", "ingest", "gateway", NULL};
+static const char *const bus_modes[] = {"stream", "pubsub", NULL};
+/* The names of feed types (tg_feed_type_t order) and of ws message formats:
+ * the one list each. feeds/feed.c names feed types through tg_feed_type_name;
+ * feeds/format.c's registry is checked against tg_feed_format_names
+ * (tests/unit/feeds/test_formats.c), since config sits below feeds. */
 const char *const tg__config_feed_type_names[] = {"synthetic", "replay", "ws", "tcp", "redis", NULL};
+const char *const tg_feed_format_names[] = {"finnhub", "alpaca",  "polygon", "coinbase",
+                                            "binance", "tickgate", NULL};
+
+const char *tg_feed_type_name(tg_feed_type_t t)
+{
+    return (unsigned)t < TG_FEED__COUNT ? tg__config_feed_type_names[t] : "?";
+}
 
 /* Rows leave the trailing `env` out (NULL): only a few keys have an exact env name. */
 #pragma GCC diagnostic push
@@ -53,6 +64,9 @@ const cfg_key_t tg__config_main_keys[] = {
     {"engine", "max_jump_pct",    K_DEC,  C(engine.max_jump_pct), "0.0", 0, D(1000000), NULL, 0, 0},
     {"engine", "universe",        K_LIST, C(engine.universe), "", 0, 0, NULL, F_SYMBOLS, 0},
     {"engine", "max_symbols",     K_INT,  C(engine.max_symbols), "100000", 1, 100000000, NULL, 0, 0},
+    {"engine", "bars_keep",       K_INT,  C(engine.bars_keep), "1440", 1, 1000000, NULL, 0, 0},
+    {"engine", "bar_grace_ms",    K_INT,  C(engine.bar_grace_ms), "1000", 0, 3600000, NULL, 0, 0},
+    {"engine", "unpriced_after_s", K_INT, C(engine.unpriced_after_s), "60", 0, 31536000, NULL, 0, 0},
     {"engine", "tzdir",           K_STR,  C(engine.tzdir), "/usr/share/zoneinfo", 0, 0, NULL, 0, 0, "TZDIR"},
 
     {"alerts", "rebalance_drift",  K_DEC, C(alerts.rebalance_drift), "0.05", 0, D(1), NULL, 0, 0},
@@ -61,7 +75,15 @@ const cfg_key_t tg__config_main_keys[] = {
     {"alerts", "gain_target",      K_DEC, C(alerts.gain_target), "0.20", 0, D(1000000), NULL, 0, 0},
     {"alerts", "hysteresis",       K_DEC, C(alerts.hysteresis), "0.10", 0, D(1), NULL, 0, 0},
     {"alerts", "price_hysteresis", K_DEC, C(alerts.price_hysteresis), "0.001", 0, D(1), NULL, 0, 0},
+    {"alerts", "concentration",    K_DEC, C(alerts.concentration), "0.0", 0, D(1000), NULL, 0, 0},
+    {"alerts", "volatility",       K_DEC, C(alerts.volatility), "0.0", 0, D(1000), NULL, 0, 0},
+    {"alerts", "volatility_window_s", K_INT, C(alerts.volatility_window_s), "300", 30, 86400, NULL, 0, 0},
     {"alerts", "webhook_url",      K_STR, C(alerts.webhook_url), "", 0, 0, NULL, F_URLSECRET, 0},
+    {"alerts", "webhook_secret",   K_STR, C(alerts.webhook_secret), "", 0, 0, NULL, F_SECRET, 0},
+    {"alerts", "webhook_timeout_ms", K_INT, C(alerts.webhook_timeout_ms), "5000", 1, 600000, NULL, 0, 0},
+    {"alerts", "webhook_max_retry_s", K_INT, C(alerts.webhook_max_retry_s), "86400", 1, 31536000, NULL, 0, 0},
+    {"alerts", "alertmanager_url", K_STR, C(alerts.alertmanager_url), "", 0, 0, NULL, F_URLSECRET, 0},
+    {"alerts", "alertmanager_resend_s", K_INT, C(alerts.alertmanager_resend_s), "60", 1, 3600, NULL, 0, 0},
 
     {"postgres", "url",                  K_STR, C(postgres.url), "", 0, 0, NULL, F_URLSECRET, 0},
     {"postgres", "snapshot_interval_ms", K_INT, C(postgres.snapshot_interval_ms), "1000", 10, 86400000, NULL, 0, 0},
@@ -73,6 +95,11 @@ const cfg_key_t tg__config_main_keys[] = {
     {"redis", "publish",            K_BOOL, C(redis.publish), "false", 0, 0, NULL, 0, 0},
     {"redis", "publish_channel",    K_STR,  C(redis.publish_channel), "tickgate:ticks", 0, 0, NULL, 0, 0},
     {"redis", "command_timeout_ms", K_INT,  C(redis.command_timeout_ms), "250", 1, 600000, NULL, 0, 0},
+    {"redis", "bus_channel",        K_STR,  C(redis.bus_channel), "tickgate:bus", 0, 0, NULL, 0, 0},
+    {"redis", "bus_mode",           K_ENUM, C(redis.bus_mode), "stream", 0, 0, bus_modes, 0, 0},
+    {"redis", "bus_maxlen",         K_LL,   C(redis.bus_maxlen), "100000", 100, 1000000000, NULL, 0, 0},
+
+    {"node", "role",                K_ENUM, C(node.role), "all", 0, 0, node_roles, 0, 0},
 
     {"journal", "dir",               K_STR,  C(journal.dir), "", 0, 0, NULL, 0, 0},
     {"journal", "segment_bytes",     K_LL,   C(journal.segment_bytes), "67108864", 4096, 1LL << 40, NULL, 0, 0},
@@ -90,17 +117,20 @@ const cfg_key_t tg__config_feed_keys[] = {
     {NULL, "type",       K_FEEDTYPE, FC(type), NULL, 0, 0, NULL, F_REQUIRED, T_ALL},
     {NULL, "priority",   K_INT,      FC(priority), "0", 0, 1000000, NULL, 0, T_ALL},
     {NULL, "url",        K_STR,      FC(url), "", 0, 0, NULL, F_URLSECRET, T_WS},
-    {NULL, "format",     K_ENUM,     FC(format), "", 0, 0, ws_formats, 0, T_WS},
+    {NULL, "format",     K_ENUM,     FC(format), "", 0, 0, tg_feed_format_names, 0, T_WS},
     {NULL, "api_key",    K_STR,      FC(api_key), "", 0, 0, NULL, F_SECRET, T_WS},
     {NULL, "api_secret", K_STR,      FC(api_secret), "", 0, 0, NULL, F_SECRET, T_WS},
     {NULL, "subscribe",  K_LIST,     FC(subscribe), "", 0, 0, NULL, 0, T_WS},
     {NULL, "rate",       K_INT,      FC(rate), "1000", 1, 100000000, NULL, 0, T_SYN},
     {NULL, "seed",       K_LL,       FC(seed), "42", LLONG_MIN, LLONG_MAX, NULL, 0, T_SYN},
+    {NULL, "levels",     K_LIST,     FC(levels), "", 0, 0, NULL, F_LEVELS, T_SYN},
+    {NULL, "step_bp",    K_INT,      FC(step_bp), "5", 1, 1000, NULL, 0, T_SYN},
     {NULL, "path",       K_STR,      FC(path), "", 0, 0, NULL, 0, T_REP},
     {NULL, "speed",      K_SPEED,    FC(speed), "1", 0, D(1000000), NULL, F_MIN_EXCL, T_REP},
     {NULL, "loop",       K_BOOL,     FC(loop), "false", 0, 0, NULL, 0, T_REP},
     {NULL, "listen",     K_HOSTPORT, FC(listen), "", 0, 0, NULL, F_EMPTY_OK, T_TCP},
     {NULL, "connect",    K_HOSTPORT, FC(connect), "", 0, 0, NULL, F_EMPTY_OK, T_TCP},
+    {NULL, "allow_from", K_LIST,     FC(allow_from), "", 0, 0, NULL, F_ADDRS, T_TCP},
     {NULL, "channel",    K_STR,      FC(channel), "tickgate:ticks", 0, 0, NULL, 0, T_RED},
     {NULL, "stream",     K_STR,      FC(stream), "", 0, 0, NULL, 0, T_RED},
     {NULL, "symbols",    K_LIST,     FC(symbols), "", 0, 0, NULL, F_SYMBOLS, T_ALL},

@@ -263,6 +263,22 @@ static int check_list_elem(load_ctx_t *ctx, const cfg_key_t *k, const char *name
     if ((k->flags & F_ADDRS) && !valid_addr(s))
         return tg__config_fail(ctx, -EINVAL, "%s[%zu]: bad value (expected IP address or CIDR): %s", name, i,
                     tg__config_quote(s, q, sizeof q));
+    if (k->flags & F_LEVELS) {
+        const char *eq = strchr(s, '=');
+        char sym[SYMBOL_MAX + 2];
+        tg_dec_t px;
+        size_t n = eq ? (size_t)(eq - s) : 0;
+        if (n && n <= SYMBOL_MAX) {
+            memcpy(sym, s, n);
+            sym[n] = 0;
+        }
+        if (!n || n > SYMBOL_MAX || !valid_symbol(sym) ||
+            tg_dec_parse(eq + 1, strlen(eq + 1), &px) != 0 || px <= 0)
+            return tg__config_fail(ctx, -EINVAL,
+                                   "%s[%zu]: bad value (expected \"SYMBOL=PRICE\", price > 0 and "
+                                   "at most 92233720368.54775807): %s",
+                                   name, i, tg__config_quote(s, q, sizeof q));
+    }
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* file.c - tg_file_read (see file.h). */
 #include "tickgate/file.h"
 
+#include "tickgate/buf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,29 +14,15 @@ int tg_file_read(const char *path, size_t max_bytes, char **out, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return -errno;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    tg_buf_t b = {0};
     int rc = 0;
-    if (!buf) {
-        rc = -ENOMEM;
-        goto fail_close;
-    }
     for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > max_bytes) {
-                rc = -EFBIG;
-                goto fail_free;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = -ENOMEM;
-                goto fail_free;
-            }
-            buf = nb;
-            cap *= 2;
+        if (!tg_buf_reserve(&b, 4096)) {
+            rc = -ENOMEM;
+            goto fail_free;
         }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
+        size_t r = fread(b.p + b.len, 1, b.cap - b.len - 1, f);
+        b.len += r;
         if (r == 0) {
             if (ferror(f)) {
                 rc = errno ? -errno : -EIO;
@@ -42,19 +30,18 @@ int tg_file_read(const char *path, size_t max_bytes, char **out, size_t *len)
             }
             break;
         }
-        if (n > max_bytes) {
+        if (b.len > max_bytes) {
             rc = -EFBIG;
             goto fail_free;
         }
     }
     fclose(f);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
+    b.p[b.len] = 0;
+    *len = b.len;
+    *out = b.p;
     return 0;
 fail_free:
-    free(buf);
-fail_close:
+    tg_buf_free(&b);
     fclose(f);
     return rc;
 }

@@ -235,6 +235,18 @@ int tg_dec_div(tg_dec_t a, tg_dec_t b, tg_dec_t *out)
     return 0;
 }
 
+int tg_dec_div_prod(__int128 a, tg_dec_t b, tg_dec_t *out)
+{
+    if (b == 0)
+        return -EDOM;
+    /* a has 16 places, b 8: the plain quotient has 8, so one rounding step */
+    __int128 q = div_round_even(a, b);
+    if (!in_range(q))
+        return -ERANGE;
+    *out = (tg_dec_t)q;
+    return 0;
+}
+
 int tg_dec_add(tg_dec_t a, tg_dec_t b, tg_dec_t *out)
 {
     tg_dec_t r;

@@ -39,7 +39,7 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline int hexval(unsigned char c)
+int tg_json_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -55,7 +55,7 @@ static long hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)p[i]);
+        int h = tg_json_hexval((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = (v << 4) | h;
@@ -825,4 +825,24 @@ int tg_json_escape(const char *s, size_t len, char *buf, size_t cap)
     if (o > INT_MAX)
         return -ENOSPC;
     return (int)o;
+}
+
+void tg_json_put_str(tg_buf_t *b, const char *s, size_t len)
+{
+    /* worst case: every byte becomes \ufffd (6 bytes) */
+    if (len > (SIZE_MAX - 3) / 6 || !tg_buf_reserve(b, len * 6 + 2)) {
+        b->err = true;
+        return;
+    }
+    b->p[b->len++] = '"';
+    int w = tg_json_escape(s, len, b->p + b->len, b->cap - b->len - 2);
+    if (w > 0)
+        b->len += (size_t)w;
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
+}
+
+void tg_json_put_cstr(tg_buf_t *b, const char *s)
+{
+    tg_json_put_str(b, s, strlen(s));
 }

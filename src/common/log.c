@@ -1,6 +1,8 @@
 /* log.c - JSON-lines / text logger behind TG_LOG (see log.h). */
 #include "tickgate/log.h"
 
+#include "tickgate/json.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,22 +61,20 @@ static void putf(line_t *l, const char *fmt, ...)
         put(l, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* JSON string escaping; control bytes as \u00XX so a hostile feed name or
- * client string cannot break the line. */
+/* A JSON string through the one escaper (tg_json_escape): a hostile feed
+ * name or client string cannot break the line. A value longer than the room
+ * left is cut (its escaped prefix still fits), never dropped. */
 static void put_json_str(line_t *l, const char *s)
 {
     put(l, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(l, e, 2);
-        } else if (c < 0x20) {
-            putf(l, "\\u%04x", c);
-        } else {
-            put(l, (const char *)&c, 1);
-        }
-    }
+    /* keep room for the closing quote, the newline and a NUL */
+    size_t room = l->len + 3 < sizeof l->buf ? sizeof l->buf - 3 - l->len : 0;
+    size_t n = s ? strlen(s) : 0;
+    int w = n ? tg_json_escape(s, n, l->buf + l->len, room) : 0;
+    if (w < 0) /* -ENOSPC: 6 output bytes per input byte at most */
+        w = tg_json_escape(s, room / 6, l->buf + l->len, room);
+    if (w > 0)
+        l->len += (size_t)w;
     put(l, "\"", 1);
 }
 

@@ -2,6 +2,7 @@
 #include "tickgate/metrics.h"
 
 #include "tickgate/ring.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -150,41 +151,6 @@ void tg_histogram_observe_ns(tg_histogram_t *h, int64_t ns)
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int err;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    if (b->err)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->err = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = b->cap * 2 + (size_t)n;
-        char *nb = realloc(b->buf, ncap);
-        if (!nb) {
-            b->err = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = ncap;
-    }
-}
-
 static const char *kind_name(kind_t k)
 {
     return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
@@ -242,27 +208,26 @@ static void sample_rings(tg_metrics_t *m)
 
 char *tg_metrics_render(tg_metrics_t *m, size_t *len)
 {
-    sbuf_t b = {.cap = 16384};
-    b.buf = malloc(b.cap);
-    if (!b.buf)
+    tg_buf_t b = {0};
+    if (!tg_buf_reserve(&b, 16384))
         return NULL;
     pthread_mutex_lock(&m->lock);
     sample_rings(m);
     const char *prev = "";
     for (series_t *s = m->head; s; s = s->next) {
         if (strcmp(prev, s->name) != 0) {
-            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help, s->name,
+            tg_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help, s->name,
                       kind_name(s->kind));
             prev = s->name;
         }
         const char *lb = s->labels;
         switch (s->kind) {
         case KIND_COUNTER:
-            sb_printf(&b, "%s%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+            tg_buf_printf(&b, "%s%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
                       (unsigned long long)atomic_load(&s->u.c.v));
             break;
         case KIND_GAUGE:
-            sb_printf(&b, "%s%s%s%s %lld\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+            tg_buf_printf(&b, "%s%s%s%s %lld\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
                       (long long)atomic_load(&s->u.g.v));
             break;
         case KIND_HIST: {
@@ -270,25 +235,20 @@ char *tg_metrics_render(tg_metrics_t *m, size_t *len)
             for (int i = 0; i <= s->u.h.nbounds; i++) {
                 cum += atomic_load(&s->u.h.counts[i]);
                 if (i < s->u.h.nbounds)
-                    sb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, lb, *lb ? "," : "",
+                    tg_buf_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, lb, *lb ? "," : "",
                               s->u.h.bounds[i], (unsigned long long)cum);
                 else
-                    sb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, lb,
+                    tg_buf_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, lb,
                               *lb ? "," : "", (unsigned long long)cum);
             }
-            sb_printf(&b, "%s_sum%s%s%s %.9f\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+            tg_buf_printf(&b, "%s_sum%s%s%s %.9f\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
                       (double)atomic_load(&s->u.h.sum_ns) / 1e9);
-            sb_printf(&b, "%s_count%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
+            tg_buf_printf(&b, "%s_count%s%s%s %llu\n", s->name, *lb ? "{" : "", lb, *lb ? "}" : "",
                       (unsigned long long)atomic_load(&s->u.h.count));
             break;
         }
         }
     }
     pthread_mutex_unlock(&m->lock);
-    if (b.err) {
-        free(b.buf);
-        return NULL;
-    }
-    *len = b.len;
-    return b.buf;
+    return tg_buf_steal(&b, len);
 }

@@ -13,7 +13,8 @@
 
 bool tg_alert_rule_is_above(tg_alert_rule_t r)
 {
-    return r == TG_ALERT_REBALANCE_DRIFT || r == TG_ALERT_GAIN_TARGET || r == TG_ALERT_PRICE_ABOVE;
+    return r == TG_ALERT_REBALANCE_DRIFT || r == TG_ALERT_GAIN_TARGET || r == TG_ALERT_PRICE_ABOVE ||
+           r == TG_ALERT_CONCENTRATION || r == TG_ALERT_VOLATILITY || r == TG_ALERT_MOVE;
 }
 
 int tg_alert_resolve_level(tg_alert_rule_t r, tg_dec_t threshold, tg_dec_t h, tg_dec_t *out)
@@ -110,6 +111,34 @@ void tg_alert_format_message(tg_alert_event_t *ev, tg_dec_t level, bool relative
         tg_dec_format(ev->value, v);
         tg_dec_format(cmp, t);
         snprintf(ev->message, sizeof ev->message, "%s %s %s %s%s", ev->symbol, v, op, t, tail);
+        break;
+    case TG_ALERT_UNPRICED: {
+        long long n = (long long)(ev->value / TG_DEC_SCALE);
+        if (firing)
+            snprintf(ev->message, sizeof ev->message, "%lld holding%s without a quote for %lld s%s%s",
+                     n, n == 1 ? "" : "s", (long long)(ev->threshold / TG_DEC_SCALE),
+                     ev->symbol[0] ? ": " : "", ev->symbol);
+        else
+            snprintf(ev->message, sizeof ev->message, "every holding priced, resolved");
+        break;
+    }
+    case TG_ALERT_CONCENTRATION:
+        fmt_pct(ev->value, v, sizeof v);
+        fmt_pct(cmp, t, sizeof t);
+        snprintf(ev->message, sizeof ev->message, "%s weight %s%% %s %s%%%s", ev->symbol, v, op,
+                 t, tail);
+        break;
+    case TG_ALERT_VOLATILITY:
+        fmt_pct(ev->value, v, sizeof v);
+        fmt_pct(cmp, t, sizeof t);
+        snprintf(ev->message, sizeof ev->message, "volatility %s%% %s %s%%%s", v, op, t, tail);
+        break;
+    case TG_ALERT_MOVE:
+        /* the move is signed (a fall is negative); the rule compares its size */
+        fmt_pct(ev->value, v, sizeof v);
+        fmt_pct(cmp, t, sizeof t);
+        snprintf(ev->message, sizeof ev->message, "%s moved %s%s%% in %d s, |move| %s %s%%%s",
+                 ev->symbol, ev->value > 0 ? "+" : "", v, ev->window_s, op, t, tail);
         break;
     default:
         snprintf(ev->message, sizeof ev->message, "%s %s", tg_alert_rule_name(ev->rule),

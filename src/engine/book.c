@@ -105,6 +105,8 @@ int tg_book_create(const tg_book_options_t *o, tg_book_t **out)
     b->syms_tab = o->symtab;
     b->on_event = o->on_event;
     b->ud = o->ud;
+    b->unpriced_after_s = o->unpriced_after_s > 0 ? o->unpriced_after_s : 0;
+    b->unpriced_after_ns = b->unpriced_after_s * 1000000000LL;
     tg_alert_ids_init(&b->ids, o->alert_seed);
     if (idx_rebuild(b, 64) < 0)
         goto fail_free_book;
@@ -123,8 +125,18 @@ void tg_book_destroy(tg_book_t *b)
     for (uint32_t i = 0; i < b->nsyms; i++) {
         free(b->syms[i].pos);
         free(b->syms[i].w);
+        free(b->syms[i].mr);
+        for (uint32_t k = 0; k < b->syms[i].nmwin; k++)
+            tg_risk_move_free(&b->syms[i].mwin[k].mv);
+        free(b->syms[i].mwin);
     }
     for (uint32_t s = 0; s < b->nslots; s++) {
+        pf_risk_t *r = b->cold[s].alive ? b->cold[s].risk : NULL;
+        if (r) {
+            tg_risk_vol_free(&r->vol);
+            free(r->moves);
+            free(r);
+        }
         tg_portfolio_spec_free(&b->cold[s].spec);
         free(b->cold[s].h);
     }

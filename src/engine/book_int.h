@@ -27,6 +27,8 @@
 #define TG_BOOK_INT_H
 
 #include "tickgate/book.h"
+#include "tickgate/risk.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,11 +55,34 @@ typedef struct watch {
     tg_alert_fsm_t fsm;
 } watch_t;
 
+/* A move watch, inline in its symbol's array so a tick reads no cold memory
+ * unless the watch changes state: portfolio slot, index in its risk->moves,
+ * the shared window it reads, thresholds and a mirror of its fsm's state. */
+typedef struct mref {
+    uint32_t pf, i;
+    uint32_t win;          /* index in the symbol's mwin[] */
+    bool firing;
+    tg_dec_t pct, clear;
+} mref_t;
+
+/* One window length over a symbol's prices, shared by every watch using it
+ * (book_risk.c): one deque update per tick however many portfolios watch. */
+typedef struct mwin {
+    int64_t window_ns;
+    uint32_t refs;
+    tg_dec_t lo, hi;       /* the window's min and max after the last tick */
+    tg_risk_move_t mv;
+} mwin_t;
+
 typedef struct symbook {
     pos_t *pos;
     uint32_t n, cap;
     watch_t *w;
     uint32_t nw, capw;
+    mref_t *mr;             /* move watches (book_risk.c) */
+    uint32_t nmr, capmr;
+    mwin_t *mwin;           /* their distinct windows */
+    uint32_t nmwin, capmwin;
     tg_dec_t price;
     bool has_price;
 } symbook_t;
@@ -87,6 +112,8 @@ enum {
     F_LOSS_FIRING = 1u << 10,
     F_GAIN_FIRING = 1u << 11,
     F_OPEN_PENDING = 1u << 12, /* day-open value not captured yet */
+    F_GATED = 1u << 13,        /* unpriced or overflowed: value rules not evaluated (SPEC §13) */
+    F_UNPRICED_FIRING = 1u << 14, /* the `unpriced` alert is firing (mirror of fsm[FSM_UNPRICED]) */
 };
 
 typedef struct pf_hot {
@@ -99,20 +126,39 @@ typedef struct pf_hot {
     int64_t K;      /* drift margins move by at most K|d| per tick; loss/gain by 2S|d| */
     int64_t ts;     /* last change */
     const char *id; /* = cold spec.id, so events need no cold access */
-    uint32_t missing; /* holdings whose symbol has no quote yet */
+    uint16_t missing;  /* holdings whose symbol has no quote yet (<= TG_PORTFOLIO_MAX_HOLDINGS) */
+    uint16_t overflow; /* holdings whose value saturated at the tg_dec_t range */
     uint32_t flags;
 } __attribute__((aligned(64))) pf_hot_t;
 
 _Static_assert(sizeof(pf_hot_t) == 128, "hot header is two cache lines");
 
-enum { FSM_DRIFT = 0, FSM_LOSS, FSM_GAIN };
+enum { FSM_DRIFT = 0, FSM_LOSS, FSM_GAIN, FSM_UNPRICED };
+
+/* SPEC §13 risk rules of one portfolio (book_risk.c); cold, NULL when none is on. */
+typedef struct move_watch {
+    uint32_t sym;
+    int window_s;
+    tg_dec_t pct, clear;   /* fires at |move| >= pct, resolves at |move| <= clear */
+    tg_alert_fsm_t fsm;
+} move_watch_t;
+
+typedef struct pf_risk {
+    tg_alert_fsm_t conc_fsm, vol_fsm;
+    tg_dec_t conc_clear, vol_clear;
+    tg_risk_vol_t vol;     /* cap 0 when volatility is off */
+    move_watch_t *moves;
+    uint32_t n_moves;
+} pf_risk_t;
 
 typedef struct pf_cold {
     tg_portfolio_spec_t spec; /* owned copy */
     hold_t *h;                /* spec.n_holdings */
-    tg_alert_fsm_t fsm[3];
+    tg_alert_fsm_t fsm[4];
+    int64_t loaded_ts;        /* put time: the `unpriced` alert counts from here */
     tg_dec_t gain_fire, gain_clear; /* pnl_pct >= fire; resolved at <= clear */
     tg_dec_t loss_fire, loss_clear; /* day_change_pct <= fire (-loss_limit); resolved at >= clear */
+    pf_risk_t *risk;          /* concentration / volatility / move; NULL = none */
     bool drift_rel;           /* the current drift episode fired on the relative band */
     bool alive;
     uint32_t id_hash;
@@ -139,6 +185,9 @@ struct tg_book {
 
     tg_dec_t *scratch; /* holding values for a full drift evaluation */
     size_t scratch_cap;
+
+    int64_t unpriced_after_ns; /* engine.unpriced_after_s; 0 = the `unpriced` rule is off */
+    int64_t unpriced_after_s;
 };
 
 #define IDX_TOMB UINT32_MAX
@@ -151,6 +200,7 @@ struct tg_book_state {
         int64_t cash, cost;
         uint32_t conds;
         uint32_t pending;
+        uint32_t gated;
     } *pf;
     tg_dec_t *hv;
 };
@@ -230,6 +280,36 @@ static inline i128 abs128(i128 v)
     return v < 0 ? -v : v;
 }
 
+/* A holding value that hit the tg_dec_t range in value_of(): not a real figure. */
+static inline bool value_saturated(tg_dec_t v)
+{
+    return v == TG_DEC_MAX || v == TG_DEC_MIN;
+}
+
+static inline bool in_dec_range(i128 v)
+{
+    return v >= TG_DEC_MIN && v <= TG_DEC_MAX;
+}
+
+/* Every money figure of the portfolio (SPEC §4) fits tg_dec_t: value,
+ * market value, P&L and, once captured, the day-open value and day change.
+ * The sums themselves are __int128 and exact; this says whether what a
+ * client would see is the real figure. */
+static inline bool money_in_range(const pf_hot_t *p)
+{
+    i128 V = p->mv + p->cash;
+    if (!in_dec_range(p->mv) || !in_dec_range(V) || !in_dec_range(p->mv - p->cost))
+        return false;
+    return (p->flags & F_OPEN_PENDING) || (in_dec_range(p->open) && in_dec_range(V - p->open));
+}
+
+/* SPEC §13: no value-based rule is evaluated while some holding has no quote
+ * (its value is a cost-basis placeholder) or some figure overflowed. */
+static inline bool gated_now(const pf_hot_t *p)
+{
+    return p->missing || p->overflow || !money_in_range(p);
+}
+
 /* ---- shared between the book_*.c files ---- */
 
 void tg__book_drift_eval(const hold_t *h, size_t n, const tg_dec_t *vals, i128 V, bool need_clear,
@@ -242,6 +322,8 @@ uint32_t tg__book_relevant_conds(uint32_t flags);
 void tg__book_emit(tg_book_t *b, tg_book_event_type_t type, uint32_t slot, int64_t ts,
                  const tg_alert_event_t *a);
 void tg__book_step_rules(tg_book_t *b, uint32_t slot, int64_t ts);
+bool tg__book_update_gate(tg_book_t *b, uint32_t slot);
+void tg__book_unpriced_event(tg_book_t *b, uint32_t slot, int state, int64_t ts);
 int tg__book_ensure_syms(tg_book_t *b, uint32_t n);
 void tg__book_price_alert_event(tg_book_t *b, const watch_t *w, uint32_t sym, tg_dec_t price,
                               int state, int64_t ts);
@@ -250,5 +332,15 @@ uint32_t tg__book_str_hash(const char *s);
 int tg__book_idx_reserve(tg_book_t *b);
 void tg__book_idx_insert(tg_book_t *b, uint32_t slot);
 void tg__book_idx_remove(tg_book_t *b, uint32_t slot);
+/* book_risk.c */
+int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err,
+                          size_t errlen);
+void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t ts);
+pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot);
+void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts);
+void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
+tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule,
+                                  const char *symbol);
+void tg__book_risk_sync(tg_book_t *b, uint32_t slot);
 
 #endif

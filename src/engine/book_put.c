@@ -29,34 +29,23 @@ static int grow_slots(tg_book_t *b)
     return 0;
 }
 
+/* Room for `extra` more positions / price watches of one symbol. */
 static int reserve_pos(symbook_t *sb, uint32_t extra)
 {
-    if (sb->n + extra <= sb->cap)
-        return 0;
-    uint32_t cap = sb->cap ? sb->cap * 2 : 4;
-    while (cap < sb->n + extra)
-        cap *= 2;
-    pos_t *p = realloc(sb->pos, (size_t)cap * sizeof *p);
-    if (!p)
-        return -ENOMEM;
-    sb->pos = p;
-    sb->cap = cap;
-    return 0;
+    size_t cap = sb->cap;
+    int rc = tg_vec_reserve(&sb->pos, sizeof *sb->pos, &cap, (size_t)sb->n + extra, 4);
+    if (rc == 0)
+        sb->cap = (uint32_t)cap; /* positions of a symbol <= portfolios x holdings: fits */
+    return rc;
 }
 
 static int reserve_watch(symbook_t *sb, uint32_t extra)
 {
-    if (sb->nw + extra <= sb->capw)
-        return 0;
-    uint32_t cap = sb->capw ? sb->capw * 2 : 4;
-    while (cap < sb->nw + extra)
-        cap *= 2;
-    watch_t *w = realloc(sb->w, (size_t)cap * sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    sb->w = w;
-    sb->capw = cap;
-    return 0;
+    size_t cap = sb->capw;
+    int rc = tg_vec_reserve(&sb->w, sizeof *sb->w, &cap, (size_t)sb->nw + extra, 4);
+    if (rc == 0)
+        sb->capw = (uint32_t)cap;
+    return rc;
 }
 
 static void remove_positions(tg_book_t *b, uint32_t slot)
@@ -212,6 +201,8 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         if (rc < 0)
             goto fail_free_hsym;
     }
+    if ((rc = tg__book_risk_prepare(b, spec, err, errlen)) < 0)
+        goto fail_free_hsym;
     if (nh > b->scratch_cap) {
         tg_dec_t *sc = realloc(b->scratch, nh * sizeof *sc);
         if (!sc) {
@@ -249,13 +240,16 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     size_t nsaved = 0;
     uint32_t fsm_flags = 0;
     bool is_new = slot < 0;
+    pf_risk_t *old_risk = NULL;
     if (!is_new) {
         pf_cold_t *c = &b->cold[slot];
+        old_risk = tg__book_risk_detach(b, (uint32_t)slot);
         remove_positions(b, (uint32_t)slot);
         nsaved = remove_watches(b, (uint32_t)slot, saved, saved_sym);
         tg_portfolio_spec_free(&c->spec);
         free(c->h);
-        fsm_flags = b->hot[slot].flags & (F_DRIFT_FIRING | F_LOSS_FIRING | F_GAIN_FIRING);
+        fsm_flags = b->hot[slot].flags &
+                    (F_DRIFT_FIRING | F_LOSS_FIRING | F_GAIN_FIRING | F_UNPRICED_FIRING);
     } else {
         slot = b->nfree ? (int32_t)b->free_slots[--b->nfree] : (int32_t)b->nslots++;
         pf_cold_t *c = &b->cold[slot];
@@ -289,7 +283,10 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         p->cost += hs->cost_basis; /* validated to fit */
         if (!sb->has_price)
             p->missing++;
+        else if (value_saturated(v))
+            p->overflow++;
     }
+    c->loaded_ts = ts;
     p->K = bound_k(c->h, nh);
     uint32_t flags = fsm_flags;
     for (size_t i = 0; i < nh; i++)
@@ -305,14 +302,13 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         c->loss_fire = -a->loss_limit;
         tg_alert_resolve_level(TG_ALERT_LOSS_LIMIT, -a->loss_limit, a->hysteresis, &c->loss_clear);
     }
-    i128 V = p->mv + p->cash;
-    if (p->missing)
-        flags |= F_OPEN_PENDING;
-    else
-        p->open = V;
+    /* the day restarts from this value; placeholders of unpriced holdings are
+     * in both, so day_change covers the priced holdings only (SPEC §13) */
+    p->open = p->mv + p->cash;
     p->flags = flags;
     p->id = copy.id;
     p->ts = ts;
+    tg__book_update_gate(b, (uint32_t)slot);
     tg__book_eval_full(b, (uint32_t)slot);
 
     /* price watches, carrying over the state of the same (rule, symbol) */
@@ -340,6 +336,9 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
                               TG_ALERT_RESOLVED, ts);
         }
     tg__book_step_rules(b, (uint32_t)slot, ts);
+    if (!p->missing && (p->flags & F_UNPRICED_FIRING))
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, ts);
+    tg__book_risk_install(b, (uint32_t)slot, old_risk, ts);
     for (size_t i = nh; i < nh + nw; i++) {
         symbook_t *sb = &b->syms[hsym[i]];
         if (sb->has_price)
@@ -375,6 +374,8 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
     /* firing alerts end with their portfolio: turn every rule off and step */
     p->flags &= ~(F_DRIFT_ON | F_LOSS_ON | F_GAIN_ON);
     tg__book_step_rules(b, (uint32_t)slot, ts);
+    if (p->flags & F_UNPRICED_FIRING)
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, ts);
     size_t nw = c->spec.alerts.n_price_above + c->spec.alerts.n_price_below;
     watch_t *saved = calloc(nw + 1, sizeof *saved);
     uint32_t *saved_sym = calloc(nw + 1, sizeof *saved_sym);
@@ -386,6 +387,7 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
                                   TG_ALERT_RESOLVED, ts);
     free(saved);
     free(saved_sym);
+    tg__book_risk_end(b, (uint32_t)slot, tg__book_risk_detach(b, (uint32_t)slot), ts);
     remove_positions(b, (uint32_t)slot);
     tg__book_emit(b, TG_BOOK_EV_REMOVED, (uint32_t)slot, ts, NULL);
 
@@ -481,6 +483,10 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
         f = &b->cold[slot].fsm[FSM_GAIN];
         bit = F_GAIN_FIRING;
         break;
+    case TG_ALERT_UNPRICED:
+        f = &b->cold[slot].fsm[FSM_UNPRICED];
+        bit = F_UNPRICED_FIRING;
+        break;
     case TG_ALERT_PRICE_ABOVE:
     case TG_ALERT_PRICE_BELOW: {
         int32_t sym = symbol ? tg_symtab_find(b->syms_tab, symbol, strlen(symbol)) : -ENOENT;
@@ -494,14 +500,24 @@ int tg_book_restore_alert(tg_book_t *b, const char *portfolio_id, tg_alert_rule_
             return -ENOENT;
         break;
     }
+    case TG_ALERT_CONCENTRATION:
+    case TG_ALERT_VOLATILITY:
+    case TG_ALERT_MOVE:
+        if (!(f = tg__book_risk_fsm(b, (uint32_t)slot, rule, symbol)))
+            return -ENOENT;
+        break;
     default:
         return -EINVAL;
     }
     f->firing = true;
     snprintf(f->id, sizeof f->id, "%s", alert_id);
+    tg__book_risk_sync(b, (uint32_t)slot);
     pf_hot_t *p = &b->hot[slot];
     p->flags |= bit;
     tg__book_eval_full(b, (uint32_t)slot);
+    /* quotes may have come before the restore: an episode that is over ends */
+    if (rule == TG_ALERT_UNPRICED && !p->missing)
+        tg__book_unpriced_event(b, (uint32_t)slot, TG_ALERT_RESOLVED, p->ts);
     return 0;
 }
 
@@ -560,7 +576,8 @@ int tg_book_portfolio_view(const tg_book_t *b, uint32_t slot, tg_holding_view_t 
             md = ad;
     }
     v->max_drift = md;
-    v->saturated = sat;
+    v->saturated = sat || p->overflow;
+    v->priced = p->missing == 0;
     return 0;
 }
 

@@ -3,6 +3,8 @@
  */
 #include "book_int.h"
 
+#include "tickgate/log.h"
+
 /* ---- drift evaluation ----------------------------------------------------- */
 
 /* Evaluate the drift rule on explicit holding values: *fire (some holding is
@@ -189,6 +191,8 @@ void tg__book_eval_full(tg_book_t *b, uint32_t slot)
 uint32_t tg__book_relevant_conds(uint32_t flags)
 {
     uint32_t m = 0;
+    if (flags & F_GATED)
+        return 0; /* no machine reads them while the portfolio is gated */
     if (flags & F_DRIFT_ON)
         m |= (flags & F_DRIFT_FIRING) ? F_DRIFT_CLEAR : F_DRIFT_FIRE;
     if (flags & F_LOSS_ON)
@@ -311,6 +315,10 @@ void tg__book_step_rules(tg_book_t *b, uint32_t slot, int64_t ts)
     for (int i = 0; i < 3; i++) {
         bool is_firing = p->flags & firing[i];
         bool enabled = p->flags & on[i];
+        /* gated (SPEC §13): an enabled rule neither fires nor resolves on a
+         * placeholder or overflowed figure; a disabled one still resolves */
+        if (enabled && (p->flags & F_GATED))
+            continue;
         /* a disabled rule never fires, and a firing one resolves at once */
         bool beyond = enabled && (p->flags & fire[i]);
         bool cleared = !enabled || (p->flags & clear[i]);
@@ -330,22 +338,83 @@ void tg__book_step_rules(tg_book_t *b, uint32_t slot, int64_t ts)
         tg__book_eval_full(b, slot);
 }
 
+/* Recompute F_GATED from the hot figures; true when it changed. Leaving the
+ * gate needs a full evaluation (the caller's); entering it because of an
+ * overflow is logged, once per episode, with the portfolio named. */
+bool tg__book_update_gate(tg_book_t *b, uint32_t slot)
+{
+    pf_hot_t *p = &b->hot[slot];
+    bool g = gated_now(p), was = p->flags & F_GATED;
+    if (g == was)
+        return false;
+    if (g) {
+        p->flags |= F_GATED;
+        if (p->overflow || !money_in_range(p))
+            TG_WARN("portfolio_overflow", "portfolio", TG_S(p->id), "error",
+                    TG_S("a holding value or total exceeds +-92233720368.54775807: figures are "
+                         "clamped and flagged, value rules paused until it fits again"));
+    } else {
+        p->flags &= ~F_GATED;
+        p->budget = 0;
+    }
+    return true;
+}
+
+/* The `unpriced` alert (SPEC §13): value = holdings without a quote. */
+void tg__book_unpriced_event(tg_book_t *b, uint32_t slot, int state, int64_t ts)
+{
+    pf_hot_t *p = &b->hot[slot];
+    pf_cold_t *c = &b->cold[slot];
+    tg_alert_event_t ev;
+
+    if (state == TG_ALERT_FIRING) {
+        c->fsm[FSM_UNPRICED].firing = true;
+        tg_alert_ids_next(&b->ids, c->fsm[FSM_UNPRICED].id);
+        p->flags |= F_UNPRICED_FIRING;
+    } else {
+        c->fsm[FSM_UNPRICED].firing = false;
+        p->flags &= ~F_UNPRICED_FIRING;
+    }
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.alert_id, c->fsm[FSM_UNPRICED].id, sizeof ev.alert_id);
+    ev.portfolio_id = c->spec.id;
+    ev.rule = TG_ALERT_UNPRICED;
+    ev.severity = tg_alert_rule_severity(TG_ALERT_UNPRICED);
+    ev.state = (tg_alert_state_t)state;
+    ev.value = TG_DEC(p->missing);
+    ev.threshold = TG_DEC(b->unpriced_after_s);
+    ev.ts = ts;
+    /* the first symbol still without a quote, so the message can name one */
+    for (size_t i = 0; i < c->spec.n_holdings && state == TG_ALERT_FIRING; i++)
+        if (!b->syms[c->h[i].sym].has_price) {
+            snprintf(ev.symbol, sizeof ev.symbol, "%s", c->spec.holdings[i].symbol);
+            break;
+        }
+    tg_alert_format_message(&ev, 0, false);
+    tg__book_emit(b, TG_BOOK_EV_ALERT, slot, ts, &ev);
+}
+
+void tg_book_check_unpriced(tg_book_t *b, int64_t now)
+{
+    if (!b || b->unpriced_after_ns <= 0)
+        return;
+    for (uint32_t s = 0; s < b->nslots; s++) {
+        const pf_hot_t *p = &b->hot[s];
+        if (p->missing && !(p->flags & F_UNPRICED_FIRING) && b->cold[s].alive &&
+            now - b->cold[s].loaded_ts >= b->unpriced_after_ns)
+            tg__book_unpriced_event(b, s, TG_ALERT_FIRING, now);
+    }
+}
+
 /* ---- the tick path -------------------------------------------------------- */
 
 int tg__book_ensure_syms(tg_book_t *b, uint32_t n)
 {
-    if (n <= b->nsyms)
-        return 0;
-    uint32_t cap = b->nsyms ? b->nsyms : 64;
-    while (cap < n)
-        cap *= 2;
-    symbook_t *s = realloc(b->syms, (size_t)cap * sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    memset(s + b->nsyms, 0, (size_t)(cap - b->nsyms) * sizeof *s);
-    b->syms = s;
-    b->nsyms = cap;
-    return 0;
+    size_t cap = b->nsyms;
+    int rc = tg_vec_reserve(&b->syms, sizeof *b->syms, &cap, n, 64);
+    if (rc == 0)
+        b->nsyms = (uint32_t)cap; /* n <= the symbol table's capacity (uint32_t) */
+    return rc;
 }
 
 void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
@@ -371,19 +440,35 @@ void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
         i128 d = (i128)nv - ps->value;
         if (first)
             p->missing--;
-        if (d == 0 && !(first && p->missing == 0 && (p->flags & F_OPEN_PENDING)))
+        if (d == 0 && !first && !(p->flags & F_OPEN_PENDING))
             continue;
+        if (value_saturated(ps->value) != value_saturated(nv))
+            p->overflow += value_saturated(nv) ? 1 : -1;
         ps->value = nv;
         p->mv += d;
         p->ts = ts;
         i128 V = p->mv + p->cash;
         bool full = false;
-        if ((p->flags & F_OPEN_PENDING) && p->missing == 0) {
+        if (p->flags & F_OPEN_PENDING) {
+            /* the first valuation at or after the session open */
             p->open = V;
             p->flags &= ~F_OPEN_PENDING;
             full = true;
-        } else {
-            /* skip the rules while no margin can have flipped (file header) */
+        } else if (first) {
+            /* day_change counts only priced holdings (SPEC §13): a holding's
+             * day baseline is its value at its first price, so its placeholder
+             * leaves the day-open value as it leaves the value */
+            p->open += d;
+            full = true;
+        }
+        if (tg__book_update_gate(b, ps->pf))
+            full = true;
+        if (first && p->missing == 0 && (p->flags & F_UNPRICED_FIRING))
+            tg__book_unpriced_event(b, ps->pf, TG_ALERT_RESOLVED, ts);
+        if (p->flags & F_GATED) {
+            full = false; /* nothing to evaluate; update_gate re-evaluates on the way out */
+        } else if (!full) {
+            /* skip the rules while no margin can have flipped (book_int.h) */
             i128 ad = abs128(d);
             if (ad >= BUDGET_MAX - p->budget) {
                 full = true;
@@ -447,6 +532,8 @@ void tg_book_on_price_alerts(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t
     symbook_t *sb = &b->syms[sym];
     for (uint32_t k = 0; k < sb->nw; k++)
         tg__book_watch_eval(b, &sb->w[k], sym, price, ts);
+    if (sb->nmr)
+        tg__book_move_tick(b, sym, price, ts);
 }
 
 void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
@@ -464,6 +551,7 @@ void tg_book_session_open(tg_book_t *b, int64_t ts)
             continue;
         pf_hot_t *p = &b->hot[s];
         p->flags |= F_OPEN_PENDING;
+        tg__book_update_gate(b, s);
         /* day_change is now 0: re-evaluate loss_limit on that */
         tg__book_eval_full(b, s);
         p->ts = ts;

@@ -62,6 +62,7 @@ int tg_book_capture_state(const tg_book_t *b, tg_book_state_t *s)
         o->pending = p->flags & F_OPEN_PENDING;
         o->open = o->pending ? 0 : p->open;
         o->conds = p->flags & tg__book_relevant_conds(p->flags);
+        o->gated = (p->flags & F_GATED) ? 1 : 0;
         tg__book_gather_values(b, i, s->hv + k);
         k += b->cold[i].spec.n_holdings;
     }
@@ -86,12 +87,13 @@ int tg_book_recompute_full(const tg_book_t *b, tg_book_state_t *s)
         tg_dec_t *vals = s->hv + k;
         i128 mv = 0;
         int64_t cost = 0;
-        uint32_t missing = 0;
+        uint32_t missing = 0, overflow = 0;
         for (size_t j = 0; j < c->spec.n_holdings; j++) {
             const tg_holding_spec_t *hs = &c->spec.holdings[j];
             const symbook_t *sb = &b->syms[c->h[j].sym];
             vals[j] = sb->has_price ? value_of(hs->quantity, sb->price) : hs->cost_basis;
             missing += !sb->has_price;
+            overflow += sb->has_price && value_saturated(vals[j]);
             mv += vals[j];
             cost += hs->cost_basis;
         }
@@ -102,7 +104,6 @@ int tg_book_recompute_full(const tg_book_t *b, tg_book_state_t *s)
         /* the day-open value is history, not a function of prices: take it as is */
         o->pending = p->flags & F_OPEN_PENDING;
         o->open = o->pending ? 0 : p->open;
-        (void)missing;
         i128 V = mv + c->spec.cash;
         uint32_t conds = 0;
         if (p->flags & F_DRIFT_ON) {
@@ -115,6 +116,9 @@ int tg_book_recompute_full(const tg_book_t *b, tg_book_state_t *s)
         pf_hot_t tmp = *p;
         tmp.mv = mv;
         tmp.cost = cost;
+        tmp.missing = (uint16_t)missing;
+        tmp.overflow = (uint16_t)overflow;
+        o->gated = gated_now(&tmp) ? 1 : 0;
         conds |= tg__book_loss_gain_conds(&tmp, c, V, NULL);
         o->conds = conds & tg__book_relevant_conds(p->flags);
     }
@@ -165,6 +169,8 @@ bool tg_book_equal_state(const tg_book_state_t *a, const tg_book_state_t *b, cha
             what = "day_open", u = p->open, w = q->open;
         else if (p->conds != q->conds)
             what = "rule conditions", u = p->conds, w = q->conds;
+        else if (p->gated != q->gated)
+            what = "gated (unpriced/overflow)", u = p->gated, w = q->gated;
         if (what) {
             fmt128(u, x, sizeof x);
             fmt128(w, y, sizeof y);

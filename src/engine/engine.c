@@ -14,20 +14,11 @@ quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len)
     int32_t id = tg_symtab_intern(&e->syms, sym, len);
     if (id < 0)
         return NULL;
-    if ((size_t)id >= e->capquotes) {
-        size_t nc = e->capquotes ? e->capquotes * 2 : 256;
-        quote_t *nq = realloc(e->quotes, nc * sizeof *nq);
-        if (!nq)
+    /* the snapshot dirty list holds each symbol at most once: same capacity */
+    if ((size_t)id >= e->capquotes || e->cap_snap_q < e->capquotes) {
+        if (tg_vec_reserve(&e->quotes, sizeof *e->quotes, &e->capquotes, (size_t)id + 1, 256) ||
+            tg_vec_reserve(&e->snap_q, sizeof *e->snap_q, &e->cap_snap_q, e->capquotes, 256))
             return NULL;
-        memset(nq + e->capquotes, 0, (nc - e->capquotes) * sizeof *nq);
-        e->quotes = nq;
-        e->capquotes = nc;
-        /* the snapshot dirty list holds each symbol at most once */
-        uint32_t *ns = realloc(e->snap_q, nc * sizeof *ns);
-        if (!ns)
-            return NULL;
-        e->snap_q = ns;
-        e->cap_snap_q = nc;
     }
     quote_t *q = &e->quotes[id];
     if (!q->sym_len) {
@@ -85,6 +76,24 @@ static void restore_quote(const tg_tick_t *t, void *arg)
         tg_book_on_price(e->book, (uint32_t)(q - e->quotes), q->price, t->ts);
 }
 
+static void publish_bar(void *engine, tg_msg_t *m)
+{
+    tg__engine_publish(engine, m);
+}
+
+/* Journal rebuild of the bars: the engine's symbol id of a journaled tick. */
+static int32_t bar_symbol(void *engine, const tg_tick_t *t)
+{
+    tg_engine_t *e = engine;
+    quote_t *q = tg__engine_quote_for(e, t->symbol, t->sym_len);
+    return q ? (int32_t)(q - e->quotes) : -1;
+}
+
+tg_bars_t *tg_engine_bars(tg_engine_t *e)
+{
+    return e ? tg__ebars_bars(e->bars) : NULL;
+}
+
 static void restore_from_journal(tg_engine_t *e)
 {
     if (e->nfeeds == 0)
@@ -113,7 +122,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
     uint64_t seed = 0;
     RAND_bytes((unsigned char *)&seed, sizeof seed);
     tg_book_options_t bo = {.symtab = &e->syms, .on_event = tg__engine_on_book_event, .ud = e,
-                            .alert_seed = seed};
+                            .alert_seed = seed,
+                            .unpriced_after_s = cfg->engine.unpriced_after_s};
     if ((rc = tg_book_create(&bo, &e->book)) != 0)
         goto fail;
     tg_alert_ids_init(&e->alert_ids, seed ^ 0x5bd1e995ULL);
@@ -144,14 +154,24 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
         rc = -ENOMEM;
         goto fail;
     }
+    if ((rc = tg__ebars_create(&e->bars, cfg, metrics, publish_bar, e)) != 0)
+        goto fail;
     if ((rc = tg__engine_load_portfolios(e, err, errlen)) != 0)
         goto fail;
     if (cfg->journal.dir[0]) {
+        tg__engine_daystate_load(e);
+        e->restoring = true;
         restore_from_journal(e);
+        long nb = tg__ebars_rebuild(e->bars, cfg->journal.dir, bar_symbol, e);
+        if (nb > 0)
+            TG_INFO("bars_restored", "trades", TG_I(nb));
+        e->restoring = false;
+        tg__engine_daystate_apply(e);
     }
     *out = e;
     return 0;
 fail:
+    tg__ebars_destroy(e->bars);
     tg_book_destroy(e->book);
     tg_symtab_free(&e->syms);
     free(e->pf);
@@ -169,6 +189,8 @@ static void check_degraded(tg_engine_t *e)
     if (now < e->next_degraded_check_ns)
         return;
     e->next_degraded_check_ns = now + 250000000LL;
+    /* same cadence for the `unpriced` rule: its unit is seconds */
+    tg_book_check_unpriced(e->book, tg_now_ns());
     uint32_t closed = 0;
     for (size_t f = 0; f < e->nfeeds && f < 32; f++)
         if (tg_feed_state(&e->feeds[f]) == TG_BREAKER_CLOSED ||
@@ -240,6 +262,16 @@ static void *engine_thread(void *arg)
             tg__engine_flush_portfolios(e);
         check_session(e);
         check_degraded(e);
+        tg__ebars_poll(e->bars, tg_now_ns());
+        tg__engine_daystate_tick(e, tg_mono_ns());
+        int64_t mono = tg_mono_ns();
+        if (mono >= e->next_risk_ns) {
+            /* a steady 1-second cadence (volatility samples are 1-second returns) */
+            e->next_risk_ns = e->next_risk_ns && mono - e->next_risk_ns < 1000000000LL
+                                  ? e->next_risk_ns + 1000000000LL
+                                  : mono + 1000000000LL;
+            tg_book_risk_tick(e->book, tg_now_ns());
+        }
         if (e->sinks.snapshots.push) {
             if (e->n_alert_q)
                 tg__engine_flush_alert_rows(e);
@@ -252,6 +284,8 @@ static void *engine_thread(void *arg)
             if (e->snap_pending)
                 e->snap_pending = !tg__engine_take_snapshot(e, e->snap_ts);
         }
+        if (e->sinks.deliver.flush)
+            e->sinks.deliver.flush(e->sinks.deliver.ctx);
         tg__engine_flush_wakes(e);
         if (total)
             continue;
@@ -274,6 +308,7 @@ static void *engine_thread(void *arg)
 void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks)
 {
     e->sinks = *sinks;
+    tg__ebars_set_rows(e->bars, sinks->snapshots);
     if (sinks->snapshots.push)
         e->next_snap_ns = tg_mono_ns() + (int64_t)e->cfg->postgres.snapshot_interval_ms * 1000000LL;
 }
@@ -302,9 +337,13 @@ void tg_engine_destroy(tg_engine_t *e)
     if (!e)
         return;
     tg_engine_stop(e);
+    if (e->cfg->journal.dir[0] && e->book)
+        tg__engine_daystate_save(e); /* the thread is gone: the last state of the day */
+    tg__engine_daystate_free(e);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);
+    tg__ebars_destroy(e->bars);
     for (cmd_t *c = e->cmd_head, *n; c; c = n) {
         n = c->next;
         if (c->spec) {

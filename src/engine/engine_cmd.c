@@ -143,6 +143,19 @@ int tg_engine_restore_alert(tg_engine_t *e, const char *portfolio_id, const char
     return submit(e, c);
 }
 
+int tg_engine_ack_alert(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                        const char *by)
+{
+    cmd_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = TG_ENGINE_ACK_ALERT;
+    snprintf(c->id, sizeof c->id, "%s", portfolio_id ? portfolio_id : "");
+    snprintf(c->alert_id, sizeof c->alert_id, "%s", alert_id);
+    snprintf(c->by, sizeof c->by, "%s", by ? by : "");
+    return submit(e, c);
+}
+
 /* Apply queued control commands (engine thread). */
 void tg__engine_run_commands(tg_engine_t *e)
 {
@@ -161,8 +174,11 @@ void tg__engine_run_commands(tg_engine_t *e)
             rc = tg_book_put_portfolio(e->book, c->spec, tg_now_ns(), err, sizeof err);
             if (rc)
                 TG_WARN("portfolio_rejected", "portfolio", TG_S(c->spec->id), "error", TG_S(err));
-            else
+            else {
                 TG_INFO("portfolio_put", "portfolio", TG_S(c->spec->id));
+                if (e->n_day_pf) /* first put after a restart: keep the day */
+                    tg__engine_daystate_on_put(e, c->spec->id);
+            }
             tg_portfolio_spec_free(c->spec);
             free(c->spec);
             break;
@@ -196,6 +212,9 @@ void tg__engine_run_commands(tg_engine_t *e)
                 tg_book_restore_alert(e->book, c->id, rule, c->symbol, c->alert_id);
             break;
         }
+        case TG_ENGINE_ACK_ALERT:
+            tg__engine_publish_ack(e, c->id, c->alert_id, c->by);
+            break;
         }
         free(c);
         c = next;

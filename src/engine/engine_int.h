@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/log.h"
@@ -25,6 +26,11 @@
 #include "tickgate/book.h"
 #include "tickgate/trading_day.h"
 #include "tickgate/symtab.h"
+
+#include "engine_bars.h"
+
+/* Ticks popped from a feed ring at once; every per-batch array is this long. */
+#define TG_ENGINE_BATCH 512
 
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
@@ -48,6 +54,11 @@ typedef struct pf_pub {
     tg_msg_t *last;       /* with PostgreSQL: ref of the last `portfolio` message */
 } pf_pub_t;
 
+typedef struct tg__engine_day_pf {
+    char *id;
+    tg_book_day_t day;
+} tg__engine_day_pf_t;
+
 typedef struct cmd {
     struct cmd *next;
     tg_engine_cmd_type_t type;
@@ -56,6 +67,7 @@ typedef struct cmd {
     char rule[32];
     char symbol[TG_SYMBOL_MAX + 1];
     char alert_id[TG_ALERT_ID_LEN + 1];
+    char by[TG_PORTFOLIO_ID_MAX + 1]; /* ACK_ALERT: the user */
     char *text;   /* RELOAD: the portfolio file, read by the caller (heap) */
     size_t len;
     bool has_conf; /* RELOAD: new alerts thresholds and portfolio_max_hz */
@@ -105,6 +117,7 @@ struct tg_engine {
 
     _Atomic uint32_t degraded_symbols; /* symbols with no closed feed serving them */
     int64_t next_degraded_check_ns;
+    int64_t next_risk_ns; /* once a second: concentration, volatility (book_risk.c) */
 
     pthread_t thread;
     bool started;
@@ -113,7 +126,7 @@ struct tg_engine {
     _Atomic uint32_t bell;     /* futex word, bumped by wakers */
     _Atomic int sleeping;
 
-    tg_tick_t batch[512];
+    tg_tick_t batch[TG_ENGINE_BATCH]; /* one ring pop */
     char jbuf[4096];
     unsigned char mbuf[4096];
 
@@ -126,7 +139,8 @@ struct tg_engine {
     tg_msg_t **early;     /* published before the gateways exist (load, journal restore) */
     size_t nearly, capearly;
 
-    tg_tick_t jbatch[512];        /* accepted ticks of the current batch, for the tick sinks */
+    tg_ebars_t *bars;             /* OHLCV bars (SPEC §12) */
+    tg_tick_t jbatch[TG_ENGINE_BATCH]; /* accepted ticks of the current batch, for the tick sinks */
     size_t njbatch;
 
     /* persistence (push == NULL when not configured); see tg__engine_take_snapshot() */
@@ -142,6 +156,12 @@ struct tg_engine {
     bool snap_pending;     /* rows of that snapshot still to push */
     tg_snap_row_t snap_rows[64];
 
+    /* day state across restarts (engine_daystate.c) */
+    tg__engine_day_pf_t *day_pf; /* saved baselines of portfolios not put yet */
+    size_t n_day_pf, cap_day_pf;
+    int64_t next_daystate_ns;
+    bool restoring;              /* journal restore: last quotes are not new trades */
+
     tg_counter_t *m_accepted;
     tg_counter_t *m_conflated;
     tg_counter_t *m_alerts[TG_ALERT_RULE_COUNT][2];
@@ -153,6 +173,11 @@ struct tg_engine {
 
 quote_t *tg__engine_quote_for(tg_engine_t *e, const char *sym, size_t len);
 void tg__engine_publish(tg_engine_t *e, tg_msg_t *m);
+void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                            const char *by);
+/* portfolio_alerts row and tickgate:alerts entry; feed alerts: sp NULL, feed named */
+void tg__engine_persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp,
+                              const tg_alert_event_t *a, const char *feed);
 void tg__engine_flush_wakes(tg_engine_t *e);
 tg_msg_t *tg__engine_encode_quote(tg_engine_t *e, const quote_t *q);
 void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot);
@@ -165,5 +190,11 @@ void tg__engine_run_commands(tg_engine_t *e);
 void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q);
 void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n);
 bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts);
+void tg__engine_daystate_load(tg_engine_t *e);
+void tg__engine_daystate_apply(tg_engine_t *e);
+void tg__engine_daystate_save(tg_engine_t *e);
+void tg__engine_daystate_on_put(tg_engine_t *e, const char *id);
+void tg__engine_daystate_tick(tg_engine_t *e, int64_t mono);
+void tg__engine_daystate_free(tg_engine_t *e);
 
 #endif

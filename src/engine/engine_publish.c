@@ -8,15 +8,9 @@ void tg__engine_publish(tg_engine_t *e, tg_msg_t *m)
 {
     if (e->nout == 0) {
         /* before the gateways exist (portfolio load at start-up): keep it for them */
-        if (e->nearly == e->capearly) {
-            size_t nc = e->capearly ? e->capearly * 2 : 256;
-            tg_msg_t **ne = realloc(e->early, nc * sizeof *ne);
-            if (!ne) {
-                tg_msg_unref(m);
-                return;
-            }
-            e->early = ne;
-            e->capearly = nc;
+        if (tg_vec_reserve(&e->early, sizeof *e->early, &e->capearly, e->nearly + 1, 256)) {
+            tg_msg_unref(m);
+            return;
         }
         e->early[e->nearly++] = m;
         return;
@@ -145,13 +139,18 @@ void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot)
     tg_portfolio_view_t v;
     if (tg_book_portfolio_view(e->book, slot, e->hviews, e->cap_hviews, &v) != 0)
         return;
-    if (ensure_scratch(e, 1024 + v.n_holdings * 320) != 0)
+    if (ensure_scratch(e, 1024 + v.n_holdings * 360) != 0)
         return;
     pf_pub_t *pp = &e->pf[slot];
     uint64_t seq = pp->seq + 1;
     tg_enc_t enc;
     tg_enc_init(&enc, e->ejson, e->ecap, e->emp, e->ecap);
-    tg_enc_map(&enc, 15);
+    /* SPEC §13: priced, and which holdings are not; overflow when a figure
+     * exceeded the tg_dec_t range (it is clamped and rules are paused) */
+    size_t n_unpriced = 0;
+    for (size_t i = 0; i < v.n_holdings; i++)
+        n_unpriced += !v.holdings[i].has_price;
+    tg_enc_map(&enc, 16 + (n_unpriced ? 1 : 0) + (v.saturated ? 1 : 0));
     tg_enc_kv_str(&enc, "type", "portfolio");
     tg_enc_kv_str(&enc, "portfolio_id", v.id);
     tg_enc_kv_dec(&enc, "value", v.value);
@@ -162,6 +161,20 @@ void tg__engine_publish_portfolio(tg_engine_t *e, uint32_t slot)
     tg_enc_kv_dec(&enc, "day_change", v.day_change);
     tg_enc_kv_dec(&enc, "day_change_pct", v.day_change_pct);
     tg_enc_kv_dec(&enc, "max_drift", v.max_drift);
+    tg_enc_key(&enc, "priced");
+    tg_enc_bool(&enc, v.priced);
+    if (n_unpriced) {
+        tg_enc_key(&enc, "unpriced");
+        tg_enc_array(&enc, (uint32_t)n_unpriced);
+        for (size_t i = 0; i < v.n_holdings; i++)
+            if (!v.holdings[i].has_price)
+                tg_enc_cstr(&enc, v.holdings[i].symbol);
+        tg_enc_array_end(&enc);
+    }
+    if (v.saturated) {
+        tg_enc_key(&enc, "overflow");
+        tg_enc_bool(&enc, true);
+    }
     tg_enc_key(&enc, "holdings");
     tg_enc_array(&enc, (uint32_t)v.n_holdings);
     for (size_t i = 0; i < v.n_holdings; i++) {
@@ -274,12 +287,27 @@ void tg__engine_flush_portfolios(tg_engine_t *e)
 void tg__engine_flush_alert_rows(tg_engine_t *e)
 {
     size_t n = e->sinks.snapshots.push(e->sinks.snapshots.ctx, e->alert_q, e->n_alert_q);
-    memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
+    if (n) /* alert_q is NULL until the first row waited */
+        memmove(e->alert_q, e->alert_q + n, (e->n_alert_q - n) * sizeof *e->alert_q);
     e->n_alert_q -= n;
 }
 
+/* Queue a row for the writer in order behind any waiting alert rows (never dropped). */
+static void push_alert_row(tg_engine_t *e, const tg_snap_row_t *r)
+{
+    if (e->n_alert_q == 0 && e->sinks.snapshots.push(e->sinks.snapshots.ctx, r, 1) == 1)
+        return;
+    /* ring full: alert rows are never dropped, they wait (rare, so allocating is fine) */
+    if (tg_vec_reserve(&e->alert_q, sizeof *e->alert_q, &e->cap_alert_q, e->n_alert_q + 1, 64)) {
+        TG_ERROR("alert_row_lost", "alert_id", TG_S(r->a.alert_id));
+        return;
+    }
+    e->alert_q[e->n_alert_q++] = *r;
+}
+
 /* portfolio_alerts row (PostgreSQL) and tickgate:alerts entry (Redis). */
-static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const tg_alert_event_t *a)
+void tg__engine_persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp,
+                              const tg_alert_event_t *a, const char *feed)
 {
     tg_snap_row_t r;
     memset(&r, 0, sizeof r);
@@ -289,6 +317,7 @@ static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const t
     snprintf(r.a.portfolio_id, sizeof r.a.portfolio_id, "%s", a->portfolio_id);
     snprintf(r.a.owner, sizeof r.a.owner, "%s", sp && sp->owner ? sp->owner : "");
     snprintf(r.a.symbol, sizeof r.a.symbol, "%s", a->symbol);
+    snprintf(r.a.feed, sizeof r.a.feed, "%s", feed ? feed : "");
     r.a.rule = (uint8_t)a->rule;
     r.a.severity = (uint8_t)a->severity;
     r.a.value = a->value;
@@ -296,22 +325,55 @@ static void persist_alert(tg_engine_t *e, const tg_portfolio_spec_t *sp, const t
     snprintf(r.a.message, sizeof r.a.message, "%s", a->message);
     if (e->sinks.alerts.push)
         e->sinks.alerts.push(e->sinks.alerts.ctx, &r, 1);
-    if (!e->sinks.snapshots.push)
-        return;
-    if (e->n_alert_q == 0 && e->sinks.snapshots.push(e->sinks.snapshots.ctx, &r, 1) == 1)
-        return;
-    /* ring full: alert rows are never dropped, they wait (rare, so allocating is fine) */
-    if (e->n_alert_q == e->cap_alert_q) {
-        size_t nc = e->cap_alert_q ? e->cap_alert_q * 2 : 64;
-        tg_snap_row_t *nq = realloc(e->alert_q, nc * sizeof *nq);
-        if (!nq) {
-            TG_ERROR("alert_row_lost", "alert_id", TG_S(a->alert_id));
-            return;
-        }
-        e->alert_q = nq;
-        e->cap_alert_q = nc;
+    if (e->sinks.snapshots.push)
+        push_alert_row(e, &r);
+}
+
+void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char *alert_id,
+                            const char *by)
+{
+    int64_t now = tg_now_ns();
+    if (e->sinks.snapshots.push) {
+        tg_snap_row_t r;
+        memset(&r, 0, sizeof r);
+        r.kind = TG_SNAP_ALERT_ACK;
+        r.ts = now;
+        snprintf(r.a.alert_id, sizeof r.a.alert_id, "%s", alert_id);
+        push_alert_row(e, &r);
     }
-    e->alert_q[e->n_alert_q++] = r;
+    const tg_portfolio_spec_t *sp = NULL;
+    if (portfolio_id[0]) {
+        int32_t slot = tg_book_find(e->book, portfolio_id);
+        sp = slot >= 0 ? tg_book_spec(e->book, (uint32_t)slot) : NULL;
+    }
+    char jb[1024];
+    unsigned char mb[1024];
+    tg_enc_t enc;
+    tg_enc_init(&enc, jb, sizeof jb, mb, sizeof mb);
+    tg_enc_map(&enc, portfolio_id[0] ? 5 : 4);
+    tg_enc_kv_str(&enc, "type", "alert_ack");
+    tg_enc_kv_str(&enc, "alert_id", alert_id);
+    if (portfolio_id[0])
+        tg_enc_kv_str(&enc, "portfolio_id", portfolio_id);
+    tg_enc_kv_str(&enc, "by", by);
+    tg_enc_kv_i64(&enc, "ts", now);
+    tg_enc_map_end(&enc);
+    if (enc.err)
+        return;
+    /* readers: the portfolio's (admins always); a feed alert's: admins only */
+    char acl[4096];
+    size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
+    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    if (!m)
+        return;
+    m->type = TG_MSG_ALERT;
+    m->channel = TG_CH_NOTIFICATIONS;
+    m->aux = TG_ALERT_ACKED;
+    m->seq = ++e->alert_no; /* numbered like alerts: the gateways splice each user's seq */
+    m->ts = now;
+    snprintf(m->key_name, sizeof m->key_name, "%s", portfolio_id[0] ? portfolio_id : "system");
+    TG_INFO("alert_ack", "alert_id", TG_S(alert_id), "by", TG_S(by));
+    tg__engine_publish(e, m);
 }
 
 static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t *a)
@@ -355,7 +417,9 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
     TG_INFO("alert", "alert_id", TG_S(a->alert_id), "portfolio", TG_S(a->portfolio_id), "rule",
             TG_S(tg_alert_rule_name(a->rule)), "state", TG_S(tg_alert_state_name(a->state)));
     if (e->sinks.snapshots.push || e->sinks.alerts.push)
-        persist_alert(e, sp, a);
+        tg__engine_persist_alert(e, sp, a, NULL);
+    if (e->sinks.deliver.push)
+        e->sinks.deliver.push(e->sinks.deliver.ctx, m);
     tg__engine_publish(e, m);
 }
 

@@ -37,7 +37,8 @@ bool tg__engine_take_snapshot(tg_engine_t *e, int64_t ts)
             break;
         }
     }
-    memmove(e->snap_q, e->snap_q + done, (e->n_snap_q - done) * sizeof *e->snap_q);
+    if (done) /* snap_q is NULL until the first quote changes */
+        memmove(e->snap_q, e->snap_q + done, (e->n_snap_q - done) * sizeof *e->snap_q);
     e->n_snap_q -= done;
 
     done = 0;

@@ -7,11 +7,12 @@
 void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
 {
     if (t->flags & TG_TICK_TRADE) {
-        if (!q->day_open)
+        if (!q->day_open && !e->restoring)
             q->day_open = t->price;
         q->price = t->price;
         q->size = t->size;
-        (void)tg_dec_add(q->volume, t->size, &q->volume);
+        if (!e->restoring) /* the journal tail was counted before the restart */
+            (void)tg_dec_add(q->volume, t->size, &q->volume);
         q->has_price = true;
     }
     if (t->flags & TG_TICK_QUOTE) {
@@ -135,7 +136,22 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
         m->seq = ++e->system_seq;
         m->ts = t->ts;
         strcpy(m->key_name, "system");
+        if (e->sinks.deliver.push)
+            e->sinks.deliver.push(e->sinks.deliver.ctx, m);
         tg__engine_publish(e, m);
+    }
+    /* like portfolio alerts: portfolio_alerts row, tickgate:alerts entry (issue 13 item 10) */
+    if (e->sinks.snapshots.push || e->sinks.alerts.push) {
+        tg_alert_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        snprintf(ev.alert_id, sizeof ev.alert_id, "%s", id);
+        ev.portfolio_id = "";
+        ev.rule = rule;
+        ev.severity = tg_alert_rule_severity(rule);
+        ev.state = firing ? TG_ALERT_FIRING : TG_ALERT_RESOLVED;
+        ev.ts = t->ts;
+        snprintf(ev.message, sizeof ev.message, "%s", msg);
+        tg__engine_persist_alert(e, NULL, &ev, feed);
     }
     tg_counter_t *c = e->m_alerts[rule][firing ? 0 : 1];
     if (c)
@@ -152,7 +168,8 @@ static void on_status(tg_engine_t *e, const tg_tick_t *t)
  */
 void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
 {
-    int32_t ids[512];
+    /* n <= TG_ENGINE_BATCH: the caller pops into e->batch, which is that long */
+    int32_t ids[TG_ENGINE_BATCH]; /* symbol id per tick (-1: not accepted) */
     size_t conflated = 0, accepted = 0;
     for (size_t i = 0; i < n; i++) {
         const tg_tick_t *t = &ticks[i];
@@ -162,24 +179,28 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             continue;
         }
         quote_t *q = tg__engine_quote_for(e, t->symbol, t->sym_len);
-        if (!q || !failover_accept(e, q, t->feed))
+        if (!q) {
+            /* the engine's table is shared by every feed and the portfolios,
+             * so it can be full when the feed's own validator is not */
+            if (t->feed < e->nfeeds)
+                tg_feed_symbol_limit(&e->feeds[t->feed], t->symbol);
+            continue;
+        }
+        if (!failover_accept(e, q, t->feed))
             continue;
         ids[i] = (int32_t)(q - e->quotes);
         tg__engine_on_quote(e, t, q);
+        tg__ebars_on_tick(e->bars, (uint32_t)ids[i], t);
         accepted++;
-        if (e->sinks.journal.push || e->sinks.ticks.push)
-            e->jbatch[e->njbatch++] = *t;
+        if (e->sinks.journal.push || e->sinks.ticks.push) {
+            e->jbatch[e->njbatch] = *t;
+            e->jbatch[e->njbatch++].day_volume = q->volume;
+        }
         if (q->has_price || q->price)
             tg_book_on_price_alerts(e->book, (uint32_t)ids[i], q->price, t->ts);
-        if ((size_t)ids[i] >= e->cap_batch_last) {
-            size_t nc = ((size_t)ids[i] + 1) * 2;
-            uint32_t *nb = realloc(e->batch_last, nc * sizeof *nb);
-            if (!nb)
-                continue;
-            memset(nb + e->cap_batch_last, 0, (nc - e->cap_batch_last) * sizeof *nb);
-            e->batch_last = nb;
-            e->cap_batch_last = nc;
-        }
+        if (tg_vec_reserve(&e->batch_last, sizeof *e->batch_last, &e->cap_batch_last,
+                           (size_t)ids[i] + 1, 256))
+            continue;
         if (e->batch_last[ids[i]])
             conflated++;
         e->batch_last[ids[i]] = (uint32_t)i + 1;

@@ -10,16 +10,9 @@
 #include <errno.h>
 #include <string.h>
 
-#define NS_PER_MS 1000000LL
-#define JITTER_PERMILLE 200 /* ±20 % */
+#include "tickgate/backoff.h"
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#define NS_PER_MS 1000000LL
 
 const char *tg_breaker_state_name(tg_breaker_state_t s)
 {
@@ -82,21 +75,8 @@ void tg_breaker_window(const tg_breaker_t *b, int *calls, int *failures)
  * reconnect in lockstep; never below open_wait_ms/2 nor above the cap. */
 static int64_t open_wait_ns(tg_breaker_t *b)
 {
-    int64_t base = b->_conf.open_wait_ms, cap = b->_conf.open_wait_max_ms;
-    if (cap < base)
-        cap = base;
-    for (int i = 1; i < b->_opens && base < cap; i++)
-        base *= 2;
-    if (base > cap)
-        base = cap;
-    int64_t j = (int64_t)(splitmix64(&b->_rng) % (2 * JITTER_PERMILLE + 1)) - JITTER_PERMILLE;
-    int64_t ns = base * (1000 + j) * (NS_PER_MS / 1000);
-    int64_t lo = (int64_t)b->_conf.open_wait_ms * NS_PER_MS / 2, hi = cap * NS_PER_MS;
-    if (ns < lo)
-        ns = lo;
-    if (ns > hi)
-        ns = hi;
-    return ns;
+    return tg_backoff_ns(b->_conf.open_wait_ms, b->_conf.open_wait_max_ms, (uint32_t)b->_opens,
+                         &b->_rng);
 }
 
 static bool set_state(tg_breaker_t *b, tg_breaker_state_t to, const char *reason, int64_t now,

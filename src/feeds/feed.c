@@ -36,12 +36,6 @@ const tg_feed_ops_t *tg_feed_ops_for(tg_feed_type_t type)
     }
 }
 
-static const char *type_name(tg_feed_type_t t)
-{
-    static const char *const names[] = {"synthetic", "replay", "ws", "tcp", "redis"};
-    return (unsigned)t < 5 ? names[t] : "?";
-}
-
 static int init_tables(tg_feed_t *f, const tg_config_t *cfg)
 {
     const tg_feed_conf_t *c = f->conf;
@@ -86,7 +80,7 @@ int tg_feed_init(tg_feed_t *f, const tg_config_t *cfg, uint16_t index, size_t ri
     f->ops = tg_feed_ops_for(f->conf->type);
     if (!f->ops) {
         TG_ERROR("feed_unsupported", "feed", TG_S(f->conf->name), "type",
-                 TG_S(type_name(f->conf->type)));
+                 TG_S(tg_feed_type_name(f->conf->type)));
         return -ENOTSUP;
     }
     char label[200];
@@ -242,6 +236,12 @@ void tg_feed_neutral(tg_feed_t *f)
     breaker_event(f, TG_BREAKER_EV_NEUTRAL);
 }
 
+void tg_feed_unknown_message(tg_feed_t *f)
+{
+    tg_counter_add(f->m_rejected[TG_REJECT_UNKNOWN_MESSAGE], 1);
+    breaker_event(f, TG_BREAKER_EV_NEUTRAL);
+}
+
 void tg_feed_parse_error(tg_feed_t *f)
 {
     tg_counter_add(f->m_rejected[TG_REJECT_PARSE_ERROR], 1);
@@ -257,6 +257,15 @@ void tg_feed_disconnected(tg_feed_t *f)
 {
     TG_WARN("feed_disconnected", "feed", TG_S(f->conf->name));
     breaker_event(f, TG_BREAKER_EV_DISCONNECT);
+}
+
+void tg_feed_symbol_limit(tg_feed_t *f, const char *symbol)
+{
+    tg_counter_add(f->m_rejected[TG_REJECT_SYMBOL_LIMIT], 1);
+    if (atomic_exchange(&f->symbol_limit_logged, 1) == 0)
+        TG_WARN("symbol_limit", "feed", TG_S(f->conf->name), "symbol", TG_S(symbol),
+                "max_symbols", TG_I(f->validator._conf.max_symbols),
+                "note", TG_S("further new symbols are refused and counted, not logged"));
 }
 
 void tg_feed_emit(tg_feed_t *f, tg_tick_t *ticks, size_t n)
@@ -283,9 +292,15 @@ void tg_feed_emit(tg_feed_t *f, tg_tick_t *ticks, size_t n)
         }
         tg_reject_t r = tg_validate_tick(&f->validator, t, now);
         if (r != TG_REJECT_NONE) {
-            tg_counter_add(f->m_rejected[r], 1);
-            breaker_event(f, r == TG_REJECT_NOT_IN_UNIVERSE ? TG_BREAKER_EV_NEUTRAL
-                                                            : TG_BREAKER_EV_FAILURE);
+            if (r == TG_REJECT_SYMBOL_LIMIT)
+                tg_feed_symbol_limit(f, t->symbol);
+            else
+                tg_counter_add(f->m_rejected[r], 1);
+            /* a symbol outside the universe or past the limit says nothing about
+             * the feed's health: the known symbols still flow */
+            breaker_event(f, r == TG_REJECT_NOT_IN_UNIVERSE || r == TG_REJECT_SYMBOL_LIMIT
+                                 ? TG_BREAKER_EV_NEUTRAL
+                                 : TG_BREAKER_EV_FAILURE);
             continue;
         }
         breaker_event(f, TG_BREAKER_EV_SUCCESS);

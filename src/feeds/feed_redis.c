@@ -20,13 +20,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
 #include "tickgate/redis.h"
+#include "tickgate/redis_sync.h"
 
 #define BATCH 256
 #define CONNECT_TIMEOUT_MS 500
+#define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define XREAD_BLOCK_MS "100"
 
@@ -36,7 +39,7 @@ typedef struct rfeed {
     bool stream_mode;
     bool xread_in_flight;
     char last_id[64];
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     int64_t next_connect_ns;
     tg_tick_t batch[BATCH];
     size_t n;
@@ -44,18 +47,13 @@ typedef struct rfeed {
 
 /* The whole config, for the `redis` section: tg_feed_init() sets
  * f->conf = &cfg->feeds[f->index], so the config is the array's container. */
-static const tg_config_t *whole_config(const tg_feed_t *f)
-{
-    const tg_feed_conf_t *first = f->conf - f->index;
-    return (const tg_config_t *)((const char *)first - offsetof(tg_config_t, feeds));
-}
-
 static int rfeed_init(tg_feed_t *f)
 {
-    const tg_config_t *cfg = whole_config(f);
+    const tg_config_t *cfg = f->cfg;
     rfeed_t *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
+    tg_backoff_init(&r->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns() ^ f->index);
     /* the server is redis.url: the bus every node shares; the feed picks the channel */
     if (tg_redis_url_parse(cfg->redis.url, &r->url) != 0) {
         TG_ERROR("feed_unsupported", "feed", TG_S(f->conf->name), "error",
@@ -100,17 +98,6 @@ static void on_payload(tg_feed_t *f, rfeed_t *r, const char *data, size_t len)
         flush_batch(f, r);
 }
 
-static int send_cmd(rfeed_t *r, int argc, const char **argv)
-{
-    if (redisAppendCommandArgv(r->c, argc, argv, NULL) != REDIS_OK)
-        return -EIO;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(r->c, &done) != REDIS_OK)
-            return -EIO;
-    return 0;
-}
-
 static void drop(tg_feed_t *f, rfeed_t *r, const char *why)
 {
     if (r->c) {
@@ -121,66 +108,57 @@ static void drop(tg_feed_t *f, rfeed_t *r, const char *why)
     } else {
         tg_feed_connect_error(f);
     }
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > BACKOFF_MAX_MS)
-        r->backoff_ms = BACKOFF_MAX_MS;
-    r->next_connect_ns = tg_mono_ns() + (int64_t)r->backoff_ms * 1000000LL;
+    r->next_connect_ns = tg_mono_ns() + tg_backoff_next(&r->backoff);
     r->xread_in_flight = false;
-}
-
-static int expect_ok(redisContext *c, int argc, const char **argv)
-{
-    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
-    int rc = rep && rep->type != REDIS_REPLY_ERROR ? 0 : -EIO;
-    if (rep)
-        freeReplyObject(rep);
-    return rc;
 }
 
 static void try_connect(tg_feed_t *f, rfeed_t *r, const tg_config_t *cfg)
 {
-    struct timeval tv = {0, CONNECT_TIMEOUT_MS * 1000};
-    r->c = r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, tv)
-                          : redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    if (!r->c || r->c->err) {
-        if (r->c)
-            redisFree(r->c);
-        r->c = NULL;
-        drop(f, r, "connect failed");
+    const char *why = NULL;
+    int cmd_ms = cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 250;
+    r->c = tg_redis_sync_connect(&r->url, CONNECT_TIMEOUT_MS, cmd_ms, &why);
+    if (!r->c) {
+        drop(f, r, why);
         return;
-    }
-    /* AUTH/SELECT are quick; the deadline covers a server that accepts but hangs */
-    tv.tv_usec = (cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 250) * 1000L;
-    redisSetTimeout(r->c, tv);
-    if (r->url.pass[0]) {
-        const char *a3[3] = {"AUTH", r->url.user, r->url.pass};
-        const char *a2[2] = {"AUTH", r->url.pass};
-        if (r->url.user[0] ? expect_ok(r->c, 3, a3) : expect_ok(r->c, 2, a2)) {
-            drop(f, r, "AUTH failed");
-            return;
-        }
-    }
-    if (r->url.db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->url.db);
-        const char *a[2] = {"SELECT", db};
-        if (expect_ok(r->c, 2, a)) {
-            drop(f, r, "SELECT failed");
-            return;
-        }
     }
     if (!r->stream_mode) {
         const char *a[2] = {"SUBSCRIBE", f->conf->channel};
-        if (send_cmd(r, 2, a) != 0) {
+        if (tg_redis_sync_send(r->c, 2, a, NULL) != 0) {
             drop(f, r, "SUBSCRIBE failed");
             return;
         }
     } else if (!r->last_id[0]) {
         snprintf(r->last_id, sizeof r->last_id, "$");
     }
-    r->backoff_ms = 0;
+    tg_backoff_reset(&r->backoff);
     TG_INFO("feed_connected", "feed", TG_S(f->conf->name), "redis",
             TG_S(r->stream_mode ? f->conf->stream : f->conf->channel));
+}
+
+typedef struct stream_ctx {
+    tg_feed_t *f;
+    rfeed_t *r;
+} stream_ctx_t;
+
+static void on_stream_entry(void *arg, const redisReply *id, const redisReply *kv)
+{
+    stream_ctx_t *x = arg;
+    if (!id) {
+        tg_feed_parse_error(x->f);
+        return;
+    }
+    snprintf(x->r->last_id, sizeof x->r->last_id, "%s", id->str);
+    const redisReply *val = NULL;
+    for (size_t k = 0; k + 1 < kv->elements; k += 2)
+        if (kv->element[k]->type == REDIS_REPLY_STRING && strcmp(kv->element[k]->str, "tick") == 0)
+            val = kv->element[k + 1];
+    if (!val && kv->elements >= 2)
+        val = kv->element[1];
+    if (!val || val->type != REDIS_REPLY_STRING) {
+        tg_feed_parse_error(x->f);
+        return;
+    }
+    on_payload(x->f, x->r, val->str, (size_t)val->len);
 }
 
 static void on_stream_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
@@ -192,36 +170,8 @@ static void on_stream_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
         tg_feed_parse_error(f);
         return;
     }
-    for (size_t s = 0; s < rep->elements; s++) {
-        redisReply *st = rep->element[s];
-        if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
-            st->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        redisReply *entries = st->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
-            redisReply *en = entries->element[i];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
-                en->element[0]->type != REDIS_REPLY_STRING ||
-                en->element[1]->type != REDIS_REPLY_ARRAY) {
-                tg_feed_parse_error(f);
-                continue;
-            }
-            snprintf(r->last_id, sizeof r->last_id, "%s", en->element[0]->str);
-            redisReply *kv = en->element[1];
-            redisReply *val = NULL;
-            for (size_t k = 0; k + 1 < kv->elements; k += 2)
-                if (kv->element[k]->type == REDIS_REPLY_STRING &&
-                    strcmp(kv->element[k]->str, "tick") == 0)
-                    val = kv->element[k + 1];
-            if (!val && kv->elements >= 2)
-                val = kv->element[1];
-            if (!val || val->type != REDIS_REPLY_STRING) {
-                tg_feed_parse_error(f);
-                continue;
-            }
-            on_payload(f, r, val->str, (size_t)val->len);
-        }
-    }
+    stream_ctx_t x = {f, r};
+    tg_redis_sync_xread_each(rep, on_stream_entry, &x);
 }
 
 static void on_pubsub_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
@@ -244,7 +194,7 @@ static void on_pubsub_reply(tg_feed_t *f, rfeed_t *r, redisReply *rep)
 static int rfeed_run(tg_feed_t *f)
 {
     rfeed_t *r = f->priv;
-    const tg_config_t *cfg = whole_config(f);
+    const tg_config_t *cfg = f->cfg;
     while (!tg_feed_stopping(f)) {
         tg_feed_poll(f);
         if (!r->c) {
@@ -262,7 +212,7 @@ static int rfeed_run(tg_feed_t *f)
             const char *argv[8];
             memcpy(argv, a, sizeof a);
             argv[7] = r->last_id;
-            if (send_cmd(r, 8, argv) != 0) {
+            if (tg_redis_sync_send(r->c, 8, argv, NULL) != 0) {
                 drop(f, r, "XREAD failed");
                 continue;
             }

@@ -3,8 +3,15 @@
  * Pacing mirrors the peer servers (../shared/peers): a 1 ms timer emits every
  * tick due at `rate` since start; when more than 100 ms behind, the excess is
  * skipped and counted, so an overloaded process shows fewer ticks, not a
- * growing backlog. Prices move in whole cents by a random step of up to
- * +-0.05% per tick (integer arithmetic only), floored at 1.00.
+ * growing backlog.
+ *
+ * Each symbol starts at its reference level (the feed's `levels`, else the
+ * bundled table tg_default_levels, else a seeded level in 20..520) and moves
+ * by a random step of up to +-`step_bp` basis points per tick (integer
+ * arithmetic only) in whole price units: cents, or for a symbol starting below
+ * 100.00 the power of ten nearest below 1 bp of it (0.001 at 38, 0.00001 at
+ * 0.15), so cheap symbols do not jump a cent per tick. Floor: 100 units.
+ * tests/integration/tgkit.py mirrors this walk exactly; change both together.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +25,8 @@ typedef struct synth {
     size_t nsym;
     char (*sym)[TG_SYMBOL_MAX + 1];
     tg_dec_t *price;
+    tg_dec_t *unit; /* price granularity per symbol */
+    int64_t step_bp;
     uint64_t rng;
     tg_tick_t batch[256];
 } synth_t;
@@ -31,6 +40,33 @@ static uint64_t next_rand(uint64_t *s)
     x ^= x >> 27;
     *s = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Start level of `sym`: the feed's "SYM=PRICE" entries (validated by the
+ * config loader), then the bundled table; false when neither has it. */
+static bool start_level(const tg_feed_conf_t *c, const char *sym, tg_dec_t *out)
+{
+    size_t n = strlen(sym);
+    for (size_t i = 0; i < c->levels.n; i++) {
+        const char *e = c->levels.v[i];
+        if (strncmp(e, sym, n) == 0 && e[n] == '=' && tg_dec_parse(e + n + 1, strlen(e + n + 1), out) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < tg_default_levels_len; i++)
+        if (strcmp(tg_default_levels[i].symbol, sym) == 0)
+            return tg_dec_parse(tg_default_levels[i].price, strlen(tg_default_levels[i].price),
+                                out) == 0;
+    return false;
+}
+
+/* Price unit for a walk starting at p: a cent, or below 100.00 the largest
+ * power of ten not above 1 bp of p (at least 10^-8). */
+static tg_dec_t unit_for(tg_dec_t p)
+{
+    tg_dec_t u = TG_DEC_SCALE / 100;
+    while (u > 1 && u > p / 10000)
+        u /= 10;
+    return u;
 }
 
 static int synth_init(tg_feed_t *f)
@@ -48,19 +84,29 @@ static int synth_init(tg_feed_t *f)
     s->nsym = n;
     s->sym = calloc(n, sizeof *s->sym);
     s->price = calloc(n, sizeof *s->price);
-    if (!s->sym || !s->price)
+    s->unit = calloc(n, sizeof *s->unit);
+    if (!s->sym || !s->price || !s->unit)
         goto fail;
     s->rng = (uint64_t)c->seed * 0x9E3779B97F4A7C15ULL + 1;
+    s->step_bp = c->step_bp > 0 ? c->step_bp : 5;
     for (size_t i = 0; i < n; i++) {
         strncpy(s->sym[i], names[i], TG_SYMBOL_MAX);
-        /* start between 20.00 and 520.00, whole cents, from the seed */
-        s->price[i] = (tg_dec_t)(2000 + next_rand(&s->rng) % 50000) * (TG_DEC_SCALE / 100);
+        /* drawn for every symbol, so a level table does not shift the others' walks */
+        tg_dec_t seeded = (tg_dec_t)(2000 + next_rand(&s->rng) % 50000) * (TG_DEC_SCALE / 100);
+        tg_dec_t p;
+        if (!start_level(c, s->sym[i], &p))
+            p = seeded; /* between 20.00 and 520.00, whole cents */
+        s->unit[i] = unit_for(p);
+        s->price[i] = p / s->unit[i] * s->unit[i];
+        if (s->price[i] < 100 * s->unit[i])
+            s->price[i] = 100 * s->unit[i];
     }
     f->priv = s;
     return 0;
 fail:
     free(s->sym);
     free(s->price);
+    free(s->unit);
     free(s);
     return -ENOMEM;
 }
@@ -70,29 +116,30 @@ static void synth_destroy(tg_feed_t *f)
     synth_t *s = f->priv;
     free(s->sym);
     free(s->price);
+    free(s->unit);
     free(s);
     f->priv = NULL;
 }
 
 static void make_tick(synth_t *s, size_t i, tg_tick_t *t)
 {
-    const tg_dec_t cent = TG_DEC_SCALE / 100;
+    const tg_dec_t unit = s->unit[i];
     tg_dec_t p = s->price[i];
-    /* step in [-5, +5] basis points (+-0.05%), rounded to whole cents */
-    int64_t bp = (int64_t)(next_rand(&s->rng) % 11) - 5;
+    /* step in [-step_bp, +step_bp] basis points, truncated to whole units */
+    int64_t bp = (int64_t)(next_rand(&s->rng) % (uint64_t)(2 * s->step_bp + 1)) - s->step_bp;
     __int128 delta = (__int128)p * bp / 10000;
-    tg_dec_t np = p + (tg_dec_t)(delta / cent) * cent;
+    tg_dec_t np = p + (tg_dec_t)(delta / unit) * unit;
     if (np == p)
-        np += (bp > 0 ? cent : bp < 0 ? -cent : 0);
-    if (np < 100 * cent)
-        np = 100 * cent;
+        np += (bp > 0 ? unit : bp < 0 ? -unit : 0);
+    if (np < 100 * unit)
+        np = 100 * unit;
     s->price[i] = np;
     memset(t, 0, sizeof *t);
     t->flags = TG_TICK_TRADE | TG_TICK_QUOTE;
     t->price = np;
     t->size = (tg_dec_t)(1 + next_rand(&s->rng) % 500) * TG_DEC_SCALE;
-    t->bid = np - cent;
-    t->ask = np + cent;
+    t->bid = np - unit;
+    t->ask = np + unit;
     size_t len = strlen(s->sym[i]);
     memcpy(t->symbol, s->sym[i], len + 1);
     t->sym_len = (uint8_t)len;

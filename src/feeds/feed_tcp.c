@@ -36,9 +36,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
+#include "tickgate/netaddr.h"
 
 #define LINE_MAX_BYTES    256   /* longer lines are malformed (without '\n') */
 #define RECV_BYTES        16384 /* per connection read size */
@@ -87,6 +89,7 @@ typedef struct tcpf {
     size_t n;
     tg_tick_t batch[BATCH];
     tg_gauge_t *m_uring;
+    tg_counter_t *m_refused; /* publishers closed for allow_from */
 } tcpf_t;
 
 static uint64_t ud_make(unsigned op, uint32_t slot, uint32_t gen)
@@ -264,17 +267,11 @@ static int conn_add(tcpf_t *s, int fd)
     return (int)i;
 }
 
-/* Backoff before the next connect: open_wait_ms x 2^fails, capped, +-20 %. */
+/* Backoff before the next connect: the breaker's open wait shape (tg_backoff_ns). */
 static int64_t backoff_ns(tg_feed_t *f, tcpf_t *s)
 {
-    int64_t base = f->conf->breaker.open_wait_ms, cap = f->conf->breaker.open_wait_max_ms;
-    for (int i = 1; i < s->fails && base < cap; i++)
-        base *= 2;
-    if (base > cap)
-        base = cap;
-    s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    int64_t j = (int64_t)((s->rng >> 33) % 401) - 200;
-    return base * (1000 + j) * 1000;
+    return tg_backoff_ns(f->conf->breaker.open_wait_ms, f->conf->breaker.open_wait_max_ms,
+                         (uint32_t)s->fails, &s->rng);
 }
 
 static void schedule_reconnect(tg_feed_t *f, tcpf_t *s)
@@ -361,8 +358,41 @@ static void set_nodelay_nonblock(int fd, bool nonblock)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* allow_from (empty = anyone who can reach the port): checked before a byte is
+ * read, so a refused process cannot publish even one tick. */
+static bool publisher_allowed(tg_feed_t *f, tcpf_t *s, int fd)
+{
+    const tg_strlist_t *allow = &f->conf->allow_from;
+    if (allow->n == 0)
+        return true;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        else if (ss.ss_family == AF_INET6) {
+            const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+            if (IN6_IS_ADDR_V4MAPPED(a6)) /* a dual-stack listener: match as IPv4 */
+                inet_ntop(AF_INET, &a6->s6_addr[12], ip, sizeof ip);
+            else
+                inet_ntop(AF_INET6, a6, ip, sizeof ip);
+        }
+    }
+    if (ip[0] && tg_addr_in_list(allow, ip))
+        return true;
+    tg_counter_add(s->m_refused, 1);
+    TG_WARN("tcp_publisher_refused", "feed", TG_S(f->conf->name), "peer", TG_S(ip),
+            "reason", TG_S("not in allow_from"));
+    return false;
+}
+
 static void publisher_connected(tg_feed_t *f, tcpf_t *s, int fd)
 {
+    if (!publisher_allowed(f, s, fd)) {
+        close(fd);
+        return;
+    }
     set_nodelay_nonblock(fd, !s->uring);
     int slot = conn_add(s, fd);
     if (slot < 0) {
@@ -655,8 +685,10 @@ static int tcp_init(tg_feed_t *f)
     s->m_uring =
         tg_metrics_gauge(f->metrics, "tickgate_io_uring_enabled", label,
                          "1 when the component reads with io_uring, 0 on the epoll fallback");
+    s->m_refused = tg_metrics_counter(f->metrics, "tickgate_tcp_refused_total", label,
+                                      "Publishers closed because their address is not in allow_from");
     rc = -ENOMEM;
-    if (!s->m_uring)
+    if (!s->m_uring || !s->m_refused)
         goto fail_close;
     f->priv = s;
     return 0;

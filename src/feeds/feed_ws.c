@@ -32,6 +32,7 @@
 
 #include <libwebsockets.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/feed_format.h"
@@ -105,7 +106,10 @@ static void sink_control(tg_format_sink_t *s, tg_format_ctl_t kind, const char *
         m[n] = 0;
         TG_WARN("feed_provider_error", "feed", TG_S(w->f->conf->name), "message", TG_S(m));
     }
-    tg_feed_neutral(w->f);
+    if (kind == TG_FORMAT_CTL_UNKNOWN)
+        tg_feed_unknown_message(w->f); /* SPEC §15: counted, still liveness */
+    else
+        tg_feed_neutral(w->f);
 }
 
 static void sink_error(tg_format_sink_t *s, int err)
@@ -159,19 +163,12 @@ static char *substitute(const char *tmpl, const char *key, const char *secret, s
 }
 
 /* ---- connection ------------------------------------------------------------ */
-
+/* Same shape as the breaker's open wait (tg_backoff_ns): open_wait_ms x 2^(fails-1), capped, +-20 %. */
 /* Same shape as the breaker's open wait: open_wait_ms x 2^(fails-1), capped, +-20 %. */
 static int64_t backoff_ns(wsf_t *w)
 {
     const tg_breaker_conf_t *b = &w->f->conf->breaker;
-    int64_t base = b->open_wait_ms, cap = b->open_wait_max_ms;
-    for (int i = 1; i < w->fails && base < cap; i++)
-        base *= 2;
-    if (base > cap)
-        base = cap;
-    w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    int64_t j = (int64_t)((w->rng >> 33) % 401) - 200;
-    return base * (1000 + j) * 1000;
+    return tg_backoff_ns(b->open_wait_ms, b->open_wait_max_ms, (uint32_t)w->fails, &w->rng);
 }
 
 static void schedule_reconnect(wsf_t *w)

@@ -3,6 +3,8 @@
  */
 #include "format_internal.h"
 
+#include "tickgate/clock.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -153,17 +155,10 @@ int tg__fmt_int_ts(const tg_json_t *j, tg_json_ref_t r, int64_t unit_ns, int64_t
 
 int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq)
 {
-    int64_t v;
-    int rc;
-    *seq = 0;
-    if (r < 0 || tg_json_type(j, r) == TG_JSON_NULL)
-        return 0;
-    if ((rc = tg_json_i64(j, r, &v)) < 0)
-        return rc;
-    if (v < 0)
-        return -EINVAL;
-    *seq = (uint64_t)v;
-    return 0;
+    int64_t v; /* the same rules as an integer time in units of 1: >= 0 or null */
+    int rc = tg__fmt_int_ts(j, r, 1, &v);
+    *seq = rc ? 0 : (uint64_t)v;
+    return rc;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
@@ -192,7 +187,7 @@ static int digits(const char *s, size_t n, size_t at, int count, int *out)
     return 0;
 }
 
-int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns)
+int tg_rfc3339_parse(const char *s, size_t n, int64_t *ns)
 {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int Y, M, D, h, mi, sec, oh = 0, om = 0;
@@ -245,6 +240,25 @@ int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns)
     return 0;
 }
 
+int tg_time_parse(const char *s, size_t n, int64_t *ns)
+{
+    if (!s || n == 0 || n > 64)
+        return -EINVAL;
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (v > ((uint64_t)INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return -ERANGE;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        i++;
+    }
+    if (i == n) {
+        *ns = (int64_t)v;
+        return 0;
+    }
+    return tg_rfc3339_parse(s, n, ns);
+}
+
 int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns)
 {
     size_t n;
@@ -254,7 +268,7 @@ int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns)
     if (tg_json_type(j, r) != TG_JSON_STRING)
         return -EINVAL;
     const char *p = tg_json_raw(j, r, &n);
-    return tg__fmt_rfc3339(p, n, ns);
+    return tg_rfc3339_parse(p, n, ns);
 }
 
 int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *j,

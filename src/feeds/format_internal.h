@@ -38,10 +38,6 @@ int tg__fmt_int_ts(const tg_json_t *j, tg_json_ref_t r, int64_t unit_ns, int64_t
 /** RFC 3339 string time to ns; absent -> 0. */
 int tg__fmt_rfc3339_ts(const tg_json_t *j, tg_json_ref_t r, int64_t *ns);
 
-/** RFC 3339 text ("2024-01-02T15:04:05.123456789Z", offsets allowed) to ns
- * since the epoch. -EINVAL malformed, -ERANGE outside int64 ns. */
-int tg__fmt_rfc3339(const char *s, size_t n, int64_t *ns);
-
 /** Optional non-negative integer sequence; absent -> 0. */
 int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq);
 

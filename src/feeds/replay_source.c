@@ -196,7 +196,8 @@ int tg_replay_open_journal(tg_replay_src_t **out, const char *dir, int64_t from,
     int ret = src_alloc(&s, dir, from, to);
     if (ret < 0)
         return ret;
-    ret = tg_journal_reader_open(&s->jr, dir);
+    /* a start time skips whole segments before it (restart rebuilds, --from) */
+    ret = tg_journal_reader_open_from(&s->jr, dir, from);
     if (ret < 0) {
         tg_replay_close(s);
         return ret;

@@ -32,6 +32,8 @@ const char *tg_reject_name(tg_reject_t r)
         [TG_REJECT_JUMP] = "jump",
         [TG_REJECT_PARSE_ERROR] = "parse_error",
         [TG_REJECT_DUPLICATE] = "duplicate",
+        [TG_REJECT_SYMBOL_LIMIT] = "symbol_limit",
+        [TG_REJECT_UNKNOWN_MESSAGE] = "unknown_message",
     };
     return (unsigned)r < TG_REJECT__COUNT ? names[r] : "?";
 }
@@ -79,11 +81,13 @@ void tg_validator_free(tg_validator_t *v)
     v->_cap = 0;
 }
 
-/* State of the tick's symbol, created on first sight; NULL when the table is
- * full or out of memory (the tick is then checked statelessly). */
-static tg__vsym_t *sym_state(tg_validator_t *v, const tg_tick_t *t)
+/* State of the tick's symbol, created on first sight; NULL when out of
+ * memory (the tick is then checked statelessly) or, with *full set, when the
+ * table already holds max_symbols others. */
+static tg__vsym_t *sym_state(tg_validator_t *v, const tg_tick_t *t, bool *full)
 {
     int32_t id = tg_symtab_intern(&v->_syms, t->symbol, t->sym_len);
+    *full = id == -ENOSPC;
     if (id < 0)
         return NULL;
     if ((uint32_t)id >= v->_cap) {
@@ -140,7 +144,12 @@ tg_reject_t tg_validate_tick(tg_validator_t *v, const tg_tick_t *t, int64_t now_
         (t->ts && t->ts > now_ns + TG_VALIDATE_FUTURE_NS))
         return TG_REJECT_FUTURE_TS;
 
-    tg__vsym_t *s = sym_state(v, t);
+    bool full;
+    tg__vsym_t *s = sym_state(v, t, &full);
+    /* A feed that sends more distinct symbols than the engine may keep would
+     * only be dropped later, uncounted: refuse it here, where it is counted. */
+    if (full)
+        return TG_REJECT_SYMBOL_LIMIT;
     if (!s)
         return TG_REJECT_NONE;
 

@@ -12,16 +12,6 @@
 #include "tickgate/log.h"
 #include "tickgate/redis.h"
 
-void gw_count_auth_failure(gw_thread_t *t, const char *reason)
-{
-    char label[64];
-    snprintf(label, sizeof label, "reason=\"%s\"", reason);
-    tg_counter_t *ctr = tg_metrics_counter(t->g->metrics, "tickgate_auth_failures_total", label,
-                                           "Authentication failures by reason");
-    if (ctr)
-        tg_counter_add(ctr, 1);
-}
-
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth)
 {
     gw_thread_t *t = s->t;
@@ -63,6 +53,13 @@ void gw_auth_activate(gw_client_t *s, bool reauth)
     gw_thread_t *t = s->t;
     tg_redis_t *redis = t->g->d.redis;
     int64_t now = tg_mono_ns();
+    /* revoked through POST /api/v1/tokens/revoke (this node or, via Redis, another) */
+    if (gw_revoke_match(&t->g->revocations, s->token_hash, &s->claims)) {
+        gw_count_auth_failure(t, "revoked");
+        gw_send_error(s, "token_revoked", "token revoked", NULL);
+        gw_client_close(s, reauth ? 4001 : 1008, "token revoked");
+        return;
+    }
     /* at connect and re-auth: only a verdict from now on counts (ask Redis) */
     s->revocation_asked_ns = now;
     tg_redis_verdict_t v = redis ? tg_redis_revoked_fresh(redis, s->token_hash, 0) : TG_REDIS_NO;

@@ -31,14 +31,30 @@
 /* Close codes the server decides (SPEC §5) plus 1002 (protocol errors). */
 static const int close_codes[] = {1000, 1001, 1002, 1008, 1009, 1011, 4001, 4008};
 
-void gw_count_close(gw_thread_t *t, int code)
+#define CLOSED_HELP "Client connections closed by the server, by close code"
+#define AUTH_HELP "Authentication failures by reason"
+
+/* One more in the series `name{key="value"}` (registered on first use). */
+static void count_labeled(tg_metrics_t *m, const char *name, const char *key, const char *value,
+                          const char *help)
 {
-    char label[32];
-    snprintf(label, sizeof label, "code=\"%d\"", code);
-    tg_counter_t *c = tg_metrics_counter(t->g->metrics, "tickgate_clients_closed_total", label,
-                                         "Client connections closed by the server, by close code");
+    char label[96];
+    snprintf(label, sizeof label, "%s=\"%s\"", key, value);
+    tg_counter_t *c = tg_metrics_counter(m, name, label, help);
     if (c)
         tg_counter_add(c, 1);
+}
+
+void gw_count_close(gw_thread_t *t, int code)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", code);
+    count_labeled(t->g->metrics, "tickgate_clients_closed_total", "code", v, CLOSED_HELP);
+}
+
+void gw_count_auth_failure(gw_thread_t *t, const char *reason)
+{
+    count_labeled(t->g->metrics, "tickgate_auth_failures_total", "reason", reason, AUTH_HELP);
 }
 
 void gw_close_export_metrics(tg_gateway_t *g)
@@ -46,8 +62,7 @@ void gw_close_export_metrics(tg_gateway_t *g)
     char label[64];
     for (size_t i = 0; i < sizeof close_codes / sizeof close_codes[0]; i++) {
         snprintf(label, sizeof label, "code=\"%d\"", close_codes[i]);
-        tg_metrics_counter(g->metrics, "tickgate_clients_closed_total", label,
-                           "Client connections closed by the server, by close code");
+        tg_metrics_counter(g->metrics, "tickgate_clients_closed_total", label, CLOSED_HELP);
     }
     /* every reason tg_jwt_reason() can name, and "revoked" */
     static const int rcs[] = {TG_JWT_EMALFORMED, TG_JWT_EBADSIG,   TG_JWT_EALG,
@@ -57,8 +72,7 @@ void gw_close_export_metrics(tg_gateway_t *g)
     for (size_t i = 0; i <= sizeof rcs / sizeof rcs[0]; i++) {
         snprintf(label, sizeof label, "reason=\"%s\"",
                  i < sizeof rcs / sizeof rcs[0] ? tg_jwt_reason(rcs[i]) : "revoked");
-        tg_metrics_counter(g->metrics, "tickgate_auth_failures_total", label,
-                           "Authentication failures by reason");
+        tg_metrics_counter(g->metrics, "tickgate_auth_failures_total", label, AUTH_HELP);
     }
 }
 
@@ -120,7 +134,7 @@ void gw_close_check_linger(gw_client_t *s, int64_t now)
 
 /* RFC 6455 §7.4: codes a peer may send. lws rewrites some invalid ones to
  * 1002 itself and lets the others (e.g. 5000) through. */
-static bool close_code_valid(int c)
+bool gw_close_code_valid(int c)
 {
     return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
@@ -129,7 +143,7 @@ int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size
 {
     if (s && s->linger)
         return -1; /* the client answered our close: nothing left to read */
-    if (len == 1 || (len >= 2 && !close_code_valid((in[0] << 8) | in[1]))) {
+    if (len == 1 || (len >= 2 && !gw_close_code_valid((in[0] << 8) | in[1]))) {
         static const char why[] = "invalid close frame";
         lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why,
                          sizeof why - 1);
@@ -151,7 +165,7 @@ bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max)
 }
 
 /* A valid Sec-WebSocket-Key is the base64 of 16 bytes: 22 chars and "==". */
-static bool ws_key_valid(const char *k, int n)
+bool gw_ws_key_valid(const char *k, int n)
 {
     if (n != 24 || k[22] != '=' || k[23] != '=')
         return false;
@@ -197,7 +211,7 @@ int gw_conformance_upgrade(struct lws *wsi, bool path_ok)
         return refuse_upgrade(wsi, 426, "bad_request",
                               "WebSocket version 13 only (Sec-WebSocket-Version: 13)");
     int kn = lws_hdr_copy(wsi, key, sizeof key, WSI_TOKEN_KEY);
-    if (kn <= 0 || !ws_key_valid(key, kn))
+    if (kn <= 0 || !gw_ws_key_valid(key, kn))
         return refuse_upgrade(wsi, 400, "bad_request", "invalid Sec-WebSocket-Key");
     return 0;
 }

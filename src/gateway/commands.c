@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/bars.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/json.h"
@@ -35,12 +36,16 @@ static void confirm(gw_client_t *s, const char *type, const tg_cmsg_t *m, char (
                     size_t nkeys)
 {
     gw_reply_t r;
-    bool has_keys = m->channel == TG_CH_MARKET_DATA || m->channel == TG_CH_PORTFOLIO;
-    gw_reply_begin(&r, 2 + (has_keys ? 1 : 0) + gw_id_fields(&m->id));
+    bool has_keys = m->channel == TG_CH_MARKET_DATA || m->channel == TG_CH_PORTFOLIO ||
+                    m->channel == TG_CH_BARS;
+    bool bars = m->channel == TG_CH_BARS;
+    gw_reply_begin(&r, 2 + (has_keys ? 1 : 0) + (bars ? 1 : 0) + gw_id_fields(&m->id));
     tg_enc_kv_str(&r.e, "type", type);
     tg_enc_kv_str(&r.e, "channel", tg_channel_name(m->channel));
+    if (bars)
+        tg_enc_kv_str(&r.e, "interval", tg_bar_iv_name((tg_bar_iv_t)m->interval));
     if (has_keys) {
-        tg_enc_key(&r.e, m->channel == TG_CH_MARKET_DATA ? "symbols" : "portfolio_ids");
+        tg_enc_key(&r.e, m->channel == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols");
         tg_enc_array(&r.e, (uint32_t)nkeys);
         for (size_t i = 0; i < nkeys; i++)
             tg_enc_cstr(&r.e, keys[i]);
@@ -53,10 +58,12 @@ static void confirm(gw_client_t *s, const char *type, const tg_cmsg_t *m, char (
         unsigned char *mp = malloc(cap);
         if (j && mp) {
             tg_enc_init(&r.e, j, cap, mp, cap);
-            tg_enc_map(&r.e, 3 + gw_id_fields(&m->id));
+            tg_enc_map(&r.e, 3 + (bars ? 1 : 0) + gw_id_fields(&m->id));
             tg_enc_kv_str(&r.e, "type", type);
             tg_enc_kv_str(&r.e, "channel", tg_channel_name(m->channel));
-            tg_enc_key(&r.e, m->channel == TG_CH_MARKET_DATA ? "symbols" : "portfolio_ids");
+            if (bars)
+                tg_enc_kv_str(&r.e, "interval", tg_bar_iv_name((tg_bar_iv_t)m->interval));
+            tg_enc_key(&r.e, m->channel == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols");
             tg_enc_array(&r.e, (uint32_t)nkeys);
             for (size_t i = 0; i < nkeys; i++)
                 tg_enc_cstr(&r.e, keys[i]);
@@ -73,8 +80,8 @@ static void confirm(gw_client_t *s, const char *type, const tg_cmsg_t *m, char (
     gw_reply_send(s, &r);
 }
 
-static void send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
-                           bool complete)
+void gw_send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete)
 {
     gw_reply_t r;
     gw_reply_begin(&r, 5);
@@ -95,7 +102,7 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
         if (strcmp(m->since[i].key, client_key) == 0)
             since = &m->since[i];
     if (since) {
-        bool same_epoch = strcmp(m->epoch, s->t->g->epoch) == 0;
+        bool same_epoch = strcmp(m->epoch, s->t->epoch) == 0;
         tg_msg_t **msgs;
         uint32_t n;
         if (same_epoch && m->channel == TG_CH_NOTIFICATIONS) {
@@ -110,19 +117,19 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
                     gw_client_push_ctrl(s, msgs[i]);
                 }
                 free(msgs);
-                send_recovered(s, m->channel, client_key, since->seq, true);
+                gw_send_recovered(s, m->channel, client_key, since->seq, true);
                 return;
             }
         } else if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
                 gw_client_push_ctrl(s, tg_msg_ref(msgs[i]));
             free(msgs);
-            send_recovered(s, m->channel, client_key, since->seq, true);
+            gw_send_recovered(s, m->channel, client_key, since->seq, true);
             return;
         }
         if (k->last)
             gw_client_push_ctrl(s, tg_msg_ref(k->last));
-        send_recovered(s, m->channel, client_key, since->seq, false);
+        gw_send_recovered(s, m->channel, client_key, since->seq, false);
         return;
     }
     if (k->last && m->channel != TG_CH_NOTIFICATIONS && m->channel != TG_CH_SYSTEM)
@@ -135,8 +142,8 @@ static bool key_allowed(gw_client_t *s, const tg_cmsg_t *m, const char *key, gw_
     gw_hub_t *h = &s->t->hub;
     const tg_config_t *cfg = s->t->g->cfg;
     char msg[160];
-    if (m->channel == TG_CH_MARKET_DATA) {
-        if (!tg_symbol_valid(key, strlen(key))) {
+    if (m->channel == TG_CH_MARKET_DATA || m->channel == TG_CH_BARS) {
+        if (!tg_symbol_valid(key, strlen(key)) || (m->channel == TG_CH_BARS && strchr(key, '*'))) {
             snprintf(msg, sizeof msg, "invalid symbol %.40s", key);
             gw_send_error(s, "unknown_symbol", msg, &m->id);
             return false;
@@ -151,7 +158,12 @@ static bool key_allowed(gw_client_t *s, const tg_cmsg_t *m, const char *key, gw_
                 return false;
             }
         }
-        *out = create ? gw_fanout_key(s->t, TG_CH_MARKET_DATA, key) : gw_hub_find(h, TG_CH_MARKET_DATA, key);
+        char bkey[TG_KEY_MAX + 1];
+        if (m->channel == TG_CH_BARS) { /* channel key SYMBOL@INTERVAL (SPEC §12) */
+            gw_bars_key(key, m->interval, bkey, sizeof bkey);
+            key = bkey;
+        }
+        *out = create ? gw_fanout_key(s->t, m->channel, key) : gw_hub_find(h, m->channel, key);
         if (!*out && create) {
             gw_send_error(s, "internal", "cannot track more symbols", &m->id);
             return false;
@@ -301,6 +313,9 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
                 for (gw_key_t *k = h->buckets[b]; k; k = k->next)
                     if (k->channel == TG_CH_MARKET_DATA && k->last)
                         send_state(s, k, m, k->name);
+        } else if (keys[i] && m->channel == TG_CH_BARS) {
+            if (!gw_bars_send_history(s, keys[i], m))
+                send_state(s, keys[i], m, keys[i]->name);
         } else if (keys[i]) {
             send_state(s, keys[i], m, ok[i]);
         }
@@ -339,6 +354,11 @@ static void handle_unsubscribe(gw_client_t *s, tg_cmsg_t *m)
                         gw_client_unsub(s, j);
             }
             continue;
+        }
+        char bkey[TG_KEY_MAX + 1];
+        if (m->channel == TG_CH_BARS) {
+            gw_bars_key(key, m->interval, bkey, sizeof bkey);
+            key = bkey;
         }
         gw_key_t *k = gw_hub_find(&t->hub, m->channel, key);
         int idx = k ? gw_client_find_sub(s, k) : -1;

@@ -46,14 +46,7 @@ void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
 static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
-    /* keep the last events for GET /api/v1/alerts */
-    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    if (t->alog_len == cap) {
-        tg_msg_unref(t->alog[t->alog_head]);
-        t->alog_head = (t->alog_head + 1) % cap;
-        t->alog_len--;
-    }
-    t->alog[(t->alog_head + t->alog_len++) % cap] = tg_msg_ref(m);
+    gw_alerts_keep(t, m); /* for GET /api/v1/alerts */
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];
@@ -65,26 +58,12 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
         uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
         if (!seq)
             continue;
-        char jb[2048];
-        unsigned char mb[2048];
-        if (m->json_len + 40 > sizeof jb || m->mp_len + 20 > sizeof mb || !m->json_len ||
-            (m->mp[0] & 0xf0) != 0x80 || (m->mp[0] & 0x0f) == 0x0f)
-            continue; /* engine alerts are small fixmaps; anything else is a bug */
-        memcpy(jb, m->json, m->json_len - 1);
-        size_t jl = m->json_len - 1 + (size_t)snprintf(jb + m->json_len - 1, 40, ",\"seq\":%" PRIu64 "}", seq);
-        memcpy(mb, m->mp, m->mp_len);
-        mb[0]++; /* one more map entry */
-        tg_enc_t e;
-        tg_enc_init(&e, NULL, 0, mb + m->mp_len, sizeof mb - m->mp_len);
-        e.first[0] = 2;
-        tg_enc_kv_u64(&e, "seq", seq);
-        tg_msg_t *um = tg_msg_new_acl(jb, jl, mb, m->mp_len + e.mlen, m->acl, m->acl_len);
+        /* the per-user seq goes through the encoder: encoded bytes stay immutable */
+        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", seq);
         if (!um)
-            continue;
-        um->type = m->type;
+            continue; /* not a map (a bug) or ENOMEM */
         um->channel = TG_CH_NOTIFICATIONS;
         um->seq = seq;
-        um->ts = m->ts;
         memcpy(um->key_name, k->name, sizeof um->key_name);
         gw_notif_record(t->g->notif_seq, k->name, um, t->hub.history_size);
         if (k->last && k->last->seq >= seq) { /* delivered already (a replay) */
@@ -107,6 +86,10 @@ void gw_fanout_drain(gw_thread_t *t)
                 publish_alert(t, m);
                 continue;
             }
+            if (m->type == TG_MSG_EPOCH) { /* gateway node: from the bus (cluster.c) */
+                gw_cluster_on_epoch(t, m);
+                continue;
+            }
             if (m->type == TG_MSG_PORTFOLIO_REMOVED) {
                 gw_key_t *k = gw_hub_find(&t->hub, m->channel, m->key_name);
                 if (k) { /* gone: the API stops listing it, subscribers keep the key */
@@ -121,8 +104,10 @@ void gw_fanout_drain(gw_thread_t *t)
                 tg_msg_unref(m);
                 continue;
             }
-            if (m->channel == TG_CH_SYSTEM)
-                gw_fanout_publish_ctrl(t, k, m);
+            if (m->type == TG_MSG_ALERT) /* feed alerts: the API lists them for admins */
+                gw_alerts_keep(t, m);
+            if (m->channel == TG_CH_SYSTEM || m->channel == TG_CH_BARS)
+                gw_fanout_publish_ctrl(t, k, m); /* never conflated, in order (SPEC §11) */
             else
                 gw_fanout_publish(t, k, m);
         }

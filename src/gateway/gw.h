@@ -171,7 +171,9 @@ struct gw_thread {
     pthread_t thread;
     bool started;
     bool stuck;              /* did not stop at shutdown: its context is left alone */
-    tg_ring_t *in;           /* engine -> this thread */
+    tg_ring_t *in;           /* engine (or bus consumer) -> this thread */
+    char epoch[24];          /* as g->epoch; on a gateway node the ingest's (cluster.c) */
+    bool epoch_from_bus;     /* gateway node: an ingest epoch was adopted */
     gw_hub_t hub;
     gw_client_t *clients;
     _Atomic uint32_t nclients; /* read by the main thread during shutdown */
@@ -194,10 +196,14 @@ struct gw_thread {
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
     uint32_t alog_head, alog_len;
+    tg_msg_t **active;       /* alerts firing now (their firing event), alert_log.c */
+    char (*active_id)[24];   /* their alert ids, parallel to active[] */
+    uint32_t n_active, cap_active;
     lws_sorted_usec_list_t sul_timer;
     lws_sorted_usec_list_t sul_revoke; /* 2 ms poll while a client awaits revocation */
     bool revoke_poll_armed;
     bool revoke_poll_wanted; /* a client awaits its verdict: server.c arms the poll */
+    uint64_t revoke_gen;     /* revocations.gen this thread's clients were checked at */
     bool direct_write;       /* write from the drain, not via writable callbacks */
     uint64_t next_client;
     bool closing;
@@ -215,6 +221,28 @@ struct gw_thread {
     struct tg_limits lim_next;
     _Atomic int lim_waiting;
 };
+
+/* revoke.c: revocations known to this process (tokens by hash, subs by time) */
+typedef struct gw_revocation {
+    bool sub;
+    int64_t at_s;         /* sub: tokens issued at or before this second */
+    char key[129];        /* token SHA-256 hex, or the sub */
+} gw_revocation_t;
+
+typedef struct gw_revocations {
+    pthread_mutex_t lock;
+    gw_revocation_t *v;
+    uint32_t n, cap;
+    _Atomic uint64_t gen; /* bumped on every add: threads re-check their sessions */
+} gw_revocations_t;
+
+int gw_revoke_init(gw_revocations_t *rv);
+void gw_revoke_free(gw_revocations_t *rv);
+void gw_revoke_add(gw_revocations_t *rv, bool sub, const char *key, int64_t at_s);
+/** Whether a token (its hash and claims) is revoked by what this process knows. */
+bool gw_revoke_match(gw_revocations_t *rv, const char *token_hash, const tg_jwt_claims_t *c);
+/** tg_redis_revocation_fn: ud = the gateway. */
+void gw_revoke_from_redis(void *ud, bool sub, const char *key, int64_t at_s);
 
 struct tg_gateway {
     tg_gateway_deps_t d;
@@ -238,6 +266,8 @@ struct tg_gateway {
     bool acceptor_started;
     gw_table_t *http_rate;   /* HTTP API requests per user */
     gw_table_t *notif_seq;   /* per-user notifications seq, shared by the threads */
+    gw_revocations_t revocations;
+    bool revocations_init;
 };
 
 /* hub.c */
@@ -250,6 +280,9 @@ gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name, bool *created);
 void gw_hub_record(gw_hub_t *h, gw_key_t *k, tg_msg_t *m);
 /** Messages of k with seq > since, oldest first, or -1 if not all are in history. */
 int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n);
+/** Forget every key's history (`since` then answers complete:false), and with
+ * `states` their current states too (another epoch's seqs mean nothing). */
+void gw_hub_forget(gw_hub_t *h, bool states);
 int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_client_t *s, uint32_t sub);
 void gw_hub_del_sub(gw_key_t *k, uint32_t pos);
 int gw_hub_add_wild(gw_hub_t *h, gw_client_t *s);
@@ -302,6 +335,13 @@ void gw_fanout_drain(gw_thread_t *t);
  * only) or ask lws for a writable callback. */
 void gw_thread_flush_writers(gw_thread_t *t, bool direct);
 
+/* cluster.c: a TG_MSG_EPOCH from the bus consumer (takes m's reference) */
+void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m);
+
+/* commands.c */
+void gw_send_recovered(gw_client_t *s, tg_channel_t ch, const char *key, uint64_t from,
+                       bool complete);
+
 /* reply.c: replies built for one client */
 typedef struct gw_reply {
     tg_enc_t e;
@@ -316,7 +356,7 @@ void gw_reply_send(gw_client_t *s, gw_reply_t *r);
 void gw_send_error(gw_client_t *s, const char *code, const char *message, const tg_cmsg_id_t *id);
 void gw_send_established(gw_client_t *s);
 
-/* auth.c */
+/* auth.c (gw_count_auth_failure: close.c, with the other labeled counters) */
 void gw_count_auth_failure(gw_thread_t *t, const char *reason);
 /** Verify a token for s (0, -ETIMEDOUT expired, -EPERM invalid, -EACCES other sub). */
 int gw_auth_verify(gw_client_t *s, const char *token, size_t len, bool reauth);
@@ -339,6 +379,17 @@ int gw_open_listener(const char *host, int port, int *out_port);
 void *gw_acceptor_thread(void *arg);
 /** Sockets the acceptor dealt to t: adopt them into t's lws context. */
 void gw_adopt_pending(gw_thread_t *t);
+
+/* bars_sub.c: the bars channel (SPEC §12) */
+/** The channel key of `symbol` at interval `iv` (tg_bar_iv_t): "SYMBOL@1m". */
+void gw_bars_key(const char *symbol, uint8_t iv, char *out, size_t cap);
+/**
+ * Subscribe without `since` for k: the last m->history final bars (oldest
+ * first), then the current partial bar. Returns false when the subscribe
+ * asks for recovery of k instead (the caller's generic `since` path).
+ */
+bool gw_bars_send_history(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m);
+
 
 /* limits.c (thread-safe) */
 int gw_table_create(gw_table_t **out);
@@ -383,6 +434,10 @@ int gw_close_writeable(gw_client_t *s);
 void gw_close_check_linger(gw_client_t *s, int64_t now);
 /** LWS_CALLBACK_WS_PEER_INITIATED_CLOSE; the return value is the callback's. */
 int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size_t len);
+/** RFC 6455 §7.4: may a peer send this close code? */
+bool gw_close_code_valid(int code);
+/** RFC 6455 §4.2.1: is k (n bytes) the base64 of 16 bytes? */
+bool gw_ws_key_valid(const char *k, int n);
 /** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
  * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok);
@@ -395,6 +450,23 @@ void gw_thread_take_limits(gw_thread_t *t);
 /* http_api.c */
 /** The JSON error envelope (SPEC §6) into out; its length, 0 if it does not fit. */
 size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap);
+/* ---- alert_log.c: alerts remembered for the HTTP API (SPEC §13) ---- */
+typedef struct gw_alert_filter {
+    char portfolio_id[129]; /* "" = any (system alerts never match a portfolio) */
+    char rule[32];          /* "" = any */
+    int state;              /* 0 = any, else tg_alert_state_t */
+    int64_t since;          /* alert ts >= since (ns); 0 = any */
+    uint32_t limit;         /* 1..1000 */
+} gw_alert_filter_t;
+/** Remember an alert event (portfolio or system) and track what fires now. */
+void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m);
+void gw_alerts_free(gw_thread_t *t);
+/** The newest remembered event of an alert (firing ones first), or NULL. */
+const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id);
+/** Whether event m passes every filter of f and the caller may read it. */
+bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,
+                           bool admin, char *const *portfolios, size_t n_portfolios);
+
 int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reasons reason,
             void *in, size_t len);
 

@@ -14,8 +14,11 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
+#include "tickgate/bars.h"
 #include "tickgate/embed.h"
+#include "tickgate/feed_format.h"
 #include "tickgate/file.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
@@ -41,89 +44,51 @@ typedef struct http_req {
     bool close_after;      /* the request's body was not read (411): close */
 } http_req_t;
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool err;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->err = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    char tmp[512];
-    int n = tg_json_escape(s, strlen(s), tmp, sizeof tmp);
-    sb_put(b, "\"", 1);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n);
-    sb_put(b, "\"", 1);
-}
-
-static void meta(sbuf_t *b, gw_thread_t *t)
+static void meta(tg_buf_t *b, gw_thread_t *t)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    sb_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
+    tg_buf_printf(b, ",\"meta\":{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"requestId\":\"r-%d-%llu\"}}",
               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
               ts.tv_nsec / 1000000, t->idx, (unsigned long long)++t->next_client);
 }
 
-static void error_body(sbuf_t *b, gw_thread_t *t, const char *code, const char *msg)
+static void error_body(tg_buf_t *b, gw_thread_t *t, const char *code, const char *msg)
 {
-    sb_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
-    sb_str(b, msg);
-    sb_put(b, "}", 1);
+    tg_buf_printf(b, "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":", code);
+    tg_json_put_cstr(b, msg);
+    tg_buf_puts(b, "}");
     meta(b, t);
 }
 
 size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, char *out, size_t cap)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     size_t n = b.err || b.len >= cap ? 0 : b.len;
     if (n)
         memcpy(out, b.p, n);
-    free(b.p);
+    tg_buf_free(&b);
     return n;
 }
 
-static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
+/* One element of a JSON array: a message's JSON text, comma-separated. */
+static void array_elem(tg_buf_t *b, bool *first, const tg_msg_t *m)
+{
+    if (!*first)
+        tg_buf_putc(b, ',');
+    *first = false;
+    tg_buf_put(b, (const char *)m->json, m->json_len);
+}
+
+static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
 {
     r->status = status;
     r->ctype = ctype;
     if (b->err) {
-        free(b->p);
+        tg_buf_free(b);
         r->status = 500;
         r->resp = NULL;
         r->rlen = 0;
@@ -135,18 +100,18 @@ static void respond(http_req_t *r, int status, const char *ctype, sbuf_t *b)
 
 static void api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     error_body(&b, t, code, msg);
     respond(r, status, "application/json", &b);
 }
 
 /* Start a success envelope; the caller appends data then calls api_ok_end. */
-static void api_ok_begin(sbuf_t *b)
+static void api_ok_begin(tg_buf_t *b)
 {
-    sb_put(b, "{\"success\":true,\"data\":", 23);
+    tg_buf_puts(b, "{\"success\":true,\"data\":");
 }
 
-static void api_ok_end(http_req_t *r, gw_thread_t *t, sbuf_t *b)
+static void api_ok_end(http_req_t *r, gw_thread_t *t, tg_buf_t *b)
 {
     meta(b, t);
     respond(r, 200, "application/json", b);
@@ -162,7 +127,11 @@ static const char *feed_state_name(tg_feed_t *f)
 static void health_ready(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    bool engine_ok = g->d.engine && tg_engine_running(g->d.engine);
+    /* a gateway node's "engine" is the bus consumer (SPEC §14): ready once it
+     * knows the ingest epoch, so clients never get a node-local one */
+    bool engine_ok = g->d.engine ? tg_engine_running(g->d.engine) : tg_bus_sub_synced(g->d.bus);
+    bool bus_ok = (!g->d.bus || tg_bus_sub_up(g->d.bus)) &&
+                  (!g->d.bus_pub || tg_bus_pub_up(g->d.bus_pub));
     bool any_delivering = false;
     int64_t now = tg_mono_ns();
     for (size_t i = 0; i < g->d.nfeeds; i++) {
@@ -172,25 +141,29 @@ static void health_ready(http_req_t *r, gw_thread_t *t)
         if (atomic_load(&g->d.feeds[i].finished))
             any_delivering = true;
     }
+    if (g->d.bus)
+        any_delivering = true; /* a bus outage is degraded, clients stay (SPEC §14) */
     /* PostgreSQL or Redis down: still serving, but degraded (SPEC §6) */
-    bool stores_ok = (!g->cfg->postgres.url[0] || tg_store_pg_up(g->d.pg)) &&
+    bool stores_ok = (!g->d.pg || tg_store_pg_up(g->d.pg)) &&
                      (!g->cfg->redis.url[0] || tg_redis_up(g->d.redis));
     /* some symbol without a closed feed (failover exhausted): degraded too */
     bool feeds_ok = !g->d.engine || tg_engine_degraded_symbols(g->d.engine) == 0;
-    const char *status = !engine_ok || !any_delivering ? "not_ready"
-                         : !stores_ok || !feeds_ok     ? "degraded"
+    const char *status = !engine_ok || !any_delivering   ? "not_ready"
+                         : !stores_ok || !feeds_ok || !bus_ok ? "degraded"
                                                        : "ready";
-    sbuf_t b = {0};
-    sb_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
+    tg_buf_t b = {0};
+    tg_buf_printf(&b, "{\"status\":\"%s\",\"components\":{\"engine\":\"%s\",\"feeds\":{", status,
               engine_ok ? "ok" : "down");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         if (i)
-            sb_put(&b, ",", 1);
-        sb_str(&b, g->d.feeds[i].conf->name);
-        sb_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
+            tg_buf_puts(&b, ",");
+        tg_json_put_cstr(&b, g->d.feeds[i].conf->name);
+        tg_buf_printf(&b, ":\"%s\"", feed_state_name(&g->d.feeds[i]));
     }
-    sb_printf(&b, "},\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-              !g->cfg->postgres.url[0] ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
+    tg_buf_printf(&b, "},\"role\":\"%s\",\"bus\":\"%s\"", g->cfg->node.role,
+              !g->d.bus && !g->d.bus_pub ? "disabled" : bus_ok ? "ok" : "down");
+    tg_buf_printf(&b, ",\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+              !g->d.pg ? "disabled" : tg_store_pg_up(g->d.pg) ? "ok" : "down",
               !g->cfg->redis.url[0] ? "disabled" : tg_redis_up(g->d.redis) ? "ok" : "down");
     respond(r, strcmp(status, "not_ready") == 0 ? 503 : 200, "application/json", &b);
 }
@@ -228,7 +201,7 @@ static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_cla
 static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
         if (!k || !k->last) {
@@ -236,14 +209,14 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     char list[4096];
     const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     if (arg) {
         char *save = NULL;
@@ -251,22 +224,15 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
             if (!k || !k->last)
                 continue;
-            if (!first)
-                sb_put(&b, ",", 1);
-            first = false;
-            sb_put(&b, (const char *)k->last->json, k->last->json_len);
+            array_elem(&b, &first, k->last);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-                if (k->channel == TG_CH_MARKET_DATA && k->last) {
-                    if (!first)
-                        sb_put(&b, ",", 1);
-                    first = false;
-                    sb_put(&b, (const char *)k->last->json, k->last->json_len);
-                }
+                if (k->channel == TG_CH_MARKET_DATA && k->last)
+                    array_elem(&b, &first, k->last);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
@@ -284,7 +250,7 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
                            const char *one)
 {
     gw_hub_t *h = &t->hub;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
         if (!k || !k->last) {
@@ -296,66 +262,303 @@ static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t 
             return;
         }
         api_ok_begin(&b);
-        sb_put(&b, (const char *)k->last->json, k->last->json_len);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
         api_ok_end(r, t, &b);
         return;
     }
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k)) {
-                if (!first)
-                    sb_put(&b, ",", 1);
-                first = false;
-                sb_put(&b, (const char *)k->last->json, k->last->json_len);
-            }
-    sb_put(&b, "]", 1);
+            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k))
+                array_elem(&b, &first, k->last);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
-static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c)
+/*
+ * One query argument. lws_get_urlarg_by_name() leaves the last fragment it
+ * looked at in its buffer when the name is absent, so the value is copied out
+ * only when found (issue 13 item 1: "?state=firing" alone read as a
+ * portfolio_id). 1 found, 0 absent, -1 longer than cap - 1.
+ */
+static int urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
 {
-    char pid[128] = "", state[16] = "";
-    const char *v;
-    if ((v = lws_get_urlarg_by_name(wsi, "portfolio_id=", pid, sizeof pid)))
-        memmove(pid, v, strlen(v) + 1);
-    if ((v = lws_get_urlarg_by_name(wsi, "state=", state, sizeof state)))
-        memmove(state, v, strlen(v) + 1);
-    int want = 0;
+    char tmp[1024];
+    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof tmp);
+    out[0] = 0;
+    if (!v)
+        return 0;
+    size_t l = strlen(v);
+    if (l >= cap)
+        return -1;
+    memcpy(out, v, l + 1);
+    return 1;
+}
+
+/* since=: RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset allowed) or ns. */
+static int parse_since(const char *s, int64_t *ns)
+{
+    return tg_time_parse(s, strlen(s), ns);
+}
+
+/* The query of GET /api/v1/alerts[/active]; false after answering 400. */
+static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_alert_filter_t *f)
+{
+    char state[16], since[64], limit[16];
+    memset(f, 0, sizeof *f);
+    f->limit = 1000;
+    if (urlarg(wsi, "portfolio_id=", f->portfolio_id, sizeof f->portfolio_id) < 0 ||
+        urlarg(wsi, "rule=", f->rule, sizeof f->rule) < 0 ||
+        urlarg(wsi, "state=", state, sizeof state) < 0 ||
+        urlarg(wsi, "since=", since, sizeof since) < 0 ||
+        urlarg(wsi, "limit=", limit, sizeof limit) < 0) {
+        api_error(r, t, 400, "bad_request", "query argument too long");
+        return false;
+    }
     if (state[0]) {
         if (!strcmp(state, "firing"))
-            want = 1;
+            f->state = TG_ALERT_FIRING;
         else if (!strcmp(state, "resolved"))
-            want = 2;
+            f->state = TG_ALERT_RESOLVED;
         else {
             api_error(r, t, 400, "bad_request", "state must be firing or resolved");
+            return false;
+        }
+    }
+    tg_alert_rule_t rule;
+    if (f->rule[0] && tg_alert_rule_parse(f->rule, &rule) != 0) {
+        api_error(r, t, 400, "bad_request", "unknown rule");
+        return false;
+    }
+    if (since[0] && parse_since(since, &f->since) != 0) {
+        api_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
+        return false;
+    }
+    if (limit[0]) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || v < 1 || v > 1000) {
+            api_error(r, t, 400, "bad_request", "limit must be 1..1000");
+            return false;
+        }
+        f->limit = (uint32_t)v;
+    }
+    return true;
+}
+
+/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
+static void api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                       bool active)
+{
+    gw_alert_filter_t f;
+    if (!alert_filter(wsi, r, t, &f))
+        return;
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    uint32_t n = active ? t->n_active : t->alog_len, out = 0;
+    tg_buf_t b = {0};
+    api_ok_begin(&b);
+    tg_buf_puts(&b, "[");
+    for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
+        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
+        if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
+            continue;
+        if (out++)
+            tg_buf_puts(&b, ",");
+        tg_buf_put(&b, (const char *)m->json, m->json_len);
+    }
+    tg_buf_puts(&b, "]");
+    api_ok_end(r, t, &b);
+}
+
+/* A from/to query value: ns or RFC 3339 ("+hh:mm" offsets may arrive URL-decoded
+ * to " hh:mm"). Absent: *out untouched, true. */
+static bool time_arg(struct lws *wsi, const char *name, int64_t *out)
+{
+    char buf[96];
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
+    if (!v)
+        return true;
+    char t[80];
+    size_t n = strlen(v);
+    if (n >= sizeof t)
+        return false;
+    memcpy(t, v, n + 1);
+    if (n > 6 && t[n - 6] == ' ')
+        t[n - 6] = '+';
+    return tg_time_parse(t, n, out) == 0;
+}
+
+/* GET /api/v1/bars/{symbol}?interval=&from=&to=&limit= (SPEC §12): final bars,
+ * oldest first; from PostgreSQL when configured, else the engine's kept bars. */
+static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *sym)
+{
+    char buf[32];
+    const char *v;
+    tg_bar_iv_t iv = TG_BAR_1M;
+    int64_t from = 0, to = 0;
+    long limit = 500;
+    if (!tg_symbol_valid(sym, strlen(sym)) || strchr(sym, '*')) {
+        api_error(r, t, 400, "bad_request", "invalid symbol");
+        return;
+    }
+    if ((v = lws_get_urlarg_by_name(wsi, "interval=", buf, sizeof buf)) &&
+        tg_bar_iv_parse(v, strlen(v), &iv) != 0) {
+        api_error(r, t, 400, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
+        return;
+    }
+    if (!time_arg(wsi, "from=", &from) || !time_arg(wsi, "to=", &to)) {
+        api_error(r, t, 400, "bad_request", "from/to must be ns since the epoch or RFC 3339");
+        return;
+    }
+    if ((v = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof buf))) {
+        char *end = NULL;
+        limit = strtol(v, &end, 10);
+        if (!*v || *end || limit < 1 || limit > 5000) {
+            api_error(r, t, 400, "bad_request", "limit must be 1..5000");
             return;
         }
     }
-    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    sbuf_t b = {0};
-    api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    if (to > 0 && from > to) {
+        api_error(r, t, 400, "bad_request", "from is after to");
+        return;
+    }
+    tg_bar_t *bars = malloc((size_t)limit * sizeof *bars);
+    if (!bars) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    size_t n = 0;
+    if (t->g->cfg->postgres.url[0]) {
+        char err[160];
+        int rc = tg_store_pg_bars(t->g->cfg->postgres.url, sym, tg_bar_iv_name(iv), from, to,
+                                  bars, (size_t)limit, err, sizeof err);
+        if (rc < 0) {
+            free(bars);
+            api_error(r, t, 503, "internal", "PostgreSQL unavailable");
+            return;
+        }
+        n = (size_t)rc;
+    } else {
+        tg_bars_t *b = t->g->d.engine ? tg_engine_bars(t->g->d.engine) : NULL;
+        int32_t id = b ? tg_bars_find(b, sym, strlen(sym)) : -1;
+        if (id >= 0)
+            n = tg_bars_query(b, (uint32_t)id, iv, from, to, bars, (size_t)limit);
+    }
+    tg_buf_t sb = {0};
+    api_ok_begin(&sb);
+    tg_buf_putc(&sb, '[');
+    char j[1024];
     bool first = true;
-    for (uint32_t i = t->alog_len; i-- > 0;) { /* newest first */
-        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
-        if (want && (int)m->aux != want)
-            continue;
-        if (pid[0] && strcmp(pid, m->key_name) != 0)
-            continue;
-        bool may = c->admin || tg_msg_acl_has(m, c->sub);
-        for (size_t j = 0; !may && j < c->n_portfolios; j++)
-            may = strcmp(c->portfolios[j], m->key_name) == 0;
-        if (!may)
+    for (size_t i = 0; i < n; i++) {
+        tg_enc_t e;
+        tg_enc_init(&e, j, sizeof j, NULL, 0);
+        tg_bar_encode(&e, sym, iv, &bars[i], true, false);
+        if (e.err)
             continue;
         if (!first)
-            sb_put(&b, ",", 1);
+            tg_buf_putc(&sb, ',');
         first = false;
-        sb_put(&b, (const char *)m->json, m->json_len);
+        tg_buf_put(&sb, e.json, e.jlen);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_putc(&sb, ']');
+    free(bars);
+    api_ok_end(r, t, &sb);
+}
+
+/* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
+static void api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
+{
+    char id[TG_ALERT_ID_LEN + 1];
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : 0;
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+        api_error(r, t, 404, "not_found", "no such route");
+        return;
+    }
+    memcpy(id, p, n);
+    id[n] = 0;
+    const tg_msg_t *m = gw_alerts_find(t, id);
+    gw_alert_filter_t any;
+    memset(&any, 0, sizeof any);
+    if (!m) {
+        api_error(r, t, 404, "not_found", "no such alert");
+        return;
+    }
+    if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
+        api_error(r, t, 403, "forbidden", "alert is not yours");
+        return;
+    }
+    bool system = m->channel == TG_CH_SYSTEM;
+    if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
+        api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    tg_buf_t b = {0};
+    api_ok_begin(&b);
+    tg_buf_puts(&b, "{\"alert_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"acknowledged\":true,\"by\":");
+    tg_json_put_cstr(&b, c->sub);
+    tg_buf_puts(&b, "}");
+    api_ok_end(r, t, &b);
+}
+
+/*
+ * POST /api/v1/tokens/revoke (admin), {"token":"<jwt>"} or {"sub":"u-1"}:
+ * applied here at once (this node's sessions close on the next timer), and
+ * with Redis stored and announced to every node (SPEC §13).
+ */
+static void api_revoke(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    tg_json_t j = {0};
+    char sub[TG_PORTFOLIO_ID_MAX + 1] = "", hash[65] = "";
+    int64_t now = time(NULL), ttl = 0;
+    if (!r->body || tg_json_parse(&j, r->body, r->blen, 64, 4) != 0 ||
+        tg_json_type(&j, 0) != TG_JSON_OBJECT) {
+        tg_json_free(&j);
+        api_error(r, t, 400, "bad_request", "body must be {\"token\":…} or {\"sub\":…}");
+        return;
+    }
+    tg_json_ref_t tok = tg_json_get(&j, 0, "token"), sb = tg_json_get(&j, 0, "sub");
+    const char *bad = NULL;
+    if ((tok >= 0) == (sb >= 0) || tg_json_size(&j, 0) != 1)
+        bad = "give exactly one of token and sub";
+    else if (sb >= 0 && (tg_json_str(&j, sb, sub, sizeof sub, NULL) != 0 || !sub[0]))
+        bad = "sub must be a non-empty string of at most 128 bytes";
+    else if (tok >= 0) {
+        size_t n;
+        const char *p = tg_json_type(&j, tok) == TG_JSON_STRING ? tg_json_raw(&j, tok, &n) : NULL;
+        tg_jwt_claims_t c;
+        int rc = p ? tg_jwt_verify(g->d.jwt, p, n, now, &c) : -EINVAL;
+        if (rc == 0) {
+            ttl = tg_jwt_deadline(g->d.jwt, &c) - now; /* the key lives as long as the token */
+            tg_jwt_claims_free(&c);
+        }
+        if (rc == 0 || rc == TG_JWT_EEXPIRED)
+            tg_jwt_sha256_hex(p, n, hash);
+        else
+            bad = "token is not one of ours (malformed or bad signature)";
+    }
+    tg_json_free(&j);
+    if (bad) {
+        api_error(r, t, 400, "bad_request", bad);
+        return;
+    }
+    bool is_sub = sub[0] != 0;
+    const char *key = is_sub ? sub : hash;
+    gw_revoke_add(&g->revocations, is_sub, key, now);
+    bool shared = g->d.redis && tg_redis_revoke(g->d.redis, is_sub, key, now, ttl) == 0;
+    TG_INFO("token_revoked", "kind", TG_S(is_sub ? "sub" : "token"), "sub",
+            TG_S(is_sub ? sub : ""), "shared", TG_B(shared));
+    tg_buf_t b = {0};
+    api_ok_begin(&b);
+    tg_buf_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
+              is_sub ? "sub" : "token_sha256");
+    tg_json_put_cstr(&b, key);
+    tg_buf_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
     api_ok_end(r, t, &b);
 }
 
@@ -381,85 +584,100 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
     }
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
     bool existed = k && k->last;
-    if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
+    if (t->g->d.portfolio_write) {
+        /* PostgreSQL is the system of record: answer after the commit; its
+         * NOTIFY brings the portfolio into every node's engine */
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, spec, r->body, r->blen,
+                                         err, sizeof err);
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
     api_ok_end(r, t, &b);
 }
 
 static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
     gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
-    if (!k || !k->last) {
+    if (t->g->d.portfolio_write) {
+        char err[256] = "";
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, NULL, NULL, 0, err,
+                                         sizeof err);
+        if (rc == -ENOENT) {
+            api_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (rc != 0) {
+            api_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (!k || !k->last) {
         api_error(r, t, 404, "not_found", "no such portfolio");
         return;
-    }
-    if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
+    } else if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
         api_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     api_ok_begin(&b);
-    sb_put(&b, "{\"portfolio_id\":", 16);
-    sb_str(&b, id);
-    sb_put(&b, ",\"deleted\":true}", 16);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"deleted\":true}");
     api_ok_end(r, t, &b);
 }
 
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     int64_t now = tg_mono_ns();
     api_ok_begin(&b);
-    sb_put(&b, "[", 1);
+    tg_buf_puts(&b, "[");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         tg_feed_t *f = &g->d.feeds[i];
         int64_t last = atomic_load(&f->last_tick_ns);
         if (i)
-            sb_put(&b, ",", 1);
-        sb_put(&b, "{\"name\":", 8);
-        sb_str(&b, f->conf->name);
+            tg_buf_puts(&b, ",");
+        tg_buf_puts(&b, "{\"name\":");
+        tg_json_put_cstr(&b, f->conf->name);
         uint64_t rejected = 0;
         for (int k = 1; k < TG_REJECT__COUNT; k++)
             if (f->m_rejected[k])
                 rejected += atomic_load(&f->m_rejected[k]->v);
-        sb_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
+        tg_buf_printf(&b, ",\"type\":\"%s\",\"priority\":%d,\"state\":\"%s\",\"ticks_received\":%llu,"
                       "\"ticks_rejected\":%llu,\"last_tick_age_ms\":%lld}",
                   f->ops ? f->ops->type : "?", f->conf->priority, feed_state_name(f),
                   (unsigned long long)atomic_load(&f->m_received->v),
                   (unsigned long long)rejected,
                   last ? (long long)((now - last) / 1000000) : -1LL);
     }
-    sb_put(&b, "]", 1);
+    tg_buf_puts(&b, "]");
     api_ok_end(r, t, &b);
 }
 
 static const char *mime_for(const char *path)
 {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".json", "application/json"},         {".png", "image/png"},
+        {".ico", "image/x-icon"},
+    };
     const char *dot = strrchr(path, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (!strcmp(dot, ".html"))
-        return "text/html; charset=utf-8";
-    if (!strcmp(dot, ".js"))
-        return "text/javascript; charset=utf-8";
-    if (!strcmp(dot, ".css"))
-        return "text/css; charset=utf-8";
-    if (!strcmp(dot, ".svg"))
-        return "image/svg+xml";
-    if (!strcmp(dot, ".json"))
-        return "application/json";
-    if (!strcmp(dot, ".png"))
-        return "image/png";
-    if (!strcmp(dot, ".ico"))
-        return "image/x-icon";
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
     return "application/octet-stream";
 }
 
@@ -475,7 +693,7 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
     if (web_root && web_root[0]) {
         char full[1024];
         snprintf(full, sizeof full, "%s%s", web_root, path);
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         if (tg_file_read(full, 16u << 20, &b.p, &b.len) == 0) {
             b.cap = b.len + 1;
             respond(r, 200, mime_for(path), &b);
@@ -512,8 +730,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         return;
     }
     if (!strcmp(p, "/health")) {
-        sbuf_t b = {0};
-        sb_put(&b, "{\"status\":\"ok\"}", 15);
+        tg_buf_t b = {0};
+        tg_buf_puts(&b, "{\"status\":\"ok\"}");
         respond(r, 200, "application/json", &b);
         return;
     }
@@ -550,11 +768,11 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_error(r, t, 404, "not_found", "no demo token here");
             return;
         }
-        sbuf_t b = {0};
+        tg_buf_t b = {0};
         api_ok_begin(&b);
-        sb_put(&b, "{\"token\":", 9);
-        sb_str(&b, g->d.demo_token);
-        sb_put(&b, "}", 1);
+        tg_buf_puts(&b, "{\"token\":");
+        tg_json_put_cstr(&b, g->d.demo_token);
+        tg_buf_puts(&b, "}");
         api_ok_end(r, t, &b);
         return;
     }
@@ -584,6 +802,8 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
                 api_error(r, t, 403, "forbidden", "admin only");
             else if (strlen(p + 19) > TG_PORTFOLIO_ID_MAX)
                 api_error(r, t, 400, "bad_request", "portfolio id too long");
+            else if (!t->g->d.engine) /* node.role gateway: portfolios live on the ingest node */
+                api_error(r, t, 503, "unavailable", "gateway node: send this to the ingest node");
             else if (r->method[0] == 'P')
                 api_put_portfolio(r, t, p + 19);
             else
@@ -596,8 +816,21 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
             api_portfolios(r, t, &c, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
             api_portfolios(r, t, &c, p + 19);
+        else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/bars/", 13) && p[13] &&
+                 !strchr(p + 13, '/'))
+            api_bars(wsi, r, t, p + 13);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
-            api_alerts(wsi, r, t, &c);
+            api_alerts(wsi, r, t, &c, false);
+        else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))
+            api_alerts(wsi, r, t, &c, true);
+        else if (!strcmp(r->method, "POST") && !strncmp(p, "/api/v1/alerts/", 15))
+            api_ack(r, t, &c, p + 15);
+        else if (!strcmp(r->method, "POST") && !strcmp(p, "/api/v1/tokens/revoke")) {
+            if (!c.admin)
+                api_error(r, t, 403, "forbidden", "admin only");
+            else
+                api_revoke(r, t);
+        }
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
                 api_error(r, t, 403, "forbidden", "admin only");
@@ -733,7 +966,7 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
     }
     case LWS_CALLBACK_HTTP_BODY: {
         http_req_t *r = pr ? *pr : NULL;
-        if (!r || r->too_large)
+        if (!r || r->too_large || !len) /* an empty body may come as (NULL, 0) */
             return 0;
         if (r->blen + len > MAX_BODY) {
             r->too_large = true;

@@ -37,6 +37,7 @@ int gw_hub_init(gw_hub_t *h, uint32_t history_size, uint64_t max_bytes)
 
 static void key_free(gw_key_t *k)
 {
+    /* (hist_bytes is not adjusted: keys are freed only with the whole hub) */
     tg_msg_unref(k->last);
     for (uint32_t i = 0; i < k->hcount; i++)
         tg_msg_unref(k->hist[(k->hhead + i) % k->hcap]);
@@ -176,16 +177,34 @@ static int fifo_push(gw_hub_t *h, gw_key_t *k, uint64_t seq)
     return 0;
 }
 
+/* Grow k's ring towards history_size, doubling from 8: a key that only ever
+ * sees a few messages (one of 100k symbols a hostile publisher invented)
+ * costs a few pointers, not history_size of them. The capacity is counted in
+ * hist_bytes, so history_max_bytes bounds the rings too. */
+static int hist_grow(gw_hub_t *h, gw_key_t *k)
+{
+    uint32_t nc = k->hcap ? k->hcap * 2 : 8;
+    if (nc > h->history_size)
+        nc = h->history_size;
+    tg_msg_t **nh = malloc((size_t)nc * sizeof *nh);
+    if (!nh)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < k->hcount; i++)
+        nh[i] = k->hist[(k->hhead + i) % k->hcap];
+    h->hist_bytes += (uint64_t)(nc - k->hcap) * sizeof *nh;
+    free(k->hist);
+    k->hist = nh;
+    k->hhead = 0;
+    k->hcap = nc;
+    return 0;
+}
+
 static void history_add(gw_hub_t *h, gw_key_t *k, tg_msg_t *m)
 {
     if (!h->history_size)
         return;
-    if (!k->hist) {
-        k->hcap = h->history_size;
-        k->hist = calloc(k->hcap, sizeof *k->hist);
-        if (!k->hist)
-            return;
-    }
+    if (k->hcount == k->hcap && k->hcap < h->history_size && hist_grow(h, k) != 0)
+        return;
     if (k->hcount && k->hist[(k->hhead + k->hcount - 1) % k->hcap]->seq + 1 != m->seq) {
         /* a gap (should not happen): history must stay contiguous for recovery */
         while (k->hcount)
@@ -286,4 +305,18 @@ void gw_hub_del_wild(gw_hub_t *h, gw_client_t *s)
             h->wild[i] = h->wild[--h->nwild];
             return;
         }
+}
+
+void gw_hub_forget(gw_hub_t *h, bool states)
+{
+    for (uint32_t b = 0; b < h->nbuckets; b++)
+        for (gw_key_t *k = h->buckets[b]; k; k = k->next) {
+            while (k->hcount)
+                hist_pop(h, k);
+            if (states) {
+                tg_msg_unref(k->last);
+                k->last = NULL;
+            }
+        }
+    h->fhead = h->ftail = 0; /* every FIFO entry pointed at forgotten history */
 }

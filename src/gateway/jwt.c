@@ -639,39 +639,18 @@ int tg_jwt_sha256_hex(const char *token, size_t len, char out[65])
 
 /* ---- minting -------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
-
-static int sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (n > b->cap - b->len)
-        return -ENOSPC;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static int sb_str(sbuf_t *b, const char *s)
-{
-    if (sb_put(b, "\"", 1))
-        return -ENOSPC;
-    int n = tg_json_escape(s, strlen(s), b->p + b->len, b->cap - b->len);
-    if (n < 0)
-        return -ENOSPC;
-    b->len += (size_t)n;
-    return sb_put(b, "\"", 1);
-}
-
-static int sb_list(sbuf_t *b, const char *key, const char *const *list, size_t n)
+/* ,"key":["a","b"] (nothing for an empty list); key is one of ours. */
+static void json_list(tg_buf_t *b, const char *key, const char *const *list, size_t n)
 {
     if (n == 0)
-        return 0;
-    int rc = sb_put(b, ",\"", 2) || sb_put(b, key, strlen(key)) || sb_put(b, "\":[", 3);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = (i && sb_put(b, ",", 1)) || sb_str(b, list[i]);
-    return rc || sb_put(b, "]", 1) ? -ENOSPC : 0;
+        return;
+    tg_buf_printf(b, ",\"%s\":[", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tg_buf_putc(b, ',');
+        tg_json_put_cstr(b, list[i]);
+    }
+    tg_buf_putc(b, ']');
 }
 
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF). The JSON
@@ -735,19 +714,16 @@ int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,
 
     /* The JSON payload is shorter than its base64 in the output, so cap
      * bounds it too. */
+    tg_buf_t pl = {0};
+    tg_buf_puts(&pl, "{\"sub\":");
+    tg_json_put_cstr(&pl, sub);
+    json_list(&pl, "roles", roles, n_roles);
+    json_list(&pl, "portfolios", portfolios, n_portfolios);
+    tg_buf_printf(&pl, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)exp);
     int rc = -ENOMEM;
-    sbuf_t pl = {.p = malloc(cap ? cap : 1), .cap = cap};
-    if (!pl.p)
-        return -ENOMEM;
-    char num[64];
-    int nl;
-    rc = -ENOSPC;
-    if (sb_put(&pl, "{\"sub\":", 7) || sb_str(&pl, sub) || sb_list(&pl, "roles", roles, n_roles) ||
-        sb_list(&pl, "portfolios", portfolios, n_portfolios))
+    if (pl.err)
         goto fail_free_payload;
-    nl = snprintf(num, sizeof num, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)exp);
-    if (sb_put(&pl, num, (size_t)nl))
-        goto fail_free_payload;
+    rc = -ENOSPC; /* the payload's base64 is longer than the payload: cap bounds both */
 
     size_t h64 = b64url_encoded_len(sizeof header - 1), p64 = b64url_encoded_len(pl.len);
     size_t total = h64 + 1 + p64 + 1 + b64url_encoded_len(HS256_LEN);
@@ -770,10 +746,10 @@ int tg_jwt_mint_hs256(const void *secret, size_t secret_len, const char *sub,
     o += b64url_encode(mac, HS256_LEN, out + o);
     out[o] = '\0';
     OPENSSL_cleanse(mac, sizeof mac);
-    free(pl.p);
+    tg_buf_free(&pl);
     return (int)o;
 
 fail_free_payload:
-    free(pl.p);
+    tg_buf_free(&pl);
     return rc;
 }

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tickgate/bars.h"
 #include "tickgate/json.h"
 
 static const char *const channel_names[TG_CH_COUNT] = {"market_data", "portfolio_updates",
-                                                       "notifications", "system"};
+                                                       "notifications", "system", "bars"};
 
 const char *tg_channel_name(tg_channel_t c)
 {
@@ -127,6 +128,31 @@ static int read_since(const tg_json_t *j, tg_json_ref_t obj, tg_cmsg_t *m, tg_pr
     return 0;
 }
 
+/* bars (SPEC §12): "interval" (default 1m) and, on subscribe, "history" 0..1000. */
+static int read_bar_fields(const tg_json_t *j, tg_cmsg_t *m, tg_proto_err_t *err)
+{
+    tg_bar_iv_t iv = TG_BAR_1M;
+    tg_json_ref_t r = tg_json_get(j, 0, "interval");
+    if (r >= 0) {
+        char name[8];
+        size_t n = 0;
+        if (tg_json_type(j, r) != TG_JSON_STRING ||
+            tg_json_str(j, r, name, sizeof name, &n) != 0 || tg_bar_iv_parse(name, n, &iv) != 0)
+            return fail(err, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
+    }
+    m->interval = (uint8_t)iv;
+    r = tg_json_get(j, 0, "history");
+    if (r >= 0) {
+        int64_t h;
+        if (m->type != TG_CMSG_SUBSCRIBE || tg_json_type(j, r) != TG_JSON_NUMBER ||
+            tg_json_i64(j, r, &h) != 0 || h < 0 || h > TG_PROTO_MAX_BAR_HISTORY)
+            return fail(err, "bad_request", "history must be an integer 0..%d on subscribe",
+                        TG_PROTO_MAX_BAR_HISTORY);
+        m->history = (uint32_t)h;
+    }
+    return 0;
+}
+
 static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t *err)
 {
     tg_json_t j = {0};
@@ -193,8 +219,10 @@ static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t 
             goto out;
         }
         m->channel = (tg_channel_t)c;
-        if (c == TG_CH_MARKET_DATA || c == TG_CH_PORTFOLIO) {
-            const char *field = c == TG_CH_MARKET_DATA ? "symbols" : "portfolio_ids";
+        if (c == TG_CH_BARS && (rc = read_bar_fields(&j, m, err)) != 0)
+            goto out;
+        if (c == TG_CH_MARKET_DATA || c == TG_CH_PORTFOLIO || c == TG_CH_BARS) {
+            const char *field = c == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols";
             tg_json_ref_t arr = tg_json_get(&j, 0, field);
             if (arr < 0) {
                 rc = fail(err, "bad_request", "%s on %s needs %s", type, chname, field);
@@ -261,29 +289,19 @@ int tg_proto_parse(const void *data, size_t len, bool binary, tg_cmsg_t *m, tg_p
 
 static uint64_t be(const unsigned char *p, int k);
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} out_t;
+/* The JSON text goes into the one growable buffer through the one JSON string writer. */
+typedef tg_buf_t out_t;
 
 static int out_put(out_t *o, const char *s, size_t n)
 {
-    if (n > o->cap - o->len)
-        return -ENOSPC;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return 0;
+    tg_buf_put(o, s, n);
+    return o->err ? -ENOMEM : 0;
 }
 
 static int out_str(out_t *o, const char *s, size_t n)
 {
-    if (out_put(o, "\"", 1))
-        return -ENOSPC;
-    int w = tg_json_escape(s, n, o->buf + o->len, o->cap - o->len);
-    if (w < 0)
-        return -ENOSPC;
-    o->len += (size_t)w;
-    return out_put(o, "\"", 1);
+    tg_json_put_str(o, s, n);
+    return o->err ? -ENOMEM : 0;
 }
 
 static int emit(out_t *o, const msgpack_object *ob, int depth)
@@ -430,18 +448,20 @@ int tg_msgpack_to_json(const void *data, size_t len, char **out, size_t *outlen)
     if (msgpack_unpack_next(&up, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto done;
     /* JSON is at most ~6x the MessagePack size (escapes of control bytes, digits) */
-    out_t o = {.cap = len * 6 + 64};
-    o.buf = malloc(o.cap);
-    if (!o.buf) {
+    const size_t bound = len * 6 + 64;
+    out_t o = {0};
+    if (!tg_buf_reserve(&o, bound)) {
         rc = -ENOMEM;
         goto done;
     }
     rc = emit(&o, &up.data, 0);
+    if (!rc && o.len > bound)
+        rc = -ENOSPC;
     if (rc) {
-        free(o.buf);
+        tg_buf_free(&o);
         goto done;
     }
-    *out = o.buf;
+    *out = o.p;
     *outlen = o.len;
 done:
     msgpack_unpacked_destroy(&up);

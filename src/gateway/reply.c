@@ -65,7 +65,7 @@ void gw_send_established(gw_client_t *s)
     tg_enc_kv_str(&r.e, "client_id", s->client_id);
     tg_enc_kv_str(&r.e, "user_id", s->claims.sub);
     tg_enc_kv_i64(&r.e, "protocol", 1);
-    tg_enc_kv_str(&r.e, "epoch", s->t->g->epoch);
+    tg_enc_kv_str(&r.e, "epoch", s->t->epoch);
     tg_enc_kv_i64(&r.e, "server_time", tg_now_ns());
     gw_reply_send(s, &r);
 }

@@ -15,8 +15,10 @@
 #include <time.h>
 
 #include "gw.h"
+#include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
+#include "tickgate/redis.h"
 
 _Static_assert(LWS_PRE <= TG_MSG_PRE, "TG_MSG_PRE must cover LWS_PRE");
 
@@ -73,6 +75,10 @@ static void on_timer(lws_sorted_usec_list_t *sul)
     gw_thread_t *t = lws_container_of(sul, gw_thread_t, sul_timer);
     int64_t now = tg_mono_ns();
     int64_t now_s = time(NULL);
+    /* new revocations: close what they cover at once (SPEC §13: within 2 s) */
+    uint64_t gen = atomic_load(&t->g->revocations.gen);
+    bool sweep = gen != t->revoke_gen;
+    t->revoke_gen = gen;
     for (gw_client_t *s = t->clients; s; s = s->next) {
         gw_close_check_linger(s, now);
         if (s->state != GW_CLOSING &&
@@ -81,6 +87,13 @@ static void on_timer(lws_sorted_usec_list_t *sul)
             s->rxlen = 0;
             gw_send_error(s, "message_too_large", "message too large", NULL);
             gw_client_close(s, 1009, "message too large");
+            continue;
+        }
+        if (sweep && (s->state == GW_ACTIVE || s->state == GW_AWAIT_REVOCATION) &&
+            gw_revoke_match(&t->g->revocations, s->token_hash, &s->claims)) {
+            gw_count_auth_failure(t, "revoked");
+            gw_send_error(s, "token_revoked", "token revoked", NULL);
+            gw_client_close(s, 4001, "token revoked");
             continue;
         }
         if (gw_auth_check_revocation(s, now))
@@ -353,8 +366,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
     int port;
     int rc = gw_table_create(&g->ipcap);
     if (rc || (rc = gw_table_create(&g->http_rate)) != 0 ||
-        (rc = gw_table_create(&g->notif_seq)) != 0)
+        (rc = gw_table_create(&g->notif_seq)) != 0 ||
+        (rc = gw_revoke_init(&g->revocations)) != 0)
         goto fail;
+    g->revocations_init = true;
     rc = tg_parse_hostport(cfg->server.listen, host, sizeof host, &port);
     if (rc)
         goto fail;
@@ -398,7 +413,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                          (uint64_t)cfg->limits.history_max_bytes);
         if (rc)
             goto fail;
-        rc = tg_engine_add_output(deps->engine, &t->in, engine_wake, t);
+        memcpy(t->epoch, g->epoch, sizeof t->epoch);
+        rc = deps->engine ? tg_engine_add_output(deps->engine, &t->in, engine_wake, t)
+                          : tg_bus_sub_add_output(deps->bus, &t->in, engine_wake, t);
         if (rc || (rc = tg_metrics_watch_ring(g->metrics, t->in)) != 0)
             goto fail;
         struct lws_context_creation_info info;
@@ -455,6 +472,11 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             }
         }
     }
+    /* last, once nothing can fail: every node's revocations from the Redis
+     * stream. main.c stops Redis before destroying the gateway, so the
+     * callback never outlives it. */
+    if (deps->redis)
+        tg_redis_on_revocation(deps->redis, gw_revoke_from_redis, g);
     *out = g;
     return 0;
 fail:
@@ -563,8 +585,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
             tg_metrics_unwatch_ring(g->metrics, t->in);
             tg_ring_destroy(t->in);
         }
-        for (uint32_t j = 0; j < t->alog_len; j++)
-            tg_msg_unref(t->alog[(t->alog_head + j) % (sizeof t->alog / sizeof t->alog[0])]);
+        gw_alerts_free(t);
         free(t->writers);
         free(t->gated);
         free(t->hz);
@@ -582,6 +603,8 @@ void tg_gateway_destroy(tg_gateway_t *g)
     gw_table_destroy(g->ipcap);
     gw_table_destroy(g->http_rate);
     gw_table_destroy(g->notif_seq);
+    if (g->revocations_init)
+        gw_revoke_free(&g->revocations);
     free(g);
 }
 

@@ -11,6 +11,7 @@
  *
  */
 #include "wire/journal_format.h"
+#include "tickgate/buf.h"
 
 /* ---- writer --------------------------------------------------------------- */
 
@@ -353,14 +354,8 @@ static int free_slot(tg_journal_t *j)
 
 static int files_push(tg_journal_t *j, uint64_t id)
 {
-    if (j->nfiles == j->capfiles) {
-        size_t nc = j->capfiles ? j->capfiles * 2 : 16;
-        seg_file_t *nv = realloc(j->files, nc * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        j->files = nv;
-        j->capfiles = nc;
-    }
+    if (tg_vec_reserve(&j->files, sizeof *j->files, &j->capfiles, j->nfiles + 1, 16))
+        return -ENOMEM;
     j->files[j->nfiles++] = (seg_file_t){id, 0};
     return 0;
 }

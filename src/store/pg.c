@@ -66,10 +66,7 @@ void tg__pg_conn_lost(tg_store_pg_t *pg, const char *why)
     }
     atomic_store(&pg->up, 0);
     tg_gauge_set(pg->m_up, 0);
-    pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (pg->backoff_ms > BACKOFF_MAX_MS)
-        pg->backoff_ms = BACKOFF_MAX_MS;
-    pg->next_connect_ns = tg_mono_ns() + (int64_t)pg->backoff_ms * 1000000LL;
+    pg->next_connect_ns = tg_mono_ns() + tg_backoff_next(&pg->backoff);
 }
 
 static const char staging_sql[] =
@@ -82,7 +79,11 @@ static const char staging_sql[] =
     "alert_type text, severity text, title text, message text, metadata jsonb, "
     "created_at timestamptz) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_r (id text, resolved_at timestamptz) "
-    "ON COMMIT DELETE ROWS;";
+    "ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_b (symbol text, iv text, start timestamptz, "
+    "open numeric, high numeric, low numeric, close numeric, volume numeric, trades bigint, "
+    "vwap numeric) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;";
 
 static void try_connect(tg_store_pg_t *pg)
 {
@@ -95,7 +96,8 @@ static void try_connect(tg_store_pg_t *pg)
     pg->conn = c;
     char err[512];
     PGresult *r = PQexec(c, "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
-                            "to_regclass('quote_snapshots') IS NOT NULL");
+                            "to_regclass('quote_snapshots') IS NOT NULL AND "
+                            "to_regclass('bars') IS NOT NULL");
     bool schema = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                   PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
@@ -111,7 +113,7 @@ static void try_connect(tg_store_pg_t *pg)
     }
     if (!pg->alerts_restored)
         tg__pg_restore_alerts(pg);
-    pg->backoff_ms = 0;
+    tg_backoff_reset(&pg->backoff);
     pg->down_logged = false;
     atomic_store(&pg->up, 1);
     tg_gauge_set(pg->m_up, 1);
@@ -215,7 +217,9 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
     if (!pg)
         return -ENOMEM;
     pg->cfg = cfg;
+    tg_backoff_init(&pg->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     pg->portfolios = *portfolios;
+    pthread_mutex_init(&pg->api_lock, NULL);
     int rc = tg_ring_create(&pg->ring, "snapshots", sizeof(tg_snap_row_t), RING_CAP,
                             TG_RING_BLOCK);
     if (rc)
@@ -226,7 +230,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
         pg->m_rows[t] = tg_metrics_counter(metrics, "tickgate_snapshot_rows_total", label,
                                            "Rows written to PostgreSQL, by table");
     }
-    pg->m_rows[T_R] = pg->m_rows[T_A];
+    pg->m_rows[T_R] = pg->m_rows[T_K] = pg->m_rows[T_A];
     pg->m_dropped = tg_metrics_counter(metrics, "tickgate_snapshot_dropped_total", NULL,
                                        "Snapshot rows dropped past postgres.max_buffer_rows");
     pg->m_backlog = tg_metrics_gauge(metrics, "tickgate_snapshot_backlog", NULL,
@@ -260,6 +264,7 @@ int tg_store_pg_start(tg_store_pg_t **out, const tg_config_t *cfg,
 fail_ring:
     tg_ring_destroy(pg->ring);
 fail:
+    pthread_mutex_destroy(&pg->api_lock);
     free(pg);
     return rc;
 }
@@ -300,6 +305,9 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
             tg_msg_unref(r.p.holdings);
     if (pg->conn)
         PQfinish(pg->conn);
+    if (pg->api_conn)
+        PQfinish(pg->api_conn);
+    pthread_mutex_destroy(&pg->api_lock);
     for (seg_t *s = pg->head, *n; s; s = n) {
         n = s->next;
         tg__pg_seg_free(s);
@@ -308,7 +316,6 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms)
     for (size_t i = 0; i < pg->nknown; i++)
         free(pg->known[i]);
     free(pg->known);
-    free(pg->line.p);
     tg_ring_destroy(pg->ring);
     free(pg);
 }

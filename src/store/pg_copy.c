@@ -193,30 +193,42 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         const char *rule = tg_alert_rule_name((tg_alert_rule_t)r->a.rule);
         lw_str(&w, r->a.alert_id);
         lw_tab(&w);
-        lw_str(&w, r->a.owner);
+        /* feed alerts belong to no user and no portfolio: NULL, and the
+         * feed's name goes into the title and the metadata */
+        bool sys = !r->a.portfolio_id[0];
+        if (sys)
+            lw_null(&w);
+        else
+            lw_str(&w, r->a.owner);
         lw_tab(&w);
-        lw_str(&w, r->a.portfolio_id);
+        if (sys)
+            lw_null(&w);
+        else
+            lw_str(&w, r->a.portfolio_id);
         lw_tab(&w);
         lw_str(&w, rule);
         lw_tab(&w);
         lw_str(&w, tg_alert_severity_name((tg_alert_severity_t)r->a.severity));
         lw_tab(&w);
         char title[256];
-        snprintf(title, sizeof title, "%s %s", rule, r->a.portfolio_id);
+        snprintf(title, sizeof title, "%s %s", rule, sys ? r->a.feed : r->a.portfolio_id);
         lw_str(&w, title);
         lw_tab(&w);
         lw_str(&w, r->a.message);
         lw_tab(&w);
         /* metadata: what the alert message carries besides the columns */
-        char meta[512], vb[TG_DEC_STRLEN + 1], tb[TG_DEC_STRLEN + 1];
+        char meta[768], vb[TG_DEC_STRLEN + 1], tb[TG_DEC_STRLEN + 1];
         tg_dec_format(r->a.value, vb);
         tg_dec_format(r->a.threshold, tb);
-        char sym[3 * TG_SYMBOL_MAX + 8] = "";
-        if (r->a.symbol[0]) {
-            char esc[6 * TG_SYMBOL_MAX + 1];
-            int el = tg_json_escape(r->a.symbol, strlen(r->a.symbol), esc, sizeof esc - 1);
+        char sym[6 * 64 + 24] = ""; /* room for the whole escaped name: never cut an escape */
+        /* price rules name their symbol; feed alerts their feed */
+        const char *mk = r->a.symbol[0] ? "symbol" : sys ? "feed" : NULL;
+        const char *mv = r->a.symbol[0] ? r->a.symbol : r->a.feed;
+        if (mk) {
+            char esc[6 * 64 + 1];
+            int el = tg_json_escape(mv, strlen(mv), esc, sizeof esc - 1);
             esc[el > 0 ? el : 0] = 0;
-            snprintf(sym, sizeof sym, ",\"symbol\":\"%.*s\"", (int)(sizeof sym - 16), esc);
+            snprintf(sym, sizeof sym, ",\"%s\":\"%s\"", mk, esc);
         }
         snprintf(meta, sizeof meta, "{\"rule\":\"%s\",\"value\":%s,\"threshold\":%s%s}", rule, vb,
                  tb, sym);
@@ -225,6 +237,28 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         lw_ts(&w, r->ts);
         break;
     }
+    case TG_SNAP_BAR: {
+        lw_str(&w, r->b.symbol);
+        lw_tab(&w);
+        lw_str(&w, r->b.interval);
+        lw_tab(&w);
+        lw_ts(&w, r->ts);
+        const tg_dec_t v[] = {r->b.open, r->b.high, r->b.low, r->b.close, r->b.volume};
+        for (size_t i = 0; i < 5; i++) {
+            lw_tab(&w);
+            lw_dec(&w, v[i]);
+        }
+        lw_tab(&w);
+        char tr[24];
+        int tl = snprintf(tr, sizeof tr, "%llu", (unsigned long long)r->b.trades);
+        lw_raw(&w, tr, (size_t)tl);
+        lw_tab(&w);
+        lw_dec(&w, r->b.vwap);
+        break;
+    }
+    case TG_SNAP_ALERT_ACK:
+        lw_str(&w, r->a.alert_id);
+        break;
     case TG_SNAP_ALERT_RESOLVED:
         lw_str(&w, r->a.alert_id);
         lw_tab(&w);

@@ -18,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/embed.h"
+#include "tickgate/buf.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -33,59 +35,6 @@
 #define BACKOFF_MAX_MS 2000
 #define DAY_NS (86400LL * 1000000000LL)
 
-/* ---- growable byte buffer ------------------------------------------------ */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-static inline bool sb_reserve(sbuf_t *b, size_t more)
-{
-    if (b->len + more <= b->cap)
-        return true;
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + more)
-        nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-        b->oom = true;
-        return false;
-    }
-    b->p = np;
-    b->cap = nc;
-    return true;
-}
-
-static inline void sb_put(sbuf_t *b, const void *s, size_t n)
-{
-    if (sb_reserve(b, n + 1)) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = 0;
-    }
-}
-
-static inline void sb_puts(sbuf_t *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* JSON string with quotes */
-static inline void sb_json_str(sbuf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (!sb_reserve(b, n * 6 + 3))
-        return;
-    b->p[b->len++] = '"';
-    int w = tg_json_escape(s, n, b->p + b->len, b->cap - b->len - 2);
-    if (w > 0)
-        b->len += (size_t)w;
-    b->p[b->len++] = '"';
-    b->p[b->len] = 0;
-}
-
 /* ---- backlog segments ------------------------------------------------------- */
 
 typedef struct seg {
@@ -96,10 +45,13 @@ typedef struct seg {
     uint64_t file_id; /* != 0: it has a spill file */
 } seg_t;
 
-enum { T_Q, T_P, T_A, T_R, T_COUNT };
-static const char tags[T_COUNT] = {'Q', 'P', 'A', 'R'};
-static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots",
-                                                 "portfolio_alerts", "portfolio_alerts"};
+/* kinds before T_A are snapshot-like rows (dropped past the buffer without
+ * journal.dir); T_A and later are alert rows, never dropped */
+enum { T_Q, T_P, T_B, T_A, T_R, T_K, T_COUNT };
+static const char tags[T_COUNT] = {'Q', 'P', 'B', 'A', 'R', 'K'};
+static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots", "bars",
+                                                 "portfolio_alerts", "portfolio_alerts",
+                                                 "portfolio_alerts"};
 
 struct tg_store_pg {
     const tg_config_t *cfg;
@@ -113,8 +65,10 @@ struct tg_store_pg {
     int grace_ms;
 
     PGconn *conn;
+    PGconn *api_conn;         /* PUT/DELETE portfolio writes (pg_portfolio_write.c) */
+    pthread_mutex_t api_lock; /* serializes them */
     int64_t next_connect_ns;
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     bool ever_up, alerts_restored, down_logged;
     int64_t last_write_ns, next_retention_ns;
 
@@ -127,7 +81,6 @@ struct tg_store_pg {
     char **known; /* portfolio ids last loaded from PostgreSQL */
     size_t nknown, capknown;
 
-    sbuf_t line;
     tg_snap_row_t batch[256];
 
     tg_counter_t *m_rows[T_COUNT];

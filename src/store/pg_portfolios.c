@@ -20,14 +20,8 @@ static void known_add(tg_store_pg_t *pg, const char *id)
 {
     if (known_has(pg, id, NULL))
         return;
-    if (pg->nknown == pg->capknown) {
-        size_t nc = pg->capknown ? pg->capknown * 2 : 64;
-        char **nk = realloc(pg->known, nc * sizeof *nk);
-        if (!nk)
-            return;
-        pg->known = nk;
-        pg->capknown = nc;
-    }
+    if (tg_vec_reserve(&pg->known, sizeof *pg->known, &pg->capknown, pg->nknown + 1, 64))
+        return;
     char *d = strdup(id);
     if (d)
         pg->known[pg->nknown++] = d;
@@ -53,6 +47,7 @@ static PGresult *query(PGconn *c, const char *sql, const char *id)
     }
     return r;
 }
+
 
 /*
  * Read portfolios (one id, or all with id NULL) and put each into the engine;
@@ -87,48 +82,48 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
     }
     int np = PQntuples(rp), nh = PQntuples(rh), ns = PQntuples(rs);
     int ih = 0, is = 0;
-    sbuf_t b = {0};
+    tg_buf_t b = {0};
     for (int i = 0; i < np; i++) {
         const char *pid = PQgetvalue(rp, i, 0);
         b.len = 0;
-        sb_puts(&b, "{\"id\":");
-        sb_json_str(&b, pid);
-        sb_puts(&b, ",\"owner\":");
-        sb_json_str(&b, PQgetvalue(rp, i, 1));
-        sb_puts(&b, ",\"cash\":");
-        sb_json_str(&b, PQgetisnull(rp, i, 2) ? "0" : PQgetvalue(rp, i, 2));
+        tg_buf_puts(&b, "{\"id\":");
+        tg_json_put_cstr(&b, pid);
+        tg_buf_puts(&b, ",\"owner\":");
+        tg_json_put_cstr(&b, PQgetvalue(rp, i, 1));
+        tg_buf_puts(&b, ",\"cash\":");
+        tg_json_put_cstr(&b, PQgetisnull(rp, i, 2) ? "0" : PQgetvalue(rp, i, 2));
         if (!PQgetisnull(rp, i, 3)) {
-            sb_puts(&b, ",\"alerts\":");
-            sb_puts(&b, PQgetvalue(rp, i, 3));
+            tg_buf_puts(&b, ",\"alerts\":");
+            tg_buf_puts(&b, PQgetvalue(rp, i, 3));
         }
         while (is < ns && strcmp(PQgetvalue(rs, is, 0), pid) < 0)
             is++;
-        sb_puts(&b, ",\"shared_with\":[");
+        tg_buf_puts(&b, ",\"shared_with\":[");
         for (bool first = true; is < ns && strcmp(PQgetvalue(rs, is, 0), pid) == 0; is++) {
             if (!first)
-                sb_puts(&b, ",");
+                tg_buf_puts(&b, ",");
             first = false;
-            sb_json_str(&b, PQgetvalue(rs, is, 1));
+            tg_json_put_cstr(&b, PQgetvalue(rs, is, 1));
         }
         while (ih < nh && strcmp(PQgetvalue(rh, ih, 0), pid) < 0)
             ih++;
-        sb_puts(&b, "],\"holdings\":[");
+        tg_buf_puts(&b, "],\"holdings\":[");
         for (bool first = true; ih < nh && strcmp(PQgetvalue(rh, ih, 0), pid) == 0; ih++) {
             if (!first)
-                sb_puts(&b, ",");
+                tg_buf_puts(&b, ",");
             first = false;
-            sb_puts(&b, "{\"symbol\":");
-            sb_json_str(&b, PQgetvalue(rh, ih, 1));
-            sb_puts(&b, ",\"quantity\":");
-            sb_json_str(&b, PQgetvalue(rh, ih, 2));
-            sb_puts(&b, ",\"cost_basis\":");
-            sb_json_str(&b, PQgetisnull(rh, ih, 3) ? "0" : PQgetvalue(rh, ih, 3));
-            sb_puts(&b, ",\"target_weight\":");
-            sb_json_str(&b, PQgetisnull(rh, ih, 4) ? "0" : PQgetvalue(rh, ih, 4));
-            sb_puts(&b, "}");
+            tg_buf_puts(&b, "{\"symbol\":");
+            tg_json_put_cstr(&b, PQgetvalue(rh, ih, 1));
+            tg_buf_puts(&b, ",\"quantity\":");
+            tg_json_put_cstr(&b, PQgetvalue(rh, ih, 2));
+            tg_buf_puts(&b, ",\"cost_basis\":");
+            tg_json_put_cstr(&b, PQgetisnull(rh, ih, 3) ? "0" : PQgetvalue(rh, ih, 3));
+            tg_buf_puts(&b, ",\"target_weight\":");
+            tg_json_put_cstr(&b, PQgetisnull(rh, ih, 4) ? "0" : PQgetvalue(rh, ih, 4));
+            tg_buf_puts(&b, "}");
         }
-        sb_puts(&b, "]}");
-        if (b.oom)
+        tg_buf_puts(&b, "]}");
+        if (b.err)
             break;
         tg_portfolio_spec_t *spec = calloc(1, sizeof *spec);
         char err[256];
@@ -151,7 +146,7 @@ static int load_portfolios(tg_store_pg_t *pg, const char *id, char ***seen, size
             }
         }
     }
-    free(b.p);
+    tg_buf_free(&b);
     PQclear(rp);
     PQclear(rh);
     PQclear(rs);

@@ -21,7 +21,9 @@ void tg__pg_add_row(tg_store_pg_t *pg, tg_snap_row_t *r)
 {
     int t = r->kind == TG_SNAP_QUOTE       ? T_Q
             : r->kind == TG_SNAP_PORTFOLIO ? T_P
+            : r->kind == TG_SNAP_BAR ? T_B
             : r->kind == TG_SNAP_ALERT_FIRING ? T_A
+            : r->kind == TG_SNAP_ALERT_ACK    ? T_K
                                               : T_R;
     const char *source = NULL;
     if (r->kind == TG_SNAP_QUOTE && r->q.source < pg->cfg->n_feeds)
@@ -30,17 +32,9 @@ void tg__pg_add_row(tg_store_pg_t *pg, tg_snap_row_t *r)
     if (r->kind == TG_SNAP_PORTFOLIO && r->p.holdings)
         need += (size_t)r->p.holdings->json_len * 2;
     seg_t *s = &pg->cur;
-    if (s->len + need + 1 > s->cap) {
-        size_t nc = s->cap ? s->cap : 65536;
-        while (nc < s->len + need + 1)
-            nc *= 2;
-        char *nd = realloc(s->data, nc);
-        if (!nd) {
-            TG_ERROR("snapshot_row_lost", "error", TG_S("out of memory"));
-            goto out;
-        }
-        s->data = nd;
-        s->cap = nc;
+    if (tg_vec_reserve(&s->data, 1, &s->cap, s->len + need + 1, 65536)) {
+        TG_ERROR("snapshot_row_lost", "error", TG_S("out of memory"));
+        goto out;
     }
     s->data[s->len] = tags[t];
     size_t n = tg_store_copy_line(r, source, s->data + s->len + 1, s->cap - s->len - 1);
@@ -146,7 +140,7 @@ static void drop_oldest(tg_store_pg_t *pg, uint64_t limit)
             char *nl = memchr(s->data + i, '\n', s->len - i);
             size_t l = nl ? (size_t)(nl - (s->data + i)) + 1 : s->len - i;
             int t = tg__pg_tag_index(s->data[i]);
-            if (t == T_A || t == T_R) {
+            if (t >= T_A) {
                 memmove(s->data + w, s->data + i, l);
                 w += l;
             } else {
@@ -218,13 +212,8 @@ void tg__pg_spill_scan(tg_store_pg_t *pg)
         char tail[16];
         if (sscanf(de->d_name, "%llu.%15s", &id, tail) != 2 || strcmp(tail, "rows") != 0 || !id)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            uint64_t *ni = realloc(ids, cap * sizeof *ni);
-            if (!ni)
-                break;
-            ids = ni;
-        }
+        if (tg_vec_reserve(&ids, sizeof *ids, &cap, n + 1, 64))
+            break;
         ids[n++] = id;
     }
     closedir(d);

@@ -8,8 +8,10 @@
 static const char *const copy_sql[T_COUNT] = {
     "COPY tg_stage_q FROM STDIN",
     "COPY tg_stage_p FROM STDIN",
+    "COPY tg_stage_b FROM STDIN",
     "COPY tg_stage_a FROM STDIN",
     "COPY tg_stage_r FROM STDIN",
+    "COPY tg_stage_k FROM STDIN",
 };
 
 static const char *const move_sql[T_COUNT] = {
@@ -18,11 +20,15 @@ static const char *const move_sql[T_COUNT] = {
     "INSERT INTO portfolio_snapshots (portfolio_id, ts, value, cost_basis, pnl, day_change, "
     "max_drift, holdings) SELECT portfolio_id, ts, value, cost_basis, pnl, day_change, max_drift, "
     "holdings FROM tg_stage_p ON CONFLICT DO NOTHING",
+    "INSERT INTO bars (symbol, \"interval\", start, open, high, low, close, volume, trades, vwap) "
+    "SELECT symbol, iv, start, open, high, low, close, volume, trades, vwap FROM tg_stage_b "
+    "ON CONFLICT DO NOTHING",
     "INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, title, "
     "message, metadata, created_at) SELECT id, user_id, portfolio_id, alert_type, severity, "
     "title, message, metadata, created_at FROM tg_stage_a ON CONFLICT DO NOTHING",
     "UPDATE portfolio_alerts a SET resolved_at = r.resolved_at FROM tg_stage_r r "
     "WHERE a.id = r.id AND a.resolved_at IS NULL",
+    "UPDATE portfolio_alerts a SET is_read = true FROM tg_stage_k k WHERE a.id = k.id",
 };
 
 /* COPY the lines of table t from segments [from, to) into its staging table. */

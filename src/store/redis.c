@@ -25,10 +25,8 @@ static void set_down(tg_redis_t *r, const char *why)
     }
     atomic_store(&r->up, 0);
     tg_gauge_set(r->m_up, 0);
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (r->backoff_ms > BACKOFF_MAX_MS)
-        r->backoff_ms = BACKOFF_MAX_MS;
-    r->next_connect_ns = tg_mono_ns() + (int64_t)r->backoff_ms * 1000000LL;
+    r->next_connect_ns = tg_mono_ns() + tg_backoff_next(&r->backoff);
+    r->revocations_inflight = false; /* its reply will not come */
     /* pending lookups are asked again after the reconnect */
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < CACHE_SLOTS; i++)
@@ -83,9 +81,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
                 redisAsyncDisconnect(ac);
             }
             break;
+        case 5:
+            tg__redis_on_revocations(r, rep);
+            break;
         case 4:
             if (rep->type != REDIS_REPLY_ERROR) {
-                r->backoff_ms = 0;
+                tg_backoff_reset(&r->backoff);
                 r->down_logged = false;
                 atomic_store(&r->up, 1);
                 tg_gauge_set(r->m_up, 1);
@@ -228,8 +229,13 @@ static void drain(tg_redis_t *r)
             }
         }
     }
+    /* alerts wait in their ring while Redis is down or not yet connected (the newest
+     * ALERT_RING_CAP kept, older ones counted as dropped): an alert fired in the first
+     * milliseconds, before the connection is up, still reaches the stream */
+    if (!live)
+        return;
     while ((n = tg_ring_pop(r->alerts, r->abatch, sizeof r->abatch / sizeof r->abatch[0])) > 0)
-        for (size_t i = 0; i < n && live; i++)
+        for (size_t i = 0; i < n; i++)
             tg__redis_xadd_alert(r, &r->abatch[i]);
 }
 
@@ -247,6 +253,7 @@ static void *redis_thread(void *arg)
             abandon(r, "command timeout");
         drain(r);
         tg__redis_run_requests(r);
+        tg__redis_poll_revocations(r, now);
         if (now >= r->next_quote_ns) {
             r->next_quote_ns = now + QUOTE_FLUSH_NS;
             if (r->connected && atomic_load(&r->up))
@@ -310,6 +317,7 @@ int tg_redis_start(tg_redis_t **out, const tg_config_t *cfg, tg_metrics_t *metri
     if (!r)
         return -ENOMEM;
     r->cfg = cfg;
+    tg_backoff_init(&r->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
     int rc = tg_redis_url_parse(cfg->redis.url, &r->url);
     if (rc)
         goto fail;

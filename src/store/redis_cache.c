@@ -13,7 +13,7 @@ void tg__redis_wake(tg_redis_t *r)
 }
 
 /* Under r->lock. false when the queue is full (the request is dropped). */
-static bool enqueue(tg_redis_t *r, const req_t *q)
+bool tg__redis_enqueue(tg_redis_t *r, const req_t *q)
 {
     if (r->req_len == REQ_CAP)
         return false;
@@ -45,7 +45,7 @@ tg_redis_verdict_t tg__redis_revoked(tg_redis_t *r, const char *hex, int64_t max
     if (stale && !e->pending) {
         req_t q = {.kind = 1};
         snprintf(q.key, sizeof q.key, "%s", hex);
-        if (enqueue(r, &q))
+        if (tg__redis_enqueue(r, &q))
             e->pending = queued = true;
     }
     /* a stale "not tg__redis_revoked" is no verdict while Redis cannot confirm it; with
@@ -73,7 +73,7 @@ tg_redis_verdict_t tg_redis_rate_check(tg_redis_t *r, const char *user, int limi
         v = TG_REDIS_UNKNOWN;
     req_t q = {.kind = 2, .limit = limit, .window_s = window_s};
     snprintf(q.key, sizeof q.key, "%s", user);
-    bool queued = enqueue(r, &q);
+    bool queued = tg__redis_enqueue(r, &q);
     pthread_mutex_unlock(&r->lock);
     if (queued)
         tg__redis_wake(r);

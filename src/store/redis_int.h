@@ -17,6 +17,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tickgate/buf.h"
+#include "tickgate/backoff.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
@@ -51,9 +53,11 @@ typedef struct rate_entry {
 } rate_entry_t;
 
 typedef struct req {
-    uint8_t kind; /* 1 revoke lookup, 2 rate hit */
+    uint8_t kind; /* 1 revoke lookup, 2 rate hit, 3 revoke (store + announce) */
     int limit, window_s;
     char key[TG_PORTFOLIO_ID_MAX + 1];
+    bool sub;             /* kind 3: key is a sub, else a token hash */
+    int64_t at_s, ttl_s;  /* kind 3 */
 } req_t;
 
 typedef struct qentry {
@@ -74,7 +78,7 @@ struct tg_redis {
     redisAsyncContext *ac;
     bool want_read, want_write, connected;
     int64_t connect_started_ns, next_connect_ns;
-    int backoff_ms;
+    tg_backoff_t backoff; /* reconnect waits */
     bool down_logged;
     uint64_t outstanding;
     int64_t progress_ns;
@@ -83,7 +87,8 @@ struct tg_redis {
     tg_symtab_t syms;
     qentry_t *q;
     size_t capq;
-    uint32_t *dirty;
+    uint32_t *dirty;       /* symbol ids with a quote to flush, each at most once */
+    size_t capdirty;
     size_t ndirty;
     int64_t next_quote_ns;
 
@@ -96,6 +101,12 @@ struct tg_redis {
 
     tg_tick_t batch[512];
     tg_snap_row_t abatch[64];
+    /* revocations from every node (redis_revoke.c), under `lock` */
+    tg_redis_revocation_fn on_revocation;
+    void *revocation_ud;
+    char revocations_last[64]; /* stream id read up to ("0" = from the start) */
+    int64_t next_revocations_ns;
+    bool revocations_inflight;
     tg_gauge_t *m_up;
     tg_counter_t *m_skipped;
 };
@@ -158,5 +169,9 @@ void tg__redis_cache_quote(tg_redis_t *r, const tg_tick_t *t);
 void tg__redis_flush_quotes(tg_redis_t *r);
 void tg__redis_xadd_alert(tg_redis_t *r, const tg_snap_row_t *a);
 void tg__redis_run_requests(tg_redis_t *r);
+bool tg__redis_enqueue(tg_redis_t *r, const req_t *q);
+void tg__redis_send_revoke(tg_redis_t *r, const req_t *q);
+void tg__redis_poll_revocations(tg_redis_t *r, int64_t now);
+void tg__redis_on_revocations(tg_redis_t *r, redisReply *rep);
 
 #endif

@@ -22,26 +22,17 @@ void tg__redis_cache_quote(tg_redis_t *r, const tg_tick_t *t)
     int32_t id = tg_symtab_intern(&r->syms, t->symbol, t->sym_len);
     if (id < 0)
         return;
-    if ((size_t)id >= r->capq) {
-        size_t nc = r->capq ? r->capq * 2 : 256;
-        while (nc <= (size_t)id)
-            nc *= 2;
-        qentry_t *nq = realloc(r->q, nc * sizeof *nq);
-        if (!nq)
+    if ((size_t)id >= r->capq || r->capdirty < r->capq) {
+        if (tg_vec_reserve(&r->q, sizeof *r->q, &r->capq, (size_t)id + 1, 256) ||
+            tg_vec_reserve(&r->dirty, sizeof *r->dirty, &r->capdirty, r->capq, 256))
             return;
-        memset(nq + r->capq, 0, (nc - r->capq) * sizeof *nq);
-        r->q = nq;
-        uint32_t *nd = realloc(r->dirty, nc * sizeof *nd);
-        if (!nd)
-            return;
-        r->dirty = nd;
-        r->capq = nc;
     }
     qentry_t *e = &r->q[id];
     /* a quote-only tick keeps the last trade; a trade keeps the last bid/ask */
     if (t->flags & TG_TICK_TRADE) {
         e->last.price = t->price;
         e->last.size = t->size;
+        e->last.day_volume = t->day_volume;
     }
     if (t->flags & TG_TICK_QUOTE) {
         if (t->bid)
@@ -68,9 +59,9 @@ void tg__redis_flush_quotes(tg_redis_t *r)
         e->dirty = false;
         char key[16 + TG_SYMBOL_MAX + 1];
         snprintf(key, sizeof key, "tickgate:quote:%s", e->last.symbol);
-        char v[6][TG_DEC_STRLEN + 24];
-        const char *argv[16];
-        size_t lens[16];
+        char v[7][TG_DEC_STRLEN + 24];
+        const char *argv[18];
+        size_t lens[18];
         int n = 0, k = 0;
         argv[n++] = "HSET";
         argv[n++] = key;
@@ -83,6 +74,7 @@ void tg__redis_flush_quotes(tg_redis_t *r)
         if (e->last.flags & TG_TICK_TRADE) {
             FIELD("price", tg_dec_format(e->last.price, v[k]));
             FIELD("size", tg_dec_format(e->last.size, v[k]));
+            FIELD("volume", tg_dec_format(e->last.day_volume, v[k])); /* the day's, as in `quote` */
         }
         if (e->last.bid)
             FIELD("bid", tg_dec_format(e->last.bid, v[k]));
@@ -114,7 +106,8 @@ void tg__redis_xadd_alert(tg_redis_t *r, const tg_snap_row_t *a)
                             "MAXLEN",   "~",
                             "10000",    "*",
                             "alert_id", a->a.alert_id,
-                            "portfolio_id", a->a.portfolio_id,
+                            a->a.portfolio_id[0] ? "portfolio_id" : "feed",
+                            a->a.portfolio_id[0] ? a->a.portfolio_id : a->a.feed,
                             "rule",     tg_alert_rule_name((tg_alert_rule_t)a->a.rule),
                             "severity", tg_alert_severity_name((tg_alert_severity_t)a->a.severity),
                             "state",    a->kind == TG_SNAP_ALERT_FIRING ? "firing" : "resolved",
@@ -148,6 +141,8 @@ void tg__redis_run_requests(tg_redis_t *r)
         if (!have)
             return;
         if (!r->connected || !atomic_load(&r->up)) {
+            if (q.kind == 3)
+                TG_WARN("revocation_not_shared", "reason", TG_S("redis down; this node only"));
             if (q.kind == 1) { /* asked again on the next call after the reconnect */
                 bool created;
                 pthread_mutex_lock(&r->lock);
@@ -157,7 +152,9 @@ void tg__redis_run_requests(tg_redis_t *r)
             }
             continue;
         }
-        if (q.kind == 1) {
+        if (q.kind == 3) {
+            tg__redis_send_revoke(r, &q);
+        } else if (q.kind == 1) {
             char key[96];
             snprintf(key, sizeof key, "revoked_token:%.64s", q.key);
             const char *argv[2] = {"EXISTS", key};

@@ -14,6 +14,10 @@ static const char *const rule_names[TG_ALERT_RULE_COUNT] = {
     [TG_ALERT_PRICE_BELOW] = "price_below",
     [TG_ALERT_FEED_STALE] = "feed_stale",
     [TG_ALERT_BREAKER_OPEN] = "breaker_open",
+    [TG_ALERT_UNPRICED] = "unpriced",
+    [TG_ALERT_CONCENTRATION] = "concentration",
+    [TG_ALERT_VOLATILITY] = "volatility",
+    [TG_ALERT_MOVE] = "move",
 };
 
 const char *tg_alert_rule_name(tg_alert_rule_t r)
@@ -39,6 +43,7 @@ tg_alert_severity_t tg_alert_rule_severity(tg_alert_rule_t r)
     case TG_ALERT_LOSS_LIMIT:
     case TG_ALERT_FEED_STALE:
     case TG_ALERT_BREAKER_OPEN:
+    case TG_ALERT_UNPRICED:
         return TG_ALERT_SEV_HIGH;
     case TG_ALERT_GAIN_TARGET:
         return TG_ALERT_SEV_LOW;

@@ -273,3 +273,69 @@ void tg_enc_null(tg_enc_t *e)
         msgpack_pack_nil(&pk);
     }
 }
+
+tg_msg_t *tg_enc_msg_add_u64(const tg_msg_t *m, const char *key, uint64_t v)
+{
+    if (!m || !key || m->json_len < 2 || m->json[0] != '{' || m->json[m->json_len - 1] != '}' ||
+        m->mp_len < 1)
+        return NULL;
+    size_t klen = strlen(key);
+    if (klen > 64)
+        return NULL;
+    const unsigned char *mp = m->mp;
+    uint32_t n;
+    size_t hlen;
+    if ((mp[0] & 0xf0) == 0x80) {
+        n = mp[0] & 0x0f;
+        hlen = 1;
+    } else if (mp[0] == 0xde && m->mp_len >= 3) {
+        n = (uint32_t)mp[1] << 8 | mp[2];
+        hlen = 3;
+    } else {
+        return NULL; /* map32: no message is that wide */
+    }
+    if (n >= 0xffff)
+        return NULL;
+    /* the tail: [,]"key":v  and  key v  (+ 16 bytes of slack for the numbers) */
+    size_t jcap = m->json_len + 6 * klen + 40, mcap = m->mp_len + klen + 32;
+    char *json = malloc(jcap);
+    unsigned char *out = malloc(mcap);
+    tg_msg_t *um = NULL;
+    if (!json || !out)
+        goto done;
+    memcpy(json, m->json, m->json_len - 1); /* without the closing brace */
+    size_t ho = 0;
+    if (n + 1 <= 15) {
+        out[ho++] = (unsigned char)(0x80 | (n + 1));
+    } else {
+        out[ho++] = 0xde;
+        out[ho++] = (unsigned char)((n + 1) >> 8);
+        out[ho++] = (unsigned char)(n + 1);
+    }
+    memcpy(out + ho, mp + hlen, m->mp_len - hlen);
+    size_t mlen = ho + m->mp_len - hlen;
+    tg_enc_t e;
+    tg_enc_init(&e, json + m->json_len - 1, jcap - (m->json_len - 1), out + mlen, mcap - mlen);
+    e.first[0] = n ? 0 : 1; /* a comma unless the object was empty */
+    tg_enc_kv_u64(&e, key, v);
+    if (e.err)
+        goto done;
+    size_t jlen = m->json_len - 1 + e.jlen;
+    if (jlen + 1 > jcap)
+        goto done;
+    json[jlen++] = '}';
+    um = tg_msg_new_acl(json, jlen, out, mlen + e.mlen, m->acl, m->acl_len);
+    if (um) {
+        um->type = m->type;
+        um->channel = m->channel;
+        um->key = m->key;
+        um->aux = m->aux;
+        um->seq = m->seq;
+        um->ts = m->ts;
+        memcpy(um->key_name, m->key_name, sizeof um->key_name);
+    }
+done:
+    free(json);
+    free(out);
+    return um;
+}

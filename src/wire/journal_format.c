@@ -2,6 +2,7 @@
  * segment file names and directory listing (shared by writer and reader).
  */
 #include "journal_format.h"
+#include "tickgate/buf.h"
 
 /* ---- record and header codec ---------------------------------------------- */
 
@@ -130,15 +131,9 @@ int tg__journal_seg_list(int dirfd, seg_file_t **out, size_t *n)
         struct stat st;
         if (fstatat(dirfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            seg_file_t *nv = realloc(v, nc * sizeof(*nv));
-            if (!nv) {
-                err = -ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (tg_vec_reserve(&v, sizeof *v, &cap, cnt + 1, 16)) {
+            err = -ENOMEM;
+            break;
         }
         v[cnt++] = (seg_file_t){id, (int64_t)st.st_size};
     }

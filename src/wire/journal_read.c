@@ -224,6 +224,21 @@ int tg_journal_reader_open(tg_journal_reader_t **out, const char *dir)
     return reader_open(out, dir, 0, 0);
 }
 
+int tg_journal_reader_open_from(tg_journal_reader_t **out, const char *dir, int64_t from_ns)
+{
+    int ret = reader_open(out, dir, 0, 0);
+    if (ret < 0 || from_ns <= 0)
+        return ret;
+    tg_journal_reader_t *r = *out;
+    const int64_t margin = 1000000000LL;
+    /* segment k ends before segment k+1 starts, whose number >= its first ts */
+    size_t k = 0;
+    while (k + 1 < r->nsegs && (int64_t)r->segs[k + 1].id <= from_ns - margin)
+        k++;
+    r->next = k;
+    return 0;
+}
+
 uint64_t tg_journal_reader_corrupt(const tg_journal_reader_t *r)
 {
     return r ? r->corrupt : 0;

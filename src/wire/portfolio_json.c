@@ -29,6 +29,9 @@ void tg_alert_settings_defaults(tg_alert_settings_t *a, const tg_config_t *cfg)
         a->gain_target = cfg->alerts.gain_target;
         a->hysteresis = cfg->alerts.hysteresis;
         a->price_hysteresis = cfg->alerts.price_hysteresis;
+        a->concentration = cfg->alerts.concentration;
+        a->volatility = cfg->alerts.volatility;
+        a->volatility_window_s = cfg->alerts.volatility_window_s;
     } else {
         /* SPEC §2 `alerts` defaults */
         a->rebalance_drift = 5000000;   /* 0.05 */
@@ -37,6 +40,7 @@ void tg_alert_settings_defaults(tg_alert_settings_t *a, const tg_config_t *cfg)
         a->gain_target = 20000000;      /* 0.20 */
         a->hysteresis = 10000000;       /* 0.10 */
         a->price_hysteresis = 100000;   /* 0.001 */
+        a->volatility_window_s = 300;
     }
 }
 
@@ -52,6 +56,7 @@ void tg_portfolio_spec_free(tg_portfolio_spec_t *s)
     free(s->holdings);
     free(s->alerts.price_above);
     free(s->alerts.price_below);
+    free(s->alerts.move);
     memset(s, 0, sizeof *s);
 }
 
@@ -84,6 +89,8 @@ int tg_portfolio_spec_copy(tg_portfolio_spec_t *dst, const tg_portfolio_spec_t *
     dst->alerts.price_above = NULL;
     dst->alerts.price_below = NULL;
     dst->alerts.n_price_above = dst->alerts.n_price_below = 0;
+    dst->alerts.move = NULL;
+    dst->alerts.n_move = 0;
     if (src->id && !(dst->id = strdup(src->id)))
         goto fail;
     if (src->owner && !(dst->owner = strdup(src->owner)))
@@ -116,6 +123,12 @@ int tg_portfolio_spec_copy(tg_portfolio_spec_t *dst, const tg_portfolio_spec_t *
         if (!dst->alerts.price_below)
             goto fail;
         dst->alerts.n_price_below = src->alerts.n_price_below;
+    }
+    if (src->alerts.n_move) {
+        dst->alerts.move = dup_mem(src->alerts.move, src->alerts.n_move * sizeof(tg_move_spec_t));
+        if (!dst->alerts.move)
+            goto fail;
+        dst->alerts.n_move = src->alerts.n_move;
     }
     return 0;
 
@@ -231,8 +244,27 @@ int tg_portfolio_spec_validate(const tg_portfolio_spec_t *s, char *err, size_t e
         (rc = check_threshold(err, errlen, s, "gain_target", a->gain_target, MAX_THRESHOLD)) < 0 ||
         (rc = check_threshold(err, errlen, s, "hysteresis", a->hysteresis, TG_DEC_SCALE)) < 0 ||
         (rc = check_threshold(err, errlen, s, "price_hysteresis", a->price_hysteresis,
-                              TG_DEC_SCALE)) < 0)
+                              TG_DEC_SCALE)) < 0 ||
+        (rc = check_threshold(err, errlen, s, "concentration", a->concentration,
+                              MAX_THRESHOLD)) < 0 ||
+        (rc = check_threshold(err, errlen, s, "volatility", a->volatility, MAX_THRESHOLD)) < 0)
         return rc;
+    if ((a->volatility > 0 || a->volatility_window_s) &&
+        (a->volatility_window_s < 30 || a->volatility_window_s > 86400))
+        return fail_at(err, errlen, s, "alerts.volatility_window_s: must be 30..86400");
+    for (size_t i = 0; i < a->n_move; i++) {
+        const tg_move_spec_t *m = &a->move[i];
+        if (!symbol_ok(m->symbol))
+            return fail_at(err, errlen, s, "alerts.move: invalid symbol \"%s\"", m->symbol);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(a->move[k].symbol, m->symbol) == 0)
+                return fail_at(err, errlen, s, "alerts.move.%s: duplicate", m->symbol);
+        if (m->pct <= 0 || m->pct > MAX_THRESHOLD)
+            return fail_at(err, errlen, s, "alerts.move.%s.pct: must be > 0", m->symbol);
+        if (m->window_s < 1 || m->window_s > 86400)
+            return fail_at(err, errlen, s, "alerts.move.%s.window_s: must be 1..86400",
+                           m->symbol);
+    }
     if ((rc = check_levels(err, errlen, s, "price_above", a->price_above, a->n_price_above)) < 0 ||
         (rc = check_levels(err, errlen, s, "price_below", a->price_below, a->n_price_below)) < 0)
         return rc;
@@ -265,7 +297,7 @@ static int jfail(ctx_t *c, const char *fmt, ...)
 static const char *dec_reason(int rc)
 {
     return rc == -EDOM ? "bad decimal (more than 8 decimal places)"
-           : rc == -ERANGE ? "bad decimal (out of range)"
+           : rc == -ERANGE ? "bad decimal (out of range: at most +-92233720368.54775807)"
                            : "bad decimal";
 }
 
@@ -355,13 +387,65 @@ static int parse_levels(ctx_t *c, tg_json_ref_t obj, const char *name, tg_price_
     return 0;
 }
 
+/* "move": {"AAPL": {"pct": 0.02, "window_s": 60}, ...} (SPEC §13) */
+static int parse_moves(ctx_t *c, tg_json_ref_t obj, tg_alert_settings_t *a)
+{
+    static const char *const names[] = {"pct", "window_s"};
+    char field[96];
+    if (tg_json_type(c->j, obj) == TG_JSON_NULL)
+        return 0;
+    if (tg_json_type(c->j, obj) != TG_JSON_OBJECT)
+        return jfail(c, "alerts.move: not an object");
+    int cnt = tg_json_size(c->j, obj);
+    if (cnt == 0)
+        return 0;
+    a->move = calloc((size_t)cnt, sizeof *a->move);
+    if (!a->move)
+        return -ENOMEM;
+    int it = 0, rc;
+    tg_json_ref_t k, v;
+    while ((k = tg_json_next_member(c->j, obj, &it, &v)) >= 0) {
+        tg_move_spec_t *m = &a->move[a->n_move];
+        if ((rc = get_symbol(c, k, "alerts.move", m->symbol)) < 0)
+            return rc;
+        a->n_move++;
+        if (tg_json_type(c->j, v) != TG_JSON_OBJECT)
+            return jfail(c, "alerts.move.%s: not an object", m->symbol);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "alerts.move.%s.", m->symbol);
+        unsigned seen = 0;
+        int it2 = 0;
+        tg_json_ref_t k2, v2;
+        while ((k2 = tg_json_next_member(c->j, v, &it2, &v2)) >= 0) {
+            int i = member_index(c, k2, names, 2, &seen, prefix);
+            if (i < 0)
+                return i;
+            snprintf(field, sizeof field, "%s%s", prefix, names[i]);
+            if (i == 0) {
+                if ((rc = get_dec(c, v2, field, &m->pct)) < 0)
+                    return rc;
+            } else {
+                int64_t w;
+                if (tg_json_i64(c->j, v2, &w) < 0 || w < 1 || w > 86400)
+                    return jfail(c, "%s: must be an integer 1..86400", field);
+                m->window_s = (int)w;
+            }
+        }
+        if (seen != 3)
+            return jfail(c, "%s: needs pct and window_s", prefix);
+    }
+    return 0;
+}
+
 static int parse_alerts(ctx_t *c, tg_json_ref_t obj, tg_alert_settings_t *a)
 {
     static const char *const names[] = {"rebalance_drift", "drift_relative", "loss_limit",
                                         "gain_target",     "hysteresis",     "price_hysteresis",
-                                        "price_above",     "price_below"};
+                                        "concentration",   "volatility",     "price_above",
+                                        "price_below",     "move",           "volatility_window_s"};
     tg_dec_t *dst[] = {&a->rebalance_drift, &a->drift_relative, &a->loss_limit,
-                       &a->gain_target,     &a->hysteresis,     &a->price_hysteresis};
+                       &a->gain_target,     &a->hysteresis,     &a->price_hysteresis,
+                       &a->concentration,   &a->volatility};
     unsigned seen = 0;
     int it = 0, rc;
     tg_json_ref_t k, v;
@@ -372,21 +456,29 @@ static int parse_alerts(ctx_t *c, tg_json_ref_t obj, tg_alert_settings_t *a)
     if (tg_json_type(c->j, obj) != TG_JSON_OBJECT)
         return jfail(c, "alerts: not an object");
     while ((k = tg_json_next_member(c->j, obj, &it, &v)) >= 0) {
-        int i = member_index(c, k, names, 8, &seen, "alerts.");
+        int i = member_index(c, k, names, 12, &seen, "alerts.");
         if (i < 0)
             return i;
-        if (i < 6) {
+        if (i < 8) {
             snprintf(field, sizeof field, "alerts.%s", names[i]);
             if (tg_json_type(c->j, v) == TG_JSON_NULL)
                 *dst[i] = 0; /* null turns the rule off for this portfolio */
             else if ((rc = get_dec(c, v, field, dst[i])) < 0)
                 return rc;
-        } else if (i == 6) {
+        } else if (i == 8) {
             if ((rc = parse_levels(c, v, "price_above", &a->price_above, &a->n_price_above)) < 0)
                 return rc;
-        } else {
+        } else if (i == 9) {
             if ((rc = parse_levels(c, v, "price_below", &a->price_below, &a->n_price_below)) < 0)
                 return rc;
+        } else if (i == 10) {
+            if ((rc = parse_moves(c, v, a)) < 0)
+                return rc;
+        } else {
+            int64_t w;
+            if (tg_json_i64(c->j, v, &w) < 0 || w < 30 || w > 86400)
+                return jfail(c, "alerts.volatility_window_s: must be an integer 30..86400");
+            a->volatility_window_s = (int)w;
         }
     }
     return 0;

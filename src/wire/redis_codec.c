@@ -4,6 +4,8 @@
  */
 #include "tickgate/redis.h"
 
+#include "tickgate/json.h"
+
 #include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -11,17 +13,6 @@
 #include <string.h>
 
 /* ---- URL ------------------------------------------------------------------ */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* %-decode s[0..n) into out[cap]; -EINVAL on bad escapes or overflow. */
 static int pct_decode(const char *s, size_t n, char *out, size_t cap)
@@ -32,7 +23,7 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= n)
                 return -EINVAL;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = tg_json_hexval((unsigned char)s[i + 1]), l = tg_json_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0)
                 return -EINVAL;
             c = (char)(h * 16 + l);

@@ -56,6 +56,10 @@ static void check_msg(const tg_cmsg_t *m)
          m->type == TG_CMSG_SNAPSHOT) &&
         (unsigned)m->channel >= TG_CH_COUNT)
         abort();
+    /* bars: a known interval, history within its bound */
+    if (m->interval > 4 || m->history > TG_PROTO_MAX_BAR_HISTORY ||
+        (m->channel != TG_CH_BARS && (m->interval || m->history)))
+        abort();
 }
 
 static int parse_one(const void *d, size_t n, int binary, tg_cmsg_t *m)

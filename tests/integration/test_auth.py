@@ -9,13 +9,13 @@ import jwt as pyjwt
 import pytest
 import websockets
 
-import tgkit
-from tgkit import SECRET, WS, connect_auth, metric_value, metrics_text, mint, run, scaled, unsigned_token
+import tgtest
+from tgtest import SECRET, WS, connect_auth, metric_value, metrics_text, mint, run, scaled, unsigned_token
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=100) +
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=100) +
                            'auth = { jwt_secret = "%s"; leeway_s = 0; auth_timeout_ms = 700; };\n'
                            % SECRET)
     yield d
@@ -196,7 +196,7 @@ def test_rs256():
     subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
     subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-out", pub], check=True,
                    capture_output=True)
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=50) +
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=50) +
                            'auth = { jwt_alg = "RS256"; jwt_public_key = "%s"; };\n' % pub,
                            secret=None)
     try:

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-import tgkit
-from tgkit import SECRET, cents, connect_auth, crossing_level, mint, portfolio, run, synth_paths
+import tgtest
+from tgtest import SECRET, cents, connect_auth, crossing_level, mint, portfolio, run, synth_paths
 
 SYMS = ["AAPL", "MSFT"]
 RATE = 400
@@ -15,7 +15,7 @@ RATE = 400
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.Daemon(config="", secret=SECRET)
+    d = tgtest.Daemon(config="", secret=SECRET)
     path = synth_paths(42, SYMS, 200 * 40)["AAPL"]
     level, _ = crossing_level(path, RATE // 2, RATE // 2 * 30)
     pf = [portfolio("p-shared", "owner1", [("AAPL", "10", "1000", "1")], shared_with=["friend"],
@@ -23,10 +23,10 @@ def d():
           portfolio("p-private", "owner2", [("MSFT", "10", "1000", "1")],
                     alerts={"price_above": {"AAPL": cents(level)}}),
           portfolio("p-claimed", "owner3", [("MSFT", "5", "500", "1")])]
-    f = tgkit.write_portfolios(os.path.join(d.dir, "p.json"), pf)
-    d.config = tgkit.feed_conf(rate=RATE, symbols=SYMS) + 'engine = { portfolios_file = "%s"; };\n' % f
+    f = tgtest.write_portfolios(os.path.join(d.dir, "p.json"), pf)
+    d.config = tgtest.feed_conf(rate=RATE, symbols=SYMS) + 'engine = { portfolios_file = "%s"; };\n' % f
     d.start()
-    tgkit.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), SYMS)
+    tgtest.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), SYMS)
     yield d
     d.cleanup()
 

@@ -114,11 +114,13 @@ def test_embedded_default_dashboard():
         for h in growth["holdings"]:
             assert h["weight"].count("%") == 2 and "pp" in h["drift"], h
             assert h["bar"].endswith("%"), h
-        assert any(h["over"] for p in res["portfolios"] for h in p["holdings"]), \
-            "the demo portfolios drift past their thresholds: some holding must be highlighted"
+        # the demo opens calm (issue 13 item 15): its portfolios start within their
+        # drift bands, so nothing is highlighted and the alert list may still be
+        # empty; what is listed is well formed (test_alert_appears_when_threshold_crossed
+        # drives an alert into the page)
+        assert not any(h["over"] for p in res["portfolios"] for h in p["holdings"]), \
+            "the demo portfolios start within their drift bands"
         assert res["portfolio_values_moved"]
-        # the alert history of the embedded default (its demo portfolios start beyond thresholds)
-        assert res["alerts_listed"], "no alerts listed"
         for a in res["alerts_listed"]:
             assert a["state"] in ("firing", "resolved"), a
             assert ("sev-high" in a["cls"]) or ("sev-medium" in a["cls"]) or ("sev-low" in a["cls"]), a
@@ -128,6 +130,15 @@ def test_embedded_default_dashboard():
         assert "synthetic" in feeds, feeds
         assert "CLOSED" in feeds["synthetic"][1], feeds
         assert feeds["synthetic"][2].endswith("ms") or feeds["synthetic"][2].endswith(" s"), feeds
+        # candlestick chart (bars channel): candles for the selected symbol, a new one
+        # when an interval ends, and the 1m interval on request
+        c1, c2, cm = res["chart_first"], res["chart_later"], res["chart_1m"]
+        assert c1["count"] >= 1 and c1["key"].endswith("@1s"), c1
+        assert c1["selected"] == [c1["key"].split("@")[0]], c1
+        assert c2["newest"] > c1["newest"], (c1, c2)
+        assert c2["finals"] >= 1 and c2["drawn"] > 200 and c2["bar_msgs"] >= 2, c2
+        assert c2["label"].endswith("1s"), c2
+        assert cm["key"].endswith("@1m") and cm["count"] >= 1, cm
         # dropped connection: back by itself, resumed with epoch + since
         assert res["recovered"]["complete"] >= 20, res["recovered"]
         assert res["symbols_changed_after_reconnect"] >= 20
@@ -145,8 +156,8 @@ def test_embedded_default_dashboard():
 def _watch_portfolios():
     """The bundled demo portfolios plus one owned by `demo` with price levels
     0.15 % either side of each opening price of a dozen symbols: the
-    synthetic walk (±0.05 % steps, ~20 ticks/s per symbol) crosses some of
-    them within seconds, over and over (hysteresis resolves them again)."""
+    synthetic walk (±0.01 % steps in the demo, ~15 ticks/s per symbol) crosses
+    some of them within seconds, over and over (hysteresis resolves them again)."""
     d = Daemon(config=None, secret=None)
     d.start(embedded=True)
     try:
@@ -191,6 +202,8 @@ def test_alert_appears_when_threshold_crossed():
         assert "FIRING" in a["text"], a
         assert res["stats"]["byType"].get("alert", 0) >= 1, res["stats"]
         assert int(a["firing_count"].split()[0]) >= 1, a
+        # acknowledged from the dashboard: the button, and alert_ack came back on the socket
+        assert res["acked"]["button"] == "Acked by demo" and res["acked"]["acks"] >= 1, res["acked"]
         assert res["page_errors"] == [] and res["external"] == []
     finally:
         d.cleanup()

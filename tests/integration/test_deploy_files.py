@@ -31,6 +31,14 @@ SPEC_METRICS = {
     "tickgate_snapshot_rows_total", "tickgate_snapshot_backlog", "tickgate_snapshot_dropped_total",
     "tickgate_journal_bytes_total", "tickgate_redis_up", "tickgate_postgres_up",
     "tickgate_io_uring_enabled",
+    "tickgate_webhook_sent_total", "tickgate_webhook_backlog",  # SPEC §13
+}
+# SPEC §14 cluster metrics (README "Scale-out"), on ingest and gateway nodes.
+CLUSTER_METRICS = {
+    "tickgate_node_role", "tickgate_bus_up", "tickgate_bus_published_total",
+    "tickgate_bus_received_total", "tickgate_bus_backlog", "tickgate_bus_dropped_total",
+    "tickgate_bus_gaps_total", "tickgate_bus_duplicates_total", "tickgate_bus_rejected_total",
+    "tickgate_bus_errors_total", "tickgate_bus_hop_seconds",
 }
 # Added by tickgate beyond §6: tells a disabled store (its up gauge reads 0,
 # SPEC §15) from a store that is down, for the *Down alert rules.
@@ -96,7 +104,7 @@ def test_rules_cover_the_issue_and_use_spec_metrics():
     p99 = rules["TickgateTickToSendP99High"]["expr"]
     assert "tickgate_tick_to_send_seconds_bucket" in p99 and "0.99" in p99 and "0.005" in p99
     for name, r in rules.items():
-        known = SPEC_METRICS | ADDED_METRICS
+        known = SPEC_METRICS | ADDED_METRICS | CLUSTER_METRICS
         assert metric_names(r["expr"]) <= known, (name, metric_names(r["expr"]) - known)
         assert r["labels"]["severity"] in ("critical", "warning", "info"), name
         assert r["annotations"]["summary"], name
@@ -152,6 +160,16 @@ def test_kubernetes_manifests():
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     hpa = objs["HorizontalPodAutoscaler"][0]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "tickgate-gateway"
+    # SPEC §14: one ingest Deployment (never two at once), the Service on gateways only
+    ing = next(d for d in objs["Deployment"] if d["metadata"]["name"] == "tickgate-ingest")
+    assert ing["spec"]["replicas"] == 1 and ing["spec"]["strategy"]["type"] == "Recreate"
+    ing_labels = ing["spec"]["template"]["metadata"]["labels"]
+    assert not svc["spec"]["selector"].items() <= ing_labels.items()
+    cm = objs["ConfigMap"][0]["data"]
+    assert re.search(r'role\s*=\s*"gateway"', cm["gateway.conf"])
+    assert re.search(r'role\s*=\s*"ingest"', cm["ingest.conf"])
+    assert "/etc/tickgate/ingest.conf" in ing["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "/etc/tickgate/gateway.conf" in c["args"]
     kinds = {m["type"] for m in hpa["spec"]["metrics"]}
     assert {"Resource", "Pods"} <= kinds
     assert any(m.get("pods", {}).get("metric", {}).get("name") == "tickgate_clients_connected"
@@ -208,10 +226,19 @@ def test_compose_topology():
             src = v.split(":")[0]
             if src.startswith("./"):
                 assert os.path.exists(os.path.join(DEPLOY, src)), (s, src)
+    # SPEC §14: one ingest node publishing on the bus, gateways with no feeds
     ingest = open(os.path.join(DEPLOY, "compose", "ingest.conf")).read()
-    assert re.search(r"publish\s*=\s*true", ingest)
+    assert re.search(r'role\s*=\s*"ingest"', ingest) and "tickgate:bus" in ingest
     gw = open(os.path.join(DEPLOY, "compose", "gateway.conf")).read()
-    assert re.search(r'type\s*=\s*"redis"', gw) and "tickgate:ticks" in gw
+    assert re.search(r'role\s*=\s*"gateway"', gw) and "tickgate:bus" in gw
+    assert not re.search(r"^\s*feeds\s*=", gw, re.M)
+    assert "replicas" not in svcs["ingest"].get("deploy", {}) or \
+        svcs["ingest"]["deploy"]["replicas"] == 1
+    # HAProxy balances the gateways only
+    cfg = open(os.path.join(DEPLOY, "compose", "haproxy.cfg")).read()
+    servers = re.findall(r"^\s*server\s+(\S+)\s+(\S+)", cfg, re.M)
+    assert sorted(n for n, _ in servers) == ["gateway-1", "gateway-2"], servers
+    assert not any("ingest" in addr for _, addr in servers)
     # no secret in a mounted config: they come from the env files
     for text in (ingest, gw):
         assert not re.search(r"jwt_secret\s*=", text) and "postgres://" not in text
@@ -324,8 +351,13 @@ def test_grafana_dashboard():
         for t in p["targets"]:
             assert t["expr"].count("(") == t["expr"].count(")"), t["expr"]
             used |= metric_names(t["expr"])
-    assert used <= SPEC_METRICS, used - SPEC_METRICS
-    assert used == SPEC_METRICS, "not on the dashboard: %s" % (SPEC_METRICS - used)
+    known = SPEC_METRICS | CLUSTER_METRICS
+    assert used <= known, used - known
+    assert used == known, "not on the dashboard: %s" % (known - used)
+    # per-role views: a `role` variable from tickgate_node_role, used by the panels
+    roles = [v for v in dash["templating"]["list"] if v["name"] == "role"]
+    assert roles and "tickgate_node_role" in roles[0]["definition"]
+    assert any("$role" in t["expr"] for p in dash["panels"] for t in p.get("targets", []))
 
 
 # ---------------------------------------------------------------- the daemon's own /metrics

@@ -5,13 +5,13 @@ import json
 import pytest
 import websockets
 
-import tgkit
-from tgkit import WS, connect_auth, mint, run
+import tgtest
+from tgtest import WS, connect_auth, mint, run
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=100) +
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=100) +
                            "limits = { max_message_bytes = 4096; max_subscriptions = 3; "
                            "msgs_per_s = 5; burst = 10; max_conns_per_ip = 3; };\n")
     yield d
@@ -137,7 +137,7 @@ def test_hostile_input_bad_request(d):
 
 
 def test_huge_array_and_deep_nesting(d):
-    d2 = tgkit.start_daemon(tgkit.feed_conf(rate=100) + "limits = { max_message_bytes = 1048576; };\n")
+    d2 = tgtest.start_daemon(tgtest.feed_conf(rate=100) + "limits = { max_message_bytes = 1048576; };\n")
     try:
         async def go():
             c, _ = await connect_auth(d2.url(), mint(sub="h"))
@@ -156,7 +156,7 @@ def test_huge_array_and_deep_nesting(d):
             await c.close()
         run(go())
         assert d2.proc.poll() is None, "daemon alive"
-        assert tgkit.http("http://127.0.0.1:%d" % d2.port, "/health")[0] == 200
+        assert tgtest.http("http://127.0.0.1:%d" % d2.port, "/health")[0] == 200
     finally:
         d2.cleanup()
 

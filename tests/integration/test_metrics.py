@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-import tgkit
-from tgkit import connect_auth, mint, run
+import tgtest
+from tgtest import connect_auth, mint, run
 
 LISTED = ["tickgate_ticks_received_total", "tickgate_ticks_rejected_total",
           "tickgate_ticks_accepted_total", "tickgate_breaker_state",
@@ -22,17 +22,17 @@ HISTOGRAMS = ["tickgate_engine_tick_seconds", "tickgate_tick_to_send_seconds"]
 
 @pytest.fixture(scope="module")
 def text():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=200))
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=200))
     try:
         async def go():
             c, _ = await connect_auth(d.url(), mint())
             await c.subscribe("market_data", ["*"], id=1)
             await c.collect(1)
             await c.close()
-            bad = await tgkit.WS.open(d.url(), token="x.y.z")
+            bad = await tgtest.WS.open(d.url(), token="x.y.z")
             await bad.until_closed(3)
         run(go())
-        yield tgkit.metrics_text("http://127.0.0.1:%d" % d.port)
+        yield tgtest.metrics_text("http://127.0.0.1:%d" % d.port)
     finally:
         d.cleanup()
 
@@ -63,15 +63,15 @@ def test_listed_metric_present(text, name):
 def test_store_metric_present_without_store(text, name):
     """SPEC §15: store metrics read 0 with the store disabled."""
     assert name in names(text), name
-    assert tgkit.metric_value(text, name) == 0, name
+    assert tgtest.metric_value(text, name) == 0, name
 
 
 @pytest.fixture(scope="module")
 def fresh():
     """/metrics of a daemon that has seen no client, close or auth failure yet."""
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=10))
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=10))
     try:
-        yield tgkit.metrics_text("http://127.0.0.1:%d" % d.port)
+        yield tgtest.metrics_text("http://127.0.0.1:%d" % d.port)
     finally:
         d.cleanup()
 
@@ -96,7 +96,7 @@ def test_every_listed_metric_from_start(fresh, name):
     ("tickgate_store_configured", {"store": "postgres"}),
 ])
 def test_series_at_zero_from_start(fresh, name, labels):
-    assert tgkit.metric_value(fresh, name, labels) == 0, (name, labels)
+    assert tgtest.metric_value(fresh, name, labels) == 0, (name, labels)
 
 
 @pytest.mark.parametrize("name", HISTOGRAMS)
@@ -109,8 +109,8 @@ def test_histograms_have_bucket_sum_count(text, name):
 
 
 def test_values_move(text):
-    assert tgkit.metric_value(text, "tickgate_ticks_accepted_total") > 0
-    assert tgkit.metric_value(text, "tickgate_messages_sent_total",
+    assert tgtest.metric_value(text, "tickgate_ticks_accepted_total") > 0
+    assert tgtest.metric_value(text, "tickgate_messages_sent_total",
                               {"channel": "market_data"}) > 0
-    assert tgkit.metric_value(text, "tickgate_auth_failures_total") >= 1
-    assert tgkit.metric_value(text, "tickgate_tick_to_send_seconds_count") > 0
+    assert tgtest.metric_value(text, "tickgate_auth_failures_total") >= 1
+    assert tgtest.metric_value(text, "tickgate_tick_to_send_seconds_count") > 0

@@ -4,14 +4,14 @@ import json
 import msgpack
 import pytest
 
-import tgkit
-from tgkit import WS, mint, run
+import tgtest
+from tgtest import WS, mint, run
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=2000, symbols=("AAPL", "MSFT", "NVDA", "SPY")))
-    tgkit.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), ["AAPL"])
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=2000, symbols=("AAPL", "MSFT", "NVDA", "SPY")))
+    tgtest.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), ["AAPL"])
     yield d
     d.cleanup()
 
@@ -100,7 +100,7 @@ def test_same_keys_as_json(d):
         await r.ws.send(msgpack.packb({"type": "snapshot", "channel": "market_data",
                                        "symbols": ["AAPL"], "id": "s"}))
         mp = (await r.msgs(1))[0]
-        j, _ = await tgkit.connect_auth(d.url(), mint(sub="js"))
+        j, _ = await tgtest.connect_auth(d.url(), mint(sub="js"))
         await j.send({"type": "snapshot", "channel": "market_data", "symbols": ["AAPL"], "id": "s"})
         js = await j.recv_type("snapshot")
         assert set(mp) == set(js)
@@ -132,7 +132,7 @@ def test_json_client_frames_on_msgpack_connection(d):
 
 def test_msgpack_client_frames_on_json_connection(d):
     async def go():
-        c, _ = await tgkit.connect_auth(d.url(), mint(sub="j"))
+        c, _ = await tgtest.connect_auth(d.url(), mint(sub="j"))
         await c.send_mp({"type": "subscribe", "channel": "market_data", "symbols": ["AAPL"],
                          "id": 4})
         m = await c.recv()

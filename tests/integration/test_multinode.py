@@ -28,10 +28,10 @@ from decimal import Decimal
 
 import pytest
 
-import servers
+import tgtest
 from tgtest import Client, Daemon, free_port
 
-pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
+pytestmark = pytest.mark.skipif(not tgtest.have_redis(), reason="no redis-server")
 
 CHANNEL = "tickgate:ticks"
 SYMS = ["MNA", "MNB", "MNC"]
@@ -222,7 +222,7 @@ def numsub(redis_srv):
 
 def test_ingest_and_two_gateways_through_redis():
     REORDERED.clear()
-    redis_srv = servers.Redis()
+    redis_srv = tgtest.Redis()
     ingest, gw_a, gw_b = Node("ingest"), Node("gw-a"), Node("gw-b")
     feed_port = free_port()
     ingest.d.config = ingest_config(ingest.d, ingest.metrics_port, feed_port, redis_srv.url)

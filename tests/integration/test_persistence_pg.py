@@ -15,14 +15,14 @@ from decimal import Decimal
 import pytest
 
 from tgtest import BIN, Client, Daemon, run, scaled, wait_for
-import servers
+import tgtest
 
-pytestmark = pytest.mark.skipif(not servers.have_postgres(), reason="no PostgreSQL 15")
+pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    pg = servers.Postgres().start()
+    pg = tgtest.Postgres().start()
     yield pg
     pg.cleanup()
 
@@ -63,24 +63,32 @@ def test_migrate_twice_is_idempotent_and_failures_are_clear(cluster):
     r1 = migrate(url)
     assert r1.returncode == 0, r1.stderr
     assert "applied 001_init.sql" in r1.stdout
+    assert "applied 002_bars.sql" in r1.stdout
     r2 = migrate(url)
     assert r2.returncode == 0, r2.stderr
     assert "up to date" in r2.stdout and "applied" not in r2.stdout
     import psycopg2
     conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="mig")
     with conn.cursor() as cur:
-        cur.execute("SELECT version FROM schema_migrations")
-        assert cur.fetchall() == [(1,)]
+        cur.execute("SELECT version FROM schema_migrations ORDER BY version")
+        versions = [v for (v,) in cur.fetchall()]
+        assert versions[:2] == [1, 2], versions           # 001_init, 002_bars, ...
+        cur.execute("SELECT column_name, data_type, numeric_precision, numeric_scale "
+                    "FROM information_schema.columns WHERE table_name = 'bars'")
+        bars = {c[0]: c[1:] for c in cur.fetchall()}
+        assert bars["vwap"] == ("numeric", 38, 8) and bars["trades"][0] == "bigint", bars
+        assert set(bars) == {"symbol", "interval", "start", "open", "high", "low", "close",
+                             "volume", "trades", "vwap"}, bars
         cur.execute("SELECT column_name, data_type, numeric_precision, numeric_scale "
                     "FROM information_schema.columns WHERE table_name = 'holdings'")
         cols = {c[0]: c[1:] for c in cur.fetchall()}
         assert cols["quantity"] == ("numeric", 38, 8)
         assert cols["target_weight"] == ("numeric", 20, 8)
     conn.close()
-    # empty url and unreachable server: exit 1, one clear line
+    # empty url: exit 2 naming the key (SPEC §15); unreachable server: exit 1, one clear line
     r = subprocess.run([BIN, "migrate"], env={"PATH": os.environ.get("PATH", "")},
                        capture_output=True, text=True)
-    assert r.returncode == 1 and "postgres.url" in r.stderr and "empty" in r.stderr
+    assert r.returncode == 2 and "postgres.url" in r.stderr and "empty" in r.stderr
     from tgtest import free_port
     r = migrate("postgresql://postgres@127.0.0.1:%d/x" % free_port())
     assert r.returncode == 1 and "cannot connect" in r.stderr

@@ -1,20 +1,22 @@
 """Issue 6: Redis against a real Redis 7 - quote hashes, alert stream, outage,
 redis.publish read by a second tickgate's `redis` feed."""
+import asyncio
 import json
+import re
 import time
 
 import msgpack
 import pytest
 
-from tgtest import Client, Daemon, run, wait_for
-import servers
+from tgtest import Client, Daemon, run, scaled, wait_for
+import tgtest
 
-pytestmark = pytest.mark.skipif(not servers.have_redis(), reason="no redis-server")
+pytestmark = pytest.mark.skipif(not tgtest.have_redis(), reason="no redis-server")
 
 
 @pytest.fixture
 def redis_srv():
-    r = servers.Redis().start()
+    r = tgtest.Redis().start()
     yield r
     r.cleanup()
 
@@ -155,3 +157,74 @@ def test_publish_feeds_a_second_node(redis_srv, tmp_path):
         gw.cleanup()
         if ingest:
             ingest.cleanup()
+
+
+def test_redis_feed_stream_mode(redis_srv):
+    """A `redis` feed with `stream` set reads entries (field `tick`, or the first
+    field) with XREAD from the newest; a malformed entry is a parse error, not fatal."""
+    import msgpack
+    gw = Daemon(config='feeds = ({ name = "sbus"; type = "redis"; stream = "ticks:s"; });\n'
+                'redis = { url = "%s"; };\n' % redis_srv.url)
+    gw.start()
+    try:
+        tok = gw.token("u-1")
+
+        def tick(sym, price):
+            return msgpack.packb({"symbol": sym, "price": price, "size": "1", "bid": None,
+                                  "ask": None, "ts": time.time_ns(), "src_ts": None,
+                                  "source": "x"})
+
+        async def go():
+            c = await Client.connect(gw.url() + "?token=" + tok)
+            await c.recv_type("connection_established")
+            await c.send({"type": "subscribe", "channel": "market_data", "symbols": ["SA", "SB"]})
+            await c.recv_type("subscription_confirmed")
+            r = redis_srv.client()
+            # the feed reads from the newest entry ("$"): add only once its XREAD waits
+            assert await asyncio.to_thread(
+                wait_for, lambda: any(cl.get("cmd") == "xread" for cl in r.client_list()), 10)
+            r.xadd("ticks:s", {"tick": tick("SA", "10.5")})
+            r.xadd("ticks:s", {"other": b"\xc1"})              # malformed: the first field
+            r.xadd("ticks:s", {"x": "1", "tick": tick("SB", "20.25")})
+            got = {}
+            while len(got) < 2:
+                m = await c.recv_type("quote", timeout=scaled(10))
+                got[m["symbol"]] = m["price"]
+            assert got == {"SA": 10.5, "SB": 20.25}, got
+            await c.close()
+        run(go())
+        st, body = gw.http("/metrics")
+        assert re.search(r'tickgate_ticks_rejected_total\{feed="sbus",reason="parse_error"\} 1\b',
+                         body.decode()), body.decode()[-2000:]
+    finally:
+        gw.cleanup()
+
+
+def test_alert_fired_while_redis_down_reaches_the_stream(tmp_path):
+    """An alert that fires before Redis is reachable waits in its ring and is written
+    to the stream once Redis is up (it used to be popped and dropped)."""
+    srv = tgtest.Redis()  # not started yet: the daemon starts with Redis down
+    pf = tmp_path / "pf.json"
+    pf.write_text(json.dumps({"portfolios": [{
+        "id": "p-a", "owner": "u-1", "cash": "0",
+        "holdings": [{"symbol": "AAA", "quantity": "1", "cost_basis": "100", "target_weight": "0"}],
+        "alerts": {"price_above": {"AAA": "150"}, "rebalance_drift": None, "loss_limit": None,
+                   "gain_target": None}}]}))
+    csv = tmp_path / "t.csv"
+    csv.write_text("1000000000,AAA,200,1\n")
+    d = Daemon(config='feeds = ({ name = "f"; type = "replay"; path = "%s"; speed = "max"; });\n'
+               'engine = { portfolios_file = "%s"; };\nredis = { url = "%s"; };\n'
+               % (csv, pf, srv.url))
+    d.start()
+    try:
+        assert wait_for(lambda: '"alert"' in d.log() and "price_above" in d.log(), 10)
+        assert metric(d, "tickgate_redis_up") == 0
+        srv.start()
+        rc = srv.client()
+        xs = wait_for(lambda: rc.xrange("tickgate:alerts"), 10)
+        assert len(xs) == 1, xs
+        f = xs[0][1]
+        assert f[b"rule"] == b"price_above" and f[b"state"] == b"firing" and f[b"value"] == b"200"
+    finally:
+        d.cleanup()
+        srv.cleanup()

@@ -4,14 +4,14 @@ import asyncio
 
 import pytest
 
-import tgkit
-from tgkit import connect_auth, mint, run
+import tgtest
+from tgtest import connect_auth, mint, run
 
 
 def daemon(limits):
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=400, symbols=("AAPL", "MSFT")) +
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=400, symbols=("AAPL", "MSFT")) +
                            "limits = { %s };\n" % limits)
-    tgkit.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), ["AAPL", "MSFT"])
+    tgtest.wait_quotes("http://127.0.0.1:%d" % d.port, mint(sub="x"), ["AAPL", "MSFT"])
     return d
 
 

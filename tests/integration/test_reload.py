@@ -5,23 +5,23 @@ import asyncio
 import os
 import signal
 
-import tgkit
-from tgkit import connect_auth, mint, run, wait_for
+import tgtest
+from tgtest import connect_auth, mint, run, wait_for
 
 SYMS = ("AAPL", "MSFT")
 
 
 def conf(d, limits, alerts):
-    return (tgkit.feed_conf(rate=100, symbols=SYMS) +
+    return (tgtest.feed_conf(rate=100, symbols=SYMS) +
             'engine = { portfolios_file = "%s"; };\n' % os.path.join(d.dir, "portfolios.json") +
             "limits = { %s };\nalerts = { %s };\n" % (limits, alerts))
 
 
 def start(limits, alerts):
-    d = tgkit.Daemon(config="", secret=tgkit.SECRET)
+    d = tgtest.Daemon(config="", secret=tgtest.SECRET)
     # one holding bought at 1 a share: pnl_pct is P - 1 (the synthetic walk: 20..520)
-    tgkit.write_portfolios(os.path.join(d.dir, "portfolios.json"), [
-        tgkit.portfolio("p-hup", "u-hup", [("AAPL", "10", "10", "1")], cash="0")])
+    tgtest.write_portfolios(os.path.join(d.dir, "portfolios.json"), [
+        tgtest.portfolio("p-hup", "u-hup", [("AAPL", "10", "10", "1")], cash="0")])
     d.config = conf(d, limits, alerts)
     d.start()
     return d
@@ -53,8 +53,10 @@ def test_sighup_reloads_limits_clients_stay():
 
             await asyncio.get_running_loop().run_in_executor(
                 None, reload, d, "msgs_per_s = 1; burst = 5;", QUIET_ALERTS)
-            # the thread takes the new limits at its next wake-up (ticks flow at 100/s)
-            await asyncio.sleep(0.5)
+            # the service thread takes the new limits at its next wake-up
+            ok = await asyncio.get_running_loop().run_in_executor(None, lambda: wait_for(
+                lambda: any(e.get("event") == "limits_reloaded" for e in d.log_events()), 10))
+            assert ok, "the gateway thread did not take the new limits"
             for i in range(12):
                 await c.send({"type": "ping", "id": 100 + i})
             msgs = await c.collect(1.5)

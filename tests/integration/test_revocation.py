@@ -10,13 +10,13 @@ import time
 import pytest
 import websockets
 
-import servers
+import tgtest
 from tgtest import Daemon, run
 
 
 @pytest.fixture
 def setup():
-    r = servers.Redis().start()
+    r = tgtest.Redis().start()
     d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; });\n'
                       'redis = { url = "%s"; };\n' % r.url)
     d.start()
@@ -92,7 +92,8 @@ def test_revoked_on_open_connection_within_30s(setup):
         code, msgs = await read_until_closed(ws, 50)
         assert code == 4001, code
         assert any(m.get("code") == "token_revoked" for m in msgs)
-        # SPEC §5: within 30 s of the revocation (10 s of slack for a loaded machine)
-        assert time.time() - t0 <= 40, time.time() - t0
+        # the contract's bound (SPEC §5: re-checked every 30 s), with 15 s of slack for
+        # a loaded machine; not scaled: the defect this guards against took 60 s
+        assert time.time() - t0 <= 45, time.time() - t0
 
     run(go())

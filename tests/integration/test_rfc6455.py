@@ -16,19 +16,20 @@ import struct
 
 import pytest
 
-import tgkit
-from tgkit import mint
+import tgtest
+from tgtest import mint
+from tgtest import scaled
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=50))
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=50))
     yield d
     d.cleanup()
 
 
 def handshake(port, path="/ws", version="13", key=None, extra=""):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
     if key is None:
         key = base64.b64encode(os.urandom(16)).decode()
     req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" % path
@@ -100,7 +101,7 @@ def read_http_101(s):
 
 def read_close(s, data=b"", timeout=10):
     """Read frames until a close frame; its code (None: closed without one)."""
-    s.settimeout(timeout)
+    s.settimeout(scaled(timeout))
     while True:
         while len(data) >= 2:
             op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
@@ -193,7 +194,7 @@ def test_upgrade_elsewhere_than_ws_404_json(d):
 
 
 def raw_http(d, req):
-    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
     s.sendall(req)
     try:
         return read_http(s)

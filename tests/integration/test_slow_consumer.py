@@ -14,8 +14,8 @@ import time
 import pytest
 import websockets
 
-import tgkit
-from tgkit import WS, connect_auth, mint, run
+import tgtest
+from tgtest import WS, connect_auth, mint, run
 
 RATE = 500
 SYMS = ["AAPL", "MSFT", "NVDA", "SPY", "QQQ", "META", "TSLA", "AMZN", "GOOGL", "JPM"]
@@ -62,8 +62,9 @@ def test_stalled_clients_do_not_hurt_the_others():
     # SPEC §5 isolation with every message kept: no inflight bound, so that a
     # healthy client the loaded box starves for a moment sees no conflation gap
     # (the bound and its conflation are tested in test_client_queue.c)
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=RATE, symbols=SYMS) +
-                           "limits = { max_stall_ms = %d; max_inflight_bytes = 1073741824; };\n" % STALL_MS)
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=RATE, symbols=SYMS) +
+                            "limits = { max_stall_ms = %d; max_inflight_bytes = 1073741824; };\n"
+                            % STALL_MS)
     try:
         async def go():
             healthy = []
@@ -137,7 +138,7 @@ def test_stalled_clients_do_not_hurt_the_others():
 
 
 def test_max_pending_bytes_closes_4008():
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=RATE, symbols=SYMS) +
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=RATE, symbols=SYMS) +
                            "limits = { max_pending_bytes = 2048; max_stall_ms = 60000; };\n")
     try:
         async def go():

@@ -7,19 +7,19 @@ import subprocess
 
 import pytest
 
-import tgkit
-from tgkit import WS, mint, run
+import tgtest
+from tgtest import WS, mint, run
 
 
 @pytest.fixture(scope="module")
 def d():
-    d = tgkit.Daemon(config="", secret=tgkit.SECRET)
+    d = tgtest.Daemon(config="", secret=tgtest.SECRET)
     cert, key = os.path.join(d.dir, "c.pem"), os.path.join(d.dir, "k.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", key, "-out", cert], check=True, capture_output=True)
     d.config = ('server = { listen = "127.0.0.1:%d"; tls = { cert = "%s"; key = "%s"; }; };\n'
-                % (d.port, cert, key)) + tgkit.feed_conf(rate=100)
+                % (d.port, cert, key)) + tgtest.feed_conf(rate=100)
     d.start()
     d.cert = cert
     yield d
@@ -45,7 +45,7 @@ def test_wss(d):
 
 
 def test_https_health(d):
-    st, body, _ = tgkit.http("https://127.0.0.1:%d" % d.port, "/health", ctx=ctx(d))
+    st, body, _ = tgtest.http("https://127.0.0.1:%d" % d.port, "/health", ctx=ctx(d))
     assert st == 200 and json.loads(body) == {"status": "ok"}
 
 

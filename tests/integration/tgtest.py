@@ -1,22 +1,29 @@
-"""Helpers for tickgate integration tests: the real binary, real servers.
-
-Everything binds to 127.0.0.1 on ports picked free at run time, lives in a
-temporary directory, and is stopped by PID at the end of the test.
-"""
+"""The integration tests' one helper module, organised by concept: paths and waits,
+real PostgreSQL/Redis servers, tokens, the daemon, deterministic market data and
+portfolios, WebSocket clients, HTTP and metrics."""
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 import urllib.request
 
+import jwt as pyjwt
+import msgpack
 import websockets
 
+
+# ---- Paths, ports and waits (every wait is a bound, scaled for slow machines) ----
+
 BIN = os.environ.get("TG_BIN", os.path.join(os.path.dirname(__file__), "../../build/tickgate"))
+
+
 SRC = os.environ.get("TG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 
 
@@ -58,6 +65,198 @@ def wait_port(port, timeout=10.0):
             time.sleep(0.05)
     return False
 
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+# ---- Real PostgreSQL and Redis, in temp dirs on free loopback ports, stopped by PID ----
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _as_postgres(cmd):
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + cmd
+    return cmd
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def have_postgres():
+    return os.path.exists(os.path.join(PG_BIN, "postgres"))
+
+
+def have_redis():
+    return shutil.which("redis-server") is not None
+
+
+class Postgres:
+    """A throw-away cluster: start(), stop(), start() again keeps the data."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tg-pg-")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.proc = None
+        self.pid = None
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(_as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust",
+                                     "-U", "postgres", "--no-sync", "-E", "UTF8"]),
+                       check=True, capture_output=True, timeout=120)
+
+    @property
+    def url(self):
+        return "postgresql://postgres@127.0.0.1:%d/postgres" % self.port
+
+    def start(self):
+        log = open(os.path.join(self.dir, "postgres.log"), "a")
+        if os.geteuid() == 0:
+            shutil.chown(log.name, "postgres", "postgres")
+        self.proc = subprocess.Popen(
+            _as_postgres([os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
+                          "-c", "listen_addresses=127.0.0.1",
+                          "-c", "unix_socket_directories=" + self.dir,
+                          "-c", "fsync=off", "-c", "full_page_writes=off",
+                          "-c", "synchronous_commit=off", "-c", "max_connections=50"]),
+            stdout=log, stderr=log)
+        if not wait_port(self.port, 30):
+            raise RuntimeError("postgres did not start:\n" + open(log.name).read())
+        # the postmaster's own PID (runuser is only its parent)
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                with open(os.path.join(self.data, "postmaster.pid")) as f:
+                    self.pid = int(f.readline())
+                break
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        # accepting connections, not only listening
+        end = time.time() + 30
+        while time.time() < end:
+            if subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                               "-d", "postgres", "-Atc", "select 1"],
+                              capture_output=True).returncode == 0:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("postgres not accepting connections")
+
+    def stop(self, sig=signal.SIGINT):
+        """Fast shutdown (SIGINT: connections are cut) by PID; waits for exit."""
+        if self.pid and _pid_alive(self.pid):
+            os.kill(self.pid, sig)
+            end = time.time() + 30
+            while _pid_alive(self.pid) and time.time() < end:
+                time.sleep(0.05)
+        if self.proc:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+        self.pid = None
+
+    def sql(self, query, params=None):
+        """Run one statement; returns the rows (list of tuples) or []."""
+        import psycopg2
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                dbname="postgres")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Redis:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tg-redis-")
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "redis.log"), "a")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
+             "--unixsocket", os.path.join(self.dir, "redis.sock")],
+            stdout=self.log, stderr=self.log)
+        if not wait_port(self.port, 20):
+            raise RuntimeError("redis did not start")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def client(self):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.port)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- Tokens ----
+
+SECRET = "conformance-secret-0123456789abcdef"
+
+
+def mint(secret=SECRET, sub="u-1", ttl=900, roles=None, portfolios=None, alg="HS256",
+         key=None, headers=None, drop=(), now=None, **extra):
+    """A JWT minted independently of the daemon (python3-jwt)."""
+    now = int(now if now is not None else time.time())
+    claims = {"sub": sub, "iat": now, "exp": now + ttl}
+    if roles is not None:
+        claims["roles"] = list(roles)
+    if portfolios is not None:
+        claims["portfolios"] = list(portfolios)
+    claims.update(extra)
+    for k in drop:
+        claims.pop(k, None)
+    return pyjwt.encode(claims, key if key is not None else secret, algorithm=alg,
+                        headers=headers)
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned_token(claims, alg="none"):
+    h = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    p = b64url(json.dumps(claims).encode())
+    return "%s.%s." % (h, p)
+
+
+# ---- The daemon ----
 
 class Daemon:
     """A tickgate process with a config written to a temp dir."""
@@ -178,6 +377,108 @@ class Daemon:
         self.cleanup()
 
 
+def start_daemon(config, secret=SECRET, env=None):
+    d = Daemon(config=config, secret=secret, env=env)
+    d.start()
+    return d
+
+
+def feed_conf(rate=400, symbols=("AAPL", "MSFT"), seed=42, name="synth"):
+    return ('feeds = ({ name = "%s"; type = "synthetic"; rate = %d; seed = %d; symbols = [%s]; });\n'
+            % (name, rate, seed, ", ".join('"%s"' % s for s in symbols)))
+
+
+# ---- Deterministic market paths and portfolios ----
+
+def _rng(seed):
+    s = [(seed * 0x9E3779B97F4A7C15 + 1) & M64]
+
+    def nxt():
+        x = s[0]
+        x ^= x >> 12
+        x ^= (x << 25) & M64
+        x ^= x >> 27
+        s[0] = x
+        return (x * 0x2545F4914F6CDD1D) & M64
+    return nxt
+
+
+def synth_paths(seed, symbols, ticks_per_symbol, step_bp=5, levels=None, exact=False):
+    """Prices (in cents) of each symbol's successive ticks, exactly as
+    src/feeds/feed_synthetic.c produces them (round robin over symbols).
+    Symbols whose unit is finer than a cent (start below 100.00) come out in
+    cents rounded down; exact=True gives 1e-8 units instead."""
+    nxt = _rng(seed)
+    table = dict(default_levels())
+    table.update(levels or {})
+    price, unit = {}, {}
+    for s in symbols:
+        seeded = (2000 + nxt() % 50000) * 10**6
+        p = table.get(s, seeded)
+        u = 10**6
+        while u > 1 and u > p // 10000:
+            u //= 10
+        p = p // u * u
+        price[s], unit[s] = max(p, 100 * u), u
+    out = {s: [] for s in symbols}
+    for _ in range(ticks_per_symbol):
+        for s in symbols:
+            p, c = price[s], unit[s]
+            bp = nxt() % (2 * step_bp + 1) - step_bp
+            delta = _trunc_div(p * bp, 10000)
+            np_ = p + _trunc_div(delta, c) * c
+            if np_ == p:
+                np_ += c if bp > 0 else (-c if bp < 0 else 0)
+            if np_ < 100 * c:
+                np_ = 100 * c
+            nxt()  # size
+            price[s] = np_
+            out[s].append(np_ if exact else np_ // 10**6)
+    return out
+
+
+def crossing_level(path, start, end, hyst=0.001):
+    """A price level (cents) that the path crosses upward often in [start, end)
+    with resolution (below level - hyst*level) in between: alerts fire repeatedly."""
+    seg = path[start:end]
+    best, best_n = None, -1
+    for lvl in range(min(seg), max(seg) + 1, max(1, (max(seg) - min(seg)) // 60 or 1)):
+        low = lvl - hyst * lvl
+        n, above = 0, path[start - 1] >= lvl if start else False
+        for p in seg:
+            if not above and p >= lvl:
+                n += 1
+                above = True
+            elif above and p <= low:
+                above = False
+        if n > best_n:
+            best, best_n = lvl, n
+    return best, best_n
+
+
+def cents(c):
+    return "%d.%02d" % (c // 100, c % 100)
+
+
+def portfolio(pid, owner, holdings, cash="1000", shared_with=None, alerts=None):
+    p = {"id": pid, "owner": owner, "cash": cash,
+         "holdings": [{"symbol": s, "quantity": q, "cost_basis": cb, "target_weight": tw}
+                      for (s, q, cb, tw) in holdings]}
+    if shared_with:
+        p["shared_with"] = list(shared_with)
+    if alerts:
+        p["alerts"] = alerts
+    return p
+
+
+def write_portfolios(path, plist):
+    with open(path, "w") as f:
+        json.dump({"portfolios": plist}, f)
+    return path
+
+
+# ---- WebSocket clients ----
+
 def split_frame(frame):
     """A server frame carries one or more messages (JSON Lines)."""
     if isinstance(frame, bytes):
@@ -188,37 +489,202 @@ def split_frame(frame):
     return [json.loads(line) for line in frame.split("\n")]
 
 
-class Client:
-    """A WebSocket client that splits frames into messages."""
+class WS:
+    """A WebSocket client that splits frames into messages and keeps the close code."""
 
     def __init__(self, ws):
         self.ws = ws
         self.queue = []
+        self.frames = 0
+        self.closed_code = None
+        self.all = []  # every message received, in order
 
     @classmethod
-    async def connect(cls, url, **kw):
-        ws = await websockets.connect(url, max_size=None, **kw)
+    async def open(cls, url, token=None, headers=None, subprotocols=None, ssl_ctx=None,
+                   rcvbuf=None, **kw):
+        if token:
+            url += ("&" if "?" in url else "?") + "token=" + token
+        if rcvbuf:
+            # shrink the receive buffer before connecting so the window stays small
+            import urllib.parse as up
+            u = up.urlparse(url)
+            sk = socket.socket()
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sk.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sk, (u.hostname, u.port))
+            kw["sock"] = sk
+        kw.setdefault("max_size", None)
+        kw.setdefault("ping_interval", None)
+        ws = await websockets.connect(url, extra_headers=headers, subprotocols=subprotocols,
+                                      ssl=ssl_ctx, open_timeout=10, close_timeout=2, **kw)
         return cls(ws)
 
+    async def stall(self):
+        """Stop reading the socket (the kernel buffers fill, then the server's)."""
+        self.ws.transport.pause_reading()
+
+    def unstall(self):
+        self.ws.transport.resume_reading()
+
     async def send(self, obj):
-        await self.ws.send(json.dumps(obj))
+        if isinstance(obj, (bytes, str)):
+            await self.ws.send(obj)
+        else:
+            await self.ws.send(json.dumps(obj))
+
+    async def send_mp(self, obj):
+        await self.ws.send(msgpack.packb(obj))
+
+    async def _frame(self, timeout):
+        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+        self.frames += 1
+        msgs = split_frame(frame)
+        self.all.extend(msgs)
+        self.queue.extend(msgs)
 
     async def recv(self, timeout=5.0):
         while not self.queue:
-            frame = await asyncio.wait_for(self.ws.recv(), timeout)
-            self.queue.extend(split_frame(frame))
+            await self._frame(timeout)
         return self.queue.pop(0)
 
-    async def recv_type(self, typ, timeout=5.0):
+    async def recv_type(self, typ, timeout=5.0, pred=None):
         end = time.time() + scaled(timeout)
         while True:
             m = await self.recv(max(0.01, end - time.time()))
-            if m.get("type") == typ:
+            if m.get("type") == typ and (pred is None or pred(m)):
                 return m
 
+    async def collect(self, seconds):
+        """Every message received within `seconds` (the connection may close)."""
+        out = []
+        end = time.time() + seconds
+        try:
+            while time.time() < end:
+                out.append(await self.recv(max(0.01, end - time.time())))
+        except asyncio.TimeoutError:
+            pass
+        except websockets.ConnectionClosed as e:
+            self.closed_code = e.rcvd.code if e.rcvd else 1006
+        return out
+
+    async def until_closed(self, timeout=5.0):
+        """Read until the server closes; returns (close code, messages before it)."""
+        timeout = scaled(timeout)
+        out = list(self.queue)
+        self.queue = []
+        end = time.time() + timeout
+        try:
+            while True:
+                left = end - time.time()
+                if left <= 0:
+                    raise AssertionError("connection not closed within %.1fs; got %r" %
+                                         (timeout, out[-5:]))
+                out.append(await self.recv(left))
+        except asyncio.TimeoutError:
+            raise AssertionError("connection not closed within %.1fs; got %r" % (timeout, out[-5:]))
+        except websockets.ConnectionClosed as e:
+            self.closed_code = e.rcvd.code if e.rcvd else 1006
+        out.extend(self.queue)
+        self.queue = []
+        return self.closed_code, out
+
+    async def subscribe(self, channel, keys=None, id=None, **extra):
+        m = {"type": "subscribe", "channel": channel}
+        if keys is not None:
+            m["symbols" if channel == "market_data" else "portfolio_ids"] = list(keys)
+        if id is not None:
+            m["id"] = id
+        m.update(extra)
+        await self.send(m)
+
     async def close(self):
-        await self.ws.close()
+        try:
+            await asyncio.wait_for(self.ws.close(), 3)
+        except Exception:
+            pass
 
 
-def run(coro):
-    return asyncio.run(coro)
+class Client(WS):
+    """WS opened with websockets' own defaults (keepalive pings on), as older tests do."""
+
+    @classmethod
+    async def connect(cls, url, **kw):
+        return cls(await websockets.connect(url, max_size=None, **kw))
+
+
+# ---- HTTP and metrics ----
+
+def http(base, path, method="GET", token=None, body=None, headers=None, ctx=None, timeout=5):
+    req = urllib.request.Request(base + path, method=method, data=body)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
+            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
+
+
+def metrics_text(base):
+    st, body, _ = http(base, "/metrics")
+    assert st == 200
+    return body.decode()
+
+
+def metric_value(text, name, labels=None):
+    """Sum of samples of `name` whose labels include `labels` (dict)."""
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)', line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if labels and any(lab.get(k) != v for k, v in labels.items()):
+            continue
+        total += float(m.group(3))
+        found = True
+    return total if found else None
+
+
+def wait_quotes(base, token, symbols, timeout=10):
+    """Wait until the daemon has a last quote for every symbol (HTTP)."""
+    def ok():
+        st, body, _ = http(base, "/api/v1/quotes?symbols=" + ",".join(symbols), token=token)
+        if st != 200:
+            return False
+        return len(json.loads(body)["data"]) == len(symbols)
+    assert wait_for(ok, timeout), "no quotes for %s" % (symbols,)
+
+
+# ---- Other helpers ----
+
+M64 = (1 << 64) - 1
+
+
+def default_levels():
+    """The bundled reference levels (tg_default_levels in src/common/universe.c),
+    in 1e-8 units."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/common/universe.c")) as f:
+        text = f.read()
+    out = {}
+    for sym, px in re.findall(r'\{"([^"]+)", "([0-9.]+)"\}', text):
+        whole, _, frac = px.partition(".")
+        out[sym] = int(whole) * 10**8 + int((frac + "0" * 8)[:8])
+    return out
+
+
+def _trunc_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+async def connect_auth(url, token, **kw):
+    """Connect with ?token= and read connection_established."""
+    c = await WS.open(url, token=token, **kw)
+    m = await c.recv(5)
+    assert m["type"] == "connection_established", m
+    return c, m

@@ -141,6 +141,45 @@ try {
   }
 
   if (scenario === 'embedded') {
+    // candlestick chart: REST history + live bars of the selected symbol (1s)
+    const chartState = () => page.evaluate(() => {
+      const t = window.__tickgate, c = t.candles, bars = c ? c.bars() : [];
+      const cv = document.getElementById('chart');
+      let drawn = 0;
+      if (cv && cv.width) {
+        const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i]) drawn++;
+      }
+      return { key: t.chartKey(), count: bars.length, newest: bars.length ? bars[bars.length - 1].start : 0,
+        finals: bars.filter((b) => b.final).length, drawn, label: document.getElementById('chart-sym').textContent,
+        selected: Array.from(document.querySelectorAll('#quote-rows tr.selected')).map((tr) => tr.dataset.symbol),
+        bar_msgs: t.stats.byType.bar || 0 };
+    });
+    try {
+      await page.waitForFunction(() => window.__tickgate.candles && window.__tickgate.candles.count() >= 1,
+        null, { timeout: 20000 * S, polling: 100 });
+    } catch (e) { /* reported below */ }
+    result.chart_first = await chartState();
+    step('chart_candles');
+    try {
+      // a new interval ends: a candle with a later start appears (generous wait)
+      await page.waitForFunction((n) => {
+        const b = window.__tickgate.candles.bars();
+        return b.length && b[b.length - 1].start > n;
+      }, result.chart_first.newest, { timeout: 20000 * S, polling: 100 });
+    } catch (e) { /* reported below */ }
+    await sleep(300);
+    result.chart_later = await chartState();
+    step('chart_new_candle');
+    // switch to 1m: the chart reloads for the new key
+    await page.click('.chart .iv button[data-iv="1m"]');
+    try {
+      await page.waitForFunction(() => window.__tickgate.chartKey().endsWith('@1m') &&
+        window.__tickgate.candles.count() >= 1, null, { timeout: 20000 * S, polling: 100 });
+    } catch (e) { /* reported below */ }
+    result.chart_1m = await chartState();
+    await page.click('.chart .iv button[data-iv="1s"]');
+    step('chart_switch');
     await page.screenshot({ path: join(out, 'dashboard.png') });
     step('screenshot');
     // drop the connection: the page must come back by itself and resume with since
@@ -186,6 +225,20 @@ try {
     result.new_alert = await h.jsonValue();
     result.new_alert_ms = Date.now() - t0;
     step('alert');
+    // the ack button: POST /api/v1/alerts/{id}/ack, then alert_ack over the socket
+    const id = result.new_alert.id;
+    await page.evaluate((aid) => {
+      const li = Array.from(document.querySelectorAll('#alerts li.alert.firing')).find((x) => x.dataset.alertId === aid);
+      li.querySelector('button.ack').click();
+    }, id);
+    const ah = await page.waitForFunction((aid) => {
+      const li = Array.from(document.querySelectorAll('#alerts li.alert.firing')).find((x) => x.dataset.alertId === aid);
+      const acks = (window.__tickgate.stats.byType || {}).alert_ack || 0;
+      if (!li || !li.classList.contains('acked') || acks < 1) return null;
+      return { cls: li.className, button: li.querySelector('button.ack').textContent, acks };
+    }, id, { timeout: 20000 * S, polling: 100 });
+    result.acked = await ah.jsonValue();
+    step('ack');
     await sleep(400);
     await page.screenshot({ path: join(out, 'dashboard-alert.png') });
   }

@@ -20,8 +20,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import tgkit  # noqa: E402
-from tgkit import SECRET, Daemon, cents, crossing_level, portfolio, synth_paths  # noqa: E402
+import tgtest
+from tgtest import SECRET, Daemon, cents, crossing_level, portfolio, synth_paths  # noqa: E402
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "SPY"]
 UNIVERSE = SYMBOLS + ["QQQ", "META", "TSLA"]
@@ -46,20 +46,22 @@ class Gateway:
         return self.ws_base + "/ws" + query
 
     def token(self, sub="demo", **kw):
-        return tgkit.mint(self.secret, sub=sub, **kw)
+        return tgtest.mint(self.secret, sub=sub, **kw)
 
     def admin(self):
         return self.token("ops", roles=["admin"])
 
     def http(self, path, **kw):
-        return tgkit.http(self.http_base, path, **kw)
+        return tgtest.http(self.http_base, path, **kw)
 
 
 def _local_gateway():
     d = Daemon(config="", secret=SECRET)
-    paths = synth_paths(SEED, SYMBOLS, 200 * 60)["AAPL"]
     per_s = RATE // len(SYMBOLS)
-    level, n = crossing_level(paths, per_s * 1, per_s * 60)
+    # a level crossed often over ten minutes, not only the first: a slow, sanitized
+    # suite may reach the alert test minutes after the daemon started
+    paths = synth_paths(SEED, SYMBOLS, per_s * 600)["AAPL"]
+    level, n = crossing_level(paths, per_s * 1, per_s * 600)
     pf = [
         portfolio("p-demo-growth", "demo", [("AAPL", "100", "15000", "0.5"),
                                             ("MSFT", "50", "15000", "0.5")],
@@ -68,7 +70,7 @@ def _local_gateway():
         portfolio("p-demo-income", "demo", [("SPY", "80", "40000", "1")], cash="50000"),
         portfolio("p-bob", "bob", [("NVDA", "10", "1000", "1")], cash="10"),
     ]
-    pfile = tgkit.write_portfolios(os.path.join(d.dir, "portfolios.json"), pf)
+    pfile = tgtest.write_portfolios(os.path.join(d.dir, "portfolios.json"), pf)
     gap = os.path.join(d.dir, "gap.csv")
     t0 = 1763800000000000000
     with open(gap, "w") as f:
@@ -86,7 +88,7 @@ def _local_gateway():
     d.start()
     g = Gateway("ws://127.0.0.1:%d" % d.port, SECRET, daemon=d)
     g.alert_level = (level, n)
-    tgkit.wait_quotes(g.http_base, g.admin(), SYMBOLS)
+    tgtest.wait_quotes(g.http_base, g.admin(), SYMBOLS)
     return g
 
 

@@ -109,20 +109,20 @@ def test_put_delete_portfolio_admin(local):
     assert err["code"] == "forbidden"
     envelope(local.http("/api/v1/portfolios/p-erin", method="PUT", body=body, token=local.admin(),
                         headers={"Content-Type": "application/json"}), status=200)
-    import tgkit
-    assert tgkit.wait_for(lambda: local.http("/api/v1/portfolios/p-erin",
+    import tgtest
+    assert tgtest.wait_for(lambda: local.http("/api/v1/portfolios/p-erin",
                                              token=local.token("erin"))[0] == 200, 5)
     envelope(local.http("/api/v1/portfolios/p-erin", method="DELETE", token=local.admin()),
              status=200)
-    assert tgkit.wait_for(lambda: local.http("/api/v1/portfolios/p-erin",
+    assert tgtest.wait_for(lambda: local.http("/api/v1/portfolios/p-erin",
                                              token=local.admin())[0] == 404, 5)
 
 
 def test_alerts_filters(gw):
     if gw.local:
-        import tgkit
+        import tgtest
         tok = gw.token("demo")
-        assert tgkit.wait_for(lambda: envelope(gw.http("/api/v1/alerts", token=tok)), 15), \
+        assert tgtest.wait_for(lambda: envelope(gw.http("/api/v1/alerts", token=tok)), 15), \
             "no alert within 15 s"
     tok = gw.token("demo")
     data = envelope(gw.http("/api/v1/alerts", token=tok), status=200)
@@ -163,8 +163,8 @@ def test_401_without_and_with_bad_token(gw):
     assert err["code"] == "unauthorized"
     envelope(gw.http("/api/v1/quotes", token="abc.def.ghi"), success=False, status=401)
     envelope(gw.http("/api/v1/quotes", token=gw.token("demo") + "x"), success=False, status=401)
-    import tgkit
-    envelope(gw.http("/api/v1/quotes", token=tgkit.mint("wrong-secret-xxxxxxxxxxxxxxxx")),
+    import tgtest
+    envelope(gw.http("/api/v1/quotes", token=tgtest.mint("wrong-secret-xxxxxxxxxxxxxxxx")),
              success=False, status=401)
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import websockets
 
-import tgkit
-from tgkit import WS, connect_auth, run
+import tgtest
+from tgtest import WS, connect_auth, run
 
 
 async def expect_error(c, code, id=None, timeout=5):
@@ -137,7 +137,7 @@ def test_too_many_subscriptions(gw):
     async def go():
         n = gw.max_subscriptions
         c, _ = await connect_auth(gw.url(), gw.token("demo"))
-        syms = (tgkit_universe(gw) + ["X%04d" % i for i in range(n + 2)])[:n + 2]
+        syms = (universe_of(gw) + ["X%04d" % i for i in range(n + 2)])[:n + 2]
         await c.subscribe("market_data", syms, id=20)
         msgs = await c.collect(2)
         conf = [m for m in msgs if m["type"] == "subscription_confirmed"]
@@ -149,7 +149,7 @@ def test_too_many_subscriptions(gw):
     run(go())
 
 
-def tgkit_universe(gw):
+def universe_of(gw):
     if gw.local:
         from conftest import UNIVERSE
         return list(UNIVERSE)
@@ -226,10 +226,10 @@ def test_close_1001_on_sigterm():
     """Own daemon: SIGTERM closes every client with 1001 and exits 0."""
     if os.environ.get("TG_URL"):
         pytest.skip("starts its own daemon")
-    d = tgkit.start_daemon(tgkit.feed_conf(rate=100))
+    d = tgtest.start_daemon(tgtest.feed_conf(rate=100))
     try:
         async def go():
-            cs = [(await connect_auth(d.url(), tgkit.mint(sub="u-%d" % i)))[0] for i in range(3)]
+            cs = [(await connect_auth(d.url(), tgtest.mint(sub="u-%d" % i)))[0] for i in range(3)]
             d.proc.send_signal(signal.SIGTERM)
             t0 = time.time()
             for c in cs:

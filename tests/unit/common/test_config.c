@@ -130,6 +130,8 @@ static void check_defaults(const tg_config_t *c)
     TG_CHECK_EQ_INT(c->engine.max_jump_pct, 0);
     TG_CHECK_EQ_INT(c->engine.universe.n, 0);
     TG_CHECK_EQ_INT(c->engine.max_symbols, 100000);
+    TG_CHECK_EQ_INT(c->engine.bars_keep, 1440);
+    TG_CHECK_EQ_INT(c->engine.bar_grace_ms, 1000);
     TG_CHECK_EQ_INT(c->alerts.rebalance_drift, 5000000);
     TG_CHECK_EQ_INT(c->alerts.drift_relative, 0);
     TG_CHECK_EQ_INT(c->alerts.loss_limit, 10000000);
@@ -498,6 +500,45 @@ TG_TEST(errors_cross_field)
                "server.metrics_listen: bad value (expected host:port): \"h:0\"");
     EXPECT_ERR("alerts = { webhook_url = \"ftp://x\"; };", no_env,
                "alerts.webhook_url: must start with http:// or https://");
+}
+
+/* SPEC §14: node.role and the cluster bus keys. */
+TG_TEST(node_role_and_bus)
+{
+    tg_config_t c;
+    char err[512] = "";
+    TG_CHECK_EQ_INT(load_text(&c, "", no_env, err, sizeof err), 0);
+    TG_CHECK_EQ_STR(c.node.role, "all");
+    TG_CHECK_EQ_STR(c.redis.bus_channel, "tickgate:bus");
+    TG_CHECK_EQ_STR(c.redis.bus_mode, "stream");
+    TG_CHECK_EQ_INT(c.redis.bus_maxlen, 100000);
+    tg_config_free(&c);
+    TG_CHECK_EQ_INT(load_text(&c, "node = { role = \"gateway\"; };\n"
+                                  "redis = { url = \"redis://h\"; bus_mode = \"pubsub\"; "
+                                  "bus_channel = \"b\"; bus_maxlen = 500; };",
+                              no_env, err, sizeof err), 0);
+    TG_CHECK_EQ_STR(c.node.role, "gateway");
+    TG_CHECK_EQ_STR(c.redis.bus_mode, "pubsub");
+    TG_CHECK_EQ_STR(c.redis.bus_channel, "b");
+    TG_CHECK_EQ_INT(c.redis.bus_maxlen, 500);
+    TG_CHECK_EQ_INT(c.n_feeds, 0);
+    tg_config_free(&c);
+    char *env[] = {"TICKGATE_NODE_ROLE=ingest", "TICKGATE_REDIS_URL=redis://h", NULL};
+    TG_CHECK_EQ_INT(load_text(&c, "", env, err, sizeof err), 0);
+    TG_CHECK_EQ_STR(c.node.role, "ingest");
+    tg_config_free(&c);
+    EXPECT_ERR("node = { role = \"edge\"; };", no_env,
+               "node.role: bad value (expected all|ingest|gateway): \"edge\"");
+    EXPECT_ERR("node = { role = \"gateway\"; };", no_env,
+               "node.role: gateway needs redis.url (the cluster bus)");
+    EXPECT_ERR("node = { role = \"ingest\"; };", no_env,
+               "node.role: ingest needs redis.url (the cluster bus)");
+    EXPECT_ERR("node = { role = \"gateway\"; }; redis = { url = \"redis://h\"; };\n"
+               "feeds = ( { name = \"s\"; type = \"synthetic\"; } );", no_env,
+               "node.role: a gateway node runs no feeds (remove `feeds`)");
+    EXPECT_ERR("redis = { bus_mode = \"kafka\"; };", no_env,
+               "redis.bus_mode: bad value (expected stream|pubsub): \"kafka\"");
+    EXPECT_ERR("redis = { bus_channel = \"\"; };", no_env, "redis.bus_channel: must not be empty");
 }
 
 TG_TEST(errors_files)

@@ -268,6 +268,8 @@ TG_TEST(relative_drift_band)
           "{\"symbol\":\"A\",\"quantity\":1,\"cost_basis\":200,\"target_weight\":0.2},"
           "{\"symbol\":\"B\",\"quantity\":1,\"cost_basis\":800,\"target_weight\":0.8}],"
           "\"alerts\":{\"rebalance_drift\":0.5,\"drift_relative\":0.25,\"loss_limit\":null,\"gain_target\":null}}]}");
+    px("A", "200", 1); /* B has no quote yet: no rule runs on its placeholder */
+    TG_CHECK_EQ_INT(nev, 0);
     px("B", "600", 1); /* wA = 200/800 = 0.25: drift 0.05 = 25% of target */
     TG_CHECK_EQ_INT(nev, 1);
     px("A", "196", 2); /* 196/796 = 0.2462: between */

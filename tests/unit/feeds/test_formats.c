@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "feeds/format_internal.h"
+#include "tickgate/config.h"
+
 #include "tg_test.h"
+#include "tickgate/clock.h"
 #include "tickgate/feed_format.h"
 
 #define NOW 1763800000999000000LL
@@ -140,6 +143,20 @@ TG_TEST(registry)
     TG_CHECK(tg_format_lookup(NULL) == NULL);
     TG_CHECK(!tg_format_lookup("alpaca")->seq_monotonic);
     TG_CHECK(tg_format_lookup("polygon")->seq_monotonic);
+}
+
+/* The config's list of format names and the parser registry are the same set, in order. */
+TG_TEST(registry_matches_config_names)
+{
+    size_t n = 0;
+    for (; tg_feed_format_names[n]; n++) {
+        const tg_format_ops_t *o = tg_format_at(n);
+        TG_CHECK(o != NULL);
+        if (o)
+            TG_CHECK_EQ_STR(o->name, tg_feed_format_names[n]);
+    }
+    TG_CHECK(n > 0);
+    TG_CHECK(tg_format_at(n) == NULL);
 }
 
 /* Every fixture: good_* clean, bad_* rejected somewhere, hostile_* survive. */
@@ -433,13 +450,40 @@ TG_TEST(rfc3339)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ns = -1;
-        int rc = tg__fmt_rfc3339(cases[i].s, strlen(cases[i].s), &ns);
+        int rc = tg_rfc3339_parse(cases[i].s, strlen(cases[i].s), &ns);
         if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns))
             fprintf(stderr, "  rfc3339 %s: rc %d ns %lld\n", cases[i].s, rc, (long long)ns);
         TG_CHECK_EQ_INT(rc, cases[i].rc);
         if (cases[i].rc == 0)
             TG_CHECK_EQ_INT(ns, cases[i].ns);
     }
+}
+
+TG_TEST(parse_time_ns_or_rfc3339)
+{
+    int64_t ns = 0;
+    TG_CHECK_EQ_INT(tg_time_parse("1700000000123456789", 19, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000123456789LL);
+    TG_CHECK_EQ_INT(tg_time_parse("0", 1, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 0);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T22:13:20Z", 20, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL);
+    TG_CHECK_EQ_INT(tg_time_parse("2023-11-14T23:13:20.5+01:00", 27, &ns), 0);
+    TG_CHECK_EQ_INT(ns, 1700000000LL * 1000000000LL + 500000000);
+    const char *bad[] = {"", "-1", "+5", "12a", "1e9", "1.5", " 1", "1 ", "2023-11-14",
+                         "2023-11-14T22:13:20", "2023-13-01T00:00:00Z", "2023-11-14T22:13:20Zjunk",
+                         "2023-11-14 22:13:20Z", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ns = 42;
+        TG_CHECK(tg_time_parse(bad[i], strlen(bad[i]), &ns) < 0);
+        TG_CHECK_EQ_INT(ns, 42); /* untouched */
+    }
+    TG_CHECK_EQ_INT(tg_time_parse("9223372036854775808", 19, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse("99999999999999999999999", 23, &ns), -ERANGE);
+    TG_CHECK_EQ_INT(tg_time_parse(NULL, 3, &ns), -EINVAL);
+    char longs[100];
+    memset(longs, '1', sizeof longs);
+    TG_CHECK_EQ_INT(tg_time_parse(longs, sizeof longs, &ns), -EINVAL);
 }
 
 int main(void)

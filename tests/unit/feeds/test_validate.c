@@ -192,11 +192,15 @@ TG_TEST(symbol_state_bound)
     tg_validator_init(&v, &c);
     TG_CHECK_EQ_INT(check(&v, trade("A", 1, 1, 5)), TG_REJECT_NONE);
     TG_CHECK_EQ_INT(check(&v, trade("B", 1, 1, 5)), TG_REJECT_NONE);
-    /* a third symbol has no state: still validated, never a duplicate */
-    TG_CHECK_EQ_INT(check(&v, trade("C", 1, 1, 5)), TG_REJECT_NONE);
-    TG_CHECK_EQ_INT(check(&v, trade("C", 1, 1, 5)), TG_REJECT_NONE);
+    /* a third symbol could never become a quote (the engine has the same
+     * bound): refused as symbol_limit, after the stateless checks */
+    TG_CHECK_EQ_INT(check(&v, trade("C", 1, 1, 5)), TG_REJECT_SYMBOL_LIMIT);
+    TG_CHECK_EQ_INT(check(&v, trade("C", 1, 1, 6)), TG_REJECT_SYMBOL_LIMIT);
     TG_CHECK_EQ_INT(check(&v, trade("C", 0, 1, 5)), TG_REJECT_BAD_PRICE);
     TG_CHECK_EQ_INT(check(&v, trade("A", 1, 1, 5)), TG_REJECT_DUPLICATE);
+    TG_CHECK_EQ_INT(check(&v, trade("B", 1, 1, 6)), TG_REJECT_NONE);
+    TG_CHECK(strcmp(tg_reject_name(TG_REJECT_SYMBOL_LIMIT), "symbol_limit") == 0);
+    TG_CHECK(strcmp(tg_reject_name(TG_REJECT_UNKNOWN_MESSAGE), "unknown_message") == 0);
     tg_validator_free(&v);
     /* many symbols: the state array grows */
     c.max_symbols = 0;

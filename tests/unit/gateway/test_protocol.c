@@ -300,6 +300,49 @@ TG_TEST(symbol_rule)
     TG_CHECK_EQ_STR(tg_channel_name(TG_CH_SYSTEM), "system");
 }
 
+TG_TEST(subscribe_bars)
+{
+    tg_cmsg_t m;
+    tg_proto_err_t e;
+    TG_CHECK_EQ_INT(P("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"AAPL\"],\"interval\":\"1s\",\"history\":1000,\"id\":9}", &m, &e), 0);
+    TG_CHECK_EQ_INT(m.channel, TG_CH_BARS);
+    TG_CHECK_EQ_INT(m.interval, 0); /* TG_BAR_1S */
+    TG_CHECK_EQ_INT(m.history, 1000);
+    TG_CHECK_EQ_INT(m.nkeys, 1);
+    TG_CHECK_EQ_STR(m.keys[0], "AAPL");
+    tg_cmsg_free(&m);
+    /* defaults: 1m, no history */
+    TG_CHECK_EQ_INT(P("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"AAPL\"]}", &m, &e), 0);
+    TG_CHECK_EQ_INT(m.interval, 1);
+    TG_CHECK_EQ_INT(m.history, 0);
+    tg_cmsg_free(&m);
+    TG_CHECK_EQ_INT(P("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"1d\",\"epoch\":\"e-1\",\"since\":{\"A@1d\":7}}", &m, &e), 0);
+    TG_CHECK_EQ_INT(m.interval, 4);
+    TG_CHECK_EQ_INT(m.nsince, 1);
+    TG_CHECK_EQ_STR(m.since[0].key, "A@1d");
+    tg_cmsg_free(&m);
+    TG_CHECK_EQ_INT(P("{\"type\":\"unsubscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"5m\"}", &m, &e), 0);
+    TG_CHECK_EQ_INT(m.interval, 2);
+    tg_cmsg_free(&m);
+    /* hostile and malformed */
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[]}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"2m\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"1M\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"1m\\u0000\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":\"1mmmmmmmmmmmmmmmmmmmmmmmmmmm\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":60}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"interval\":null}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":1001}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":-1}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":1.5}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":\"10\"}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":99999999999999999999999}", "bad_request");
+    expect_err("{\"type\":\"unsubscribe\",\"channel\":\"bars\",\"symbols\":[\"A\"],\"history\":3}", "bad_request");
+    expect_err("{\"type\":\"subscribe\",\"channel\":\"Bars\",\"symbols\":[\"A\"]}", "unknown_channel");
+}
+
 int main(void)
 {
     return tg_test_run();

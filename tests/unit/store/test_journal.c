@@ -178,6 +178,48 @@ TG_TEST(round_trip_across_segments)
     rm_dir(dir);
 }
 
+/* Opening from a time skips whole segments before it, and never a tick at or after it. */
+TG_TEST(reader_open_from_skips_old_segments)
+{
+    char dir[256], names[256][64];
+    mkdir_tmp(dir, sizeof dir);
+    const int64_t base = 1700000000000000000LL, step = 100000000LL; /* 100 ms apart */
+    tg_journal_t *j;
+    TG_CHECK_EQ_INT(tg_journal_open(&j, dir, 4096, 0, TG_JOURNAL_FSYNC_NONE, 1, g_uring), 0);
+    for (int i = 0; i < 300; i++) {
+        tg_tick_t t = mk_tick(i);
+        t.ts = base + i * step;
+        TG_CHECK_EQ_INT(tg_journal_append(j, &t, 1), 0);
+    }
+    TG_CHECK_EQ_INT(tg_journal_close(j), 0);
+    TG_CHECK(list_segs(dir, names, 256) > 5);
+    const int64_t from = base + 150 * step;
+    tg_journal_reader_t *r;
+    TG_CHECK_EQ_INT(tg_journal_reader_open_from(&r, dir, from), 0);
+    tg_tick_t t;
+    int n = 0, at_or_after = 0;
+    int64_t first = -1;
+    while (tg_journal_read(r, &t) == 1) {
+        if (first < 0)
+            first = t.ts;
+        at_or_after += t.ts >= from;
+        n++;
+    }
+    tg_journal_reader_close(r);
+    TG_CHECK_EQ_INT(at_or_after, 150);  /* every tick from `from` on */
+    TG_CHECK(first > base);              /* leading segments were skipped ... */
+    TG_CHECK(first <= from - 1000000000LL + 4096 / 40 * step); /* ... up to the 1 s margin */
+    TG_CHECK(n < 300);
+    /* from <= 0: everything */
+    TG_CHECK_EQ_INT(tg_journal_reader_open_from(&r, dir, 0), 0);
+    n = 0;
+    while (tg_journal_read(r, &t) == 1)
+        n++;
+    tg_journal_reader_close(r);
+    TG_CHECK_EQ_INT(n, 300);
+    rm_dir(dir);
+}
+
 TG_TEST(segment_names_follow_first_ts)
 {
     char dir[256], names[16][64];

@@ -153,6 +153,30 @@ TG_TEST(copy_lines_exact)
     TG_CHECK_EQ_STR(buf, "a-0123456789abcdef\t1969-12-31 23:59:59.999999+00\n");
 }
 
+TG_TEST(copy_line_bar)
+{
+    tg_snap_row_t r;
+    char buf[512];
+    memset(&r, 0, sizeof r);
+    r.kind = TG_SNAP_BAR;
+    r.ts = 1700000040LL * 1000000000LL;
+    strcpy(r.b.symbol, "AAPL");
+    strcpy(r.b.interval, "1m");
+    r.b.open = 18950000000LL;
+    r.b.high = 19010000000LL;
+    r.b.low = 18920000000LL;
+    r.b.close = 18990000000LL;
+    r.b.volume = TG_DEC(12000);
+    r.b.trades = 42;
+    r.b.vwap = 18971234567LL;
+    size_t n = tg_store_copy_line(&r, NULL, buf, sizeof buf);
+    TG_CHECK(n > 0);
+    buf[n] = 0;
+    TG_CHECK_EQ_STR(buf, "AAPL\t1m\t2023-11-14 22:14:00.000000+00\t189.5\t190.1\t189.2\t189.9\t"
+                         "12000\t42\t189.71234567\n");
+    TG_CHECK_EQ_INT(tg_store_copy_line(&r, NULL, buf, 20), 0); /* too small: nothing */
+}
+
 TG_TEST(holdings_extraction)
 {
     const char *j = "{\"type\":\"portfolio\",\"portfolio_id\":\"\\\"holdings\\\":[\","

@@ -2,6 +2,7 @@
  * MessagePack checked with msgpack-c's own unpacker (an independent decoder),
  * escaping of hostile strings, numbers at their limits, overflow handling. */
 #include <msgpack.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tg_test.h"
@@ -126,6 +127,112 @@ TG_TEST(msg_copies_both_encodings_and_acl)
     tg_msg_ref(m);
     tg_msg_unref(m);
     tg_msg_unref(m); /* freed: ASan checks */
+}
+
+/* ---- tg_enc_msg_add_u64: the per-user field splice ---- */
+
+/* A message holding a map of n members k0..k(n-1) = i. */
+static tg_msg_t *map_msg(uint32_t n)
+{
+    tg_enc_t e;
+    tg_enc_init(&e, jb, sizeof jb, mb, sizeof mb);
+    tg_enc_map(&e, n);
+    for (uint32_t i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%u", i);
+        tg_enc_kv_i64(&e, k, i);
+    }
+    tg_enc_map_end(&e);
+    TG_CHECK_EQ_INT(e.err, 0);
+    tg_msg_t *m = tg_msg_new_acl(jb, e.jlen, mb, e.mlen, "owner\0u2", 8);
+    if (m) {
+        m->type = TG_MSG_ALERT;
+        m->channel = TG_CH_NOTIFICATIONS;
+        m->seq = 77;
+        m->ts = 123;
+        snprintf(m->key_name, sizeof m->key_name, "p-1");
+    }
+    return m;
+}
+
+/* The spliced message: JSON text, and MessagePack decoded by msgpack-c. */
+static void check_added(const tg_msg_t *m, uint32_t n, uint64_t seq)
+{
+    TG_CHECK(m != NULL);
+    if (!m)
+        return;
+    TG_CHECK_EQ_INT(m->type, TG_MSG_ALERT);
+    TG_CHECK_EQ_INT(m->seq, 77);
+    TG_CHECK_EQ_INT(m->ts, 123);
+    TG_CHECK_EQ_STR(m->key_name, "p-1");
+    TG_CHECK(tg_msg_acl_has(m, "u2"));
+    char want[1024];
+    size_t w = 0;
+    w += (size_t)snprintf(want + w, sizeof want - w, "{");
+    for (uint32_t i = 0; i < n; i++)
+        w += (size_t)snprintf(want + w, sizeof want - w, "\"k%u\":%u,", i, i);
+    snprintf(want + w, sizeof want - w, "\"seq\":%llu}", (unsigned long long)seq);
+    char got[1024];
+    TG_CHECK(m->json_len < sizeof got);
+    memcpy(got, m->json, m->json_len);
+    got[m->json_len] = 0;
+    TG_CHECK_EQ_STR(got, want);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    TG_CHECK(msgpack_unpack_next(&up, (const char *)m->mp, m->mp_len, &off) ==
+             MSGPACK_UNPACK_SUCCESS);
+    TG_CHECK_EQ_INT(off, m->mp_len);
+    msgpack_object o = up.data;
+    TG_CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == n + 1);
+    if (o.type == MSGPACK_OBJECT_MAP && o.via.map.size == n + 1) {
+        for (uint32_t i = 0; i < n; i++)
+            TG_CHECK(o.via.map.ptr[i].val.via.u64 == i);
+        msgpack_object_kv *kv = &o.via.map.ptr[n];
+        TG_CHECK(kv->key.via.str.size == 3 && !memcmp(kv->key.via.str.ptr, "seq", 3));
+        TG_CHECK(kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER && kv->val.via.u64 == seq);
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+TG_TEST(msg_add_u64_splices_both_encodings)
+{
+    /* empty map, a few members, the fixmap limit (14 -> 15), past it (15 -> map16), map16 */
+    static const uint32_t sizes[] = {0, 3, 14, 15, 40};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        tg_msg_t *m = map_msg(sizes[i]);
+        tg_msg_t *u = tg_enc_msg_add_u64(m, "seq", 1000 + i);
+        check_added(u, sizes[i], 1000 + i);
+        /* the original is untouched: encoded bytes are immutable */
+        TG_CHECK(m && m->json[m->json_len - 1] == '}' && (sizes[i] > 15 || (m->mp[0] & 0x0f) == sizes[i]));
+        tg_msg_unref(u);
+        tg_msg_unref(m);
+    }
+    tg_msg_t *m = map_msg(2);
+    tg_msg_t *u = tg_enc_msg_add_u64(m, "seq", UINT64_MAX);
+    check_added(u, 2, UINT64_MAX);
+    tg_msg_unref(u);
+    tg_msg_unref(m);
+}
+
+TG_TEST(msg_add_u64_refuses_non_maps)
+{
+    TG_CHECK(tg_enc_msg_add_u64(NULL, "seq", 1) == NULL);
+    tg_msg_t *a = tg_msg_new("[1]", 3, "\x91\x01", 2);
+    TG_CHECK(a && tg_enc_msg_add_u64(a, "seq", 1) == NULL);
+    tg_msg_unref(a);
+    tg_msg_t *b = tg_msg_new("{}", 2, "\x91\x01", 2); /* JSON object, MessagePack array */
+    TG_CHECK(b && tg_enc_msg_add_u64(b, "seq", 1) == NULL);
+    tg_msg_unref(b);
+    tg_msg_t *c = tg_msg_new("{", 1, "\x80", 1);
+    TG_CHECK(c && tg_enc_msg_add_u64(c, "seq", 1) == NULL);
+    tg_msg_unref(c);
+    char longkey[100];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = 0;
+    tg_msg_t *d = tg_msg_new("{}", 2, "\x80", 1);
+    TG_CHECK(d && tg_enc_msg_add_u64(d, longkey, 1) == NULL);
+    tg_msg_unref(d);
 }
 
 int main(void)

@@ -1,0 +1,244 @@
+/* risk.c - running sums for volatility, monotonic deques for moves (risk.h).
+ *
+ * Everything is integer arithmetic: the sums are exact, so incremental and
+ * recomputed states agree bit for bit, and the square root is an integer
+ * Newton iteration (no libm, no rounding mode, same answer everywhere).
+ */
+#include "tickgate/risk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S TG_DEC_SCALE
+#define RET_CLAMP 100000000000000LL /* |return| <= 10^14 units (10^6) */
+
+typedef __int128 i128;
+typedef unsigned __int128 u128;
+
+/* round8(num / den) half-to-even, den != 0, clamped to ±RET_CLAMP. */
+static int64_t ret8(i128 num, i128 den)
+{
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    /* beyond the clamp whatever the rounding: avoid num * S overflowing */
+    if ((num < 0 ? -num : num) / den >= RET_CLAMP / S)
+        return num < 0 ? -RET_CLAMP : RET_CLAMP;
+    i128 n = num * S;
+    i128 q = n / den, r = n % den;
+    i128 r2 = (r < 0 ? -r : r) * 2;
+    if (r2 > den || (r2 == den && (q & 1)))
+        q += n < 0 ? -1 : 1;
+    return (int64_t)q;
+}
+
+unsigned __int128 tg_risk_isqrt(unsigned __int128 x)
+{
+    if (x < 2)
+        return x;
+    /* start above the root (2^ceil(bits/2)), then Newton steps decrease
+     * monotonically to ⌊√x⌋ */
+    int bits = 0;
+    for (u128 t = x; t; t >>= 1)
+        bits++;
+    u128 y = (u128)1 << ((bits + 1) / 2);
+    for (;;) {
+        u128 z = (y + x / y) >> 1;
+        if (z >= y)
+            return y;
+        y = z;
+    }
+}
+
+int tg_risk_vol_init(tg_risk_vol_t *v, uint32_t window)
+{
+    if (!v || window == 0)
+        return -EINVAL;
+    memset(v, 0, sizeof *v);
+    v->r = malloc(window * sizeof *v->r);
+    if (!v->r)
+        return -ENOMEM;
+    v->cap = window;
+    return 0;
+}
+
+void tg_risk_vol_free(tg_risk_vol_t *v)
+{
+    if (!v)
+        return;
+    free(v->r);
+    memset(v, 0, sizeof *v);
+}
+
+void tg_risk_vol_reset(tg_risk_vol_t *v)
+{
+    v->n = v->head = 0;
+    v->sum = v->sumsq = 0;
+    v->has_last = false;
+}
+
+void tg_risk_vol_sample(tg_risk_vol_t *v, __int128 value)
+{
+    if (!v->cap)
+        return;
+    if (!v->has_last) {
+        v->last = value;
+        v->has_last = true;
+        return;
+    }
+    int64_t r = v->last != 0 ? ret8(value - v->last, v->last) : 0;
+    v->last = value;
+    if (v->n == v->cap) { /* the oldest leaves the window */
+        int64_t old = v->r[v->head];
+        v->sum -= old;
+        v->sumsq -= (i128)old * old;
+        v->r[v->head] = r;
+        v->head = (v->head + 1) % v->cap;
+    } else {
+        v->r[(v->head + v->n) % v->cap] = r;
+        v->n++;
+    }
+    v->sum += r;
+    v->sumsq += (i128)r * r;
+}
+
+/* Q = n·Σr² - (Σr)² >= 0 (Cauchy-Schwarz); fits: n <= 86400, |r| <= 10^14. */
+static u128 vol_q(const tg_risk_vol_t *v)
+{
+    i128 q = (i128)v->n * v->sumsq - v->sum * v->sum;
+    return q > 0 ? (u128)q : 0;
+}
+
+tg_dec_t tg_risk_vol_value(const tg_risk_vol_t *v)
+{
+    if (!v->n)
+        return 0;
+    u128 root = tg_risk_isqrt(vol_q(v) / v->n);
+    return root > (u128)TG_DEC_MAX ? TG_DEC_MAX : (tg_dec_t)root;
+}
+
+bool tg_risk_vol_ge(const tg_risk_vol_t *v, tg_dec_t level)
+{
+    if (level <= 0)
+        return true;
+    if (!v->n)
+        return false;
+    return vol_q(v) >= (u128)v->n * (u128)level * (u128)level;
+}
+
+bool tg_risk_vol_le(const tg_risk_vol_t *v, tg_dec_t level)
+{
+    if (level < 0)
+        return false;
+    if (!v->n)
+        return true;
+    u128 l1 = (u128)level + 1;
+    return vol_q(v) < (u128)v->n * l1 * l1;
+}
+
+void tg_risk_vol_recompute(const tg_risk_vol_t *v, __int128 *sum, __int128 *sumsq)
+{
+    i128 s = 0, s2 = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        int64_t r = v->r[(v->head + i) % v->cap];
+        s += r;
+        s2 += (i128)r * r;
+    }
+    *sum = s;
+    *sumsq = s2;
+}
+
+/* ---- move ------------------------------------------------------------------ */
+
+int tg_risk_move_init(tg_risk_move_t *m, int64_t window_ns)
+{
+    if (!m || window_ns <= 0)
+        return -EINVAL;
+    memset(m, 0, sizeof *m);
+    m->window_ns = window_ns;
+    m->last_ts = INT64_MIN;
+    return 0;
+}
+
+void tg_risk_move_free(tg_risk_move_t *m)
+{
+    if (!m)
+        return;
+    free(m->min.p);
+    free(m->max.p);
+    m->min.p = m->max.p = NULL;
+    m->min.len = m->max.len = m->min.cap = m->max.cap = 0;
+}
+
+static inline tg_risk_pt_t *dq_at(tg_risk_deque_t *d, uint32_t i)
+{
+    return &d->p[(d->head + i) & (d->cap - 1)];
+}
+
+static int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
+{
+    if (d->len == d->cap) {
+        if (d->cap >= TG_RISK_MOVE_MAX_POINTS) { /* bounded: the oldest goes */
+            d->head = (d->head + 1) & (d->cap - 1);
+            d->len--;
+        } else {
+            uint32_t nc = d->cap ? d->cap * 2 : 16;
+            tg_risk_pt_t *np = malloc(nc * sizeof *np);
+            if (!np)
+                return -ENOMEM;
+            for (uint32_t i = 0; i < d->len; i++)
+                np[i] = *dq_at(d, i);
+            free(d->p);
+            d->p = np;
+            d->cap = nc;
+            d->head = 0;
+        }
+    }
+    *dq_at(d, d->len++) = pt;
+    return 0;
+}
+
+static void dq_evict(tg_risk_deque_t *d, int64_t oldest)
+{
+    while (d->len && dq_at(d, 0)->ts < oldest) {
+        d->head = (d->head + 1) & (d->cap - 1);
+        d->len--;
+    }
+}
+
+int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi)
+{
+    *lo = *hi = price;
+    if (ts < m->last_ts)
+        ts = m->last_ts;
+    m->last_ts = ts;
+    tg_risk_pt_t pt = {ts, price};
+    /* a point that can never again be the min (max) of a window is dropped:
+     * an older one at a higher (lower) price leaves the window first */
+    while (m->min.len && dq_at(&m->min, m->min.len - 1)->price >= price)
+        m->min.len--;
+    while (m->max.len && dq_at(&m->max, m->max.len - 1)->price <= price)
+        m->max.len--;
+    if (dq_push_back(&m->min, pt) != 0 || dq_push_back(&m->max, pt) != 0)
+        return -ENOMEM;
+    int64_t oldest = ts - m->window_ns;
+    dq_evict(&m->min, oldest);
+    dq_evict(&m->max, oldest);
+    *lo = dq_at(&m->min, 0)->price;
+    *hi = dq_at(&m->max, 0)->price;
+    return 0;
+}
+
+tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi)
+{
+    int64_t up = lo > 0 ? ret8((i128)price - lo, lo) : 0;
+    int64_t down = hi > 0 ? ret8((i128)price - hi, hi) : 0;
+    return up >= -down ? up : down;
+}
+
+uint32_t tg_risk_move_points(const tg_risk_move_t *m)
+{
+    return m->min.len + m->max.len;
+}

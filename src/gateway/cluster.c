@@ -1,0 +1,64 @@
+/* cluster.c - what a service thread does with the ingest epoch (SPEC §14).
+ *
+ * On a gateway node the bus consumer (bus_sub.c) puts a TG_MSG_EPOCH into
+ * every service thread's ring, in stream order, when it learns the ingest
+ * epoch and whenever messages were lost. Each thread keeps its own copy of
+ * the epoch (t->epoch), changed only here, between two messages of the
+ * stream, so `connection_established.epoch` and the `since` epoch check
+ * always match the history this thread holds.
+ *   - first epoch: adopted; nothing to undo (clients that connected before
+ *     got the node's own epoch and will recover with complete:false);
+ *   - another epoch (failover to a standby ingest): seqs start over, so
+ *     history and states are forgotten and clients are closed with 1012
+ *     (service restart): they reconnect, and their old epoch gets
+ *     complete:false plus current state, as after a restart;
+ *   - same epoch, messages lost (pub/sub outage, publisher overflow):
+ *     history is forgotten and each subscriber gets `recovered`
+ *     complete:false plus the current state of each key it reads.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gw.h"
+
+const char *tg_gateway_epoch(const tg_gateway_t *g)
+{
+    return g->epoch;
+}
+
+static void tell_lost(gw_client_t *s)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        gw_key_t *k = s->subs[i].key;
+        if (!k || (k->channel != TG_CH_MARKET_DATA && k->channel != TG_CH_PORTFOLIO))
+            continue;
+        gw_send_recovered(s, (tg_channel_t)k->channel, k->name, k->last ? k->last->seq : 0,
+                          false);
+        if (k->last)
+            gw_client_push_ctrl(s, tg_msg_ref(k->last));
+    }
+}
+
+void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m)
+{
+    bool changed = strcmp(t->epoch, m->key_name) != 0;
+    bool failover = changed && t->epoch_from_bus;
+    bool lost = m->aux != 0;
+    if (changed) { /* the consumer keeps epochs within TG_BUS_EPOCH_MAX */
+        size_t n = strnlen(m->key_name, sizeof t->epoch - 1);
+        memcpy(t->epoch, m->key_name, n);
+        t->epoch[n] = 0;
+    }
+    t->epoch_from_bus = true;
+    if (failover) {
+        gw_hub_forget(&t->hub, true);
+        for (gw_client_t *s = t->clients; s; s = s->next)
+            gw_client_close(s, 1012, "ingest epoch changed");
+    } else if (lost) {
+        gw_hub_forget(&t->hub, false);
+        for (gw_client_t *s = t->clients; s; s = s->next)
+            if (s->state == GW_ACTIVE)
+                tell_lost(s);
+    }
+    tg_msg_unref(m);
+}

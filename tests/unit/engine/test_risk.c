@@ -1,0 +1,187 @@
+/* test_risk.c - volatility running sums and move deques (risk.h): exact
+ * values worked out by hand (Python fractions), and incremental state equal
+ * to a brute-force recomputation over long random runs. */
+#include <errno.h>
+#include <string.h>
+
+#include "tg_test.h"
+#include "tickgate/risk.h"
+
+#define U TG_DEC_SCALE
+
+TG_TEST(isqrt_is_floor_sqrt)
+{
+    for (unsigned long long x = 0; x < 200000; x++) {
+        unsigned __int128 y = tg_risk_isqrt(x);
+        TG_CHECK(y * y <= x && (y + 1) * (y + 1) > x);
+    }
+    unsigned __int128 big[] = {((unsigned __int128)1 << 126), ((unsigned __int128)1 << 127) - 1,
+                               (unsigned __int128)999999999999ULL * 999999999999ULL,
+                               (unsigned __int128)999999999999ULL * 999999999999ULL - 1};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        unsigned __int128 x = big[i], y = tg_risk_isqrt(x);
+        TG_CHECK(y * y <= x && (y + 1) * (y + 1) > x);
+    }
+    TG_CHECK(tg_risk_isqrt((unsigned __int128)999999999999ULL * 999999999999ULL) ==
+             999999999999ULL);
+}
+
+TG_TEST(volatility_exact_values)
+{
+    tg_risk_vol_t v;
+    TG_CHECK_EQ_INT(tg_risk_vol_init(&v, 30), 0);
+    /* 31 values alternating 100 / 101: returns +0.01 and round8(-1/101) = -0.00990099 */
+    for (int i = 0; i <= 30; i++)
+        tg_risk_vol_sample(&v, (i % 2 ? 101 : 100) * (__int128)U);
+    TG_CHECK_EQ_INT(tg_risk_vol_samples(&v), 30);
+    TG_CHECK(v.sum == 148515);
+    TG_CHECK(v.sumsq == (__int128)29704440447015LL);
+    /* Q = 891111156705225, Q/n = 29703705223507, sqrt -> 5450110 (5.45 %) */
+    TG_CHECK_EQ_INT(tg_risk_vol_value(&v), 5450110);
+    TG_CHECK(tg_risk_vol_ge(&v, 5450110) && !tg_risk_vol_ge(&v, 5450111));
+    TG_CHECK(tg_risk_vol_le(&v, 5450110) && !tg_risk_vol_le(&v, 5450109));
+    /* a flat value (the last was 100): returns 0 push the swings out one by one */
+    for (int i = 0; i < 29; i++)
+        tg_risk_vol_sample(&v, 100 * (__int128)U);
+    TG_CHECK(tg_risk_vol_value(&v) > 0); /* one swing left */
+    tg_risk_vol_sample(&v, 100 * (__int128)U);
+    TG_CHECK_EQ_INT(tg_risk_vol_value(&v), 0);
+    TG_CHECK(v.sum == 0 && v.sumsq == 0);
+    /* reset forgets everything; the next sample is only a base */
+    tg_risk_vol_reset(&v);
+    tg_risk_vol_sample(&v, 5 * (__int128)U);
+    TG_CHECK_EQ_INT(tg_risk_vol_samples(&v), 0);
+    tg_risk_vol_sample(&v, 10 * (__int128)U);
+    TG_CHECK_EQ_INT(tg_risk_vol_samples(&v), 1);
+    TG_CHECK(v.sum == U); /* +100 % */
+    /* from 0 the return is 0, and a huge jump is clamped, never overflowing */
+    tg_risk_vol_reset(&v);
+    tg_risk_vol_sample(&v, 0);
+    tg_risk_vol_sample(&v, 7);
+    TG_CHECK(v.sum == 0);
+    tg_risk_vol_sample(&v, (__int128)1 << 100);
+    TG_CHECK(v.sum == 100000000000000LL);
+    tg_risk_vol_free(&v);
+    tg_risk_vol_free(&v); /* twice is fine */
+    TG_CHECK_EQ_INT(tg_risk_vol_init(&v, 0), -EINVAL);
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+TG_TEST(volatility_incremental_equals_recompute)
+{
+    tg_risk_vol_t v;
+    TG_CHECK_EQ_INT(tg_risk_vol_init(&v, 300), 0);
+    __int128 value = 1000000 * (__int128)U;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        value += (__int128)(int64_t)(rnd() % 2000001) - 1000000;
+        if (i % 50000 == 7)
+            value = -value; /* short portfolios have negative values too */
+        tg_risk_vol_sample(&v, value);
+        if (i % 997 == 0) {
+            __int128 s, s2;
+            tg_risk_vol_recompute(&v, &s, &s2);
+            bad += s != v.sum || s2 != v.sumsq;
+        }
+    }
+    TG_CHECK_EQ_INT(bad, 0);
+    TG_CHECK_EQ_INT(tg_risk_vol_samples(&v), 300);
+    tg_risk_vol_free(&v);
+}
+
+TG_TEST(move_exact_values)
+{
+    tg_risk_move_t m;
+    tg_dec_t mv, lo, hi;
+    const int64_t s = 1000000000LL;
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, 60 * s), 0);
+    TG_CHECK_EQ_INT(tg_risk_move_push(&m, 0, 100 * U, &lo, &hi), 0);
+    TG_CHECK(lo == 100 * U && hi == 100 * U);
+    TG_CHECK_EQ_INT(tg_risk_move_value(100 * U, lo, hi), 0);
+    tg_risk_move_push(&m, 10 * s, 101 * U, &lo, &hi);
+    mv = tg_risk_move_value(101 * U, lo, hi);
+    TG_CHECK_EQ_INT(mv, 1000000); /* +1 % vs the min 100 */
+    tg_risk_move_push(&m, 20 * s, 102 * U, &lo, &hi);
+    mv = tg_risk_move_value(102 * U, lo, hi);
+    TG_CHECK_EQ_INT(mv, 2000000); /* +2 % */
+    /* t = 70: the window is [10, 70], min 101 -> round8(1/101) = 0.00990099 */
+    tg_risk_move_push(&m, 70 * s, 102 * U, &lo, &hi);
+    mv = tg_risk_move_value(102 * U, lo, hi);
+    TG_CHECK_EQ_INT(mv, 990099);
+    /* t = 80: [20, 80], max 102 -> round8(-3/102) = -0.02941176 */
+    tg_risk_move_push(&m, 80 * s, 99 * U, &lo, &hi);
+    mv = tg_risk_move_value(99 * U, lo, hi);
+    TG_CHECK_EQ_INT(mv, -2941176);
+    /* the edge of the window is inclusive: t = 140 still sees t = 80 */
+    tg_risk_move_push(&m, 140 * s, 99 * U, &lo, &hi);
+    mv = tg_risk_move_value(99 * U, lo, hi);
+    TG_CHECK_EQ_INT(mv, 0); /* 102 at 70 has left; max 99 */
+    /* an older tick is taken at the last ts */
+    tg_risk_move_push(&m, 1, 9900000000LL + 99000000, &lo, &hi);
+    mv = tg_risk_move_value(9900000000LL + 99000000, lo, hi); /* 99.99 */
+    TG_CHECK_EQ_INT(mv, 1000000); /* +1 % vs 99 */
+    tg_risk_move_free(&m);
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, 0), -EINVAL);
+}
+
+TG_TEST(move_deques_equal_brute_force)
+{
+    enum { N = 60000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    tg_risk_move_t m;
+    const int64_t w = 5000000000LL;
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, w), 0);
+    int64_t t = 0;
+    tg_dec_t p = 100 * U;
+    int bad = 0;
+    uint32_t most = 0;
+    for (int i = 0; i < N; i++) {
+        t += (int64_t)(rnd() % 20000000); /* 0-20 ms apart */
+        p += (tg_dec_t)(rnd() % 2000001) - 1000000;
+        if (p < U)
+            p = U;
+        ts[i] = t;
+        px[i] = p;
+        tg_dec_t mv, lo, hi;
+        tg_risk_move_push(&m, t, p, &lo, &hi);
+        mv = tg_risk_move_value(p, lo, hi);
+        if (tg_risk_move_points(&m) > most)
+            most = tg_risk_move_points(&m);
+        if (i % 101)
+            continue;
+        lo = p;
+        hi = p;
+        for (int j = i; j >= 0 && ts[j] >= t - w; j--) {
+            if (px[j] < lo)
+                lo = px[j];
+            if (px[j] > hi)
+                hi = px[j];
+        }
+        /* same rounding as risk.c, done in long double-free integer steps */
+        __int128 n1 = ((__int128)p - lo) * U, n2 = ((__int128)p - hi) * U;
+        __int128 q1 = n1 / lo, r1 = n1 % lo, q2 = n2 / hi, r2 = n2 % hi;
+        if (2 * r1 > lo || (2 * r1 == lo && (q1 & 1)))
+            q1++;
+        if (-2 * r2 > hi || (-2 * r2 == hi && (q2 & 1)))
+            q2--;
+        tg_dec_t want = q1 >= -q2 ? (tg_dec_t)q1 : (tg_dec_t)q2;
+        bad += want != mv;
+    }
+    TG_CHECK_EQ_INT(bad, 0);
+    TG_CHECK(most < 2000); /* a random walk keeps the deques short */
+    tg_risk_move_free(&m);
+}
+
+int main(void)
+{
+    return tg_test_run();
+}
