@@ -91,6 +91,7 @@ typedef struct tg_config {
         tg_strlist_t trusted_proxies;
         bool disable_io_uring; /* false; env TICKGATE_DISABLE_IO_URING: journal, tcp feeds use the fallback */
         bool no_direct_write;  /* false; env TG_NO_DIRECT_WRITE: benchmark A/B switch */
+        bool send_ts;          /* false: out_ts on each frame's first message */
     } server;
     struct {
         char *jwt_alg;         /* "HS256" | "RS256" */
@@ -106,6 +107,7 @@ typedef struct tg_config {
         int max_subscriptions; /* 1000 */
         int max_conns_per_ip;  /* 10000 */
         long long max_pending_bytes; /* 4194304 */
+        int max_inflight_bytes; /* 65536: unacknowledged bytes per socket (SIOCOUTQ) */
         int max_stall_ms;      /* 10000 */
         int history_size;      /* 1000 */
         long long history_max_bytes; /* 268435456 */

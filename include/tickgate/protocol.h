@@ -54,6 +54,7 @@ typedef struct tg_cmsg {
     char epoch[33];
     tg_since_t *since;            /* heap */
     size_t nsince;
+    uint32_t max_hz;              /* subscribe: at most N per second per key, 0 = every update */
     char *token;                  /* auth: heap copy */
 } tg_cmsg_t;
 

@@ -37,6 +37,7 @@ const cfg_key_t tg__config_main_keys[] = {
     {"server", "trusted_proxies", K_LIST, C(server.trusted_proxies), "", 0, 0, NULL, F_ADDRS, 0},
     {"server", "disable_io_uring", K_BOOL, C(server.disable_io_uring), "false", 0, 0, NULL, 0, 0, "TICKGATE_DISABLE_IO_URING"},
     {"server", "no_direct_write", K_BOOL, C(server.no_direct_write), "false", 0, 0, NULL, 0, 0, "TG_NO_DIRECT_WRITE"},
+    {"server", "send_ts",         K_BOOL, C(server.send_ts), "false", 0, 0, NULL, 0, 0},
 
     {"auth", "jwt_alg",          K_ENUM, C(auth.jwt_alg), "HS256", 0, 0, jwt_algs, 0, 0},
     {"auth", "jwt_secret",       K_STR,  C(auth.jwt_secret), "", 0, 0, NULL, F_SECRET, 0},
@@ -50,6 +51,7 @@ const cfg_key_t tg__config_main_keys[] = {
     {"limits", "max_subscriptions", K_INT, C(limits.max_subscriptions), "1000", 1, 10000000, NULL, 0, 0},
     {"limits", "max_conns_per_ip",  K_INT, C(limits.max_conns_per_ip), "10000", 1, 10000000, NULL, 0, 0},
     {"limits", "max_pending_bytes", K_LL,  C(limits.max_pending_bytes), "4194304", 1024, 1LL << 40, NULL, 0, 0},
+    {"limits", "max_inflight_bytes", K_INT, C(limits.max_inflight_bytes), "65536", 4096, 1073741824, NULL, 0, 0},
     {"limits", "max_stall_ms",      K_INT, C(limits.max_stall_ms), "10000", 1, 3600000, NULL, 0, 0},
     {"limits", "history_size",      K_INT, C(limits.history_size), "1000", 0, 100000000, NULL, 0, 0},
     {"limits", "history_max_bytes", K_LL,  C(limits.history_max_bytes), "268435456", 0, 1LL << 44, NULL, 0, 0},

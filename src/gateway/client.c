@@ -27,6 +27,7 @@ gw_client_t *gw_client_new(gw_thread_t *t, struct lws *wsi)
         return NULL;
     s->t = t;
     s->wsi = wsi;
+    s->fd = wsi ? lws_get_socket_fd(wsi) : -1;
     s->last_progress_ns = tg_mono_ns();
     s->ack_progress_ns = s->last_progress_ns;
     s->next_stall_check_ns = s->last_progress_ns + (int64_t)(t->next_client % 250) * 1000000LL;
@@ -62,6 +63,10 @@ void gw_client_free(gw_client_t *s)
     for (uint32_t i = 0; i < t->nwriters; i++)
         if (t->writers[i] == s)
             t->writers[i] = NULL;
+    if (s->gated)
+        gw_list_remove(t->gated, &t->ngated, s);
+    if (s->in_hz)
+        gw_list_remove(t->hz, &t->nhz, s);
     tg_jwt_claims_free(&s->claims);
     for (int i = 0; i < s->nheld; i++)
         free(s->held[i].data);
@@ -153,6 +158,35 @@ void gw_client_unsub(gw_client_t *s, uint32_t idx)
     s->nfree++;
 }
 
+void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if (v[i] == s) {
+            v[i] = v[--*n];
+            return;
+        }
+}
+
+static bool list_add(gw_client_t ***v, uint32_t *n, uint32_t *cap, gw_client_t *s)
+{
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 64;
+        gw_client_t **nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = s;
+    return true;
+}
+
+static void ask_writable(gw_client_t *s)
+{
+    if (s->wsi)
+        lws_callback_on_writable(s->wsi);
+}
+
 void gw_client_want_write(gw_client_t *s)
 {
     if (s->want_write)
@@ -162,7 +196,7 @@ void gw_client_want_write(gw_client_t *s)
         uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
         gw_client_t **nw = realloc(t->writers, nc * sizeof *nw);
         if (!nw) {
-            lws_callback_on_writable(s->wsi);
+            ask_writable(s);
             return;
         }
         t->writers = nw;
@@ -179,12 +213,62 @@ static void check_pending_limit(gw_client_t *s)
         gw_client_close(s, 4008, "slow consumer");
 }
 
+/* Put m in sub's slot, replacing (conflating) an unsent older one. */
+static void park(gw_client_t *s, gw_sub_t *sub, tg_msg_t *m)
+{
+    if (sub->pending) {
+        s->t->cnt.conflated[m->channel]++;
+        drop_pending(s, sub);
+    }
+    sub->pending = tg_msg_ref(m);
+    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
+}
+
+static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
+{
+    if (sub->queued)
+        return;
+    if (s->pending_bytes == 0 && s->clen == 0)
+        s->last_progress_ns = tg_mono_ns(); /* stall clock starts when data waits */
+    s->dirty[(s->dhead + s->dlen) % s->dcap] = idx;
+    s->dlen++;
+    sub->queued = 1;
+}
+
+/*
+ * A new message for subscription idx. Three ways, SPEC §11:
+ * - max_hz: at most one per interval per key; inside the interval only the
+ *   newest is kept (held), and the pace timer releases it when the interval ends;
+ * - a client whose socket holds max_inflight_bytes unacknowledged (gated), or
+ *   with 64 KiB already queued: the key's slot keeps only the newest (quotes
+ *   per symbol, portfolio states per portfolio), so it gets fewer, fresher ones;
+ * - otherwise every message, in arrival order, through the ordered FIFO.
+ */
 void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m)
 {
     if (s->state != GW_ACTIVE)
         return;
     gw_sub_t *sub = &s->subs[idx];
-    if (s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+    if (sub->interval_ns) {
+        if (!sub->queued) {
+            int64_t now = tg_mono_ns();
+            if (sub->held || now < sub->next_ns) {
+                park(s, sub, m);
+                if (!sub->held) {
+                    sub->held = 1;
+                    if (!s->t->hz_min || sub->next_ns < s->t->hz_min)
+                        s->t->hz_min = sub->next_ns;
+                    if (!s->in_hz && list_add(&s->t->hz, &s->t->nhz, &s->t->caphz, s))
+                        s->in_hz = true;
+                }
+                check_pending_limit(s);
+                return;
+            }
+            sub->next_ns = now + sub->interval_ns;
+        }
+        /* queued: the one allowed in this interval is not written yet, so
+         * replacing it keeps the rate */
+    } else if (!s->gated && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
         /* not slow, just not written yet (the loop is busy): every message,
          * in arrival order across keys, through the ordered FIFO; an older
          * one still parked in the key's slot goes first */
@@ -197,20 +281,37 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m)
         gw_client_push_ctrl(s, tg_msg_ref(m));
         return;
     }
-    if (sub->pending) {
-        s->t->cnt.conflated[m->channel]++;
-        drop_pending(s, sub);
-    } else if (!sub->queued) {
-        if (s->pending_bytes == 0 && s->clen == 0)
-            s->last_progress_ns = tg_mono_ns(); /* stall clock starts when data waits */
-        s->dirty[(s->dhead + s->dlen) % s->dcap] = idx;
-        s->dlen++;
-        sub->queued = 1;
-    }
-    sub->pending = tg_msg_ref(m);
-    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
+    park(s, sub, m);
+    enqueue_slot(s, sub, idx);
     check_pending_limit(s);
     gw_client_want_write(s);
+}
+
+int64_t gw_client_release_held(gw_client_t *s, int64_t now)
+{
+    int64_t next = 0;
+    bool released = false;
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        gw_sub_t *sub = &s->subs[i];
+        if (!sub->held)
+            continue;
+        if (!sub->key || !sub->pending) {
+            sub->held = 0;
+            continue;
+        }
+        if (now < sub->next_ns) {
+            if (!next || sub->next_ns < next)
+                next = sub->next_ns;
+            continue;
+        }
+        sub->held = 0;
+        sub->next_ns = now + sub->interval_ns;
+        enqueue_slot(s, sub, i);
+        released = true;
+    }
+    if (released)
+        gw_client_want_write(s);
+    return next;
 }
 
 void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m)
@@ -287,9 +388,10 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
             s->ctrl[(s->chead + w++) % s->ccap] = m;
     }
     s->clen = w;
-    lws_callback_on_writable(s->wsi);
+    ask_writable(s);
     /* a peer that never reads again must not keep the socket forever */
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    if (s->wsi)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
 /*
@@ -311,10 +413,94 @@ bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *
     return true;
 }
 
-static bool frame_add(gw_client_t *s, size_t *len, const tg_msg_t *m)
+/* A frame holds at most `budget` bytes, except that its first message always fits. */
+static bool frame_add(gw_client_t *s, size_t *len, const tg_msg_t *m, size_t budget)
 {
     gw_thread_t *t = s->t;
-    return gw_frame_append(t->frame + LWS_PRE, t->frame_cap, len, m, s->msgpack);
+    return gw_frame_append(t->frame + LWS_PRE, *len ? budget : t->frame_cap, len, m, s->msgpack);
+}
+
+/* Bytes on the wire for a payload of len (server frames are not masked). */
+static size_t wire_len(size_t len)
+{
+    return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+}
+
+/*
+ * server.send_ts: the frame's first message gets "out_ts" (ns, now) as its
+ * first field. The frame buffer has GW_FRAME_SLACK bytes past frame_cap for it.
+ * JSON: {"out_ts":N, + the rest; MessagePack: the map header counts one more
+ * entry (fixmap, or map16 from 15 entries on) and the pair follows it.
+ */
+static void stamp_out_ts(unsigned char *f, size_t *len, bool msgpack, int64_t now)
+{
+    unsigned char ins[48];
+    size_t n, at = 1;
+    if (!msgpack) {
+        if (*len < 2 || f[0] != '{')
+            return;
+        n = (size_t)snprintf((char *)ins, sizeof ins, "\"out_ts\":%lld%s", (long long)now,
+                             f[1] == '}' ? "" : ",");
+    } else {
+        unsigned char h = f[0];
+        if (h >= 0x80 && h < 0x8f) {
+            f[0]++;
+        } else if (h == 0x8f) { /* fixmap full: becomes map16 of 16 */
+            memmove(f + 3, f + 1, *len - 1);
+            f[0] = 0xde;
+            f[1] = 0;
+            f[2] = 16;
+            *len += 2;
+            at = 3;
+        } else if (h == 0xde && *len >= 3) {
+            unsigned cnt = ((unsigned)f[1] << 8 | f[2]) + 1;
+            if (cnt > 0xffff)
+                return;
+            f[1] = (unsigned char)(cnt >> 8);
+            f[2] = (unsigned char)cnt;
+            at = 3;
+        } else {
+            return;
+        }
+        ins[0] = 0xa6;
+        memcpy(ins + 1, "out_ts", 6);
+        ins[7] = 0xcf;
+        for (int i = 0; i < 8; i++)
+            ins[8 + i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
+        n = 16;
+    }
+    memmove(f + at + n, f + at, *len - at);
+    memcpy(f + at, ins, n);
+    *len += n;
+}
+
+int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len)
+{
+    return lws_write(s->wsi, payload, len, s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+}
+
+/*
+ * SPEC §11: at most max_inflight_bytes not yet acknowledged by the peer in the
+ * socket; the rest waits here, where it conflates. Bytes in flight are at most
+ * what was written since the kernel last said how much was acknowledged, so
+ * SIOCOUTQ is asked only when that bound could pass the limit (compressed
+ * clients: always, their wire bytes are not their payload bytes). Returns the
+ * room left, 0 when the client must wait.
+ */
+static size_t inflight_room(gw_client_t *s)
+{
+    uint64_t lim = (uint64_t)s->t->lim.max_inflight_bytes; /* SIGHUP may change it */
+    uint64_t infl = s->sent_bytes - s->acked_known;
+    if ((s->deflate || infl + s->pending_bytes > lim) && s->fd >= 0) {
+        int outq = 0;
+        if (ioctl(s->fd, SIOCOUTQ, &outq) == 0 && outq >= 0) {
+            if (s->deflate)
+                return (uint64_t)outq >= lim ? 0 : (size_t)(lim - (uint64_t)outq);
+            s->acked_known = s->sent_bytes - (uint64_t)outq;
+            infl = (uint64_t)outq;
+        }
+    }
+    return infl >= lim ? 0 : (size_t)(lim - infl);
 }
 
 int gw_client_write(gw_client_t *s)
@@ -330,13 +516,36 @@ int gw_client_write(gw_client_t *s)
         lws_callback_on_writable(s->wsi); /* one frame per writable turn, when it fits */
         return 0;
     }
+    size_t budget = t->frame_cap;
+    if (s->state == GW_ACTIVE) {
+        if (s->gated)
+            return 0; /* waits for the pace timer's next look (no SIOCOUTQ per pass) */
+        budget = inflight_room(s);
+        if (budget == 0) {
+            /* full: wait (conflating) until the peer acknowledges; the pace
+             * timer looks again in 1 ms, then 2, 4, 8 while it stays full, so
+             * a thousand stuck clients cost a few ioctls per ms, not a spin */
+            int64_t b = s->gate_backoff_ns ? s->gate_backoff_ns * 2 : 1000000;
+            s->gate_backoff_ns = b > 8000000 ? 8000000 : b;
+            s->gate_retry_ns = tg_mono_ns() + s->gate_backoff_ns;
+            if (list_add(&t->gated, &t->ngated, &t->capgated, s)) {
+                s->gated = true;
+                if (!t->gate_min || s->gate_retry_ns < t->gate_min)
+                    t->gate_min = s->gate_retry_ns;
+            }
+            return 0;
+        }
+        s->gate_backoff_ns = 0;
+        if (budget > t->frame_cap)
+            budget = t->frame_cap;
+    }
     size_t len = 0;
     uint32_t nmsg = 0;
     int64_t oldest_ts = 0;
     /* ctrl first: replies and snapshots precede live data of the same key */
     while (s->clen) {
         tg_msg_t *m = s->ctrl[s->chead];
-        if (!frame_add(s, &len, m)) {
+        if (!frame_add(s, &len, m, budget)) {
             if (len == 0) { /* larger than a frame: cannot happen with the caps in use */
                 gw_client_close(s, 1011, "message too large");
                 return 0;
@@ -357,7 +566,7 @@ int gw_client_write(gw_client_t *s)
         gw_sub_t *sub = &s->subs[idx];
         if (sub->key && sub->pending) {
             tg_msg_t *m = sub->pending;
-            if (!frame_add(s, &len, m))
+            if (!frame_add(s, &len, m, budget))
                 goto send;
             if (!oldest_ts || (m->ts && m->ts < oldest_ts))
                 oldest_ts = m->ts;
@@ -374,6 +583,8 @@ int gw_client_write(gw_client_t *s)
 send:
     if (len) {
         unsigned char *buf = t->frame;
+        if (t->g->cfg->server.send_ts)
+            stamp_out_ts(t->frame + LWS_PRE, &len, s->msgpack, tg_now_ns());
         if (s->deflate) {
             /* the extension deflates from our buffer over several writable
              * turns (4 KiB of output each): the thread's scratch frame is
@@ -389,16 +600,17 @@ send:
             memcpy(s->zbuf + LWS_PRE, t->frame + LWS_PRE, len);
             buf = s->zbuf;
         }
-        int w = lws_write(s->wsi, buf + LWS_PRE, len,
-                          s->msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        int w = t->send(s, buf + LWS_PRE, len);
         if (w < (int)len)
             return -1;
-        s->sent_bytes += len;
-        if (oldest_ts)
+        s->sent_bytes += wire_len(len);
+        s->writes++;
+        if (oldest_ts && t->g->m_tick_to_send)
             tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
     }
+    /* more than one frame's worth: the rest on the next writable turn */
     if (s->clen || s->dlen || s->state == GW_CLOSING)
-        lws_callback_on_writable(s->wsi);
+        ask_writable(s);
     return 0;
 }
 
@@ -415,7 +627,7 @@ void gw_client_check_stall(gw_client_t *s, int64_t now)
     const struct tg_limits *lim = &s->t->lim;
     s->next_stall_check_ns = now + 250000000LL;
     int outq = 0;
-    if (ioctl(lws_get_socket_fd(s->wsi), SIOCOUTQ, &outq) != 0 || outq < 0)
+    if (s->fd < 0 || ioctl(s->fd, SIOCOUTQ, &outq) != 0 || outq < 0)
         outq = 0;
     int64_t acked = (int64_t)s->sent_bytes - outq;
     bool waiting = outq > 0 || s->clen || s->dlen;

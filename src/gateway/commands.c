@@ -105,7 +105,22 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
         bool same_epoch = strcmp(m->epoch, s->t->epoch) == 0;
         tg_msg_t **msgs;
         uint32_t n;
-        if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
+        if (same_epoch && m->channel == TG_CH_NOTIFICATIONS) {
+            /* one history per user for all threads (SPEC §11): this thread
+             * may never have seen the user before */
+            if (gw_notif_replay(s->t->g->notif_seq, s->claims.sub, since->seq, &msgs, &n) == 0) {
+                for (uint32_t i = 0; i < n; i++) {
+                    if (i + 1 == n && (!k->last || k->last->seq < msgs[i]->seq)) {
+                        tg_msg_unref(k->last); /* later live alerts start after it */
+                        k->last = tg_msg_ref(msgs[i]);
+                    }
+                    gw_client_push_ctrl(s, msgs[i]);
+                }
+                free(msgs);
+                gw_send_recovered(s, m->channel, client_key, since->seq, true);
+                return;
+            }
+        } else if (same_epoch && gw_hub_replay(k, since->seq, &msgs, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
                 gw_client_push_ctrl(s, tg_msg_ref(msgs[i]));
             free(msgs);
@@ -221,6 +236,14 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
         return;
     }
 
+    /* max_hz: a conflation interval per (client, key), for market data (and
+     * any keyed channel but portfolios, which have portfolio_max_hz) */
+    if (m->max_hz && m->channel == TG_CH_PORTFOLIO) {
+        gw_send_error(s, "bad_request", "max_hz is for market_data", &m->id);
+        return;
+    }
+    int64_t interval = m->max_hz ? 1000000000LL / m->max_hz : 0;
+
     /* market_data / portfolio_updates: per key */
     char (*ok)[TG_KEY_MAX + 1] = calloc(m->nkeys ? m->nkeys : 1, sizeof *ok);
     gw_key_t **keys = calloc(m->nkeys ? m->nkeys : 1, sizeof *keys);
@@ -251,9 +274,13 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
                 gw_hub_t *h = &t->hub;
                 for (uint32_t b = 0; b < h->nbuckets; b++)
                     for (gw_key_t *k = h->buckets[b]; k; k = k->next)
-                        if (k->channel == TG_CH_MARKET_DATA)
-                            gw_client_sub(s, k, false);
+                        if (k->channel == TG_CH_MARKET_DATA) {
+                            int wi = gw_client_sub(s, k, false);
+                            if (wi >= 0 && !s->subs[wi].explicit_)
+                                s->subs[wi].interval_ns = interval;
+                        }
             }
+            s->wild_interval_ns = interval;
             memcpy(ok[nok++], key, 2);
             continue;
         }
@@ -273,6 +300,7 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
         }
         if (!counted)
             s->nexplicit++;
+        s->subs[idx].interval_ns = interval; /* a new subscribe sets the rate anew */
         keys[nok] = existing >= 0 ? NULL : k; /* already subscribed: no second state */
         strcpy(ok[nok++], key);
     }

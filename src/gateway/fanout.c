@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/clock.h"
 #include "tickgate/encode.h"
 
 /* ---- engine messages into the hub ---- */
@@ -19,7 +20,12 @@ gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name)
     /* a new symbol: every "*" subscriber gets it too */
     if (k && created && channel == TG_CH_MARKET_DATA)
         for (uint32_t i = 0; i < t->hub.nwild; i++)
-            gw_client_sub(t->hub.wild[i], k, false);
+        {
+            gw_client_t *s = t->hub.wild[i];
+            int idx = gw_client_sub(s, k, false);
+            if (idx >= 0 && !s->subs[idx].explicit_)
+                s->subs[idx].interval_ns = s->wild_interval_ns;
+        }
     return k;
 }
 
@@ -59,6 +65,11 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
         um->channel = TG_CH_NOTIFICATIONS;
         um->seq = seq;
         memcpy(um->key_name, k->name, sizeof um->key_name);
+        gw_notif_record(t->g->notif_seq, k->name, um, t->hub.history_size);
+        if (k->last && k->last->seq >= seq) { /* delivered already (a replay) */
+            tg_msg_unref(um);
+            continue;
+        }
         /* alerts are never conflated: they go to every subscriber's ctrl FIFO */
         gw_fanout_publish_ctrl(t, k, um);
     }
@@ -123,12 +134,76 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
          * bytes of the last frame (it drains them in its own writable turns), and
          * a second lws_write before that aborts lws (assertion !priv->tx.avail_in) */
         if (direct && t->direct_write && !s->deflate && s->state == GW_ACTIVE &&
-            !lws_partial_buffered(s->wsi)) {
+            (!s->wsi || !lws_partial_buffered(s->wsi))) {
             if (gw_client_write(s) != 0)
                 gw_client_close(s, 1011, "write failed");
             continue;
         }
-        lws_callback_on_writable(s->wsi);
+        if (s->wsi)
+            lws_callback_on_writable(s->wsi);
     }
     t->nwriters = 0;
+    gw_fanout_arm_pace(t);
+}
+
+/*
+ * The pace timer: clients gated at max_inflight_bytes try again (the peer's
+ * acknowledgements raise no event we could wait for; 1 ms is well under the
+ * latency budget), and max_hz messages held back go out when their interval
+ * ends. Both then write in one pass like a drain.
+ */
+static void on_pace(lws_sorted_usec_list_t *sul)
+{
+    gw_thread_t *t = lws_container_of(sul, gw_thread_t, sul_pace);
+    t->pace_at = 0;
+    gw_fanout_pace(t, tg_mono_ns());
+}
+
+void gw_fanout_pace(gw_thread_t *t, int64_t now)
+{
+    t->gate_min = 0;
+    for (uint32_t i = 0; i < t->ngated;) {
+        gw_client_t *s = t->gated[i];
+        if (s->gate_retry_ns > now) {
+            if (!t->gate_min || s->gate_retry_ns < t->gate_min)
+                t->gate_min = s->gate_retry_ns;
+            i++;
+            continue;
+        }
+        t->gated[i] = t->gated[--t->ngated];
+        s->gated = false;
+        gw_client_want_write(s);
+    }
+    t->hz_min = 0;
+    for (uint32_t i = 0; i < t->nhz;) {
+        gw_client_t *s = t->hz[i];
+        int64_t next = gw_client_release_held(s, now);
+        if (next == 0) {
+            s->in_hz = false;
+            t->hz[i] = t->hz[--t->nhz];
+            continue;
+        }
+        if (!t->hz_min || next < t->hz_min)
+            t->hz_min = next;
+        i++;
+    }
+    gw_thread_flush_writers(t, true);
+}
+
+void gw_fanout_arm_pace(gw_thread_t *t)
+{
+    if (!t->ngated && !t->nhz)
+        return;
+    int64_t now = tg_mono_ns(), at = 0;
+    if (t->ngated)
+        at = t->gate_min ? t->gate_min : now + 1000000;
+    if (t->nhz && (!at || (t->hz_min && t->hz_min < at)))
+        at = t->hz_min ? t->hz_min : now + 1000000;
+    if (t->pace_at && t->pace_at <= at)
+        return; /* already armed, as early */
+    if (!t->ctx) /* unit tests drive gw_fanout_pace themselves */
+        return;
+    t->pace_at = at;
+    lws_usec_t us = at > now ? (lws_usec_t)((at - now) / 1000) : 0;
+    lws_sul_schedule(t->ctx, 0, &t->sul_pace, on_pace, us);
 }

@@ -87,6 +87,9 @@ typedef struct gw_sub {
     uint32_t pos;            /* index in key->subs */
     uint8_t explicit_;       /* subscribed by name (vs only through "*") */
     uint8_t queued;          /* in the dirty FIFO */
+    uint8_t held;            /* max_hz: pending waits for next_ns (not in the FIFO) */
+    int64_t interval_ns;     /* max_hz: 1 s / N, 0 = every update */
+    int64_t next_ns;         /* max_hz: no message of this key before then */
 } gw_sub_t;
 
 /* GW_AWAIT_REVOCATION: token verified, Redis asked whether it is revoked;
@@ -136,6 +139,14 @@ struct gw_client {
     int64_t ack_progress_ns; /* last time acked_est grew (or nothing waited) */
     int64_t next_stall_check_ns;
     bool want_write;
+    int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
+    bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
+    int64_t gate_retry_ns;   /* gated: look at SIOCOUTQ again then */
+    int64_t gate_backoff_ns; /* 1 ms doubling to 8 ms while the socket stays full */
+    bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */
+    int64_t wild_interval_ns; /* max_hz of the "*" subscription, for new symbols */
+    uint64_t acked_known;    /* sent_bytes - SIOCOUTQ at the last look: acknowledged */
+    uint64_t writes;         /* frames handed to the socket */
 
     char *rx;                /* reassembly of one client message */
     size_t rxlen, rxcap;
@@ -169,6 +180,16 @@ struct gw_thread {
     _Atomic int shutdown_req;
     gw_client_t **writers;  /* clients flagged want_write during a drain */
     uint32_t nwriters, capwriters;
+    /* the one send of a frame: lws_write (unit tests count sends instead) */
+    int (*send)(gw_client_t *s, unsigned char *payload, size_t len);
+    gw_client_t **gated;     /* clients at max_inflight_bytes: retried on the pace timer */
+    uint32_t ngated, capgated;
+    int64_t gate_min;        /* earliest gate_retry_ns (0 = none) */
+    gw_client_t **hz;        /* clients with max_hz messages held back */
+    uint32_t nhz, caphz;
+    int64_t hz_min;          /* earliest next_ns of a held max_hz message (0 = none) */
+    lws_sorted_usec_list_t sul_pace; /* gated retries and max_hz releases */
+    int64_t pace_at;         /* when sul_pace fires (0 = not armed) */
     unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
     size_t frame_cap;
     tg_msg_t *batch[1024];
@@ -282,10 +303,18 @@ void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m);
 void gw_client_reply(gw_client_t *s, const char *json, size_t jlen, const void *mp, size_t mlen);
 void gw_client_close(gw_client_t *s, int code, const char *reason);
 void gw_client_want_write(gw_client_t *s);
+/* Room past frame_cap in t->frame for the out_ts stamp (server.send_ts). */
+#define GW_FRAME_SLACK 48
 /** Append m to frame f (cap bytes, *len used): JSON Lines or MessagePack. */
 bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack);
 /** WRITEABLE: write one coalesced frame; returns -1 to close. */
 int gw_client_write(gw_client_t *s);
+/** max_hz: move held messages that are due into the FIFO; next due time or 0. */
+int64_t gw_client_release_held(gw_client_t *s, int64_t now);
+/** Remove s from a thread list of clients (writers, gated, hz) when it goes. */
+void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s);
+/** lws_write of one frame: the default t->send. */
+int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len);
 /** Slow-consumer check by acknowledged bytes (SIOCOUTQ), from the timer. */
 void gw_client_check_stall(gw_client_t *s, int64_t now);
 
@@ -296,6 +325,10 @@ gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name);
 void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Arm the pace timer for gated clients (1 ms) and held max_hz messages (when due). */
+void gw_fanout_arm_pace(gw_thread_t *t);
+/** The pace timer's work: retry gated clients, release due max_hz messages, write. */
+void gw_fanout_pace(gw_thread_t *t, int64_t now);
 /** EVENT_WAIT_CANCELLED: everything in the engine ring into the hub, then write. */
 void gw_fanout_drain(gw_thread_t *t);
 /** Writers collected during a drain: write now (direct, from the engine drain
@@ -372,6 +405,14 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
  * same (all threads see alerts in the engine's order). Thread-safe.
  */
 uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
+
+/** Keep m (seq = the user's notifications seq) in the user's history shared by
+ * all service threads (the last `cap` seqs). Thread-safe; alerts only. */
+void gw_notif_record(gw_table_t *t, const char *user, tg_msg_t *m, uint32_t cap);
+/** The user's messages with seq > since, oldest first, each with a reference
+ * the caller owns; -1 if not all are there. Thread-safe. */
+int gw_notif_replay(gw_table_t *t, const char *user, uint64_t since, tg_msg_t ***out,
+                    uint32_t *n);
 
 /** Is ip one of server.trusted_proxies (addresses or CIDRs)? */
 bool gw_ip_trusted(const tg_strlist_t *proxies, const char *ip);

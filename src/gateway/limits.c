@@ -25,6 +25,12 @@ typedef struct ent {
     /* notifications: the user's seq, and which alert got which seq lately */
     uint64_t last_seq;
     uint64_t (*memo)[2];   /* NOTIF_MEMORY x {alert_no, seq}, allocated on first use */
+    /* notifications history shared by the threads: slot seq % hcap holds the
+     * message of that seq (whichever thread recorded it first), so a thread
+     * recording late or out of order still fills the right slot */
+    tg_msg_t **hist;
+    uint32_t hcap;
+    uint64_t hmax;         /* highest seq recorded */
 } ent_t;
 
 struct gw_table {
@@ -59,6 +65,9 @@ void gw_table_destroy(gw_table_t *t)
             n = e->next;
             free(e->stamps);
             free(e->memo);
+            for (uint32_t j = 0; e->hist && j < e->hcap; j++)
+                tg_msg_unref(e->hist[j]);
+            free(e->hist);
             free(e);
         }
     pthread_mutex_destroy(&t->lock);
@@ -200,4 +209,64 @@ uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no)
     }
     pthread_mutex_unlock(&t->lock);
     return seq;
+}
+
+void gw_notif_record(gw_table_t *t, const char *user, tg_msg_t *m, uint32_t cap)
+{
+    if (!cap || !m->seq)
+        return;
+    pthread_mutex_lock(&t->lock); /* alerts only, never per tick */
+    ent_t *e = find(t, user, true);
+    if (e && !e->hist && (e->hist = calloc(cap, sizeof *e->hist)) != NULL)
+        e->hcap = cap;
+    if (e && e->hist) {
+        tg_msg_t **slot = &e->hist[m->seq % e->hcap];
+        if (!*slot || (*slot)->seq < m->seq) {
+            tg_msg_unref(*slot);
+            *slot = tg_msg_ref(m);
+            if (m->seq > e->hmax)
+                e->hmax = m->seq;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+int gw_notif_replay(gw_table_t *t, const char *user, uint64_t since, tg_msg_t ***out,
+                    uint32_t *n)
+{
+    int rc = 0;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&t->lock);
+    ent_t *e = find(t, user, false);
+    uint64_t upto = e ? e->hmax : 0;
+    if (since >= upto)
+        goto out; /* nothing missed */
+    if (!e->hist || upto - since > e->hcap) {
+        rc = -1;
+        goto out;
+    }
+    *out = malloc((size_t)(upto - since) * sizeof **out);
+    if (!*out) {
+        rc = -1;
+        goto out;
+    }
+    for (uint64_t q = since + 1; q <= upto; q++) {
+        tg_msg_t *m = e->hist[q % e->hcap];
+        if (!m || m->seq != q) { /* evicted, or not recorded (yet) */
+            rc = -1;
+            break;
+        }
+        (*out)[(*n)++] = tg_msg_ref(m);
+    }
+out:
+    pthread_mutex_unlock(&t->lock);
+    if (rc) {
+        for (uint32_t i = 0; i < *n; i++)
+            tg_msg_unref((*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }

@@ -235,6 +235,15 @@ static int parse_json(const char *src, size_t len, tg_cmsg_t *m, tg_proto_err_t 
                 goto out;
             }
         }
+        tg_json_ref_t hz = tg_json_get(&j, 0, "max_hz");
+        if (hz >= 0 && m->type == TG_CMSG_SUBSCRIBE) {
+            int64_t v;
+            if (tg_json_i64(&j, hz, &v) != 0 || v < 1 || v > 1000) {
+                rc = fail(err, "bad_request", "max_hz must be an integer 1..1000");
+                goto out;
+            }
+            m->max_hz = (uint32_t)v;
+        }
         tg_json_ref_t since = tg_json_get(&j, 0, "since");
         if (since >= 0 && m->type == TG_CMSG_SUBSCRIBE) {
             tg_json_ref_t ep = tg_json_get(&j, 0, "epoch");

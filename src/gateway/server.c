@@ -266,7 +266,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         if (s->state == GW_CLOSING && s->clen == 0)
             return gw_close_writeable(s); /* close frame, then the lingering drain */
-        return gw_client_write(s);
+        int rc = gw_client_write(s);
+        gw_fanout_arm_pace(s->t); /* it may have reached max_inflight_bytes */
+        return rc;
     }
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return gw_close_peer(wsi, *ps, in, len);
@@ -400,8 +402,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->idx = i;
         t->lim = cfg->limits;
         t->frame_cap = 256 * 1024;
+        t->send = gw_client_lws_send;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
-        t->frame = malloc(LWS_PRE + t->frame_cap);
+        t->frame = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK);
         if (!t->frame) {
             rc = -ENOMEM;
             goto fail;
@@ -584,6 +587,8 @@ void tg_gateway_destroy(tg_gateway_t *g)
         }
         gw_alerts_free(t);
         free(t->writers);
+        free(t->gated);
+        free(t->hz);
         free(t->frame);
         free(t->fdip);
         for (uint32_t j = 0; j < t->adopt_n; j++)

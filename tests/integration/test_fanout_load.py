@@ -14,7 +14,7 @@ import time
 import msgpack
 import websockets
 
-from tgtest import Daemon, run
+from tgtest import Daemon, run, scaled
 
 SANITIZED = bool(os.environ.get("TG_SANITIZER"))
 
@@ -63,7 +63,7 @@ def load(d, nclients, seconds, compression_every=2, msgpack_every=3):
                                      "symbols": ["*"]}))
             end = time.time() + seconds
             while time.time() < end:
-                frame = await asyncio.wait_for(w.recv(), 10)
+                frame = await asyncio.wait_for(w.recv(), scaled(10))
                 counts["frames"] += 1
                 counts["msgs"] += len(check_frame(frame, bad))
                 if i % 4 == 1:
@@ -119,5 +119,82 @@ def test_frames_intact_under_load_both_encodings_threads():
         assert counts["msgs"] > 1000, counts
         assert not bad, "malformed frames: %r" % bad[:5]
         assert d.stop() == 0
+    finally:
+        d.cleanup()
+
+
+def test_max_hz_per_subscription():
+    """max_hz: at most N quotes per second per symbol, the newest, the last of
+    a burst not held back longer than 1/N s (SPEC §11); out of range refused."""
+    d = Daemon(config='feeds = ({ name = "syn"; type = "synthetic"; rate = 2000; '
+                      'symbols = ["AAA", "BBB"]; });\n')
+    d.start()
+    try:
+        tok = d.token("hz")
+
+        async def go():
+            async with websockets.connect(d.url() + "?token=" + tok, max_size=None) as w:
+                await w.recv()
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["AAA"], "max_hz": 1000000, "id": 1}))
+                err = json.loads(await w.recv())
+                assert err["type"] == "error" and err["code"] == "bad_request", err
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["AAA"], "max_hz": 4, "id": 2}))
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["BBB"], "id": 3}))
+                per = {"AAA": [], "BBB": []}
+                end = time.time() + 3.0
+                while time.time() < end:
+                    for line in (await asyncio.wait_for(w.recv(), scaled(5))).split("\n"):
+                        m = json.loads(line)
+                        if m.get("type") == "quote":
+                            per[m["symbol"]].append((time.time(), m["seq"]))
+                return per
+        per = run(go())
+        a, b = per["AAA"], per["BBB"]
+        # ~1000 ticks/s per symbol: BBB gets (nearly) all, AAA about 4 a second
+        assert len(b) > 200, len(b)
+        assert 4 <= len(a) <= 4 * 3 + 2, [s for _, s in a]
+        # always the latest: seq jumps by many, never goes back
+        seqs = [s for _, s in a]
+        assert seqs == sorted(seqs) and seqs[-1] - seqs[0] > 100, seqs
+    finally:
+        d.cleanup()
+
+
+def test_send_ts_on_each_frames_first_message():
+    """server.send_ts: out_ts on the first message of every frame, JSON and
+    MessagePack, never on the others; out_ts >= the quote's ts."""
+    d = Daemon(config=FAST_FEED + 'server = { listen = "127.0.0.1:0"; send_ts = true; };\n')
+    d.config = d.config.replace("127.0.0.1:0", "127.0.0.1:%d" % d.port)
+    d.start()
+    try:
+        tok = d.token("ts")
+
+        async def one(fmt):
+            url = d.url() + "?token=" + tok + ("&format=msgpack" if fmt == "msgpack" else "")
+            async with websockets.connect(url, max_size=None, compression=None) as w:
+                await w.recv()
+                await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
+                                         "symbols": ["*"]}))
+                bad = []
+                frames = multi = 0
+                while frames < 100:
+                    msgs = check_frame(await asyncio.wait_for(w.recv(), scaled(10)), bad)
+                    frames += 1
+                    multi += len(msgs) > 1
+                    assert "out_ts" in msgs[0], msgs[0]
+                    assert all("out_ts" not in m for m in msgs[1:]), msgs
+                    if msgs[0].get("type") == "quote":
+                        assert msgs[0]["out_ts"] >= msgs[0]["ts"], msgs[0]
+                    await asyncio.sleep(0.001)
+                assert not bad, bad[:3]
+                return multi
+
+        async def go():
+            return await asyncio.gather(one("json"), one("msgpack"))
+        multi = run(go())
+        assert all(m > 0 for m in multi), multi  # frames with several messages seen
     finally:
         d.cleanup()

@@ -102,8 +102,11 @@ def test_failover_primary_stalls_dies_garbage_bad_prices_and_recovers():
     syms = ["AAPL", "MSFT"]
     primary = FakeUpstream("finnhub", syms, base_cents=10000).start()
     secondary = FakeUpstream("finnhub", syms, base_cents=50000).start()
+    # every quote reaches the (Python, possibly starved) client: gaps in ts are
+    # then the failover's, not conflation past max_inflight_bytes (SPEC §11)
     d = Daemon(config="feeds = (%s, %s);\n" % (ws_feed("primary", 0, primary),
-                                               ws_feed("secondary", 1, secondary)))
+                                               ws_feed("secondary", 1, secondary)) +
+               "limits = { max_inflight_bytes = 1073741824; };\n")
     try:
         d.start()
         user, admin = d.token("u-1"), d.token("admin", roles=["admin"])

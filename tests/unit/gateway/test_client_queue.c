@@ -1,0 +1,299 @@
+/* test_client_queue.c - a client's send queue (SPEC §11) without lws: the
+ * thread's send hook counts sends and, for the inflight test, writes to a
+ * real loopback TCP socket whose peer does not read.
+ *   - one send per client per pass, however many messages the pass brought;
+ *   - at most max_inflight_bytes unacknowledged in the socket (SIOCOUTQ), the
+ *     rest waiting in the client's queue, where quotes conflate per symbol and
+ *     replies are kept; once the peer reads, the newest quote goes out;
+ *   - max_hz: one message per interval per key, the newest, held back until
+ *     the interval ends. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/gw.h"
+#include "tg_test.h"
+#include "tickgate/clock.h"
+#include "tickgate/config.h"
+#include "tickgate/metrics.h"
+
+static tg_config_t cfg;
+static tg_gateway_t gw;
+static gw_thread_t th;
+static unsigned nsend;
+static char last[1 << 18];
+static size_t lastlen;
+
+static int fake_send(gw_client_t *s, unsigned char *p, size_t len)
+{
+    nsend++;
+    lastlen = len < sizeof last ? len : sizeof last;
+    memcpy(last, p, lastlen);
+    if (s->fd >= 0) {
+        ssize_t w = write(s->fd, p, len);
+        return w < 0 ? -1 : (int)w;
+    }
+    return (int)len;
+}
+
+static void setup(void)
+{
+    static bool once;
+    if (!once) {
+        tg_config_defaults(&cfg);
+        once = true;
+    }
+    memset(&gw, 0, sizeof gw);
+    gw.cfg = &cfg;
+    static tg_metrics_t *metrics;
+    if (!metrics)
+        tg_metrics_create(&metrics);
+    gw.metrics = metrics;
+    memset(&th, 0, sizeof th);
+    th.g = &gw;
+    th.lim = cfg.limits;
+    th.frame_cap = 256 * 1024;
+    th.frame = malloc(LWS_PRE + th.frame_cap + GW_FRAME_SLACK);
+    th.send = fake_send;
+    th.direct_write = true;
+    gw_hub_init(&th.hub, 1000, 1 << 24);
+    nsend = 0;
+}
+
+static void teardown(void)
+{
+    while (th.clients)
+        gw_client_free(th.clients);
+    gw_hub_free(&th.hub);
+    free(th.frame);
+    free(th.writers);
+    free(th.gated);
+    free(th.hz);
+}
+
+static gw_client_t *client(int fd)
+{
+    gw_client_t *s = gw_client_new(&th, NULL);
+    s->fd = fd;
+    s->state = GW_ACTIVE;
+    return s;
+}
+
+static int sub(gw_client_t *s, const char *sym)
+{
+    return gw_client_sub(s, gw_fanout_key(&th, TG_CH_MARKET_DATA, sym), true);
+}
+
+static void publish(const char *sym, uint64_t seq, size_t pad)
+{
+    char j[4096];
+    int n = snprintf(j, sizeof j, "{\"type\":\"quote\",\"symbol\":\"%s\",\"seq\":%llu,\"pad\":\"%*s\"}",
+                     sym, (unsigned long long)seq, (int)pad, "");
+    unsigned char mp[4] = {0x81, 0xa1, 's', (unsigned char)(seq & 0x7f)};
+    tg_msg_t *m = tg_msg_new(j, (size_t)n, mp, sizeof mp);
+    m->type = TG_MSG_QUOTE;
+    m->channel = TG_CH_MARKET_DATA;
+    m->seq = seq;
+    snprintf(m->key_name, sizeof m->key_name, "%s", sym);
+    gw_fanout_publish(&th, gw_fanout_key(&th, TG_CH_MARKET_DATA, sym), m);
+}
+
+static int lines_in_last(void)
+{
+    int n = lastlen ? 1 : 0;
+    for (size_t i = 0; i < lastlen; i++)
+        n += last[i] == '\n';
+    return n;
+}
+
+static bool last_has(const char *needle)
+{
+    return memmem(last, lastlen, needle, strlen(needle)) != NULL;
+}
+
+TG_TEST(one_send_per_client_per_pass)
+{
+    setup();
+    gw_client_t *a = client(-1), *b = client(-1);
+    const char *syms[] = {"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"};
+    for (int i = 0; i < 10; i++) {
+        sub(a, syms[i]);
+        if (i % 2 == 0)
+            sub(b, syms[i]);
+    }
+    /* a pass: 50 messages published, then each affected client written once */
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 10; i++)
+            publish(syms[i], (uint64_t)(r * 10 + i + 1), 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 2);
+    TG_CHECK_EQ_INT(a->writes, 1);
+    TG_CHECK_EQ_INT(b->writes, 1);
+    TG_CHECK_EQ_INT(lines_in_last() > 0, 1);
+    /* every message went out, none conflated: the client is not behind */
+    TG_CHECK_EQ_INT(th.cnt.sent[TG_CH_MARKET_DATA], 50 + 25);
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 0);
+    TG_CHECK_EQ_INT(a->pending_bytes, 0);
+    /* next pass: one message for a only */
+    publish("S1", 99, 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 3);
+    TG_CHECK_EQ_INT(a->writes, 2);
+    TG_CHECK_EQ_INT(b->writes, 1);
+    TG_CHECK_EQ_INT(lines_in_last(), 1);
+    /* a pass with nothing for anyone sends nothing */
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 3);
+    teardown();
+}
+
+/* A loopback TCP connection whose accepting side never reads (tiny buffer). */
+static int stalled_pair(int *peer)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+        getsockname(l, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    int big = 1 << 20; /* the bound is ours, not the send buffer's */
+    setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    if (connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    *peer = accept(l, NULL, NULL);
+    close(l);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    return c;
+}
+
+static int outq(int fd)
+{
+    int q = -1;
+    ioctl(fd, SIOCOUTQ, &q);
+    return q;
+}
+
+TG_TEST(inflight_bound_then_conflation_then_freshest)
+{
+    setup();
+    th.lim.max_inflight_bytes = 16384;
+    int peer = -1;
+    int fd = stalled_pair(&peer);
+    TG_CHECK(fd >= 0 && peer >= 0);
+    gw_client_t *s = client(fd);
+    sub(s, "AAA");
+    sub(s, "BBB");
+    /* passes of ~1 KiB quotes until the socket holds the limit */
+    uint64_t seq = 0;
+    int max_outq = 0;
+    for (int pass = 0; pass < 400 && !s->gated; pass++) {
+        for (int i = 0; i < 4; i++) {
+            publish("AAA", ++seq, 1000);
+            publish("BBB", seq, 1000);
+        }
+        gw_thread_flush_writers(&th, true);
+        int q = outq(fd);
+        if (q > max_outq)
+            max_outq = q;
+    }
+    TG_CHECK(s->gated);
+    TG_CHECK_EQ_INT(s->state, GW_ACTIVE);
+    /* never more than the limit unacknowledged (plus one message: a frame's
+     * first message always fits) */
+    TG_CHECK(max_outq <= 16384 + 1100);
+    TG_CHECK(max_outq >= 8192);
+    /* beyond it: one pending quote per symbol, the newest; replies are kept */
+    unsigned sends = nsend;
+    uint64_t conflated = th.cnt.conflated[TG_CH_MARKET_DATA];
+    for (int i = 0; i < 50; i++) {
+        publish("AAA", ++seq, 1000);
+        publish("BBB", seq, 1000);
+    }
+    gw_client_reply(s, "{\"type\":\"pong\"}", 15, "\x81\xa1t\x01", 4);
+    gw_thread_flush_writers(&th, true);
+    gw_fanout_pace(&th, tg_mono_ns()); /* still full: stays gated */
+    TG_CHECK_EQ_INT(nsend, sends);
+    TG_CHECK(th.cnt.conflated[TG_CH_MARKET_DATA] >= conflated + 98);
+    TG_CHECK(s->pending_bytes < 2 * 1100 + 64 + 4 * 1100 * 8); /* slots + what the FIFO held */
+    TG_CHECK(s->gated);
+    /* the peer reads everything: the next pace writes the newest quotes */
+    char buf[65536];
+    fcntl(peer, F_SETFL, O_NONBLOCK);
+    for (int i = 0; i < 200; i++) {
+        while (read(peer, buf, sizeof buf) > 0)
+            ;
+        if (outq(fd) == 0)
+            break;
+        usleep(2000);
+    }
+    char want[64];
+    bool fresh = false;
+    for (int i = 0; i < 20 && !fresh; i++) {
+        gw_fanout_pace(&th, tg_mono_ns());
+        /* what one frame did not hold goes on writable turns (lws's, here ours) */
+        while ((s->clen || s->dlen) && !s->gated)
+            TG_CHECK_EQ_INT(gw_client_write(s), 0);
+        snprintf(want, sizeof want, "\"symbol\":\"AAA\",\"seq\":%llu,", (unsigned long long)seq);
+        fresh = last_has(want);
+        while (read(peer, buf, sizeof buf) > 0)
+            ;
+        usleep(2000);
+    }
+    TG_CHECK(fresh);
+    TG_CHECK(!s->gated);
+    TG_CHECK_EQ_INT(s->clen, 0); /* the pong went out too */
+    close(peer);
+    teardown();
+    close(fd);
+}
+
+TG_TEST(max_hz_one_per_interval_newest_released_at_interval_end)
+{
+    setup();
+    gw_client_t *s = client(-1);
+    int idx = sub(s, "HZ");
+    s->subs[idx].interval_ns = 100000000; /* max_hz 10 */
+    publish("HZ", 1, 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 1); /* the first goes at once */
+    TG_CHECK(last_has("\"seq\":1,"));
+    int64_t due = s->subs[idx].next_ns;
+    publish("HZ", 2, 0);
+    publish("HZ", 3, 0);
+    publish("HZ", 4, 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 1); /* held back within the interval */
+    TG_CHECK(s->in_hz && th.nhz == 1);
+    gw_fanout_pace(&th, due - 1000000); /* 1 ms early: still held */
+    TG_CHECK_EQ_INT(nsend, 1);
+    gw_fanout_pace(&th, due); /* the interval ends: the newest goes */
+    TG_CHECK_EQ_INT(nsend, 2);
+    TG_CHECK(last_has("\"seq\":4,"));
+    TG_CHECK_EQ_INT(lines_in_last(), 1);
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 2);
+    TG_CHECK_EQ_INT(th.nhz, 0);
+    /* a key without max_hz on the same client is not held */
+    int other = sub(s, "FREE");
+    (void)other;
+    publish("FREE", 1, 0);
+    publish("FREE", 2, 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 3);
+    TG_CHECK_EQ_INT(lines_in_last(), 2);
+    teardown();
+}
+
+int main(void)
+{
+    return tg_test_run();
+}
