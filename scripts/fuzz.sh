@@ -3,7 +3,7 @@
 # over its seed corpus (tests/fuzz/corpus/<name>/). New crashes fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${FUZZ_SECONDS:-20}
+SECS=${FUZZ_SECONDS:-10}
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTG_FUZZ=ON \
       -DTG_ASAN=ON -DTG_WERROR=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null

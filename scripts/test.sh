@@ -30,7 +30,7 @@ export TG_SANITIZER=tsan
   "unit\.|integration\.test_(e2e_slice|multinode|feeds|conformance|recovery|persistence_redis|reload|webhook)$") || fail=1
 unset TSAN_OPTIONS TG_SANITIZER
 
-step "Fuzz: every target, ${FUZZ_SECONDS:-20} s each"
+step "Fuzz: every target, ${FUZZ_SECONDS:-10} s each"
 scripts/fuzz.sh || fail=1
 
 if [ $fail -ne 0 ]; then
