@@ -268,6 +268,7 @@ def test_one_stream_any_node():
         assert sorted(got, key=lambda q: q[1:]) == sorted(missed, key=lambda q: q[1:])
         await c3.close()
         # a gateway that starts now has the same history
+        late.port = free_port()  # picked now: the one from the start may be taken by now
         late.config = gateway_config(late, redis_srv.url, gurl)
         late.start()
         await wait_until(lambda: ready(late)[0] == 200, RECV_S, "late gateway ready")
@@ -347,6 +348,7 @@ def test_one_stream_any_node():
         await pf.close()
         await ci.close()
         exits["ingest"] = await asyncio.to_thread(ingest.stop)
+        standby.port = free_port()
         standby.config = ingest_config(standby, free_port(), redis_srv.url, iurl)
         standby.start()
         closed = await asyncio.wait_for(c2.ws.wait_closed(), RECV_S)

@@ -281,6 +281,32 @@ class Daemon:
         return c
 
     def start(self, embedded=False, wait=True):
+        # The port was free when this Daemon was made; a test running beside this one
+        # may have taken it since. Then this process fails to listen while the port
+        # answers for the other one: notice it (our own startup event or failure, not
+        # only an open port) and try again on a fresh port.
+        for attempt in range(3):
+            self._spawn(embedded)
+            if not wait:
+                return self
+            if not wait_port(self.port):
+                self.stop()
+                raise RuntimeError("tickgate did not listen:\n" + self.log())
+            wait_for(lambda: self.proc.poll() is not None or '"startup"' in self.log()
+                     or '"startup_failed"' in self.log(), 5)
+            log = self.log()
+            taken = '"startup_failed"' in log and "Address already in use" in log
+            if not taken:
+                return self
+            if self.config and "server" in self.config and not embedded:
+                self.stop()
+                raise RuntimeError("port %d was taken before tickgate could listen (the test's "
+                                   "own listen address): pick it right before start" % self.port)
+            self.stop()
+            self.port = free_port()
+        raise RuntimeError("tickgate could not listen on a free port:\n" + self.log())
+
+    def _spawn(self, embedded):
         cmd = [BIN]
         if not embedded:
             path = os.path.join(self.dir, "tickgate.conf")
@@ -293,10 +319,6 @@ class Daemon:
         self.stderr = open(os.path.join(self.dir, "stderr.log"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
                                      env=self.env, text=True)
-        if wait and not wait_port(self.port):
-            self.stop()
-            raise RuntimeError("tickgate did not listen:\n" + self.log())
-        return self
 
     def log(self):
         self.stderr.flush()
