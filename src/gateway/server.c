@@ -296,11 +296,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* ---- threads ---- */
 
+/*
+ * tx_packet_size: the most one lws_write hands the kernel at once. Left at 0,
+ * lws uses rx_buffer_size (4 KiB) and keeps the rest of a larger frame in its
+ * own buffer list (a malloc and a copy), draining it 4 KiB per POLLOUT turn:
+ * at 2,000 ticks/s x 1,000 clients the coalesced frames of a pass then sat in
+ * user space for hundreds of ms while the sockets were nearly empty, and the
+ * direct write after a drain was skipped for every client lws still held
+ * bytes for. Now a whole frame (frame_cap plus header and out_ts slack) goes
+ * to send() in one call.
+ */
+#define GW_TX_PACKET (256 * 1024 + GW_FRAME_SLACK + 16)
 static const struct lws_protocols protocols[] = {
     /* protocol 0 serves HTTP and WebSocket upgrades without a subprotocol */
-    {"tickgate", callback, sizeof(void *), 4096, 0, NULL, 0},
-    {"tickgate.json.v1", callback, sizeof(void *), 4096, 1, NULL, 0},
-    {"tickgate.msgpack.v1", callback, sizeof(void *), 4096, 2, NULL, 0},
+    {"tickgate", callback, sizeof(void *), 4096, 0, NULL, GW_TX_PACKET},
+    {"tickgate.json.v1", callback, sizeof(void *), 4096, 1, NULL, GW_TX_PACKET},
+    {"tickgate.msgpack.v1", callback, sizeof(void *), 4096, 2, NULL, GW_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -401,7 +412,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         t->g = g;
         t->idx = i;
         t->lim = cfg->limits;
-        t->frame_cap = 256 * 1024;
+        t->frame_cap = 256 * 1024; /* GW_TX_PACKET covers it */
         t->send = gw_client_lws_send;
         t->direct_write = !g->cfg->server.no_direct_write; /* TG_NO_DIRECT_WRITE: benchmark A/B */
         t->frame = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK);
