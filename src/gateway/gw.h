@@ -132,6 +132,10 @@ struct gw_client {
     uint32_t dhead, dlen, dcap;
     tg_msg_t **ctrl;         /* FIFO of messages never conflated: replies, alerts, replays */
     uint32_t chead, clen, ccap;
+    uint32_t nparked;        /* subscriptions with a pending (conflated) message */
+    bool hz_subs;            /* some subscription has max_hz (gw_client_set_interval) */
+    uint32_t *pidx;          /* this pass's ordered messages for it: indices into t->pass */
+    size_t plen, pcap;       /* (empty outside a pass: written or moved to ctrl by its end) */
     uint64_t pending_bytes;
     int64_t last_progress_ns; /* last writable event (or nothing was pending) */
     uint64_t sent_bytes;     /* payload bytes handed to lws_write */
@@ -157,6 +161,16 @@ struct gw_client {
 };
 
 /* ---- thread ---- */
+
+/* The whole pass in one frame, for every client that gets all of it. */
+typedef struct gw_shared_frame {
+    unsigned char *buf;      /* LWS_PRE + frame_cap + GW_FRAME_SLACK */
+    size_t len;              /* frame bytes */
+    uint64_t bytes;          /* sum of the messages' lengths (pending_bytes they took) */
+    int state;               /* 0 not built this pass, 1 built, -1 does not fit a frame */
+    uint32_t sent[TG_CH_COUNT];
+    int64_t oldest_ts;
+} gw_shared_frame_t;
 
 typedef struct gw_counters {
     uint64_t sent[TG_CH_COUNT];
@@ -192,6 +206,16 @@ struct gw_thread {
     int64_t pace_at;         /* when sul_pace fires (0 = not armed) */
     unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
     size_t frame_cap;
+    /*
+     * The pass (fanout.c): the messages of one drain that went to some client's
+     * ordered list, one reference each, released when the pass's writes end.
+     * A client keeps 32-bit indices into it instead of a reference per message
+     * (no atomic increment and decrement per message per client), and a client
+     * whose list is the whole pass gets one frame built once per encoding.
+     */
+    tg_msg_t **pass;
+    size_t npass, cappass;
+    gw_shared_frame_t shared[2]; /* [0] JSON Lines, [1] MessagePack */
     tg_msg_t *batch[1024];
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
@@ -294,9 +318,16 @@ void gw_client_free(gw_client_t *s);
 /** Subscribe s to k; returns sub index or -errno. */
 int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_);
 void gw_client_unsub(gw_client_t *s, uint32_t sub);
+/** max_hz of a subscription: 1 s / N, 0 = every update. */
+void gw_client_set_interval(gw_client_t *s, uint32_t sub, int64_t interval_ns);
 int gw_client_find_sub(gw_client_t *s, gw_key_t *k);
-/** Fan-out entry: newer message for subscription `sub` (takes a new ref). */
-void gw_client_offer(gw_client_t *s, uint32_t sub, tg_msg_t *m);
+/** Fan-out entry: newer message for subscription `sub` (takes a new ref, or
+ * an index into the thread's pass: *pass_idx, GW_NO_PASS until the first
+ * client of this message needs one; NULL: no pass). */
+void gw_client_offer(gw_client_t *s, uint32_t sub, tg_msg_t *m, uint32_t *pass_idx);
+#define GW_NO_PASS UINT32_MAX
+/** Move what the client's pass list holds into its ctrl FIFO (own references). */
+void gw_client_pass_spill(gw_client_t *s);
 /** Queue a never-conflated message (takes ownership of one ref). */
 void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m);
 /** Queue a reply built for this client alone (copied into a new msg). */
@@ -323,6 +354,15 @@ void gw_client_check_stall(gw_client_t *s, int64_t now);
 gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name);
 /** Record m on k (takes one ref) and offer it to k's subscribers (conflatable). */
 void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Add m to the thread's pass (one ref); its index, or GW_NO_PASS on ENOMEM. */
+uint32_t gw_pass_add(gw_thread_t *t, tg_msg_t *m);
+/** The whole pass as one frame in this encoding, built on first use; NULL when
+ * it does not fit a frame. */
+const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack);
+/** End of a pass's writes: release its messages (client lists are empty by now). */
+void gw_pass_end(gw_thread_t *t);
+/** Free the pass's arrays and frames (thread teardown). */
+void gw_pass_free(gw_thread_t *t);
 /** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Arm the pace timer for gated clients (1 ms) and held max_hz messages (when due). */

@@ -598,6 +598,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
         }
         gw_alerts_free(t);
         free(t->writers);
+        gw_pass_free(t);
         free(t->gated);
         free(t->hz);
         free(t->frame);
