@@ -191,6 +191,7 @@ void gw_fanout_drain(gw_thread_t *t)
 void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 {
     /* every client with messages of this pass in its list is listed here (want_write) */
+    t->in_pass_flush = direct && t->direct_write && t->usend_on;
     for (uint32_t i = 0; i < t->nwriters; i++) {
         gw_client_t *s = t->writers[i];
         if (!s)
@@ -210,6 +211,9 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
             lws_callback_on_writable(s->wsi);
     }
     t->nwriters = 0;
+    if (t->nusq)
+        gw_usend_flush(t); /* before the pass ends: shared frames are sent from it */
+    t->in_pass_flush = false;
     gw_pass_end(t);
     gw_fanout_arm_pace(t);
 }

@@ -16,6 +16,7 @@
 #define TICKGATE_GW_H
 
 #include <libwebsockets.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -162,6 +163,14 @@ struct gw_client {
 
 /* ---- thread ---- */
 
+/* One frame of a pass waiting for the pass's io_uring submission (usend.c). */
+typedef struct gw_usend {
+    gw_client_t *s;
+    const unsigned char *buf; /* stable bytes (the shared frame), or NULL: ... */
+    size_t off;              /* ... at t->arena + off (SIZE_MAX: use buf) */
+    size_t len;              /* header + payload */
+} gw_usend_t;
+
 /* The whole pass in one frame, for every client that gets all of it. */
 typedef struct gw_shared_frame {
     unsigned char *buf;      /* LWS_PRE + frame_cap + GW_FRAME_SLACK */
@@ -216,6 +225,16 @@ struct gw_thread {
     tg_msg_t **pass;
     size_t npass, cappass;
     gw_shared_frame_t shared[2]; /* [0] JSON Lines, [1] MessagePack */
+    /* io_uring sends of a pass (usend.c) */
+    struct io_uring uring;
+    bool usend_on;           /* ring set up and working */
+    bool in_pass_flush;      /* inside a direct flush: sends queue for the submission */
+    gw_usend_t *usq;
+    size_t nusq, capusq;
+    unsigned char *arena;    /* copies of per-client frames until the submission */
+    size_t arena_len, arena_cap;
+    uint64_t usend_sent, usend_handed, lws_sends; /* frames by path (metrics) */
+    uint64_t usend_sent_flushed, usend_handed_flushed, lws_sends_flushed;
     tg_msg_t *batch[1024];
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
@@ -280,6 +299,7 @@ struct tg_gateway {
     tg_gauge_t *m_clients;
     tg_counter_t *m_sent[TG_CH_COUNT];
     tg_counter_t *m_conflated[TG_CH_COUNT];
+    tg_counter_t *m_frames[3];    /* frames by path: io_uring, lws, io_uring rest via lws */
     tg_histogram_t *m_tick_to_send;
     tg_metrics_t *metrics;
     gw_table_t *ipcap;       /* connections per IP (all threads) */
@@ -348,6 +368,17 @@ void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s);
 int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len);
 /** Slow-consumer check by acknowledged bytes (SIOCOUTQ), from the timer. */
 void gw_client_check_stall(gw_client_t *s, int64_t now);
+
+/* usend.c */
+/** Set up the thread's send ring (not when disabled); -errno when io_uring is refused. */
+int gw_usend_init(gw_thread_t *t, bool disabled);
+void gw_usend_free(gw_thread_t *t);
+/** Whether s's frame can go through the pass's submission now. */
+bool gw_usend_can(const gw_client_t *s);
+/** Queue a frame's payload (LWS_PRE room before p); `stable` = p outlives the pass. */
+int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable);
+/** Submit the queued frames, reap them, hand short ones to lws. */
+void gw_usend_flush(gw_thread_t *t);
 
 /* fanout.c */
 /** Key of (channel, name), created on first use; a new symbol gets the "*" subscribers. */

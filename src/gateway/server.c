@@ -68,6 +68,12 @@ static void flush_counters(gw_thread_t *t)
         tg_counter_add(t->g->m_conflated[c], t->cnt.conflated[c] - t->cnt_flushed.conflated[c]);
     }
     t->cnt_flushed = t->cnt;
+    tg_counter_add(t->g->m_frames[0], t->usend_sent - t->usend_sent_flushed);
+    tg_counter_add(t->g->m_frames[1], t->lws_sends - t->lws_sends_flushed);
+    tg_counter_add(t->g->m_frames[2], t->usend_handed - t->usend_handed_flushed);
+    t->usend_sent_flushed = t->usend_sent;
+    t->lws_sends_flushed = t->lws_sends;
+    t->usend_handed_flushed = t->usend_handed;
 }
 
 static void on_timer(lws_sorted_usec_list_t *sul)
@@ -372,6 +378,12 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         g->m_conflated[c] = tg_metrics_counter(g->metrics, "tickgate_messages_conflated_total",
                                                label, "Unsent messages replaced by newer ones");
     }
+    static const char *paths[3] = {"path=\"io_uring\"", "path=\"lws\"", "path=\"io_uring_rest\""};
+    for (int i = 0; i < 3; i++)
+        g->m_frames[i] = tg_metrics_counter(g->metrics, "tickgate_ws_frames_total", paths[i],
+                                            "Data frames written to clients, by path: one io_uring "
+                                            "submission per pass, lws_write, or the rest of a short "
+                                            "io_uring send finished by lws");
     gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     char host[256];
     int port;
@@ -420,6 +432,8 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             rc = -ENOMEM;
             goto fail;
         }
+        /* a refused ring (kernel, seccomp) leaves the sends to lws_write */
+        gw_usend_init(t, cfg->server.disable_io_uring || !t->direct_write);
         rc = gw_hub_init(&t->hub, (uint32_t)cfg->limits.history_size,
                          (uint64_t)cfg->limits.history_max_bytes);
         if (rc)
@@ -599,6 +613,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
         gw_alerts_free(t);
         free(t->writers);
         gw_pass_free(t);
+        gw_usend_free(t);
         free(t->gated);
         free(t->hz);
         free(t->frame);
