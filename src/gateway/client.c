@@ -311,9 +311,11 @@ static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
  * A new message for subscription idx. Three ways, SPEC §11:
  * - max_hz: at most one per interval per key; inside the interval only the
  *   newest is kept (held), and the pace timer releases it when the interval ends;
- * - a client whose socket holds max_inflight_bytes unacknowledged (gated), or
- *   with 64 KiB already queued: the key's slot keeps only the newest (quotes
- *   per symbol, portfolio states per portfolio), so it gets fewer, fresher ones;
+ * - a client whose socket holds max_inflight_bytes unacknowledged (gated),
+ *   whose last write could not take all it had (behind: the rest waits for
+ *   the socket), or with 64 KiB already queued: the key's slot keeps only the
+ *   newest (quotes per symbol, portfolio states per portfolio), so it gets
+ *   fewer, fresher ones;
  * - otherwise every message, in arrival order, through the ordered FIFO.
  */
 void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_idx)
@@ -323,7 +325,7 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_i
     /* the common case decided from the client alone: keeping up, no max_hz,
      * nothing parked. Reading the subscription costs a cache miss per client
      * per message at 1,000 clients (most of this function's time, measured) */
-    if (pass_idx && !s->hz_subs && !s->nparked && !s->gated &&
+    if (pass_idx && !s->hz_subs && !s->nparked && !s->gated && !s->behind &&
         s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
         if (*pass_idx == GW_NO_PASS)
             *pass_idx = gw_pass_add(s->t, m);
@@ -353,7 +355,7 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_i
         }
         /* queued: the one allowed in this interval is not written yet, so
          * replacing it keeps the rate */
-    } else if (!s->gated && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+    } else if (!s->gated && !s->behind && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
         /* not slow, just not written yet (the loop is busy): every message,
          * in arrival order across keys, through the ordered FIFO; an older
          * one still parked in the key's slot goes first */
@@ -752,6 +754,11 @@ int gw_client_write(gw_client_t *s)
     int rc = write_frame(s);
     if (s->plen)
         gw_client_pass_spill(s); /* the pass ends with this flush */
+    /* SPEC §11: what the socket could not take waits here, and what comes
+     * after it conflates per key until the queue is empty again: under
+     * overload fewer, fresher messages instead of an ever older FIFO */
+    if (s->state == GW_ACTIVE)
+        s->behind = s->clen || s->dlen;
     /* more than one frame's worth: the rest on the next writable turn */
     if (rc == 0 && (s->clen || s->dlen || s->state == GW_CLOSING) &&
         !(s->state == GW_ACTIVE && s->gated))

@@ -62,8 +62,13 @@ const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
     if (sh->state != 0)
         return sh->state == 1 ? sh : NULL;
     sh->state = -1;
-    if (!sh->buf && !(sh->buf = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK)))
-        return NULL;
+    if (!sh->buf || sh->cap < t->frame_cap) {
+        free(sh->buf);
+        sh->cap = 0;
+        if (!(sh->buf = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK)))
+            return NULL;
+        sh->cap = t->frame_cap;
+    }
     sh->len = 0;
     sh->bytes = 0;
     sh->oldest_ts = 0;

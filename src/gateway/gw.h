@@ -146,6 +146,7 @@ struct gw_client {
     bool want_write;
     int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
     bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
+    bool behind;             /* its last write left messages queued: new ones conflate */
     int64_t gate_retry_ns;   /* gated: look at SIOCOUTQ again then */
     int64_t gate_backoff_ns; /* 1 ms doubling to 8 ms while the socket stays full */
     bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */
@@ -173,7 +174,8 @@ typedef struct gw_usend {
 
 /* The whole pass in one frame, for every client that gets all of it. */
 typedef struct gw_shared_frame {
-    unsigned char *buf;      /* LWS_PRE + frame_cap + GW_FRAME_SLACK */
+    unsigned char *buf;      /* LWS_PRE + cap + GW_FRAME_SLACK */
+    size_t cap;              /* the frame_cap it was made for */
     size_t len;              /* frame bytes */
     uint64_t bytes;          /* sum of the messages' lengths (pending_bytes they took) */
     int state;               /* 0 not built this pass, 1 built, -1 does not fit a frame */

@@ -363,7 +363,7 @@ TG_TEST(pass_shared_frame_and_order)
     TG_CHECK_EQ_STR(got, "1,2,3,4,5,6,7,8,9");
     /* a reply in the middle of a pass goes between the messages around it */
     publish("P0", 10, 0);
-    gw_client_reply(a, "{\"type\":\"pong\",\"seq\":0}", 25, "\x81\xa1t\x01", 4);
+    gw_client_reply(a, "{\"type\":\"pong\",\"seq\":0}", 23, "\x81\xa1t\x01", 4);
     publish("P1", 11, 0);
     gw_thread_flush_writers(&th, true);
     lastlen = 0;
@@ -415,6 +415,51 @@ TG_TEST(pass_outlives_itself_through_ctrl)
     TG_CHECK_EQ_INT(th.cnt.sent[TG_CH_MARKET_DATA], 12);
     TG_CHECK_EQ_INT(a->pending_bytes, 0);
     th.frame_cap = 256 * 1024;
+    teardown();
+}
+
+/* A write that cannot take everything leaves the client behind: until its
+ * queue is empty again, new quotes conflate per symbol (SPEC §11, freshness
+ * over backlog); the queued ones still go first, in order. */
+TG_TEST(behind_conflates_until_caught_up)
+{
+    setup();
+    gw_client_t *a = client(-1);
+    sub(a, "R0");
+    sub(a, "R1");
+    th.frame_cap = 300; /* two ~130-byte quotes per frame */
+    for (int i = 1; i <= 6; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 1);
+    TG_CHECK(a->behind);
+    TG_CHECK_EQ_INT(a->clen, 4); /* 3..6 wait, in order */
+    /* the next pass: three quotes per symbol, only the newest of each kept */
+    for (int i = 7; i <= 12; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 4);
+    TG_CHECK_EQ_INT(a->clen, 4);
+    TG_CHECK_EQ_INT(a->dlen, 2);
+    gw_thread_flush_writers(&th, true);
+    char got[256], all[512] = "";
+    size_t o = 0;
+    seqs_in_last(got, sizeof got);
+    o += (size_t)snprintf(all + o, sizeof all - o, "%s", got);
+    while (a->clen || a->dlen) {
+        TG_CHECK_EQ_INT(gw_client_write(a), 0);
+        seqs_in_last(got, sizeof got);
+        o += (size_t)snprintf(all + o, sizeof all - o, "|%s", got);
+    }
+    TG_CHECK_EQ_STR(all, "3,4|5,6|11,12");
+    TG_CHECK(!a->behind);
+    /* caught up: every message again */
+    th.frame_cap = 256 * 1024;
+    for (int i = 13; i <= 16; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, true);
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "13,14,15,16");
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 4);
     teardown();
 }
 
