@@ -363,7 +363,10 @@ void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char
     /* readers: the portfolio's (admins always); a feed alert's: admins only */
     char acl[4096];
     size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
-    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    uint64_t rseq[TG_MSG_RSEQ_MAX];
+    size_t nr = tg__readers_number(&e->readers, acl, acl_len, rseq, TG_MSG_RSEQ_MAX);
+    tg_msg_t *m =
+        tg_msg_new_acl_seq(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len, rseq, nr);
     if (!m)
         return;
     m->type = TG_MSG_ALERT;
@@ -402,7 +405,10 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
         return;
     char acl[4096];
     size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
-    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    uint64_t rseq[TG_MSG_RSEQ_MAX];
+    size_t nr = tg__readers_number(&e->readers, acl, acl_len, rseq, TG_MSG_RSEQ_MAX);
+    tg_msg_t *m =
+        tg_msg_new_acl_seq(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len, rseq, nr);
     if (!m)
         return;
     m->type = TG_MSG_ALERT;

@@ -21,6 +21,26 @@
 
 #include "gw.h"
 
+/*
+ * Notifications seq. A single node (role all) numbers each user's stream as
+ * its alerts reach the user's key (gw_notif_seq). In a cluster that would
+ * differ per node (a gateway numbers only users it has seen), so there the
+ * numbers come with the message from the ingest engine: a reader in the
+ * portfolio's ACL gets its own count (m->rseq), and a stream that can read
+ * beyond its ACL entries (admins, tokens with a `portfolios` claim) uses the
+ * engine-wide alert number m->seq, contiguous for admins, who read every
+ * alert. Both are the same on every node, so `since` resumes anywhere.
+ */
+uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t *m)
+{
+    if (strcmp(t->g->cfg->node.role, "all") == 0)
+        return gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+    if (k->admin || k->extra_len)
+        return m->seq;
+    int i = tg_msg_acl_index(m, k->name);
+    return i >= 0 && (uint32_t)i < m->nrseq ? m->rseq[i] : 0;
+}
+
 const char *tg_gateway_epoch(const tg_gateway_t *g)
 {
     return g->epoch;

@@ -125,7 +125,7 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
             may = strcmp(p, pid) == 0;
         if (!may)
             continue;
-        uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+        uint64_t seq = gw_cluster_notif_seq(t, k, m);
         if (!seq)
             continue;
         /* the per-user seq goes through the encoder: encoded bytes stay immutable */
