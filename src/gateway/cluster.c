@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/encode.h"
 
 /*
  * Notifications seq. A single node (role all) numbers each user's stream as
@@ -39,6 +40,27 @@ uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t 
         return m->seq;
     int i = tg_msg_acl_index(m, k->name);
     return i >= 0 && (uint32_t)i < m->nrseq ? m->rseq[i] : 0;
+}
+
+/* Cluster: keep alert m in the notifications history of every ACL reader,
+ * whether or not the reader has ever subscribed on this node, so a client
+ * that comes from another node resumes here with `since` (SPEC §14). */
+void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m)
+{
+    if (strcmp(t->g->cfg->node.role, "all") == 0 || !m->rseq)
+        return;
+    uint32_t i = 0;
+    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end && i < m->nrseq;
+         p += strlen(p) + 1, i++) {
+        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", m->rseq[i]);
+        if (!um)
+            continue;
+        um->channel = TG_CH_NOTIFICATIONS;
+        um->seq = m->rseq[i];
+        snprintf(um->key_name, sizeof um->key_name, "%s", p);
+        gw_notif_record(t->g->notif_seq, p, um, t->hub.history_size);
+        tg_msg_unref(um);
+    }
 }
 
 const char *tg_gateway_epoch(const tg_gateway_t *g)

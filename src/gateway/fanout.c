@@ -117,6 +117,7 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
     gw_alerts_keep(t, m); /* for GET /api/v1/alerts */
+    gw_cluster_notif_keep(t, m); /* readers who never subscribed here */
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];

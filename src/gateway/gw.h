@@ -481,6 +481,8 @@ uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
 /** cluster.c: the seq of alert m in k's (a user's) notifications stream; 0 =
  * not for k. node.role all: gw_notif_seq; ingest/gateway: the engine's (SPEC §14). */
 uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t *m);
+/** cluster.c: ingest/gateway: alert m into every ACL reader's notifications history. */
+void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m);
 
 /** Keep m (seq = the user's notifications seq) in the user's history shared by
  * all service threads (the last `cap` seqs). Thread-safe; alerts only. */
