@@ -605,3 +605,94 @@ def test_notifications_seq_same_on_every_node(tmp_path):
         finally:
             redis_srv.cleanup()
     assert all(code == 0 for code in exits.values()), exits
+
+
+def test_bars_same_on_gateway_and_resume_there(tmp_path):
+    """Bars (SPEC §12) come over the bus like every engine message: a gateway
+    sends the same `bar` messages (key SYMBOL@INTERVAL, seq, start, OHLCV) as
+    the ingest node, and `since` on a bars key resumes on the gateway with
+    complete:true."""
+    redis_srv = tgtest.Redis()
+    ingest, gw = Daemon(), Daemon()
+    exits = {}
+    pf = tmp_path / "pf.json"
+    pf.write_text(json.dumps({"portfolios": []}))
+
+    async def scenario():
+        redis_srv.start()
+        feed_port = free_port()
+        ingest.config = notif_config(ingest, "ingest", redis_srv.url, feed_port, pf)
+        gw.config = notif_config(gw, "gateway", redis_srv.url)
+        ingest.start()
+        gw.start()
+        feeder = Feeder(feed_port)
+        await wait_until(lambda: ready(gw)[0] == 200, RECV_S, "gateway ready")
+        sub = {"type": "subscribe", "channel": "bars", "symbols": ["CLA"], "interval": "1s",
+               "id": 1}
+        ci, ei = await connect(ingest, "u-b")
+        cg, eg = await connect(gw, "u-b")
+        assert ei == eg
+        for c in (ci, cg):
+            await c.send(sub)
+            await c.recv_type("subscription_confirmed", RECV_S)
+
+        async def bars(c, n_final):
+            """bar messages up to and including the n_final-th final one."""
+            out, finals = [], 0
+            while finals < n_final:
+                m = await c.recv(RECV_S)
+                if m["type"] == "bar":
+                    out.append((m["symbol"], m["interval"], m["seq"], m["start"], m["close"],
+                                m["volume"], m["final"]))
+                    finals += m["final"]
+            return out
+
+        async def trade_for(seconds):
+            end = time.monotonic() + seconds
+            i = 0
+            while time.monotonic() < end:
+                feeder.sock.sendall(("CLA %d.%02d 10\n" % (100 + i // 100, i % 100)).encode())
+                i += 1
+                await asyncio.sleep(0.05)
+
+        await trade_for(2.3)
+        bi = await bars(ci, 2)
+        bg = await bars(cg, 2)
+        assert bi == bg, ("bars differ", bi, bg)
+        since = bg[-1][2]
+        await cg.close()
+        await trade_for(2.3)
+        missed = await bars(ci, 2)
+        c2, _ = await connect(gw, "u-b")
+        await c2.send(dict(sub, id=2, epoch=ei, since={"CLA@1s": since}))
+        got = []
+        while True:
+            m = await c2.recv(RECV_S)
+            if m["type"] == "bar":
+                got.append((m["symbol"], m["interval"], m["seq"], m["start"], m["close"],
+                            m["volume"], m["final"]))
+            elif m["type"] == "recovered":
+                break
+        assert m["complete"] is True and m["key"] == "CLA@1s", m
+        assert got[:len(missed)] == missed, (got, missed)
+        assert [b[2] for b in got] == list(range(since + 1, since + 1 + len(got))), got
+        feeder.close()
+        for c in (ci, c2):
+            await c.close()
+
+    ok = False
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), scaled(90)))
+        ok = True
+    finally:
+        for name, d in (("ingest", ingest), ("gw", gw)):
+            if d.proc is not None:
+                exits[name] = d.stop()
+            if not ok and getattr(d, "stderr", None):
+                print("---- %s ----\n%s" % (name, d.log()[-4000:]))
+        try:
+            for d in (ingest, gw):
+                d.cleanup()
+        finally:
+            redis_srv.cleanup()
+    assert all(code == 0 for code in exits.values()), exits
