@@ -609,13 +609,17 @@ static int send_frame(gw_client_t *s, unsigned char *f, size_t len, int64_t olde
         memcpy(s->zbuf + LWS_PRE, f + LWS_PRE, len);
         buf = s->zbuf;
     }
-    if (gw_usend_can(s) && gw_usend_queue(s, f + LWS_PRE, len, f != t->frame) == 0)
-        goto sent; /* goes out with the pass's other frames, in one submission */
+    if (gw_usend_can(s) && gw_usend_queue(s, f + LWS_PRE, len, f != t->frame, oldest_ts) == 0) {
+        /* goes out with the pass's other frames, in one submission, which
+         * also observes tick_to_send when the kernel has it */
+        s->sent_bytes += wire_len(len);
+        s->writes++;
+        return 0;
+    }
     int w = t->send(s, buf + LWS_PRE, len);
     if (w < (int)len)
         return -1;
     t->lws_sends++;
-sent:
     s->sent_bytes += wire_len(len);
     s->writes++;
     if (oldest_ts && t->g->m_tick_to_send)
