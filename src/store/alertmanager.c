@@ -203,10 +203,8 @@ static int am_add(tg_am_t *w, const char *key, const char *body, size_t len, int
     if (tg_vec_reserve(&w->am, sizeof *w->am, &w->cap_am, w->n_am + 1, 16) < 0)
         return -ENOMEM;
     am_alert_t *a = &w->am[w->n_am];
-    if (!(a->body = malloc(len + 1)))
+    if (!(a->body = strndup(body, len))) /* our JSON: no NUL inside */
         return -ENOMEM;
-    memcpy(a->body, body, len);
-    a->body[len] = 0;
     a->len = len;
     a->starts_ns = starts;
     snprintf(a->key, sizeof a->key, "%s", key);
@@ -277,10 +275,8 @@ void tg_am_event(tg_am_t *w, const char *body, size_t len, int64_t now)
         } else if (w->am[i].len != len || memcmp(w->am[i].body, body, len) != 0) {
             /* the same alert fired again (a new episode id after a restart):
              * re-sends carry the current event, startsAt stays the first */
-            char *nb = malloc(len + 1);
+            char *nb = strndup(body, len);
             if (nb) {
-                memcpy(nb, body, len);
-                nb[len] = 0;
                 free(w->am[i].body);
                 w->am[i].body = nb;
                 w->am[i].len = len;
