@@ -11,7 +11,7 @@
 
 static tg_msg_t *quote(const char *sym, uint64_t seq, size_t pad)
 {
-    char j[512];
+    char j[2048];
     int n = snprintf(j, sizeof j, "{\"type\":\"quote\",\"symbol\":\"%s\",\"seq\":%llu,\"p\":\"%*s\"}",
                      sym, (unsigned long long)seq, (int)pad, "");
     tg_msg_t *m = tg_msg_new(j, (size_t)n, "\x80", 1);
