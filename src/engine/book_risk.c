@@ -16,6 +16,7 @@
  * portfolio is unpriced (see pf_priced); the volatility window restarts then.
  */
 #include "book_int.h"
+#include "tickgate/buf.h"
 
 #include "tickgate/log.h"
 
@@ -77,22 +78,10 @@ int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *e
     for (size_t i = 0; i < a->n_move; i++) {
         symbook_t *sb =
             &b->syms[tg_symtab_find(b->syms_tab, a->move[i].symbol, strlen(a->move[i].symbol))];
-        if (sb->nmr == sb->capmr) {
-            uint32_t nc = sb->capmr ? sb->capmr * 2 : 4;
-            mref_t *nm = realloc(sb->mr, nc * sizeof *nm);
-            if (!nm)
-                return -ENOMEM;
-            sb->mr = nm;
-            sb->capmr = nc;
-        }
-        if (sb->nmwin == sb->capmwin) {
-            uint32_t nc = sb->capmwin ? sb->capmwin * 2 : 2;
-            mwin_t *nw = realloc(sb->mwin, nc * sizeof *nw);
-            if (!nw)
-                return -ENOMEM;
-            sb->mwin = nw;
-            sb->capmwin = nc;
-        }
+        if (tg_vec_reserve32(&sb->mr, sizeof *sb->mr, &sb->capmr, (size_t)sb->nmr + 1, 4) < 0 ||
+            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1,
+                             2) < 0)
+            return -ENOMEM;
     }
     return 0;
 }

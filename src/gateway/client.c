@@ -187,14 +187,8 @@ void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s)
 
 static bool list_add(gw_client_t ***v, uint32_t *n, uint32_t *cap, gw_client_t *s)
 {
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 64;
-        gw_client_t **nv = realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        *v = nv;
-        *cap = nc;
-    }
+    if (tg_vec_reserve32(v, sizeof **v, cap, (size_t)*n + 1, 64) < 0)
+        return false;
     (*v)[(*n)++] = s;
     return true;
 }
@@ -262,16 +256,11 @@ void gw_client_want_write(gw_client_t *s)
     if (s->want_write)
         return;
     gw_thread_t *t = s->t;
-    if (t->nwriters == t->capwriters) {
-        uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
-        gw_client_t **nw = realloc(t->writers, nc * sizeof *nw);
-        if (!nw) {
-            gw_client_pass_spill(s); /* the pass ends before lws asks */
-            ask_writable(s);
-            return;
-        }
-        t->writers = nw;
-        t->capwriters = nc;
+    if (tg_vec_reserve32(&t->writers, sizeof *t->writers, &t->capwriters,
+                         (size_t)t->nwriters + 1, 256) < 0) {
+        gw_client_pass_spill(s); /* the pass ends before lws asks */
+        ask_writable(s);
+        return;
     }
     s->want_write = true;
     t->writers[t->nwriters++] = s;

@@ -518,16 +518,10 @@ void tg_webhook_push(void *webhook, tg_msg_t *m)
         return;
     }
     /* ring full (receiver down for long): keep order, never wait */
-    if (w->n_over == w->cap_over) {
-        size_t nc = w->cap_over ? w->cap_over * 2 : 256;
-        tg_msg_t **no = realloc(w->over, nc * sizeof *no);
-        if (!no) {
-            TG_ERROR("webhook_event_lost", "reason", TG_S("out of memory"));
-            tg_msg_unref(m);
-            return;
-        }
-        w->over = no;
-        w->cap_over = nc;
+    if (tg_vec_reserve(&w->over, sizeof *w->over, &w->cap_over, w->n_over + 1, 256) < 0) {
+        TG_ERROR("webhook_event_lost", "reason", TG_S("out of memory"));
+        tg_msg_unref(m);
+        return;
     }
     w->over[w->n_over++] = m;
 }
