@@ -187,14 +187,8 @@ void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s)
 
 static bool list_add(gw_client_t ***v, uint32_t *n, uint32_t *cap, gw_client_t *s)
 {
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 64;
-        gw_client_t **nv = realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        *v = nv;
-        *cap = nc;
-    }
+    if (tg_vec_reserve32(v, sizeof **v, cap, (size_t)*n + 1, 64) < 0)
+        return false;
     (*v)[(*n)++] = s;
     return true;
 }
@@ -262,16 +256,11 @@ void gw_client_want_write(gw_client_t *s)
     if (s->want_write)
         return;
     gw_thread_t *t = s->t;
-    if (t->nwriters == t->capwriters) {
-        uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
-        gw_client_t **nw = realloc(t->writers, nc * sizeof *nw);
-        if (!nw) {
-            gw_client_pass_spill(s); /* the pass ends before lws asks */
-            ask_writable(s);
-            return;
-        }
-        t->writers = nw;
-        t->capwriters = nc;
+    if (tg_vec_reserve32(&t->writers, sizeof *t->writers, &t->capwriters,
+                         (size_t)t->nwriters + 1, 256) < 0) {
+        gw_client_pass_spill(s); /* the pass ends before lws asks */
+        ask_writable(s);
+        return;
     }
     s->want_write = true;
     t->writers[t->nwriters++] = s;
@@ -609,13 +598,17 @@ static int send_frame(gw_client_t *s, unsigned char *f, size_t len, int64_t olde
         memcpy(s->zbuf + LWS_PRE, f + LWS_PRE, len);
         buf = s->zbuf;
     }
-    if (gw_usend_can(s) && gw_usend_queue(s, f + LWS_PRE, len, f != t->frame) == 0)
-        goto sent; /* goes out with the pass's other frames, in one submission */
+    if (gw_usend_can(s) && gw_usend_queue(s, f + LWS_PRE, len, f != t->frame, oldest_ts) == 0) {
+        /* goes out with the pass's other frames, in one submission, which
+         * also observes tick_to_send when the kernel has it */
+        s->sent_bytes += wire_len(len);
+        s->writes++;
+        return 0;
+    }
     int w = t->send(s, buf + LWS_PRE, len);
     if (w < (int)len)
         return -1;
     t->lws_sends++;
-sent:
     s->sent_bytes += wire_len(len);
     s->writes++;
     if (oldest_ts && t->g->m_tick_to_send)

@@ -170,6 +170,7 @@ typedef struct gw_usend {
     const unsigned char *buf; /* stable bytes (the shared frame), or NULL: ... */
     size_t off;              /* ... at t->arena + off (SIZE_MAX: use buf) */
     size_t len;              /* header + payload */
+    int64_t oldest_ts;       /* its oldest message's tick ts (tickgate_tick_to_send_seconds) */
 } gw_usend_t;
 
 /* The whole pass in one frame, for every client that gets all of it. */
@@ -378,7 +379,8 @@ void gw_usend_free(gw_thread_t *t);
 /** Whether s's frame can go through the pass's submission now. */
 bool gw_usend_can(const gw_client_t *s);
 /** Queue a frame's payload (LWS_PRE room before p); `stable` = p outlives the pass. */
-int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable);
+int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable,
+                   int64_t oldest_ts);
 /** Submit the queued frames, reap them, hand short ones to lws. */
 void gw_usend_flush(gw_thread_t *t);
 

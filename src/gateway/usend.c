@@ -26,7 +26,9 @@
 
 #include "gw.h"
 #include "tickgate/buf.h"
+#include "tickgate/clock.h"
 #include "tickgate/log.h"
+#include "tickgate/metrics.h"
 
 #define USEND_DEPTH 256 /* entries per submission; a larger pass submits in chunks */
 
@@ -89,7 +91,8 @@ bool gw_usend_can(const gw_client_t *s)
  * into the arena (entries keep offsets, so the arena may grow meanwhile).
  * Returns 0, or -ENOMEM (the caller then uses lws_write).
  */
-int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable)
+int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable,
+                   int64_t oldest_ts)
 {
     gw_thread_t *t = s->t;
     if (tg_vec_reserve(&t->usq, sizeof *t->usq, &t->capusq, t->nusq + 1, 256) < 0)
@@ -113,6 +116,7 @@ int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable)
         t->arena_len += need;
     }
     e->s = s;
+    e->oldest_ts = oldest_ts;
     t->nusq++;
     return 0;
 }
@@ -208,6 +212,8 @@ void gw_usend_flush(gw_thread_t *t)
                 hand_to_lws(t, e, res > 0 ? (size_t)res : 0);
             else if (e->s->state != GW_CLOSING)
                 gw_client_close(e->s, 1011, "write failed");
+            if (e->oldest_ts && t->g->m_tick_to_send && (res >= 0 || res == -EAGAIN))
+                tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - e->oldest_ts);
         }
         done += n;
     }

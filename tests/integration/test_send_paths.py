@@ -8,7 +8,7 @@ socket buffer so the socket, not our gate, fills): with io_uring the rest goes
 through lws, before anything else on that connection, and must not corrupt the
 stream. The metric tickgate_ws_frames_total{path} shows which path carried it.
 
-Bounded: 10 clients, 3 s of a 20,000 ticks/s synthetic feed per path.
+Bounded: 10 clients, 2 s of a 20,000 ticks/s synthetic feed per path.
 """
 import asyncio
 import json
@@ -85,7 +85,7 @@ def run_path(disable):
     d = Daemon(config=CONF, env=env)
     d.start()
     try:
-        bad, backwards, counts = stream(d, 10, 2.0 if SANITIZED else 3.0)
+        bad, backwards, counts = stream(d, 10, 1.5 if SANITIZED else 2.0)
         assert d.proc.poll() is None, d.log()[-3000:]
         assert not counts["lost"], counts["lost"][:3]
         assert counts["msgs"] > 1000, counts
