@@ -1,0 +1,143 @@
+/* http_alerts.c - GET /api/v1/alerts[/active] and POST /api/v1/alerts/{id}/ack (SPEC §13). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_api.h"
+#include "tickgate/alerts.h"
+#include "tickgate/clock.h"
+#include "tickgate/json.h"
+
+/*
+ * One query argument. lws_get_urlarg_by_name() leaves the last fragment it
+ * looked at in its buffer when the name is absent, so the value is copied out
+ * only when found (issue 13 item 1: "?state=firing" alone read as a
+ * portfolio_id). 1 found, 0 absent, -1 longer than cap - 1.
+ */
+static int urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
+{
+    char tmp[1024];
+    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof tmp);
+    out[0] = 0;
+    if (!v)
+        return 0;
+    size_t l = strlen(v);
+    if (l >= cap)
+        return -1;
+    memcpy(out, v, l + 1);
+    return 1;
+}
+
+/* since=: RFC 3339 ("2024-05-01T12:00:00Z", fraction and offset allowed) or ns. */
+static int parse_since(const char *s, int64_t *ns)
+{
+    return tg_time_parse(s, strlen(s), ns);
+}
+
+/* The query of GET /api/v1/alerts[/active]; false after answering 400. */
+static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_alert_filter_t *f)
+{
+    char state[16], since[64], limit[16];
+    memset(f, 0, sizeof *f);
+    f->limit = 1000;
+    if (urlarg(wsi, "portfolio_id=", f->portfolio_id, sizeof f->portfolio_id) < 0 ||
+        urlarg(wsi, "rule=", f->rule, sizeof f->rule) < 0 ||
+        urlarg(wsi, "state=", state, sizeof state) < 0 ||
+        urlarg(wsi, "since=", since, sizeof since) < 0 ||
+        urlarg(wsi, "limit=", limit, sizeof limit) < 0) {
+        gw_api_error(r, t, 400, "bad_request", "query argument too long");
+        return false;
+    }
+    if (state[0]) {
+        if (!strcmp(state, "firing"))
+            f->state = TG_ALERT_FIRING;
+        else if (!strcmp(state, "resolved"))
+            f->state = TG_ALERT_RESOLVED;
+        else {
+            gw_api_error(r, t, 400, "bad_request", "state must be firing or resolved");
+            return false;
+        }
+    }
+    tg_alert_rule_t rule;
+    if (f->rule[0] && tg_alert_rule_parse(f->rule, &rule) != 0) {
+        gw_api_error(r, t, 400, "bad_request", "unknown rule");
+        return false;
+    }
+    if (since[0] && parse_since(since, &f->since) != 0) {
+        gw_api_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
+        return false;
+    }
+    if (limit[0]) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || v < 1 || v > 1000) {
+            gw_api_error(r, t, 400, "bad_request", "limit must be 1..1000");
+            return false;
+        }
+        f->limit = (uint32_t)v;
+    }
+    return true;
+}
+
+/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
+void gw_api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                       bool active)
+{
+    gw_alert_filter_t f;
+    if (!alert_filter(wsi, r, t, &f))
+        return;
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    uint32_t n = active ? t->n_active : t->alog_len, out = 0;
+    tg_buf_t b = {0};
+    gw_api_ok_begin(&b);
+    tg_buf_puts(&b, "[");
+    for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
+        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
+        if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
+            continue;
+        if (out++)
+            tg_buf_puts(&b, ",");
+        tg_buf_put(&b, (const char *)m->json, m->json_len);
+    }
+    tg_buf_puts(&b, "]");
+    gw_api_ok_end(r, t, &b);
+}
+
+/* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
+void gw_api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
+{
+    char id[TG_ALERT_ID_LEN + 1];
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : 0;
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+        gw_api_error(r, t, 404, "not_found", "no such route");
+        return;
+    }
+    memcpy(id, p, n);
+    id[n] = 0;
+    const tg_msg_t *m = gw_alerts_find(t, id);
+    gw_alert_filter_t any;
+    memset(&any, 0, sizeof any);
+    if (!m) {
+        gw_api_error(r, t, 404, "not_found", "no such alert");
+        return;
+    }
+    if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
+        gw_api_error(r, t, 403, "forbidden", "alert is not yours");
+        return;
+    }
+    bool system = m->channel == TG_CH_SYSTEM;
+    if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
+        gw_api_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    tg_buf_t b = {0};
+    gw_api_ok_begin(&b);
+    tg_buf_puts(&b, "{\"alert_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"acknowledged\":true,\"by\":");
+    tg_json_put_cstr(&b, c->sub);
+    tg_buf_puts(&b, "}");
+    gw_api_ok_end(r, t, &b);
+}
