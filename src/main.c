@@ -512,7 +512,13 @@ stores:
         sinks.snapshots = (tg_row_sink_t){.push = pg_rows, .ctx = a.pg};
     /* alert delivery: metrics exported from start even when it is off; a gateway
      * node has no engine, so no alerts of its own to deliver */
-    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics)) != 0) {
+    /* without PostgreSQL nothing else tells the engine which alerts were
+     * firing: the Alertmanager set kept in journal.dir does */
+    tg_portfolio_sink_t am_restore = a.engine && !cfg->postgres.url[0]
+                                         ? tg_engine_portfolio_sink(a.engine)
+                                         : (tg_portfolio_sink_t){0};
+    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics,
+                               am_restore.restore_alert ? &am_restore : NULL)) != 0) {
         fprintf(stderr, "tickgate: alerts.webhook_url: cannot start delivery: %s\n",
                 strerror(-rc));
         goto out;

@@ -33,6 +33,7 @@
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
+#include "webhook_am.h"
 
 #define RING_CAP 4096
 #define BACKOFF_BASE_MS 1000          /* SPEC §13: 1 s doubling ... */
@@ -49,12 +50,6 @@ typedef struct wh_event {
     off_t end;  /* offset in queue.log just past this event's line */
 } wh_event_t;
 
-typedef struct am_alert {
-    char id[64];
-    char *body; /* the firing alert JSON, owned */
-    size_t len;
-    int64_t starts_ns;
-} am_alert_t;
 
 struct tg_webhook {
     /* configuration (copied at start) */
@@ -83,6 +78,7 @@ struct tg_webhook {
 
     /* thread state: Alertmanager */
     am_alert_t *am;       /* firing alerts */
+    char am_path[4096];   /* journal.dir/webhook/am_firing: the set across restarts, "" = none */
     size_t n_am, cap_am;
     char **am_resolved;   /* resolved payload objects not yet accepted */
     int64_t *am_resolved_ns;
@@ -612,24 +608,22 @@ static void am_event(tg_webhook_t *w, const char *body, size_t len, int64_t now)
     bool ok;
     if (strcmp(state, "firing") == 0) {
         if (i == w->n_am) {
-            if (w->n_am == w->cap_am) {
-                size_t nc = w->cap_am ? w->cap_am * 2 : 16;
-                am_alert_t *na = realloc(w->am, nc * sizeof *na);
-                if (!na)
-                    return;
-                w->am = na;
-                w->cap_am = nc;
+            /* a restart without restored alert state fires the same condition
+             * under a new id: the one kept from before is that alert, drop it
+             * so its resolution is not followed by re-sends of the old id */
+            char k1[700], k2[700];
+            tg__am_key(body, len, k1, sizeof k1);
+            for (size_t x = 0; x < w->n_am;) {
+                tg__am_key(w->am[x].body, w->am[x].len, k2, sizeof k2);
+                if (strcmp(k1, k2) == 0) {
+                    free(w->am[x].body);
+                    w->am[x] = w->am[--w->n_am];
+                } else
+                    x++;
             }
-            am_alert_t *a = &w->am[w->n_am];
-            a->body = malloc(len + 1);
-            if (!a->body)
+            if (tg__am_add(&w->am, &w->n_am, &w->cap_am, id, body, len, starts) != 0)
                 return;
-            memcpy(a->body, body, len);
-            a->body[len] = 0;
-            a->len = len;
-            a->starts_ns = ts;
-            snprintf(a->id, sizeof a->id, "%s", id);
-            w->n_am++;
+            tg__am_save(w->am_path, w->am, w->n_am);
         }
         am_post(w, obj, (size_t)n, &ok); /* a failure is repaired by the next resend */
         return;
@@ -637,6 +631,7 @@ static void am_event(tg_webhook_t *w, const char *body, size_t len, int64_t now)
     if (i < w->n_am) {
         free(w->am[i].body);
         w->am[i] = w->am[--w->n_am];
+        tg__am_save(w->am_path, w->am, w->n_am);
     }
     am_post(w, obj, (size_t)n, &ok);
     if (!ok) { /* keep the resolution until Alertmanager takes it */
@@ -801,7 +796,8 @@ static void destroy(tg_webhook_t *w)
     free(w);
 }
 
-int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics)
+int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics,
+                     const tg_portfolio_sink_t *restore)
 {
     const char *help = "Webhook deliveries by result (delivered, retried, rejected, expired)";
     tg_counter_t *c[4];
@@ -856,6 +852,16 @@ int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *m
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->curl = curl_easy_init())) {
         rc = -ENOMEM;
         goto fail;
+    }
+    if (cfg->journal.dir[0] && w->am_url[0]) {
+        char dir[4000]; /* room for "/am_firing" in am_path */
+        snprintf(dir, sizeof dir, "%s/webhook", cfg->journal.dir);
+        mkdir(cfg->journal.dir, 0700);
+        mkdir(dir, 0700);
+        snprintf(w->am_path, sizeof w->am_path, "%s/am_firing", dir);
+        tg__am_load(w->am_path, &w->am, &w->n_am, &w->cap_am);
+        tg__am_restore(w->am, &w->n_am, restore);
+        tg__am_save(w->am_path, w->am, w->n_am);
     }
     if (cfg->journal.dir[0] && w->url[0]) {
         snprintf(w->dir, sizeof w->dir, "%s/webhook", cfg->journal.dir);

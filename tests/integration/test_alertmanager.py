@@ -12,11 +12,11 @@ from receivers import AM_BIN, Alertmanager, Recorder
 from test_webhook import make_daemon, publish
 
 
-def am_daemon(tmp_path, am_url, resend_s=1):
+def am_daemon(tmp_path, am_url, resend_s=1, journal=None):
     # no webhook: the Alertmanager alone; webhook_url "" is the default
     d = make_daemon(tmp_path, "", symbols=("AAA",),
                     extra_alerts='alertmanager_url = "%s"; alertmanager_resend_s = %d;'
-                    % (am_url, resend_s))
+                    % (am_url, resend_s), journal=journal)
     d.config = d.config.replace('webhook_url = ""; ', "")
     return d
 
@@ -86,6 +86,46 @@ def test_alertmanager_down_keeps_the_resolution(tmp_path):
         m = len(rec.snapshot())
         time.sleep(2.0)
         assert len(rec.snapshot()) == m  # accepted: not sent again
+    finally:
+        d.cleanup()
+        rec.stop()
+
+
+def sent(rec, since=0):
+    """[(alert_id, resolved)] of every alert object posted after request `since`."""
+    return [(x["annotations"]["alert_id"], "endsAt" in x)
+            for r in rec.snapshot()[since:] for x in json.loads(r["body"])]
+
+
+def test_firing_set_is_resent_after_a_restart(tmp_path):
+    """Issue 16: the firing set survives a restart (journal.dir/webhook/am_firing),
+    so Alertmanager keeps hearing of a firing alert it would otherwise time out,
+    and the engine is told of it, so it resolves under the same id."""
+    rec = Recorder().start()
+    d = am_daemon(tmp_path, rec.url, resend_s=1, journal=tmp_path / "j")
+    try:
+        d.start()
+        publish(d, [("AAA", "200")])
+        assert wait_for(lambda: sent(rec), 10)
+        old = sent(rec)[0][0]
+        d.stop()
+        d.pub.close()
+        d.pub = None  # publish() reconnects to the new process
+        n = len(rec.snapshot())
+        d.start()  # no tick after the restart: only the kept set can be sent
+        assert wait_for(lambda: sent(rec, n).count((old, False)) >= 2, 15), sent(rec, n)
+        publish(d, [("AAA", "100")])
+        assert wait_for(lambda: (old, True) in sent(rec, n), 10), sent(rec, n)
+        assert {a for a, _ in sent(rec, n)} == {old}  # never fired again under a new id
+        time.sleep(2.5)
+        k = len(rec.snapshot())
+        time.sleep(2.0)
+        assert len(rec.snapshot()) == k  # resolved: nothing firing is re-sent
+        # and a second restart has nothing left to send
+        d.stop()
+        d.start()
+        time.sleep(3.0)
+        assert len(rec.snapshot()) == k
     finally:
         d.cleanup()
         rec.stop()
