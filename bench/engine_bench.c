@@ -23,7 +23,7 @@
  * once-a-second tg_book_risk_tick included (called whenever a wall-clock
  * second has passed, as the engine does). Tick ts advance 1 µs per tick.
  *
- * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2] [bars|rules]
+ * usage: engine_bench [R1|R2|all] [ticks_r1] [ticks_r2] [bars|rules|rules-first|rules-ab]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,26 +112,24 @@ static inline void risk_clock(tg_book_t *b, int64_t *next, int64_t ts)
     }
 }
 
-static void run(const char *name, int npf, int nh, int nsym, long long nticks, long long nbase)
+/* A book of npf portfolios x nh holdings over nsym symbols, the same for the
+ * same rng state; with_rules decides whether every risk rule is on. ids and
+ * price are filled the first time (nsym symbols interned in t). */
+static tg_book_t *build(tg_symtab_t *tp, int npf, int nh, int nsym, uint32_t *ids,
+                        tg_dec_t *price, long long *held)
 {
-    tg_symtab_t t;
+    tg_symtab_t *t_ = tp;
     tg_book_t *b;
     char err[256];
-    uint32_t *ids = malloc(sizeof *ids * (size_t)nsym);
-    tg_dec_t *price = malloc(sizeof *price * (size_t)nsym);
-    long long *held = calloc((size_t)nsym, sizeof *held);
-
-    tg_symtab_init(&t, 0);
-    tg_book_options_t o = {.symtab = &t, .on_event = on_event, .alert_seed = 1};
+    tg_book_options_t o = {.symtab = t_, .on_event = on_event, .alert_seed = 1};
     tg_book_create(&o, &b);
     for (int i = 0; i < nsym; i++) {
         char s[16];
         snprintf(s, sizeof s, "S%05d", i);
-        ids[i] = (uint32_t)tg_symtab_intern(&t, s, strlen(s));
+        ids[i] = (uint32_t)tg_symtab_intern(t_, s, strlen(s));
         price[i] = (tg_dec_t)(20 + rnd() % 500) * TG_DEC_SCALE + (tg_dec_t)(rnd() % 100) * 1000000;
     }
 
-    int64_t t0 = tg_mono_ns();
     tg_holding_spec_t *hs = calloc((size_t)nh, sizeof *hs);
     for (int p = 0; p < npf; p++) {
         char id[24];
@@ -148,9 +146,9 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
                 sym = (int)(rnd() % (uint64_t)nsym);
                 dup = false;
                 for (int k = 0; k < h; k++)
-                    dup |= strcmp(hs[k].symbol, tg_symtab_name(&t, ids[sym])) == 0;
+                    dup |= strcmp(hs[k].symbol, tg_symtab_name(t_, ids[sym])) == 0;
             } while (dup);
-            strcpy(hs[h].symbol, tg_symtab_name(&t, ids[sym]));
+            strcpy(hs[h].symbol, tg_symtab_name(t_, ids[sym]));
             hs[h].quantity = (tg_dec_t)(1 + rnd() % 500) * TG_DEC_SCALE;
             hs[h].cost_basis = hs[h].quantity / TG_DEC_SCALE * price[sym];
             hs[h].target_weight = 4500000; /* 0.045 x 20 = 0.9, cash 10% */
@@ -179,6 +177,21 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
     }
     for (int i = 0; i < nsym; i++)
         tg_book_on_tick(b, ids[i], price[i], 0);
+    free(hs);
+    return b;
+}
+
+static void run(const char *name, int npf, int nh, int nsym, long long nticks, long long nbase)
+{
+    tg_symtab_t t;
+    tg_book_t *b;
+    uint32_t *ids = malloc(sizeof *ids * (size_t)nsym);
+    tg_dec_t *price = malloc(sizeof *price * (size_t)nsym);
+    long long *held = calloc((size_t)nsym, sizeof *held);
+
+    tg_symtab_init(&t, 0);
+    int64_t t0 = tg_mono_ns();
+    b = build(&t, npf, nh, nsym, ids, price, held);
     double build_s = (double)(tg_mono_ns() - t0) / 1e9;
 
     /* the tick stream, generated up front so the timing is the book's alone */
@@ -200,6 +213,12 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
             touched += held[s];
     }
 
+    /* the daemon's first two risk seconds set each volatility base and
+     * allocate its ring (once per portfolio, at start): not part of a tick */
+    if (with_rules) {
+        tg_book_risk_tick(b, 0);
+        tg_book_risk_tick(b, 1000000000LL);
+    }
     /* throughput pass */
     n_events = 0;
     int64_t a = tg_mono_ns(), next_risk = a + 1000000000LL;
@@ -304,11 +323,79 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
     tg_book_state_free(st);
     free(tsym);
     free(tpx);
-    free(hs);
     free(held);
     free(price);
     free(ids);
     tg_book_destroy(b);
+    tg_symtab_free(&t);
+}
+
+/*
+ * Rules A/B (issue 16's goal): two books built from the same random state,
+ * one without and one with every risk rule on every portfolio, then 5 passes
+ * over the same ticks alternating between them (the engine's once-a-second
+ * risk sweep included on the rules side): a loaded or noisy machine slows
+ * both alike, which separate runs do not guarantee. Prints best and median.
+ */
+static void rules_ab(const char *name, int npf, int nh, int nsym, long long nticks)
+{
+    tg_symtab_t t;
+    tg_symtab_init(&t, 0);
+    uint32_t *ids = malloc(sizeof *ids * (size_t)nsym);
+    tg_dec_t *price = malloc(sizeof *price * (size_t)nsym);
+    long long *held = calloc((size_t)nsym, sizeof *held);
+    uint64_t seed = rng;
+    with_rules = false;
+    tg_book_t *off = build(&t, npf, nh, nsym, ids, price, held);
+    rng = seed;
+    with_rules = true;
+    tg_book_t *on = build(&t, npf, nh, nsym, ids, price, held);
+    tg_book_risk_tick(on, 0); /* volatility bases and rings, as at the daemon's start */
+    tg_book_risk_tick(on, 1000000000LL);
+    uint32_t *tsym = malloc(sizeof *tsym * (size_t)nticks);
+    tg_dec_t *tpx = malloc(sizeof *tpx * (size_t)nticks);
+    for (long long i = 0; i < nticks; i++) {
+        int s = (int)(rnd() % (uint64_t)nsym);
+        tg_dec_t p = price[s];
+        p += p * ((int64_t)(rnd() % 21) - 10) / 10000 + (int64_t)(rnd() % 3) - 1;
+        price[s] = p < TG_DEC_SCALE ? TG_DEC_SCALE : p;
+        tsym[i] = (uint32_t)s;
+        tpx[i] = price[s];
+    }
+    double r_off[5], r_on[5];
+    for (int r = 0; r < 10; r++) {
+        /* both sides read the clock per tick, as the engine loop does; only
+         * the rules side has a risk sweep to run when a second has passed */
+        bool rules = r % 2 == 1;
+        tg_book_t *b = rules ? on : off;
+        int64_t a = tg_mono_ns(), next = a + 1000000000LL;
+        int64_t ts0 = 2000000000LL + (int64_t)(r / 2) * nticks * 1000; /* time moves on */
+        for (long long i = 0; i < nticks; i++) {
+            int64_t ts = ts0 + i * 1000;
+            tg_book_on_tick(b, ids[tsym[i]], tpx[i], ts);
+            int64_t now = tg_mono_ns();
+            if (now >= next) {
+                next = now + 1000000000LL;
+                if (rules)
+                    tg_book_risk_tick(b, ts);
+            }
+        }
+        (rules ? r_on : r_off)[r / 2] = (double)nticks * 1e9 / (double)(tg_mono_ns() - a);
+    }
+    qsort(r_off, 5, sizeof r_off[0], cmpd);
+    qsort(r_on, 5, sizeof r_on[0], cmpd);
+    printf("%s rules A/B: best off %.0f on %.0f ticks/s (on/off %.3f); median off %.0f on %.0f "
+           "(on/off %.3f); 5 alternating passes of %lld ticks\n",
+           name, r_off[4], r_on[4], r_on[4] / r_off[4], r_off[2], r_on[2], r_on[2] / r_off[2],
+           nticks);
+    fflush(stdout);
+    free(tsym);
+    free(tpx);
+    tg_book_destroy(off);
+    tg_book_destroy(on);
+    free(held);
+    free(price);
+    free(ids);
     tg_symtab_free(&t);
 }
 
@@ -317,15 +404,26 @@ int main(int argc, char **argv)
     const char *which = argc > 1 ? argv[1] : "all";
     long long t1 = argc > 2 ? atoll(argv[2]) : 5000000;
     long long t2 = argc > 3 ? atoll(argv[3]) : 500000;
+    if (argc > 4 && !strcmp(argv[4], "rules-ab")) {
+        if (!strcmp(which, "R1") || !strcmp(which, "all"))
+            rules_ab("R1", 1000, 20, 500, t1);
+        if (!strcmp(which, "R2") || !strcmp(which, "all"))
+            rules_ab("R2", 100000, 20, 5000, t2);
+        return 0;
+    }
     with_bars = argc > 4 && !strcmp(argv[4], "bars");
-    bool compare = argc > 4 && !strcmp(argv[4], "rules");
+    /* "rules-first": the rules pass first, so that whatever the second pass of a
+     * process costs (allocator, caches; the untouched full recompute shows it)
+     * falls on the other side: run both orders and compare */
+    bool first = argc > 4 && !strcmp(argv[4], "rules-first");
+    bool compare = first || (argc > 4 && !strcmp(argv[4], "rules"));
     for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
-        with_rules = pass == 1;
+        with_rules = first ? pass == 0 : pass == 1;
         if (!strcmp(which, "R1") || !strcmp(which, "all"))
             run("R1", 1000, 20, 500, t1, 2000);
     }
     for (int pass = 0; pass < (compare ? 2 : 1); pass++) {
-        with_rules = pass == 1;
+        with_rules = first ? pass == 0 : pass == 1;
         if (!strcmp(which, "R2") || !strcmp(which, "all"))
             run("R2", 100000, 20, 5000, t2, 20);
     }

@@ -1,4 +1,5 @@
-/* main.c - tickgate: CLI, configuration, and the wiring of the data flow.
+/* main.c - tickgate: the command line's dispatch, and the wiring of the data flow
+ * (the subcommands themselves are in src/cli/).
  *
  *   feeds (one thread each) --SPSC ring--> engine thread --SPSC ring per
  *   gateway thread--> gateway service threads (lws) --> WebSocket clients
@@ -8,261 +9,33 @@
  * for signals; on SIGTERM/SIGINT it stops in the reverse order.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <hiredis/hiredis.h>
-#include <libconfig.h>
-#include <libpq-fe.h>
-#include <libwebsockets.h>
 #include <liburing.h>
-#include <msgpack.h>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "tickgate/bus.h"
 #include "tickgate/config.h"
 #include "tickgate/engine.h"
 #include "tickgate/feed.h"
 #include "tickgate/gateway.h"
 #include "tickgate/journal_writer.h"
-#include "tickgate/jwt.h"
 #include "tickgate/log.h"
 #include "tickgate/metrics.h"
 #include "tickgate/redis.h"
 #include "tickgate/bars.h"
 #include "tickgate/webhook.h"
-#include "tickgate/replay.h"
 #include "tickgate/pg.h"
 
 extern char **environ;
 
-#define EXIT_USAGE 2
 #define SHUTDOWN_GRACE_MS 2000
 #define PG_FLUSH_GRACE_MS 1500 /* pending snapshots; the rest spills to journal.dir */
 #define BUS_FLUSH_GRACE_MS 500 /* ingest node: bus entries not yet in Redis */
-
-static const char usage[] =
-    "usage: tickgate [--config FILE] [SUBCOMMAND [ARGS]]\n"
-    "\n"
-    "With no subcommand, run the gateway. Without --config it runs the embedded\n"
-    "default: a synthetic feed over the bundled universe, demo portfolios, HTTP and\n"
-    "WebSocket on 127.0.0.1:8080, and it prints a demo token and the dashboard URL.\n"
-    "\n"
-    "Subcommands:\n"
-    "  token --sub USER [--ttl 15m] [--role ROLE]... [--portfolios a,b]\n"
-    "                         mint an HS256 token with the configured secret\n"
-    "  check-config           validate and print the effective config (secrets masked)\n"
-    "  migrate                apply the SQL schema to postgres.url (idempotent)\n"
-    "  replay --journal DIR [--speed N|max] [--from TS_NS] [--to TS_NS]\n"
-    "         (--send HOST:PORT | --csv FILE)\n"
-    "                         send journaled ticks to a tcp feed, or write them as CSV\n"
-    "  replay --journal DIR --bars 1s|1m|5m|1h|1d --csv FILE [--from TS_NS] [--to TS_NS]\n"
-    "                         exact OHLCV bars built from the journal's trades, as CSV\n"
-    "\n"
-    "Options:\n"
-    "  -c, --config FILE      configuration file (libconfig syntax)\n"
-    "  -h, --help             this help\n"
-    "  -V, --version          version and linked library versions\n"
-    "\n"
-    "Every setting can be overridden with TICKGATE_<SECTION>_<KEY> (see README).\n"
-    "Exit codes: 0 clean, 1 runtime failure, 2 bad usage or invalid configuration.\n";
-
-static void print_version(void)
-{
-    printf("tickgate %s\n", TG_VERSION);
-    printf("  libwebsockets %s\n", lws_get_library_version());
-    printf("  openssl %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
-    printf("  hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
-    printf("  libpq %d\n", PQlibVersion());
-    printf("  msgpack-c %s\n", msgpack_version());
-    printf("  liburing %s\n", TG_URING_VERSION);
-    printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
-           LIBCONFIG_VER_REVISION);
-    printf("  jemalloc %s%s\n", TG_JEMALLOC_VERSION,
-           TG_WITH_JEMALLOC ? "" : " (not linked: sanitizer build)");
-}
-
-/* ---- subcommand: token ---- */
-
-static int cmd_token(const tg_config_t *cfg, int argc, char **argv)
-{
-    const char *sub = NULL, *ttl = "15m", *plist = NULL;
-    const char *roles[16];
-    size_t nroles = 0;
-    static const struct option opts[] = {{"sub", required_argument, 0, 's'},
-                                         {"ttl", required_argument, 0, 't'},
-                                         {"role", required_argument, 0, 'r'},
-                                         {"portfolios", required_argument, 0, 'p'},
-                                         {0, 0, 0, 0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            sub = optarg;
-            break;
-        case 't':
-            ttl = optarg;
-            break;
-        case 'r':
-            if (nroles == 16) {
-                fprintf(stderr, "tickgate token: at most 16 --role\n");
-                return EXIT_USAGE;
-            }
-            roles[nroles++] = optarg;
-            break;
-        case 'p':
-            plist = optarg;
-            break;
-        default:
-            fprintf(stderr, "tickgate token: unknown option (see --help)\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (!sub || !*sub) {
-        fprintf(stderr, "tickgate token: --sub USER is required\n");
-        return EXIT_USAGE;
-    }
-    int64_t ttl_s;
-    if (tg_parse_duration_s(ttl, &ttl_s) != 0 || ttl_s <= 0) {
-        fprintf(stderr, "tickgate token: --ttl: not a duration (e.g. 90, 30s, 15m, 24h, 2d): %s\n",
-                ttl);
-        return EXIT_USAGE;
-    }
-    if (strcmp(cfg->auth.jwt_alg, "HS256") != 0 || !cfg->auth.jwt_secret[0]) {
-        fprintf(stderr, "tickgate token: auth.jwt_secret: needed to mint HS256 tokens (set it in "
-                        "the config or TICKGATE_AUTH_JWT_SECRET)\n");
-        return EXIT_USAGE;
-    }
-    char *plcopy = plist ? strdup(plist) : NULL;
-    const char *ports[64];
-    size_t nports = 0;
-    char *save = NULL;
-    for (char *p = plcopy ? strtok_r(plcopy, ",", &save) : NULL; p && nports < 64;
-         p = strtok_r(NULL, ",", &save))
-        ports[nports++] = p;
-    char tok[TG_JWT_MAX_TOKEN];
-    int64_t now = time(NULL);
-    int n = tg_jwt_mint_hs256(cfg->auth.jwt_secret, strlen(cfg->auth.jwt_secret), sub, roles,
-                              nroles, ports, nports, now, now + ttl_s, tok, sizeof tok);
-    free(plcopy);
-    if (n < 0) {
-        fprintf(stderr, "tickgate token: cannot mint: %s\n", strerror(-n));
-        return EXIT_USAGE;
-    }
-    printf("%s\n", tok);
-    return 0;
-}
-
-/* ---- subcommand: migrate ---- */
-
-static int cmd_migrate(const tg_config_t *cfg, int argc, char **argv)
-{
-    if (argc > 1) {
-        fprintf(stderr, "tickgate migrate: unexpected argument %s\n", argv[1]);
-        return EXIT_USAGE;
-    }
-    char err[1024];
-    int rc = tg_store_pg_migrate(cfg->postgres.url, stdout, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "tickgate migrate: %s\n", err);
-        /* SPEC §15: an empty postgres.url is a configuration error (2), like a
-         * bad key; an unreachable server or failed SQL is a runtime one (1) */
-        return rc == -EINVAL ? EXIT_USAGE : 1;
-    }
-    return 0;
-}
-
-/* ---- subcommand: replay ---- */
-
-static int cmd_replay(const tg_config_t *cfg, int argc, char **argv)
-{
-    const char *journal = NULL, *speed = NULL, *send = NULL, *csv = NULL, *bars = NULL;
-    int64_t from = 0, to = 0;
-    static const struct option opts[] = {{"journal", required_argument, 0, 'j'},
-                                         {"speed", required_argument, 0, 's'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"to", required_argument, 0, 't'},
-                                         {"send", required_argument, 0, 'n'},
-                                         {"csv", required_argument, 0, 'o'},
-                                         {"bars", required_argument, 0, 'b'},
-                                         {0, 0, 0, 0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'j':
-            journal = optarg;
-            break;
-        case 's':
-            speed = optarg;
-            break;
-        case 'f':
-        case 't':
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || !*optarg || *end || v < 0) {
-                fprintf(stderr, "tickgate replay: --%s: not a timestamp in ns: %s\n",
-                        c == 'f' ? "from" : "to", optarg);
-                return EXIT_USAGE;
-            }
-            if (c == 'f')
-                from = v;
-            else
-                to = v;
-            break;
-        case 'n':
-            send = optarg;
-            break;
-        case 'o':
-            csv = optarg;
-            break;
-        case 'b':
-            bars = optarg;
-            break;
-        default:
-            fprintf(stderr, "tickgate replay: unknown option (see --help)\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tickgate replay: unexpected argument %s\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (!journal || !*journal) {
-        fprintf(stderr, "tickgate replay: --journal DIR is required\n");
-        return EXIT_USAGE;
-    }
-    if (!!send == !!csv) {
-        fprintf(stderr, "tickgate replay: exactly one of --send HOST:PORT or --csv FILE\n");
-        return EXIT_USAGE;
-    }
-    char err[512] = "";
-    if (bars) { /* exact bars from the journal (SPEC §12) */
-        tg_bar_iv_t iv;
-        if (tg_bar_iv_parse(bars, strlen(bars), &iv) != 0 || !csv) {
-            fprintf(stderr, "tickgate replay: --bars takes 1s, 1m, 5m, 1h or 1d, with --csv FILE\n");
-            return EXIT_USAGE;
-        }
-        int rc = tg_bars_replay_csv(journal, iv, from, to, cfg->engine.tzdir, cfg->engine.session_open,
-                                    cfg->engine.session_tz, csv, err, sizeof err);
-        if (rc)
-            fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
-        return rc == 0 ? 0 : rc == -EINVAL ? EXIT_USAGE : 1;
-    }
-    int rc = tg_replay_run(journal, NULL, speed, from, to, send, csv, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "tickgate replay: %s\n", err[0] ? err : strerror(-rc));
-        return rc == -EINVAL ? EXIT_USAGE : 1;
-    }
-    return 0;
-}
 
 /* ---- the daemon ---- */
 
@@ -512,13 +285,7 @@ stores:
         sinks.snapshots = (tg_row_sink_t){.push = pg_rows, .ctx = a.pg};
     /* alert delivery: metrics exported from start even when it is off; a gateway
      * node has no engine, so no alerts of its own to deliver */
-    /* without PostgreSQL nothing else tells the engine which alerts were
-     * firing: the Alertmanager set kept in journal.dir does */
-    tg_portfolio_sink_t am_restore = a.engine && !cfg->postgres.url[0]
-                                         ? tg_engine_portfolio_sink(a.engine)
-                                         : (tg_portfolio_sink_t){0};
-    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics,
-                               am_restore.restore_alert ? &am_restore : NULL)) != 0) {
+    if ((rc = tg_webhook_start(&a.webhook, cfg, a.metrics)) != 0) {
         fprintf(stderr, "tickgate: alerts.webhook_url: cannot start delivery: %s\n",
                 strerror(-rc));
         goto out;
@@ -634,12 +401,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
+            fputs(tg_cli_usage, stdout);
             free(rest);
             return 0;
         }
         if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-            print_version();
+            tg_cli_version();
             free(rest);
             return 0;
         }
@@ -692,7 +459,7 @@ int main(int argc, char **argv)
             code = run_daemon(&cfg, config_path);
         }
     } else if (!strcmp(sub, "token")) {
-        code = cmd_token(&cfg, nrest - 1, rest + 1);
+        code = tg_cli_token(&cfg, nrest - 1, rest + 1);
     } else if (!strcmp(sub, "check-config")) {
         if (nrest > 2) {
             fprintf(stderr, "tickgate check-config: unexpected argument %s\n", rest[2]);
@@ -702,9 +469,9 @@ int main(int argc, char **argv)
             code = 0;
         }
     } else if (!strcmp(sub, "migrate")) {
-        code = cmd_migrate(&cfg, nrest - 1, rest + 1);
+        code = tg_cli_migrate(&cfg, nrest - 1, rest + 1);
     } else {
-        code = cmd_replay(&cfg, nrest - 1, rest + 1);
+        code = tg_cli_replay(&cfg, nrest - 1, rest + 1);
     }
     tg_config_free(&cfg);
     free(rest);

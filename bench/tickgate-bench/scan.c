@@ -51,6 +51,56 @@ static const char *find_key(const char *from, const char *end, const char *needl
 }
 #define FIND(from, end, lit) find_key((from), (end), (lit), sizeof(lit) - 1)
 
+/*
+ * A quote is a flat object whose "ts" and "seq" come last (tickgate: ...,"ts",
+ * "src_ts","seq"; the peers: ...,"ts","seq"). Looking for them backwards from
+ * the closing brace reads ~40 bytes instead of memmem over ~150 from the
+ * front, which was a quarter of the bench's CPU at 2 M quotes/s and made the
+ * client the bottleneck. Only keys that start right after a ',' count (no
+ * string value can then fake one); false when either is not found in the tail,
+ * and the caller's forward scan decides.
+ */
+static bool quote_tail(const char *lo, const char *end, tg_bench_msg_t *m)
+{
+    const char *p = end;
+    while (p > lo && (p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\r'))
+        p--;
+    if (p <= lo || p[-1] != '}')
+        return false;
+    p--;
+    bool ts = false, seq = false;
+    int keys = 0;
+    /* p: one past the current value's end; walk back key by key */
+    for (const char *q = p - 1; q > lo && keys < 6 && !(ts && seq); q--) {
+        if (*q == '{' || *q == '[' || *q == ']')
+            return false; /* nested: not the flat shape this is for */
+        if (*q != ':' || q[-1] != '"')
+            continue;
+        /* a key ends at q-1; it starts after the previous '"' preceded by ',' */
+        const char *ke = q - 1, *ks = ke;
+        while (ks > lo && ks[-1] != '"')
+            ks--;
+        if (ks - 1 <= lo || ks[-2] != ',')
+            return false;
+        size_t kl = (size_t)(ke - ks);
+        int64_t x;
+        if (kl == 2 && ks[0] == 't' && ks[1] == 's') {
+            if (!(m->has_ts = json_int_at(q + 1, p, &m->ts)))
+                return false;
+            ts = true;
+        } else if (kl == 3 && ks[0] == 's' && ks[1] == 'e' && ks[2] == 'q') {
+            if (!json_int_at(q + 1, p, &x))
+                return false;
+            m->has_seq = seq = true;
+            m->seq = (uint64_t)x;
+        }
+        p = ks - 2; /* the ',' before this key ends the previous value */
+        q = p;
+        keys++;
+    }
+    return ts && seq;
+}
+
 int tg_bench_scan_json(const char *p, size_t n, tg_bench_msg_t *m)
 {
     const char *end = p + n, *v;
@@ -66,9 +116,16 @@ int tg_bench_scan_json(const char *p, size_t n, tg_bench_msg_t *m)
         return -EINVAL;
     const char *after = m->type + m->type_len;
     if (TG_MSG_IS(m, "quote")) {
-        v = FIND(after, end, "\"symbol\":");
+        /* "symbol" right after "type" (tickgate and the peers): no memmem,
+         * whose per-call setup costs more than this whole message's scan */
+        if (end - after > 11 && memcmp(after, "\",\"symbol\":", 11) == 0)
+            v = after + 11;
+        else
+            v = FIND(after, end, "\"symbol\":");
         if (v)
             json_str_at(v, end, &m->key, &m->key_len);
+        if (quote_tail(after, end, m))
+            return 0;
     } else if (TG_MSG_IS(m, "portfolio")) {
         v = FIND(p, end, "\"portfolio_id\":");
         if (v)

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tg_buf {
     char *p;        /* NUL-terminated after every successful append; NULL before the first */
@@ -51,5 +52,8 @@ char *tg_buf_steal(tg_buf_t *b, size_t *len);
  * unchanged. 0 when nothing had to grow. `vp` is the address of the pointer.
  */
 int tg_vec_reserve(void *vp, size_t elem, size_t *cap, size_t need, size_t min_cap);
+
+/** The same for arrays whose capacity is a uint32_t (-EOVERFLOW past UINT32_MAX elements). */
+int tg_vec_reserve32(void *vp, size_t elem, uint32_t *cap, size_t need, uint32_t min_cap);
 
 #endif

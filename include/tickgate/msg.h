@@ -39,6 +39,9 @@ typedef enum tg_msg_type {
     TG_MSG_EPOCH = 15,
 } tg_msg_type_t;
 
+/* an alert carries per-reader seqs for at most this many ACL readers */
+#define TG_MSG_RSEQ_MAX 512
+
 typedef struct tg_msg {
     _Atomic uint32_t refs;
     uint8_t type;      /* tg_msg_type_t */
@@ -51,7 +54,11 @@ typedef struct tg_msg {
     char key_name[64]; /* channel key as clients name it: symbol, portfolio id */
     uint32_t json_len, mp_len;
     uint32_t acl_len;    /* portfolio/alert: readers "owner\0user\0..." */
+    uint32_t nrseq;      /* entries in rseq */
     const char *acl;
+    /* alerts: each ACL reader's notifications seq, in ACL order, numbered once
+     * by the engine so every node of a cluster sends the same seq (SPEC §14) */
+    const uint64_t *rseq;
     unsigned char *json; /* -> TG_MSG_PRE bytes into data */
     unsigned char *mp;
     unsigned char data[];
@@ -63,6 +70,14 @@ tg_msg_t *tg_msg_new(const void *json, size_t json_len, const void *mp, size_t m
 /** Same, plus a copy of the reader list (NUL-separated user ids) in m->acl. */
 tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size_t mp_len,
                          const char *acl, size_t acl_len);
+
+/** Same, plus nrseq per-reader seqs (m->rseq, copied). */
+tg_msg_t *tg_msg_new_acl_seq(const void *json, size_t json_len, const void *mp, size_t mp_len,
+                             const char *acl, size_t acl_len, const uint64_t *rseq,
+                             size_t nrseq);
+
+/** The position of user `sub` in m->acl (0 = owner), or -1. */
+int tg_msg_acl_index(const tg_msg_t *m, const char *sub);
 
 /** true when user `sub` is in m->acl. */
 bool tg_msg_acl_has(const tg_msg_t *m, const char *sub);

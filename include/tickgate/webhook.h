@@ -31,7 +31,6 @@
 #include "tickgate/metrics.h"
 #include "tickgate/msg.h"
 
-struct tg_portfolio_sink;
 typedef struct tg_webhook tg_webhook_t;
 
 /**
@@ -39,13 +38,8 @@ typedef struct tg_webhook tg_webhook_t;
  * alerts.alertmanager_url is set, start the delivery thread (it reloads the
  * undelivered events of journal.dir first). *out is NULL when neither is set.
  * Main thread; caller owns *out (tg_webhook_stop). 0 or negative errno.
- * `restore` (NULL: none) is told the portfolio alerts of the Alertmanager
- * firing set kept in journal.dir from the previous run, so that they resolve
- * under the same id (main.c passes the engine's sink when no PostgreSQL
- * restores them); the ones it refuses are dropped.
  */
-int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics,
-                     const struct tg_portfolio_sink *restore);
+int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics);
 
 /**
  * Engine thread (the only producer): hand over one alert message (its JSON is

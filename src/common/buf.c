@@ -30,6 +30,22 @@ int tg_vec_reserve(void *vp, size_t elem, size_t *cap, size_t need, size_t min_c
     return 0;
 }
 
+int tg_vec_reserve32(void *vp, size_t elem, uint32_t *cap, size_t need, uint32_t min_cap)
+{
+    if (need <= *cap)
+        return 0;
+    if (need > UINT32_MAX)
+        return -EOVERFLOW;
+    size_t c = *cap;
+    int rc = tg_vec_reserve(vp, elem, &c, need, min_cap);
+    if (rc)
+        return rc;
+    if (c > UINT32_MAX) /* doubling past 2^32: keep what fits the field */
+        c = UINT32_MAX;
+    *cap = (uint32_t)c;
+    return 0;
+}
+
 bool tg_buf_reserve(tg_buf_t *b, size_t more)
 {
     if (b->err)

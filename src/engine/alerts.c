@@ -86,10 +86,21 @@ void tg_alert_format_message(tg_alert_event_t *ev, tg_dec_t level, bool relative
     const char *op = firing ? (above ? "≥" : "≤") : (above ? "≤" : "≥");
     const char *tail = firing ? "" : ", resolved";
 
+    /* value and threshold as text: percentages for the ratio rules, prices for
+     * the price rules (the unpriced rule words its counts itself) */
     switch (ev->rule) {
-    case TG_ALERT_REBALANCE_DRIFT:
+    case TG_ALERT_PRICE_ABOVE:
+    case TG_ALERT_PRICE_BELOW:
+        tg_dec_format(ev->value, v);
+        tg_dec_format(cmp, t);
+        break;
+    default:
         fmt_pct(ev->value, v, sizeof v);
         fmt_pct(cmp, t, sizeof t);
+        break;
+    }
+    switch (ev->rule) {
+    case TG_ALERT_REBALANCE_DRIFT:
         if (relative)
             snprintf(ev->message, sizeof ev->message, "%s drift %s%% of target %s %s%%%s",
                      ev->symbol, v, op, t, tail);
@@ -97,19 +108,13 @@ void tg_alert_format_message(tg_alert_event_t *ev, tg_dec_t level, bool relative
             snprintf(ev->message, sizeof ev->message, "max drift %s%% %s %s%%%s", v, op, t, tail);
         break;
     case TG_ALERT_LOSS_LIMIT:
-        fmt_pct(ev->value, v, sizeof v);
-        fmt_pct(cmp, t, sizeof t);
         snprintf(ev->message, sizeof ev->message, "day change %s%% %s %s%%%s", v, op, t, tail);
         break;
     case TG_ALERT_GAIN_TARGET:
-        fmt_pct(ev->value, v, sizeof v);
-        fmt_pct(cmp, t, sizeof t);
         snprintf(ev->message, sizeof ev->message, "P&L %s%% %s %s%%%s", v, op, t, tail);
         break;
     case TG_ALERT_PRICE_ABOVE:
     case TG_ALERT_PRICE_BELOW:
-        tg_dec_format(ev->value, v);
-        tg_dec_format(cmp, t);
         snprintf(ev->message, sizeof ev->message, "%s %s %s %s%s", ev->symbol, v, op, t, tail);
         break;
     case TG_ALERT_UNPRICED: {
@@ -123,20 +128,14 @@ void tg_alert_format_message(tg_alert_event_t *ev, tg_dec_t level, bool relative
         break;
     }
     case TG_ALERT_CONCENTRATION:
-        fmt_pct(ev->value, v, sizeof v);
-        fmt_pct(cmp, t, sizeof t);
         snprintf(ev->message, sizeof ev->message, "%s weight %s%% %s %s%%%s", ev->symbol, v, op,
                  t, tail);
         break;
     case TG_ALERT_VOLATILITY:
-        fmt_pct(ev->value, v, sizeof v);
-        fmt_pct(cmp, t, sizeof t);
         snprintf(ev->message, sizeof ev->message, "volatility %s%% %s %s%%%s", v, op, t, tail);
         break;
     case TG_ALERT_MOVE:
         /* the move is signed (a fall is negative); the rule compares its size */
-        fmt_pct(ev->value, v, sizeof v);
-        fmt_pct(cmp, t, sizeof t);
         snprintf(ev->message, sizeof ev->message, "%s moved %s%s%% in %d s, |move| %s %s%%%s",
                  ev->symbol, ev->value > 0 ? "+" : "", v, ev->window_s, op, t, tail);
         break;

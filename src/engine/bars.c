@@ -11,6 +11,7 @@
  * capacity reserved with the symbols and a trade never allocates.
  */
 #include "tickgate/bars.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -255,18 +256,8 @@ int tg_bars_add_symbol(tg_bars_t *b, uint32_t sym, const char *name, size_t len)
         return 0;
     pthread_mutex_lock(&b->lock);
     int32_t k = tg_symtab_intern(&b->byname, name, len);
-    if (k >= 0 && (uint32_t)k >= b->capids) {
-        uint32_t nc = b->capids ? b->capids * 2 : 64;
-        while (nc <= (uint32_t)k)
-            nc *= 2;
-        uint32_t *ni = realloc(b->ids, nc * sizeof *ni);
-        if (!ni)
-            k = -ENOMEM;
-        else {
-            b->ids = ni;
-            b->capids = nc;
-        }
-    }
+    if (k >= 0 && tg_vec_reserve32(&b->ids, sizeof *b->ids, &b->capids, (size_t)k + 1, 64) < 0)
+        k = -ENOMEM;
     if (k >= 0) {
         b->ids[k] = sym;
         memcpy(b->names[sym], name, len);

@@ -16,6 +16,7 @@
  * portfolio is unpriced (see pf_priced); the volatility window restarts then.
  */
 #include "book_int.h"
+#include "tickgate/buf.h"
 
 #include "tickgate/log.h"
 
@@ -77,22 +78,10 @@ int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *e
     for (size_t i = 0; i < a->n_move; i++) {
         symbook_t *sb =
             &b->syms[tg_symtab_find(b->syms_tab, a->move[i].symbol, strlen(a->move[i].symbol))];
-        if (sb->nmr == sb->capmr) {
-            uint32_t nc = sb->capmr ? sb->capmr * 2 : 4;
-            mref_t *nm = realloc(sb->mr, nc * sizeof *nm);
-            if (!nm)
-                return -ENOMEM;
-            sb->mr = nm;
-            sb->capmr = nc;
-        }
-        if (sb->nmwin == sb->capmwin) {
-            uint32_t nc = sb->capmwin ? sb->capmwin * 2 : 2;
-            mwin_t *nw = realloc(sb->mwin, nc * sizeof *nw);
-            if (!nw)
-                return -ENOMEM;
-            sb->mwin = nw;
-            sb->capmwin = nc;
-        }
+        if (tg_vec_reserve32(&sb->mr, sizeof *sb->mr, &sb->capmr, (size_t)sb->nmr + 1, 4) < 0 ||
+            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1,
+                             2) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -285,11 +274,25 @@ void tg__book_risk_sync(tg_book_t *b, uint32_t slot)
 
 /* ---- once a second: concentration, volatility --------------------------------- */
 
+/*
+ * Cannot be at or beyond th: ratio8(top, V) <= top*S/V + 1/2 <= hint*S/V + 1/2,
+ * so hint*S < (th - 1)*V means the rounded weight is below th. Only with
+ * operands that keep the products far inside i128; otherwise "maybe".
+ */
+static bool conc_surely_below(uint64_t hint, i128 V, tg_dec_t th)
+{
+    if (th <= 1 || th > ((tg_dec_t)1 << 40) || V <= 0 || V > ((i128)1 << 80))
+        return false;
+    return (i128)hint * S < (i128)(th - 1) * V;
+}
+
 static void concentration_eval(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts)
 {
-    const pf_hot_t *p = &b->hot[slot];
+    pf_hot_t *p = &b->hot[slot];
     const pf_cold_t *c = &b->cold[slot];
     i128 V = abs128(p->mv + p->cash), top = -1;
+    if (!r->conc_fsm.firing && conc_surely_below(p->top, V, c->spec.alerts.concentration))
+        return; /* quiet and provably below: nothing to read */
     size_t at = 0;
     for (size_t i = 0; i < c->spec.n_holdings; i++) {
         i128 v = abs128(b->syms[c->h[i].sym].pos[c->h[i].pos].value);
@@ -300,6 +303,7 @@ static void concentration_eval(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_
     }
     if (top < 0)
         return;
+    p->top = top > (i128)UINT64_MAX ? UINT64_MAX : (uint64_t)top; /* exact again */
     bool sat = false;
     tg_dec_t w = clamp_dec(ratio8(top, V), &sat); /* 0 when V == 0 (SPEC: weight 0) */
     tg_dec_t th = c->spec.alerts.concentration;

@@ -340,6 +340,7 @@ void tg_engine_destroy(tg_engine_t *e)
     if (e->cfg->journal.dir[0] && e->book)
         tg__engine_daystate_save(e); /* the thread is gone: the last state of the day */
     tg__engine_daystate_free(e);
+    tg__readers_free(&e->readers);
     for (size_t i = 0; i < e->nearly; i++)
         tg_msg_unref(e->early[i]);
     free(e->early);

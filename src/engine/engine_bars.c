@@ -1,5 +1,6 @@
 /* engine_bars.c - bars on the engine thread: messages, rows, journal rebuild (engine_bars.h). */
 #include "engine_bars.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,15 +52,10 @@ static void queue_row(tg_ebars_t *eb, const char *name, tg_bar_iv_t iv, const tg
     r.b.trades = bar->trades;
     if (eb->nrows == 0 && eb->sink.push(eb->sink.ctx, &r, 1) == 1)
         return;
-    if (eb->nrows == eb->caprows) { /* writer behind: rare, so growing here is fine */
-        size_t nc = eb->caprows ? eb->caprows * 2 : 256;
-        tg_snap_row_t *nr = realloc(eb->rows, nc * sizeof *nr);
-        if (!nr) {
-            TG_ERROR("bar_row_lost", "symbol", TG_S(name));
-            return;
-        }
-        eb->rows = nr;
-        eb->caprows = nc;
+    /* writer behind: rare, so growing here is fine */
+    if (tg_vec_reserve(&eb->rows, sizeof *eb->rows, &eb->caprows, eb->nrows + 1, 256) < 0) {
+        TG_ERROR("bar_row_lost", "symbol", TG_S(name));
+        return;
     }
     eb->rows[eb->nrows++] = r;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "engine_int.h"
+#include "tickgate/buf.h"
 #include "tickgate/daystate.h"
 
 #define DAYSTATE_EVERY_NS (10LL * 1000000000LL)
@@ -91,14 +92,8 @@ void tg__engine_daystate_save(tg_engine_t *e)
  * PostgreSQL, portfolios arrive after start-up). */
 static void keep_pf(tg_engine_t *e, const char *id, const tg_book_day_t *d)
 {
-    if (e->n_day_pf == e->cap_day_pf) {
-        size_t nc = e->cap_day_pf ? e->cap_day_pf * 2 : 16;
-        tg__engine_day_pf_t *nv = realloc(e->day_pf, nc * sizeof *nv);
-        if (!nv)
-            return;
-        e->day_pf = nv;
-        e->cap_day_pf = nc;
-    }
+    if (tg_vec_reserve(&e->day_pf, sizeof *e->day_pf, &e->cap_day_pf, e->n_day_pf + 1, 16) < 0)
+        return;
     tg__engine_day_pf_t *k = &e->day_pf[e->n_day_pf];
     k->id = strdup(id);
     if (!k->id)

@@ -29,6 +29,24 @@
 
 #include "engine_bars.h"
 
+/* Each user's notifications seq (readers.c). */
+typedef struct tg__reader {
+    uint64_t h; /* 0: empty slot */
+    char *name;
+    uint64_t seq;
+} tg__reader_t;
+typedef struct tg__readers {
+    tg__reader_t *slots;
+    uint32_t mask, count;
+} tg__readers_t;
+/** The next seq of user's notifications stream (1, 2, …); 0 on ENOMEM. */
+uint64_t tg__readers_next(tg__readers_t *r, const char *user);
+/** Number one alert for each reader of acl (NUL-terminated ids) into out, in
+ * ACL order; how many were numbered (0 on ENOMEM, at most cap). */
+size_t tg__readers_number(tg__readers_t *r, const char *acl, size_t acl_len, uint64_t *out,
+                          size_t cap);
+void tg__readers_free(tg__readers_t *r);
+
 /* Ticks popped from a feed ring at once; every per-batch array is this long. */
 #define TG_ENGINE_BATCH 512
 
@@ -132,6 +150,7 @@ struct tg_engine {
 
     uint64_t system_seq;  /* seq of the `system` channel key */
     uint64_t alert_no;    /* portfolio alerts published so far (tg_msg_t.seq of alerts) */
+    tg__readers_t readers; /* each user's notifications seq (tg_msg_t.rseq of alerts) */
     char feed_alert[TG_MAX_FEEDS][TG_ALERT_ID_LEN + 1]; /* firing breaker/stale alert per feed */
     tg_alert_rule_t feed_alert_rule[TG_MAX_FEEDS];      /* its rule: the resolution repeats it */
     tg_alert_ids_t alert_ids;

@@ -293,6 +293,34 @@ void tg__engine_flush_alert_rows(tg_engine_t *e)
 }
 
 /* Queue a row for the writer in order behind any waiting alert rows (never dropped). */
+
+/*
+ * An encoded alert or ack as a notifications message: readers are the
+ * portfolio's (admins always; a feed alert's: admins only), numbered with the
+ * engine-wide alert number that the gateway threads agree on (each user's
+ * seq is spliced in by the gateway).
+ */
+static tg_msg_t *notification_msg(tg_engine_t *e, const tg_portfolio_spec_t *sp,
+                                  const tg_enc_t *enc, int aux, int64_t ts, const char *key)
+{
+    char acl[4096];
+    size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
+    /* each reader's notifications seq, numbered here once (readers.c) */
+    uint64_t rseq[TG_MSG_RSEQ_MAX];
+    size_t nr = tg__readers_number(&e->readers, acl, acl_len, rseq, TG_MSG_RSEQ_MAX);
+    tg_msg_t *m =
+        tg_msg_new_acl_seq(enc->json, enc->jlen, enc->mp, enc->mlen, acl, acl_len, rseq, nr);
+    if (!m)
+        return NULL;
+    m->type = TG_MSG_ALERT;
+    m->channel = TG_CH_NOTIFICATIONS;
+    m->aux = aux;
+    m->seq = ++e->alert_no;
+    m->ts = ts;
+    snprintf(m->key_name, sizeof m->key_name, "%s", key);
+    return m;
+}
+
 static void push_alert_row(tg_engine_t *e, const tg_snap_row_t *r)
 {
     if (e->n_alert_q == 0 && e->sinks.snapshots.push(e->sinks.snapshots.ctx, r, 1) == 1)
@@ -360,18 +388,11 @@ void tg__engine_publish_ack(tg_engine_t *e, const char *portfolio_id, const char
     tg_enc_map_end(&enc);
     if (enc.err)
         return;
-    /* readers: the portfolio's (admins always); a feed alert's: admins only */
-    char acl[4096];
-    size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
-    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    /* numbered like alerts: the gateways splice each user's seq */
+    tg_msg_t *m = notification_msg(e, sp, &enc, TG_ALERT_ACKED, now,
+                                   portfolio_id[0] ? portfolio_id : "system");
     if (!m)
         return;
-    m->type = TG_MSG_ALERT;
-    m->channel = TG_CH_NOTIFICATIONS;
-    m->aux = TG_ALERT_ACKED;
-    m->seq = ++e->alert_no; /* numbered like alerts: the gateways splice each user's seq */
-    m->ts = now;
-    snprintf(m->key_name, sizeof m->key_name, "%s", portfolio_id[0] ? portfolio_id : "system");
     TG_INFO("alert_ack", "alert_id", TG_S(alert_id), "by", TG_S(by));
     tg__engine_publish(e, m);
 }
@@ -400,17 +421,9 @@ static void publish_alert(tg_engine_t *e, uint32_t slot, const tg_alert_event_t 
     tg_enc_map_end(&enc);
     if (enc.err)
         return;
-    char acl[4096];
-    size_t acl_len = sp ? portfolio_acl(sp, acl, sizeof acl) : 0;
-    tg_msg_t *m = tg_msg_new_acl(enc.json, enc.jlen, enc.mp, enc.mlen, acl, acl_len);
+    tg_msg_t *m = notification_msg(e, sp, &enc, a->state, a->ts, a->portfolio_id);
     if (!m)
         return;
-    m->type = TG_MSG_ALERT;
-    m->channel = TG_CH_NOTIFICATIONS;
-    m->aux = a->state;
-    m->seq = ++e->alert_no; /* engine-wide alert number: gateway threads agree on it */
-    m->ts = a->ts;
-    snprintf(m->key_name, sizeof m->key_name, "%s", a->portfolio_id);
     tg_counter_t *c = e->m_alerts[a->rule][a->state == TG_ALERT_FIRING ? 0 : 1];
     if (c)
         tg_counter_add(c, 1);

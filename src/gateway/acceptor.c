@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "tickgate/buf.h"
 
 
 /*
@@ -120,16 +121,11 @@ void *gw_acceptor_thread(void *arg)
             continue;
         }
         pthread_mutex_lock(&t->adopt_lock);
-        if (t->adopt_n == t->adopt_cap) {
-            uint32_t nc = t->adopt_cap ? t->adopt_cap * 2 : 64;
-            int *nq = realloc(t->adopt_q, nc * sizeof *nq);
-            if (!nq) {
-                pthread_mutex_unlock(&t->adopt_lock);
-                close(fd);
-                continue;
-            }
-            t->adopt_q = nq;
-            t->adopt_cap = nc;
+        if (tg_vec_reserve32(&t->adopt_q, sizeof *t->adopt_q, &t->adopt_cap, t->adopt_n + 1,
+                             64) < 0) {
+            pthread_mutex_unlock(&t->adopt_lock);
+            close(fd);
+            continue;
         }
         t->adopt_q[t->adopt_n++] = fd;
         atomic_store(&t->adopt_waiting, 1);

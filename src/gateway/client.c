@@ -5,9 +5,12 @@
  * portfolio state replaces an unsent older one (conflation, counted), so a
  * slow reader costs memory proportional to its subscriptions, not to time.
  * Everything that must never be dropped (replies, alerts, recovery replays)
- * goes to the ctrl FIFO, drained first. On WRITEABLE the pending messages are
- * copied into one frame (JSON Lines or concatenated MessagePack) and written
- * with a single lws_write(): the syscall per frame, not formatting, is the cost.
+ * goes to the ctrl FIFO, drained first. A client that keeps up takes every
+ * message of a pass in order, as indices into the thread's pass (fanout.c)
+ * rather than references; whatever a pass's write leaves of that list moves
+ * to the ctrl FIFO. On WRITEABLE the pending messages are copied into one
+ * frame (JSON Lines or concatenated MessagePack) and written with a single
+ * lws_write(): the syscall per frame, not formatting, is the cost.
  */
 #include <errno.h>
 #include <linux/sockios.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 
@@ -68,6 +72,7 @@ void gw_client_free(gw_client_t *s)
     if (s->in_hz)
         gw_list_remove(t->hz, &t->nhz, s);
     tg_jwt_claims_free(&s->claims);
+    free(s->pidx);
     for (int i = 0; i < s->nheld; i++)
         free(s->held[i].data);
     free(s->subs);
@@ -138,13 +143,26 @@ int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_)
     return (int)idx;
 }
 
+static inline uint64_t msg_len(const gw_client_t *s, const tg_msg_t *m)
+{
+    return s->msgpack ? m->mp_len : m->json_len;
+}
+
 static void drop_pending(gw_client_t *s, gw_sub_t *sub)
 {
     if (sub->pending) {
         s->pending_bytes -= s->msgpack ? sub->pending->mp_len : sub->pending->json_len;
         tg_msg_unref(sub->pending);
         sub->pending = NULL;
+        s->nparked--;
     }
+}
+
+void gw_client_set_interval(gw_client_t *s, uint32_t idx, int64_t interval_ns)
+{
+    s->subs[idx].interval_ns = interval_ns;
+    if (interval_ns)
+        s->hz_subs = true; /* sticky: offer then always looks at the subscription */
 }
 
 void gw_client_unsub(gw_client_t *s, uint32_t idx)
@@ -169,14 +187,8 @@ void gw_list_remove(gw_client_t **v, uint32_t *n, gw_client_t *s)
 
 static bool list_add(gw_client_t ***v, uint32_t *n, uint32_t *cap, gw_client_t *s)
 {
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 64;
-        gw_client_t **nv = realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        *v = nv;
-        *cap = nc;
-    }
+    if (tg_vec_reserve32(v, sizeof **v, cap, (size_t)*n + 1, 64) < 0)
+        return false;
     (*v)[(*n)++] = s;
     return true;
 }
@@ -187,20 +199,68 @@ static void ask_writable(gw_client_t *s)
         lws_callback_on_writable(s->wsi);
 }
 
+/* Append to the ctrl ring (growing it); no write request, no limit check. */
+static bool ctrl_append(gw_client_t *s, tg_msg_t *m)
+{
+    if (s->clen == s->ccap) {
+        uint32_t nc = s->ccap ? s->ccap * 2 : 16;
+        tg_msg_t **n = malloc(nc * sizeof *n);
+        if (!n)
+            return false;
+        for (uint32_t i = 0; i < s->clen; i++)
+            n[i] = s->ctrl[(s->chead + i) % s->ccap];
+        free(s->ctrl);
+        s->ctrl = n;
+        s->ccap = nc;
+        s->chead = 0;
+    }
+    if (s->pending_bytes == 0 && s->clen == 0)
+        s->last_progress_ns = tg_mono_ns();
+    s->ctrl[(s->chead + s->clen) % s->ccap] = m;
+    s->clen++;
+    s->pending_bytes += msg_len(s, m);
+    return true;
+}
+
+void gw_client_pass_spill(gw_client_t *s)
+{
+    gw_thread_t *t = s->t;
+    size_t n = s->plen;
+    s->plen = 0;
+    for (size_t i = 0; i < n; i++) {
+        tg_msg_t *m = t->pass[s->pidx[i]];
+        s->pending_bytes -= msg_len(s, m);
+        if (s->state == GW_CLOSING)
+            continue;
+        if (!ctrl_append(s, tg_msg_ref(m))) {
+            tg_msg_unref(m);
+            gw_client_close(s, 1011, "out of memory");
+        }
+    }
+}
+
+/* A client that takes this pass's messages in order: an index, not a reference. */
+static bool pass_append(gw_client_t *s, uint32_t pi, const tg_msg_t *m)
+{
+    if (tg_vec_reserve(&s->pidx, sizeof *s->pidx, &s->pcap, s->plen + 1, 16) < 0)
+        return false;
+    if (s->pending_bytes == 0 && s->clen == 0)
+        s->last_progress_ns = tg_mono_ns();
+    s->pidx[s->plen++] = pi;
+    s->pending_bytes += msg_len(s, m);
+    return true;
+}
+
 void gw_client_want_write(gw_client_t *s)
 {
     if (s->want_write)
         return;
     gw_thread_t *t = s->t;
-    if (t->nwriters == t->capwriters) {
-        uint32_t nc = t->capwriters ? t->capwriters * 2 : 256;
-        gw_client_t **nw = realloc(t->writers, nc * sizeof *nw);
-        if (!nw) {
-            ask_writable(s);
-            return;
-        }
-        t->writers = nw;
-        t->capwriters = nc;
+    if (tg_vec_reserve32(&t->writers, sizeof *t->writers, &t->capwriters,
+                         (size_t)t->nwriters + 1, 256) < 0) {
+        gw_client_pass_spill(s); /* the pass ends before lws asks */
+        ask_writable(s);
+        return;
     }
     s->want_write = true;
     t->writers[t->nwriters++] = s;
@@ -221,6 +281,7 @@ static void park(gw_client_t *s, gw_sub_t *sub, tg_msg_t *m)
         drop_pending(s, sub);
     }
     sub->pending = tg_msg_ref(m);
+    s->nparked++;
     s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
 }
 
@@ -239,15 +300,30 @@ static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
  * A new message for subscription idx. Three ways, SPEC §11:
  * - max_hz: at most one per interval per key; inside the interval only the
  *   newest is kept (held), and the pace timer releases it when the interval ends;
- * - a client whose socket holds max_inflight_bytes unacknowledged (gated), or
- *   with 64 KiB already queued: the key's slot keeps only the newest (quotes
- *   per symbol, portfolio states per portfolio), so it gets fewer, fresher ones;
+ * - a client whose socket holds max_inflight_bytes unacknowledged (gated),
+ *   whose last write could not take all it had (behind: the rest waits for
+ *   the socket), or with 64 KiB already queued: the key's slot keeps only the
+ *   newest (quotes per symbol, portfolio states per portfolio), so it gets
+ *   fewer, fresher ones;
  * - otherwise every message, in arrival order, through the ordered FIFO.
  */
-void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m)
+void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_idx)
 {
     if (s->state != GW_ACTIVE)
         return;
+    /* the common case decided from the client alone: keeping up, no max_hz,
+     * nothing parked. Reading the subscription costs a cache miss per client
+     * per message at 1,000 clients (most of this function's time, measured) */
+    if (pass_idx && !s->hz_subs && !s->nparked && !s->gated && !s->behind &&
+        s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+        if (*pass_idx == GW_NO_PASS)
+            *pass_idx = gw_pass_add(s->t, m);
+        if (*pass_idx != GW_NO_PASS && pass_append(s, *pass_idx, m)) {
+            check_pending_limit(s);
+            gw_client_want_write(s);
+            return;
+        }
+    }
     gw_sub_t *sub = &s->subs[idx];
     if (sub->interval_ns) {
         if (!sub->queued) {
@@ -268,15 +344,24 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m)
         }
         /* queued: the one allowed in this interval is not written yet, so
          * replacing it keeps the rate */
-    } else if (!s->gated && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
+    } else if (!s->gated && !s->behind && s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
         /* not slow, just not written yet (the loop is busy): every message,
          * in arrival order across keys, through the ordered FIFO; an older
          * one still parked in the key's slot goes first */
         if (sub->pending) {
             tg_msg_t *old = sub->pending;
             sub->pending = NULL;
+            s->nparked--;
             s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
             gw_client_push_ctrl(s, old);
+        } else if (pass_idx) {
+            if (*pass_idx == GW_NO_PASS)
+                *pass_idx = gw_pass_add(s->t, m);
+            if (*pass_idx != GW_NO_PASS && pass_append(s, *pass_idx, m)) {
+                check_pending_limit(s);
+                gw_client_want_write(s);
+                return;
+            }
         }
         gw_client_push_ctrl(s, tg_msg_ref(m));
         return;
@@ -320,26 +405,13 @@ void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m)
         tg_msg_unref(m);
         return;
     }
-    if (s->clen == s->ccap) {
-        uint32_t nc = s->ccap ? s->ccap * 2 : 16;
-        tg_msg_t **n = malloc(nc * sizeof *n);
-        if (!n) {
-            tg_msg_unref(m);
-            gw_client_close(s, 1011, "out of memory");
-            return;
-        }
-        for (uint32_t i = 0; i < s->clen; i++)
-            n[i] = s->ctrl[(s->chead + i) % s->ccap];
-        free(s->ctrl);
-        s->ctrl = n;
-        s->ccap = nc;
-        s->chead = 0;
+    if (s->plen)
+        gw_client_pass_spill(s); /* arrival order: this pass's earlier messages first */
+    if (!ctrl_append(s, m)) {
+        tg_msg_unref(m);
+        gw_client_close(s, 1011, "out of memory");
+        return;
     }
-    if (s->pending_bytes == 0 && s->clen == 0)
-        s->last_progress_ns = tg_mono_ns();
-    s->ctrl[(s->chead + s->clen) % s->ccap] = m;
-    s->clen++;
-    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
     check_pending_limit(s);
     gw_client_want_write(s);
 }
@@ -371,6 +443,9 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
         if (s->subs[i].key)
             drop_pending(s, &s->subs[i]);
     s->dlen = 0;
+    for (size_t i = 0; i < s->plen; i++)
+        s->pending_bytes -= msg_len(s, s->t->pass[s->pidx[i]]);
+    s->plen = 0;
     for (uint32_t i = 0; i < s->clen; i++) {
         tg_msg_t *m = s->ctrl[(s->chead + i) % s->ccap];
         bool keep = code != 4008 && m->type == TG_MSG_REPLY;
@@ -503,7 +578,69 @@ static size_t inflight_room(gw_client_t *s)
     return infl >= lim ? 0 : (size_t)(lim - infl);
 }
 
-int gw_client_write(gw_client_t *s)
+/* The frame in f (LWS_PRE before it) to the socket, accounted. -1: close. */
+static int send_frame(gw_client_t *s, unsigned char *f, size_t len, int64_t oldest_ts)
+{
+    gw_thread_t *t = s->t;
+    unsigned char *buf = f;
+    if (s->deflate) {
+        /* the extension deflates from our buffer over several writable
+         * turns (4 KiB of output each): the thread's scratch frame is
+         * rewritten for the next client meanwhile, so a compressed
+         * client's frame lives in its own buffer until the next turn */
+        if (s->zcap < LWS_PRE + len) {
+            unsigned char *nz = realloc(s->zbuf, LWS_PRE + len);
+            if (!nz)
+                return -1;
+            s->zbuf = nz;
+            s->zcap = LWS_PRE + len;
+        }
+        memcpy(s->zbuf + LWS_PRE, f + LWS_PRE, len);
+        buf = s->zbuf;
+    }
+    if (gw_usend_can(s) && gw_usend_queue(s, f + LWS_PRE, len, f != t->frame, oldest_ts) == 0) {
+        /* goes out with the pass's other frames, in one submission, which
+         * also observes tick_to_send when the kernel has it */
+        s->sent_bytes += wire_len(len);
+        s->writes++;
+        return 0;
+    }
+    int w = t->send(s, buf + LWS_PRE, len);
+    if (w < (int)len)
+        return -1;
+    t->lws_sends++;
+    s->sent_bytes += wire_len(len);
+    s->writes++;
+    if (oldest_ts && t->g->m_tick_to_send)
+        tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
+    return 0;
+}
+
+/*
+ * The whole pass is this client's news, nothing older waits, and the frame
+ * fits what the socket may take: the thread's shared frame, one send. Not
+ * with send_ts (the stamp is per frame and time) or permessage-deflate.
+ * Returns 1 when sent, 0 when the client's own frame must be built, -1 close.
+ */
+static int write_shared(gw_client_t *s, size_t budget)
+{
+    gw_thread_t *t = s->t;
+    if (!s->plen || s->plen != t->npass || s->clen || s->dlen || s->deflate ||
+        t->g->cfg->server.send_ts)
+        return 0;
+    const gw_shared_frame_t *sh = gw_pass_frame(t, s->msgpack);
+    if (!sh || sh->len > budget)
+        return 0;
+    if (send_frame(s, sh->buf, sh->len, sh->oldest_ts) != 0)
+        return -1;
+    for (int c = 0; c < TG_CH_COUNT; c++)
+        t->cnt.sent[c] += sh->sent[c];
+    s->pending_bytes -= sh->bytes;
+    s->plen = 0;
+    return 1;
+}
+
+static int write_frame(gw_client_t *s)
 {
     gw_thread_t *t = s->t;
     s->last_progress_ns = tg_mono_ns();
@@ -538,9 +675,11 @@ int gw_client_write(gw_client_t *s)
         s->gate_backoff_ns = 0;
         if (budget > t->frame_cap)
             budget = t->frame_cap;
+        int sh = write_shared(s, budget);
+        if (sh != 0)
+            return sh < 0 ? -1 : 0;
     }
-    size_t len = 0;
-    uint32_t nmsg = 0;
+    size_t len = 0, pi = 0;
     int64_t oldest_ts = 0;
     /* ctrl first: replies and snapshots precede live data of the same key */
     while (s->clen) {
@@ -554,12 +693,21 @@ int gw_client_write(gw_client_t *s)
         }
         s->chead = (s->chead + 1) % s->ccap;
         s->clen--;
-        s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+        s->pending_bytes -= msg_len(s, m);
         if (m->ts && m->type != TG_MSG_REPLY && (!oldest_ts || m->ts < oldest_ts))
             oldest_ts = m->ts;
         t->cnt.sent[m->channel]++;
-        nmsg++;
         tg_msg_unref(m);
+    }
+    /* then this pass's messages, in order (what does not fit moves to ctrl) */
+    for (; pi < s->plen; pi++) {
+        const tg_msg_t *m = t->pass[s->pidx[pi]];
+        if (!frame_add(s, &len, m, budget))
+            goto send;
+        s->pending_bytes -= msg_len(s, m);
+        if (m->ts && (!oldest_ts || m->ts < oldest_ts))
+            oldest_ts = m->ts;
+        t->cnt.sent[m->channel]++;
     }
     while (s->dlen) {
         uint32_t idx = s->dirty[s->dhead];
@@ -570,48 +718,45 @@ int gw_client_write(gw_client_t *s)
                 goto send;
             if (!oldest_ts || (m->ts && m->ts < oldest_ts))
                 oldest_ts = m->ts;
-            s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+            s->pending_bytes -= msg_len(s, m);
             t->cnt.sent[m->channel]++;
-            nmsg++;
             tg_msg_unref(m);
             sub->pending = NULL;
+            s->nparked--;
         }
         sub->queued = 0;
         s->dhead = (s->dhead + 1) % s->dcap;
         s->dlen--;
     }
 send:
+    if (pi) { /* the written part of the pass list goes; the rest moves to ctrl below */
+        memmove(s->pidx, s->pidx + pi, (s->plen - pi) * sizeof *s->pidx);
+        s->plen -= pi;
+    }
     if (len) {
-        unsigned char *buf = t->frame;
         if (t->g->cfg->server.send_ts)
             stamp_out_ts(t->frame + LWS_PRE, &len, s->msgpack, tg_now_ns());
-        if (s->deflate) {
-            /* the extension deflates from our buffer over several writable
-             * turns (4 KiB of output each): the thread's scratch frame is
-             * rewritten for the next client meanwhile, so a compressed
-             * client's frame lives in its own buffer until the next turn */
-            if (s->zcap < LWS_PRE + len) {
-                unsigned char *nz = realloc(s->zbuf, LWS_PRE + len);
-                if (!nz)
-                    return -1;
-                s->zbuf = nz;
-                s->zcap = LWS_PRE + len;
-            }
-            memcpy(s->zbuf + LWS_PRE, t->frame + LWS_PRE, len);
-            buf = s->zbuf;
-        }
-        int w = t->send(s, buf + LWS_PRE, len);
-        if (w < (int)len)
+        if (send_frame(s, t->frame, len, oldest_ts) != 0)
             return -1;
-        s->sent_bytes += wire_len(len);
-        s->writes++;
-        if (oldest_ts && t->g->m_tick_to_send)
-            tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - oldest_ts);
     }
-    /* more than one frame's worth: the rest on the next writable turn */
-    if (s->clen || s->dlen || s->state == GW_CLOSING)
-        ask_writable(s);
     return 0;
+}
+
+int gw_client_write(gw_client_t *s)
+{
+    int rc = write_frame(s);
+    if (s->plen)
+        gw_client_pass_spill(s); /* the pass ends with this flush */
+    /* SPEC §11: what the socket could not take waits here, and what comes
+     * after it conflates per key until the queue is empty again: under
+     * overload fewer, fresher messages instead of an ever older FIFO */
+    if (s->state == GW_ACTIVE)
+        s->behind = s->clen || s->dlen;
+    /* more than one frame's worth: the rest on the next writable turn */
+    if (rc == 0 && (s->clen || s->dlen || s->state == GW_CLOSING) &&
+        !(s->state == GW_ACTIVE && s->gated))
+        ask_writable(s);
+    return rc;
 }
 
 /*
@@ -630,7 +775,7 @@ void gw_client_check_stall(gw_client_t *s, int64_t now)
     if (s->fd < 0 || ioctl(s->fd, SIOCOUTQ, &outq) != 0 || outq < 0)
         outq = 0;
     int64_t acked = (int64_t)s->sent_bytes - outq;
-    bool waiting = outq > 0 || s->clen || s->dlen;
+    bool waiting = outq > 0 || s->clen || s->dlen || s->plen;
     if (!waiting || acked > s->acked_est) {
         s->acked_est = acked;
         s->ack_progress_ns = now;

@@ -20,6 +20,48 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/encode.h"
+
+/*
+ * Notifications seq. A single node (role all) numbers each user's stream as
+ * its alerts reach the user's key (gw_notif_seq). In a cluster that would
+ * differ per node (a gateway numbers only users it has seen), so there the
+ * numbers come with the message from the ingest engine: a reader in the
+ * portfolio's ACL gets its own count (m->rseq), and a stream that can read
+ * beyond its ACL entries (admins, tokens with a `portfolios` claim) uses the
+ * engine-wide alert number m->seq, contiguous for admins, who read every
+ * alert. Both are the same on every node, so `since` resumes anywhere.
+ */
+uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t *m)
+{
+    if (strcmp(t->g->cfg->node.role, "all") == 0)
+        return gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+    if (k->admin || k->extra_len)
+        return m->seq;
+    int i = tg_msg_acl_index(m, k->name);
+    return i >= 0 && (uint32_t)i < m->nrseq ? m->rseq[i] : 0;
+}
+
+/* Cluster: keep alert m in the notifications history of every ACL reader,
+ * whether or not the reader has ever subscribed on this node, so a client
+ * that comes from another node resumes here with `since` (SPEC §14). */
+void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m)
+{
+    if (strcmp(t->g->cfg->node.role, "all") == 0 || !m->rseq)
+        return;
+    uint32_t i = 0;
+    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end && i < m->nrseq;
+         p += strlen(p) + 1, i++) {
+        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", m->rseq[i]);
+        if (!um)
+            continue;
+        um->channel = TG_CH_NOTIFICATIONS;
+        um->seq = m->rseq[i];
+        snprintf(um->key_name, sizeof um->key_name, "%s", p);
+        gw_notif_record(t->g->notif_seq, p, um, t->hub.history_size);
+        tg_msg_unref(um);
+    }
+}
 
 const char *tg_gateway_epoch(const tg_gateway_t *g)
 {

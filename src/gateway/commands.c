@@ -277,7 +277,7 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
                         if (k->channel == TG_CH_MARKET_DATA) {
                             int wi = gw_client_sub(s, k, false);
                             if (wi >= 0 && !s->subs[wi].explicit_)
-                                s->subs[wi].interval_ns = interval;
+                                gw_client_set_interval(s, (uint32_t)wi, interval);
                         }
             }
             s->wild_interval_ns = interval;
@@ -300,7 +300,7 @@ static void handle_subscribe(gw_client_t *s, tg_cmsg_t *m)
         }
         if (!counted)
             s->nexplicit++;
-        s->subs[idx].interval_ns = interval; /* a new subscribe sets the rate anew */
+        gw_client_set_interval(s, (uint32_t)idx, interval); /* a new subscribe sets the rate anew */
         keys[nok] = existing >= 0 ? NULL : k; /* already subscribed: no second state */
         strcpy(ok[nok++], key);
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 
@@ -24,7 +25,7 @@ gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name)
             gw_client_t *s = t->hub.wild[i];
             int idx = gw_client_sub(s, k, false);
             if (idx >= 0 && !s->subs[idx].explicit_)
-                s->subs[idx].interval_ns = s->wild_interval_ns;
+                gw_client_set_interval(s, (uint32_t)idx, s->wild_interval_ns);
         }
     return k;
 }
@@ -32,8 +33,77 @@ gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name)
 void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
 {
     gw_hub_record(&t->hub, k, m);
+    uint32_t pass_idx = GW_NO_PASS; /* taken into the pass by its first client */
     for (uint32_t i = 0; i < k->nsubs; i++)
-        gw_client_offer(k->subs[i].s, k->subs[i].sub, m);
+        gw_client_offer(k->subs[i].s, k->subs[i].sub, m, &pass_idx);
+}
+
+/* ---- the pass ---- */
+
+uint32_t gw_pass_add(gw_thread_t *t, tg_msg_t *m)
+{
+    if (t->npass >= GW_NO_PASS - 1 ||
+        tg_vec_reserve(&t->pass, sizeof *t->pass, &t->cappass, t->npass + 1, 1024) < 0)
+        return GW_NO_PASS;
+    t->pass[t->npass] = tg_msg_ref(m);
+    t->shared[0].state = t->shared[1].state = 0; /* a frame built before is short now */
+    return (uint32_t)t->npass++;
+}
+
+/*
+ * Under load every client subscribed to the same symbols gets the same
+ * messages in a pass: one frame, built once, then one send per client. The
+ * frame is the pass's messages in pass order, exactly what the client's own
+ * list would have produced.
+ */
+const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
+{
+    gw_shared_frame_t *sh = &t->shared[msgpack ? 1 : 0];
+    if (sh->state != 0)
+        return sh->state == 1 ? sh : NULL;
+    sh->state = -1;
+    if (!sh->buf || sh->cap < t->frame_cap) {
+        free(sh->buf);
+        sh->cap = 0;
+        if (!(sh->buf = malloc(LWS_PRE + t->frame_cap + GW_FRAME_SLACK)))
+            return NULL;
+        sh->cap = t->frame_cap;
+    }
+    sh->len = 0;
+    sh->bytes = 0;
+    sh->oldest_ts = 0;
+    memset(sh->sent, 0, sizeof sh->sent);
+    for (size_t i = 0; i < t->npass; i++) {
+        const tg_msg_t *m = t->pass[i];
+        if (!gw_frame_append(sh->buf + LWS_PRE, t->frame_cap, &sh->len, m, msgpack))
+            return NULL;
+        sh->bytes += msgpack ? m->mp_len : m->json_len;
+        sh->sent[m->channel]++;
+        if (m->ts && (!sh->oldest_ts || m->ts < sh->oldest_ts))
+            sh->oldest_ts = m->ts;
+    }
+    sh->state = 1;
+    return sh;
+}
+
+void gw_pass_end(gw_thread_t *t)
+{
+    for (size_t i = 0; i < t->npass; i++)
+        tg_msg_unref(t->pass[i]);
+    t->npass = 0;
+    t->shared[0].state = t->shared[1].state = 0;
+}
+
+void gw_pass_free(gw_thread_t *t)
+{
+    gw_pass_end(t);
+    free(t->pass);
+    t->pass = NULL;
+    t->cappass = 0;
+    for (int i = 0; i < 2; i++) {
+        free(t->shared[i].buf);
+        t->shared[i].buf = NULL;
+    }
 }
 
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
@@ -47,6 +117,7 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
     gw_alerts_keep(t, m); /* for GET /api/v1/alerts */
+    gw_cluster_notif_keep(t, m); /* readers who never subscribed here */
     const char *pid = m->key_name;
     for (uint32_t i = 0; i < h->nnotif; i++) {
         gw_key_t *k = h->notif[i];
@@ -55,7 +126,7 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
             may = strcmp(p, pid) == 0;
         if (!may)
             continue;
-        uint64_t seq = gw_notif_seq(t->g->notif_seq, k->name, m->seq);
+        uint64_t seq = gw_cluster_notif_seq(t, k, m);
         if (!seq)
             continue;
         /* the per-user seq goes through the encoder: encoded bytes stay immutable */
@@ -125,6 +196,8 @@ void gw_fanout_drain(gw_thread_t *t)
  */
 void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 {
+    /* every client with messages of this pass in its list is listed here (want_write) */
+    t->in_pass_flush = direct && t->direct_write && t->usend_on;
     for (uint32_t i = 0; i < t->nwriters; i++) {
         gw_client_t *s = t->writers[i];
         if (!s)
@@ -139,10 +212,15 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
                 gw_client_close(s, 1011, "write failed");
             continue;
         }
+        gw_client_pass_spill(s); /* written later, after this pass's messages are gone */
         if (s->wsi)
             lws_callback_on_writable(s->wsi);
     }
     t->nwriters = 0;
+    if (t->nusq)
+        gw_usend_flush(t); /* before the pass ends: shared frames are sent from it */
+    t->in_pass_flush = false;
+    gw_pass_end(t);
     gw_fanout_arm_pace(t);
 }
 

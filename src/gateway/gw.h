@@ -16,6 +16,7 @@
 #define TICKGATE_GW_H
 
 #include <libwebsockets.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -132,6 +133,10 @@ struct gw_client {
     uint32_t dhead, dlen, dcap;
     tg_msg_t **ctrl;         /* FIFO of messages never conflated: replies, alerts, replays */
     uint32_t chead, clen, ccap;
+    uint32_t nparked;        /* subscriptions with a pending (conflated) message */
+    bool hz_subs;            /* some subscription has max_hz (gw_client_set_interval) */
+    uint32_t *pidx;          /* this pass's ordered messages for it: indices into t->pass */
+    size_t plen, pcap;       /* (empty outside a pass: written or moved to ctrl by its end) */
     uint64_t pending_bytes;
     int64_t last_progress_ns; /* last writable event (or nothing was pending) */
     uint64_t sent_bytes;     /* payload bytes handed to lws_write */
@@ -141,6 +146,7 @@ struct gw_client {
     bool want_write;
     int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
     bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
+    bool behind;             /* its last write left messages queued: new ones conflate */
     int64_t gate_retry_ns;   /* gated: look at SIOCOUTQ again then */
     int64_t gate_backoff_ns; /* 1 ms doubling to 8 ms while the socket stays full */
     bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */
@@ -157,6 +163,26 @@ struct gw_client {
 };
 
 /* ---- thread ---- */
+
+/* One frame of a pass waiting for the pass's io_uring submission (usend.c). */
+typedef struct gw_usend {
+    gw_client_t *s;
+    const unsigned char *buf; /* stable bytes (the shared frame), or NULL: ... */
+    size_t off;              /* ... at t->arena + off (SIZE_MAX: use buf) */
+    size_t len;              /* header + payload */
+    int64_t oldest_ts;       /* its oldest message's tick ts (tickgate_tick_to_send_seconds) */
+} gw_usend_t;
+
+/* The whole pass in one frame, for every client that gets all of it. */
+typedef struct gw_shared_frame {
+    unsigned char *buf;      /* LWS_PRE + cap + GW_FRAME_SLACK */
+    size_t cap;              /* the frame_cap it was made for */
+    size_t len;              /* frame bytes */
+    uint64_t bytes;          /* sum of the messages' lengths (pending_bytes they took) */
+    int state;               /* 0 not built this pass, 1 built, -1 does not fit a frame */
+    uint32_t sent[TG_CH_COUNT];
+    int64_t oldest_ts;
+} gw_shared_frame_t;
 
 typedef struct gw_counters {
     uint64_t sent[TG_CH_COUNT];
@@ -192,6 +218,26 @@ struct gw_thread {
     int64_t pace_at;         /* when sul_pace fires (0 = not armed) */
     unsigned char *frame;    /* LWS_PRE + frame_cap scratch for coalesced frames */
     size_t frame_cap;
+    /*
+     * The pass (fanout.c): the messages of one drain that went to some client's
+     * ordered list, one reference each, released when the pass's writes end.
+     * A client keeps 32-bit indices into it instead of a reference per message
+     * (no atomic increment and decrement per message per client), and a client
+     * whose list is the whole pass gets one frame built once per encoding.
+     */
+    tg_msg_t **pass;
+    size_t npass, cappass;
+    gw_shared_frame_t shared[2]; /* [0] JSON Lines, [1] MessagePack */
+    /* io_uring sends of a pass (usend.c) */
+    struct io_uring uring;
+    bool usend_on;           /* ring set up and working */
+    bool in_pass_flush;      /* inside a direct flush: sends queue for the submission */
+    gw_usend_t *usq;
+    size_t nusq, capusq;
+    unsigned char *arena;    /* copies of per-client frames until the submission */
+    size_t arena_len, arena_cap;
+    uint64_t usend_sent, usend_handed, lws_sends; /* frames by path (metrics) */
+    uint64_t usend_sent_flushed, usend_handed_flushed, lws_sends_flushed;
     tg_msg_t *batch[1024];
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
@@ -256,6 +302,7 @@ struct tg_gateway {
     tg_gauge_t *m_clients;
     tg_counter_t *m_sent[TG_CH_COUNT];
     tg_counter_t *m_conflated[TG_CH_COUNT];
+    tg_counter_t *m_frames[3];    /* frames by path: io_uring, lws, io_uring rest via lws */
     tg_histogram_t *m_tick_to_send;
     tg_metrics_t *metrics;
     gw_table_t *ipcap;       /* connections per IP (all threads) */
@@ -294,9 +341,16 @@ void gw_client_free(gw_client_t *s);
 /** Subscribe s to k; returns sub index or -errno. */
 int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_);
 void gw_client_unsub(gw_client_t *s, uint32_t sub);
+/** max_hz of a subscription: 1 s / N, 0 = every update. */
+void gw_client_set_interval(gw_client_t *s, uint32_t sub, int64_t interval_ns);
 int gw_client_find_sub(gw_client_t *s, gw_key_t *k);
-/** Fan-out entry: newer message for subscription `sub` (takes a new ref). */
-void gw_client_offer(gw_client_t *s, uint32_t sub, tg_msg_t *m);
+/** Fan-out entry: newer message for subscription `sub` (takes a new ref, or
+ * an index into the thread's pass: *pass_idx, GW_NO_PASS until the first
+ * client of this message needs one; NULL: no pass). */
+void gw_client_offer(gw_client_t *s, uint32_t sub, tg_msg_t *m, uint32_t *pass_idx);
+#define GW_NO_PASS UINT32_MAX
+/** Move what the client's pass list holds into its ctrl FIFO (own references). */
+void gw_client_pass_spill(gw_client_t *s);
 /** Queue a never-conflated message (takes ownership of one ref). */
 void gw_client_push_ctrl(gw_client_t *s, tg_msg_t *m);
 /** Queue a reply built for this client alone (copied into a new msg). */
@@ -318,11 +372,32 @@ int gw_client_lws_send(gw_client_t *s, unsigned char *payload, size_t len);
 /** Slow-consumer check by acknowledged bytes (SIOCOUTQ), from the timer. */
 void gw_client_check_stall(gw_client_t *s, int64_t now);
 
+/* usend.c */
+/** Set up the thread's send ring (not when disabled); -errno when io_uring is refused. */
+int gw_usend_init(gw_thread_t *t, bool disabled);
+void gw_usend_free(gw_thread_t *t);
+/** Whether s's frame can go through the pass's submission now. */
+bool gw_usend_can(const gw_client_t *s);
+/** Queue a frame's payload (LWS_PRE room before p); `stable` = p outlives the pass. */
+int gw_usend_queue(gw_client_t *s, unsigned char *p, size_t len, bool stable,
+                   int64_t oldest_ts);
+/** Submit the queued frames, reap them, hand short ones to lws. */
+void gw_usend_flush(gw_thread_t *t);
+
 /* fanout.c */
 /** Key of (channel, name), created on first use; a new symbol gets the "*" subscribers. */
 gw_key_t *gw_fanout_key(gw_thread_t *t, int channel, const char *name);
 /** Record m on k (takes one ref) and offer it to k's subscribers (conflatable). */
 void gw_fanout_publish(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
+/** Add m to the thread's pass (one ref); its index, or GW_NO_PASS on ENOMEM. */
+uint32_t gw_pass_add(gw_thread_t *t, tg_msg_t *m);
+/** The whole pass as one frame in this encoding, built on first use; NULL when
+ * it does not fit a frame. */
+const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack);
+/** End of a pass's writes: release its messages (client lists are empty by now). */
+void gw_pass_end(gw_thread_t *t);
+/** Free the pass's arrays and frames (thread teardown). */
+void gw_pass_free(gw_thread_t *t);
 /** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Arm the pace timer for gated clients (1 ms) and held max_hz messages (when due). */
@@ -405,6 +480,11 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
  * same (all threads see alerts in the engine's order). Thread-safe.
  */
 uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
+/** cluster.c: the seq of alert m in k's (a user's) notifications stream; 0 =
+ * not for k. node.role all: gw_notif_seq; ingest/gateway: the engine's (SPEC §14). */
+uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t *m);
+/** cluster.c: ingest/gateway: alert m into every ACL reader's notifications history. */
+void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m);
 
 /** Keep m (seq = the user's notifications seq) in the user's history shared by
  * all service threads (the last `cap` seqs). Thread-safe; alerts only. */

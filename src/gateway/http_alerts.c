@@ -1,13 +1,18 @@
-/* http_alerts.c - GET /api/v1/alerts[/active] and POST /api/v1/alerts/{id}/ack (SPEC §13). */
+/* http_alerts.c - the alerts API (SPEC §13): GET /api/v1/alerts with its
+ * filters (portfolio_id, state, rule, since, limit, in any order),
+ * GET /api/v1/alerts/active, and POST /api/v1/alerts/{alert_id}/ack. Routed
+ * from http_api.c; the alert log itself is alert_log.c. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "http_api.h"
-#include "tickgate/alerts.h"
+#include "http_int.h"
 #include "tickgate/clock.h"
 #include "tickgate/json.h"
+#include "tickgate/log.h"
+#include "tickgate/pg.h"
 
 /*
  * One query argument. lws_get_urlarg_by_name() leaves the last fragment it
@@ -46,7 +51,7 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
         urlarg(wsi, "state=", state, sizeof state) < 0 ||
         urlarg(wsi, "since=", since, sizeof since) < 0 ||
         urlarg(wsi, "limit=", limit, sizeof limit) < 0) {
-        gw_api_error(r, t, 400, "bad_request", "query argument too long");
+        gw_http_error(r, t, 400, "bad_request", "query argument too long");
         return false;
     }
     if (state[0]) {
@@ -55,24 +60,24 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
         else if (!strcmp(state, "resolved"))
             f->state = TG_ALERT_RESOLVED;
         else {
-            gw_api_error(r, t, 400, "bad_request", "state must be firing or resolved");
+            gw_http_error(r, t, 400, "bad_request", "state must be firing or resolved");
             return false;
         }
     }
     tg_alert_rule_t rule;
     if (f->rule[0] && tg_alert_rule_parse(f->rule, &rule) != 0) {
-        gw_api_error(r, t, 400, "bad_request", "unknown rule");
+        gw_http_error(r, t, 400, "bad_request", "unknown rule");
         return false;
     }
     if (since[0] && parse_since(since, &f->since) != 0) {
-        gw_api_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
+        gw_http_error(r, t, 400, "bad_request", "since must be RFC 3339 or ns since the epoch");
         return false;
     }
     if (limit[0]) {
         char *end;
         long v = strtol(limit, &end, 10);
         if (*end || v < 1 || v > 1000) {
-            gw_api_error(r, t, 400, "bad_request", "limit must be 1..1000");
+            gw_http_error(r, t, 400, "bad_request", "limit must be 1..1000");
             return false;
         }
         f->limit = (uint32_t)v;
@@ -81,7 +86,7 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
 }
 
 /* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
-void gw_api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
                        bool active)
 {
     gw_alert_filter_t f;
@@ -90,7 +95,7 @@ void gw_api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
     uint32_t n = active ? t->n_active : t->alog_len, out = 0;
     tg_buf_t b = {0};
-    gw_api_ok_begin(&b);
+    gw_http_ok_begin(&b);
     tg_buf_puts(&b, "[");
     for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
         const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
@@ -101,17 +106,19 @@ void gw_api_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_
         tg_buf_put(&b, (const char *)m->json, m->json_len);
     }
     tg_buf_puts(&b, "]");
-    gw_api_ok_end(r, t, &b);
+    gw_http_ok_end(r, t, &b);
 }
 
+/* A from/to query value: ns or RFC 3339 ("+hh:mm" offsets may arrive URL-decoded
+ * to " hh:mm"). Absent: *out untouched, true. */
 /* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
-void gw_api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
+void gw_http_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
 {
     char id[TG_ALERT_ID_LEN + 1];
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : 0;
     if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
-        gw_api_error(r, t, 404, "not_found", "no such route");
+        gw_http_error(r, t, 404, "not_found", "no such route");
         return;
     }
     memcpy(id, p, n);
@@ -120,24 +127,25 @@ void gw_api_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const c
     gw_alert_filter_t any;
     memset(&any, 0, sizeof any);
     if (!m) {
-        gw_api_error(r, t, 404, "not_found", "no such alert");
+        gw_http_error(r, t, 404, "not_found", "no such alert");
         return;
     }
     if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
-        gw_api_error(r, t, 403, "forbidden", "alert is not yours");
+        gw_http_error(r, t, 403, "forbidden", "alert is not yours");
         return;
     }
     bool system = m->channel == TG_CH_SYSTEM;
     if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
-        gw_api_error(r, t, 500, "internal", "out of memory");
+        gw_http_error(r, t, 500, "internal", "out of memory");
         return;
     }
     tg_buf_t b = {0};
-    gw_api_ok_begin(&b);
+    gw_http_ok_begin(&b);
     tg_buf_puts(&b, "{\"alert_id\":");
     tg_json_put_cstr(&b, id);
     tg_buf_puts(&b, ",\"acknowledged\":true,\"by\":");
     tg_json_put_cstr(&b, c->sub);
     tg_buf_puts(&b, "}");
-    gw_api_ok_end(r, t, &b);
+    gw_http_ok_end(r, t, &b);
 }
+

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "gw.h"
-#include "http_api.h"
+#include "http_int.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/bars.h"
@@ -61,7 +61,7 @@ size_t gw_http_error_json(gw_thread_t *t, const char *code, const char *msg, cha
 }
 
 /* One element of a JSON array: a message's JSON text, comma-separated. */
-void gw_api_array_elem(tg_buf_t *b, bool *first, const tg_msg_t *m)
+static void array_elem(tg_buf_t *b, bool *first, const tg_msg_t *m)
 {
     if (!*first)
         tg_buf_putc(b, ',');
@@ -84,7 +84,7 @@ static void respond(http_req_t *r, int status, const char *ctype, tg_buf_t *b)
     r->rlen = b->len;
 }
 
-void gw_api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
+void gw_http_error(http_req_t *r, gw_thread_t *t, int status, const char *code, const char *msg)
 {
     tg_buf_t b = {0};
     error_body(&b, t, code, msg);
@@ -92,12 +92,12 @@ void gw_api_error(http_req_t *r, gw_thread_t *t, int status, const char *code, c
 }
 
 /* Start a success envelope; the caller appends data then calls api_ok_end. */
-void gw_api_ok_begin(tg_buf_t *b)
+void gw_http_ok_begin(tg_buf_t *b)
 {
     tg_buf_puts(b, "{\"success\":true,\"data\":");
 }
 
-void gw_api_ok_end(http_req_t *r, gw_thread_t *t, tg_buf_t *b)
+void gw_http_ok_end(http_req_t *r, gw_thread_t *t, tg_buf_t *b)
 {
     meta(b, t);
     respond(r, 200, "application/json", b);
@@ -172,12 +172,12 @@ static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_cla
     int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
     memset(c, 0, sizeof *c);
     if (n <= 7 || strncasecmp(buf, "Bearer ", 7) != 0) {
-        gw_api_error(r, t, 401, "unauthorized", "missing bearer token");
+        gw_http_error(r, t, 401, "unauthorized", "missing bearer token");
         return false;
     }
     int rc = tg_jwt_verify(t->g->d.jwt, buf + 7, (size_t)n - 7, time(NULL), c);
     if (rc != 0) {
-        gw_api_error(r, t, 401, rc == TG_JWT_EEXPIRED ? "token_expired" : "unauthorized",
+        gw_http_error(r, t, 401, rc == TG_JWT_EEXPIRED ? "token_expired" : "unauthorized",
                   tg_jwt_reason(rc));
         return false;
     }
@@ -191,17 +191,17 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
     if (one) {
         gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
         if (!k || !k->last) {
-            gw_api_error(r, t, 404, "unknown_symbol", "no quote for that symbol");
+            gw_http_error(r, t, 404, "unknown_symbol", "no quote for that symbol");
             return;
         }
-        gw_api_ok_begin(&b);
+        gw_http_ok_begin(&b);
         tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-        gw_api_ok_end(r, t, &b);
+        gw_http_ok_end(r, t, &b);
         return;
     }
     char list[4096];
     const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
-    gw_api_ok_begin(&b);
+    gw_http_ok_begin(&b);
     tg_buf_puts(&b, "[");
     bool first = true;
     if (arg) {
@@ -210,26 +210,59 @@ static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const cha
             gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
             if (!k || !k->last)
                 continue;
-            gw_api_array_elem(&b, &first, k->last);
+            array_elem(&b, &first, k->last);
         }
     } else {
         for (uint32_t i = 0; i < h->nbuckets; i++)
             for (gw_key_t *k = h->buckets[i]; k; k = k->next)
                 if (k->channel == TG_CH_MARKET_DATA && k->last)
-                    gw_api_array_elem(&b, &first, k->last);
+                    array_elem(&b, &first, k->last);
     }
     tg_buf_puts(&b, "]");
-    gw_api_ok_end(r, t, &b);
+    gw_http_ok_end(r, t, &b);
 }
 
+static bool claims_may_read(const tg_jwt_claims_t *c, const gw_key_t *k)
+{
+    if (c->admin)
+        return true;
+    for (size_t i = 0; i < c->n_portfolios; i++)
+        if (strcmp(c->portfolios[i], k->name) == 0)
+            return true;
+    return k->last && tg_msg_acl_has(k->last, c->sub);
+}
 
+static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                           const char *one)
+{
+    gw_hub_t *h = &t->hub;
+    tg_buf_t b = {0};
+    if (one) {
+        gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
+        if (!k || !k->last) {
+            gw_http_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (!claims_may_read(c, k)) {
+            gw_http_error(r, t, 403, "forbidden", "portfolio is not yours");
+            return;
+        }
+        gw_http_ok_begin(&b);
+        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
+        gw_http_ok_end(r, t, &b);
+        return;
+    }
+    gw_http_ok_begin(&b);
+    tg_buf_puts(&b, "[");
+    bool first = true;
+    for (uint32_t i = 0; i < h->nbuckets; i++)
+        for (gw_key_t *k = h->buckets[i]; k; k = k->next)
+            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k))
+                array_elem(&b, &first, k->last);
+    tg_buf_puts(&b, "]");
+    gw_http_ok_end(r, t, &b);
+}
 
-
-
-
-
-/* A from/to query value: ns or RFC 3339 ("+hh:mm" offsets may arrive URL-decoded
- * to " hh:mm"). Absent: *out untouched, true. */
 static bool time_arg(struct lws *wsi, const char *name, int64_t *out)
 {
     char buf[96];
@@ -256,33 +289,33 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
     int64_t from = 0, to = 0;
     long limit = 500;
     if (!tg_symbol_valid(sym, strlen(sym)) || strchr(sym, '*')) {
-        gw_api_error(r, t, 400, "bad_request", "invalid symbol");
+        gw_http_error(r, t, 400, "bad_request", "invalid symbol");
         return;
     }
     if ((v = lws_get_urlarg_by_name(wsi, "interval=", buf, sizeof buf)) &&
         tg_bar_iv_parse(v, strlen(v), &iv) != 0) {
-        gw_api_error(r, t, 400, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
+        gw_http_error(r, t, 400, "bad_request", "interval must be one of 1s, 1m, 5m, 1h, 1d");
         return;
     }
     if (!time_arg(wsi, "from=", &from) || !time_arg(wsi, "to=", &to)) {
-        gw_api_error(r, t, 400, "bad_request", "from/to must be ns since the epoch or RFC 3339");
+        gw_http_error(r, t, 400, "bad_request", "from/to must be ns since the epoch or RFC 3339");
         return;
     }
     if ((v = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof buf))) {
         char *end = NULL;
         limit = strtol(v, &end, 10);
         if (!*v || *end || limit < 1 || limit > 5000) {
-            gw_api_error(r, t, 400, "bad_request", "limit must be 1..5000");
+            gw_http_error(r, t, 400, "bad_request", "limit must be 1..5000");
             return;
         }
     }
     if (to > 0 && from > to) {
-        gw_api_error(r, t, 400, "bad_request", "from is after to");
+        gw_http_error(r, t, 400, "bad_request", "from is after to");
         return;
     }
     tg_bar_t *bars = malloc((size_t)limit * sizeof *bars);
     if (!bars) {
-        gw_api_error(r, t, 500, "internal", "out of memory");
+        gw_http_error(r, t, 500, "internal", "out of memory");
         return;
     }
     size_t n = 0;
@@ -292,7 +325,7 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
                                   bars, (size_t)limit, err, sizeof err);
         if (rc < 0) {
             free(bars);
-            gw_api_error(r, t, 503, "internal", "PostgreSQL unavailable");
+            gw_http_error(r, t, 503, "internal", "PostgreSQL unavailable");
             return;
         }
         n = (size_t)rc;
@@ -303,7 +336,7 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
             n = tg_bars_query(b, (uint32_t)id, iv, from, to, bars, (size_t)limit);
     }
     tg_buf_t sb = {0};
-    gw_api_ok_begin(&sb);
+    gw_http_ok_begin(&sb);
     tg_buf_putc(&sb, '[');
     char j[1024];
     bool first = true;
@@ -320,19 +353,147 @@ static void api_bars(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char 
     }
     tg_buf_putc(&sb, ']');
     free(bars);
-    gw_api_ok_end(r, t, &sb);
+    gw_http_ok_end(r, t, &sb);
 }
 
+/*
+ * POST /api/v1/tokens/revoke (admin), {"token":"<jwt>"} or {"sub":"u-1"}:
+ * applied here at once (this node's sessions close on the next timer), and
+ * with Redis stored and announced to every node (SPEC §13).
+ */
+static void api_revoke(http_req_t *r, gw_thread_t *t)
+{
+    tg_gateway_t *g = t->g;
+    tg_json_t j = {0};
+    char sub[TG_PORTFOLIO_ID_MAX + 1] = "", hash[65] = "";
+    int64_t now = time(NULL), ttl = 0;
+    if (!r->body || tg_json_parse(&j, r->body, r->blen, 64, 4) != 0 ||
+        tg_json_type(&j, 0) != TG_JSON_OBJECT) {
+        tg_json_free(&j);
+        gw_http_error(r, t, 400, "bad_request", "body must be {\"token\":…} or {\"sub\":…}");
+        return;
+    }
+    tg_json_ref_t tok = tg_json_get(&j, 0, "token"), sb = tg_json_get(&j, 0, "sub");
+    const char *bad = NULL;
+    if ((tok >= 0) == (sb >= 0) || tg_json_size(&j, 0) != 1)
+        bad = "give exactly one of token and sub";
+    else if (sb >= 0 && (tg_json_str(&j, sb, sub, sizeof sub, NULL) != 0 || !sub[0]))
+        bad = "sub must be a non-empty string of at most 128 bytes";
+    else if (tok >= 0) {
+        size_t n;
+        const char *p = tg_json_type(&j, tok) == TG_JSON_STRING ? tg_json_raw(&j, tok, &n) : NULL;
+        tg_jwt_claims_t c;
+        int rc = p ? tg_jwt_verify(g->d.jwt, p, n, now, &c) : -EINVAL;
+        if (rc == 0) {
+            ttl = tg_jwt_deadline(g->d.jwt, &c) - now; /* the key lives as long as the token */
+            tg_jwt_claims_free(&c);
+        }
+        if (rc == 0 || rc == TG_JWT_EEXPIRED)
+            tg_jwt_sha256_hex(p, n, hash);
+        else
+            bad = "token is not one of ours (malformed or bad signature)";
+    }
+    tg_json_free(&j);
+    if (bad) {
+        gw_http_error(r, t, 400, "bad_request", bad);
+        return;
+    }
+    bool is_sub = sub[0] != 0;
+    const char *key = is_sub ? sub : hash;
+    gw_revoke_add(&g->revocations, is_sub, key, now);
+    bool shared = g->d.redis && tg_redis_revoke(g->d.redis, is_sub, key, now, ttl) == 0;
+    TG_INFO("token_revoked", "kind", TG_S(is_sub ? "sub" : "token"), "sub",
+            TG_S(is_sub ? sub : ""), "shared", TG_B(shared));
+    tg_buf_t b = {0};
+    gw_http_ok_begin(&b);
+    tg_buf_printf(&b, "{\"revoked\":\"%s\",\"%s\":", is_sub ? "sub" : "token",
+              is_sub ? "sub" : "token_sha256");
+    tg_json_put_cstr(&b, key);
+    tg_buf_printf(&b, ",\"at\":%lld,\"shared\":%s}", (long long)now, shared ? "true" : "false");
+    gw_http_ok_end(r, t, &b);
+}
 
+/* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
+static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
+{
+    char err[256];
+    tg_portfolio_spec_t *spec = calloc(1, sizeof *spec);
+    if (!spec) {
+        gw_http_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    if (!r->body || !r->blen) {
+        free(spec);
+        gw_http_error(r, t, 400, "bad_request", "a JSON portfolio body is required");
+        return;
+    }
+    if (tg_portfolio_parse_json(r->body, r->blen, id, t->g->cfg, spec, err, sizeof err) != 0) {
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        gw_http_error(r, t, 400, "bad_request", err);
+        return;
+    }
+    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
+    bool existed = k && k->last;
+    if (t->g->d.portfolio_write) {
+        /* PostgreSQL is the system of record: answer after the commit; its
+         * NOTIFY brings the portfolio into every node's engine */
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, spec, r->body, r->blen,
+                                         err, sizeof err);
+        tg_portfolio_spec_free(spec);
+        free(spec);
+        if (rc != 0) {
+            gw_http_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (tg_engine_put_portfolio(t->g->d.engine, spec) != 0) { /* takes spec */
+        gw_http_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    tg_buf_t b = {0};
+    gw_http_ok_begin(&b);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
+    gw_http_ok_end(r, t, &b);
+}
 
-
+static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
+{
+    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
+    if (t->g->d.portfolio_write) {
+        char err[256] = "";
+        int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, NULL, NULL, 0, err,
+                                         sizeof err);
+        if (rc == -ENOENT) {
+            gw_http_error(r, t, 404, "not_found", "no such portfolio");
+            return;
+        }
+        if (rc != 0) {
+            gw_http_error(r, t, 503, "unavailable", err);
+            return;
+        }
+    } else if (!k || !k->last) {
+        gw_http_error(r, t, 404, "not_found", "no such portfolio");
+        return;
+    } else if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
+        gw_http_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    tg_buf_t b = {0};
+    gw_http_ok_begin(&b);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_puts(&b, ",\"deleted\":true}");
+    gw_http_ok_end(r, t, &b);
+}
 
 static void api_feeds(http_req_t *r, gw_thread_t *t)
 {
     tg_gateway_t *g = t->g;
     tg_buf_t b = {0};
     int64_t now = tg_mono_ns();
-    gw_api_ok_begin(&b);
+    gw_http_ok_begin(&b);
     tg_buf_puts(&b, "[");
     for (size_t i = 0; i < g->d.nfeeds; i++) {
         tg_feed_t *f = &g->d.feeds[i];
@@ -353,7 +514,7 @@ static void api_feeds(http_req_t *r, gw_thread_t *t)
                   last ? (long long)((now - last) / 1000000) : -1LL);
     }
     tg_buf_puts(&b, "]");
-    gw_api_ok_end(r, t, &b);
+    gw_http_ok_end(r, t, &b);
 }
 
 static const char *mime_for(const char *path)
@@ -377,7 +538,7 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
     if (strcmp(path, "/") == 0)
         path = "/index.html";
     if (strstr(path, "..") || strchr(path, '\\') || strncmp(path, "/deploy", 7) == 0) {
-        gw_api_error(r, t, 404, "not_found", "not found");
+        gw_http_error(r, t, 404, "not_found", "not found");
         return;
     }
     if (web_root && web_root[0]) {
@@ -389,12 +550,12 @@ static void static_file(http_req_t *r, gw_thread_t *t, const char *path)
             respond(r, 200, mime_for(path), &b);
             return;
         }
-        gw_api_error(r, t, 404, "not_found", "not found");
+        gw_http_error(r, t, 404, "not_found", "not found");
         return;
     }
     const tg_embedded_file_t *ef = tg_embed_find(path);
     if (!ef) {
-        gw_api_error(r, t, 404, "not_found", "not found");
+        gw_http_error(r, t, 404, "not_found", "not found");
         return;
     }
     r->status = 200;
@@ -410,13 +571,13 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
     const char *p = r->path;
     tg_gateway_t *g = t->g;
     if (r->too_large) {
-        gw_api_error(r, t, 413, "message_too_large", "request body over 1 MiB");
+        gw_http_error(r, t, 413, "message_too_large", "request body over 1 MiB");
         return;
     }
     /* everything outside /api/ is read-only (RFC 9110 §15.5.6: 405 + Allow) */
     if (strncmp(p, "/api/", 5) != 0 && strcmp(r->method, "GET") != 0 &&
         strcmp(r->method, "HEAD") != 0) {
-        gw_api_error(r, t, 405, "method_not_allowed", "only GET here");
+        gw_http_error(r, t, 405, "method_not_allowed", "only GET here");
         return;
     }
     if (!strcmp(p, "/health")) {
@@ -433,18 +594,18 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
      * serves nothing else but health */
     bool on_metrics = g->metrics_vhost && lws_get_vhost(wsi) == g->metrics_vhost;
     if (on_metrics && strcmp(p, "/metrics") != 0 && strncmp(p, "/health", 7) != 0) {
-        gw_api_error(r, t, 404, "not_found", "this port serves /metrics and /health only");
+        gw_http_error(r, t, 404, "not_found", "this port serves /metrics and /health only");
         return;
     }
     if (!strcmp(p, "/metrics") && g->metrics_vhost && !on_metrics) {
-        gw_api_error(r, t, 404, "not_found", "metrics are served on server.metrics_listen");
+        gw_http_error(r, t, 404, "not_found", "metrics are served on server.metrics_listen");
         return;
     }
     if (!strcmp(p, "/metrics")) {
         size_t len;
         char *text = tg_metrics_render(g->metrics, &len);
         if (!text) {
-            gw_api_error(r, t, 500, "internal", "metrics unavailable");
+            gw_http_error(r, t, 500, "internal", "metrics unavailable");
             return;
         }
         r->status = 200;
@@ -455,15 +616,15 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
     }
     if (!strcmp(p, "/api/v1/demo-token")) {
         if (!g->d.demo_token || !is_loopback(wsi, t)) {
-            gw_api_error(r, t, 404, "not_found", "no demo token here");
+            gw_http_error(r, t, 404, "not_found", "no demo token here");
             return;
         }
         tg_buf_t b = {0};
-        gw_api_ok_begin(&b);
+        gw_http_ok_begin(&b);
         tg_buf_puts(&b, "{\"token\":");
         tg_json_put_cstr(&b, g->d.demo_token);
         tg_buf_puts(&b, "}");
-        gw_api_ok_end(r, t, &b);
+        gw_http_ok_end(r, t, &b);
         return;
     }
     if (!strncmp(p, "/api/", 5)) {
@@ -481,7 +642,7 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         if (rv == TG_REDIS_YES || (rv == TG_REDIS_UNKNOWN && !local_ok)) {
             if (rv == TG_REDIS_YES)
                 retry_ns = 1000000000LL;
-            gw_api_error(r, t, 429, "rate_limited", "too many API requests; retry later");
+            gw_http_error(r, t, 429, "rate_limited", "too many API requests; retry later");
             r->retry_after_s = (int)(retry_ns / 1000000000LL) + 1;
             tg_jwt_claims_free(&c);
             return;
@@ -489,52 +650,52 @@ static void route(struct lws *wsi, http_req_t *r, gw_thread_t *t)
         bool is_pf = !strncmp(p, "/api/v1/portfolios/", 19) && p[19] && !strchr(p + 19, '/');
         if ((!strcmp(r->method, "PUT") || !strcmp(r->method, "DELETE")) && is_pf) {
             if (!c.admin)
-                gw_api_error(r, t, 403, "forbidden", "admin only");
+                gw_http_error(r, t, 403, "forbidden", "admin only");
             else if (strlen(p + 19) > TG_PORTFOLIO_ID_MAX)
-                gw_api_error(r, t, 400, "bad_request", "portfolio id too long");
+                gw_http_error(r, t, 400, "bad_request", "portfolio id too long");
             else if (!t->g->d.engine) /* node.role gateway: portfolios live on the ingest node */
-                gw_api_error(r, t, 503, "unavailable", "gateway node: send this to the ingest node");
+                gw_http_error(r, t, 503, "unavailable", "gateway node: send this to the ingest node");
             else if (r->method[0] == 'P')
-                gw_api_put_portfolio(r, t, p + 19);
+                api_put_portfolio(r, t, p + 19);
             else
-                gw_api_delete_portfolio(r, t, p + 19);
+                api_delete_portfolio(r, t, p + 19);
         } else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/quotes"))
             api_quotes(wsi, r, t, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/quotes/", 15) && p[15])
             api_quotes(wsi, r, t, p + 15);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/portfolios"))
-            gw_api_portfolios(r, t, &c, NULL);
+            api_portfolios(r, t, &c, NULL);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/portfolios/", 19) && p[19])
-            gw_api_portfolios(r, t, &c, p + 19);
+            api_portfolios(r, t, &c, p + 19);
         else if (!strcmp(r->method, "GET") && !strncmp(p, "/api/v1/bars/", 13) && p[13] &&
                  !strchr(p + 13, '/'))
             api_bars(wsi, r, t, p + 13);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts"))
-            gw_api_alerts(wsi, r, t, &c, false);
+            gw_http_alerts(wsi, r, t, &c, false);
         else if (!strcmp(r->method, "GET") && !strcmp(p, "/api/v1/alerts/active"))
-            gw_api_alerts(wsi, r, t, &c, true);
+            gw_http_alerts(wsi, r, t, &c, true);
         else if (!strcmp(r->method, "POST") && !strncmp(p, "/api/v1/alerts/", 15))
-            gw_api_ack(r, t, &c, p + 15);
+            gw_http_ack(r, t, &c, p + 15);
         else if (!strcmp(r->method, "POST") && !strcmp(p, "/api/v1/tokens/revoke")) {
             if (!c.admin)
-                gw_api_error(r, t, 403, "forbidden", "admin only");
+                gw_http_error(r, t, 403, "forbidden", "admin only");
             else
-                gw_api_revoke(r, t);
+                api_revoke(r, t);
         }
         else if (!strcmp(p, "/api/v1/feeds") && !strcmp(r->method, "GET")) {
             if (!c.admin)
-                gw_api_error(r, t, 403, "forbidden", "admin only");
+                gw_http_error(r, t, 403, "forbidden", "admin only");
             else
                 api_feeds(r, t);
         } else
-            gw_api_error(r, t, 404, "not_found", "no such route");
+            gw_http_error(r, t, 404, "not_found", "no such route");
         tg_jwt_claims_free(&c);
         return;
     }
     if (!strcmp(r->method, "GET"))
         static_file(r, t, p);
     else
-        gw_api_error(r, t, 404, "not_found", "not found");
+        gw_http_error(r, t, 404, "not_found", "not found");
 }
 
 static void req_free(http_req_t *r)
@@ -635,7 +796,7 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
         if (has_body && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) {
             /* lws 4.1 does not decode a chunked request body: it would wait
              * for 100 MiB of it. Ask for a length and close (body unread). */
-            gw_api_error(r, t, 411, "length_required", "a request body needs Content-Length");
+            gw_http_error(r, t, 411, "length_required", "a request body needs Content-Length");
             r->close_after = true;
             lws_callback_on_writable(wsi);
             return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/buf.h"
 
 static uint32_t hash_key(int channel, const char *name)
 {
@@ -113,15 +114,8 @@ gw_key_t *gw_hub_get(gw_hub_t *h, int channel, const char *name, bool *created)
     h->buckets[j] = k;
     h->nkeys++;
     if (channel == TG_CH_NOTIFICATIONS) {
-        if (h->nnotif == h->capnotif) {
-            uint32_t nc = h->capnotif ? h->capnotif * 2 : 16;
-            gw_key_t **nn = realloc(h->notif, nc * sizeof *nn);
-            if (nn) {
-                h->notif = nn;
-                h->capnotif = nc;
-            }
-        }
-        if (h->nnotif < h->capnotif)
+        if (tg_vec_reserve32(&h->notif, sizeof *h->notif, &h->capnotif, (size_t)h->nnotif + 1,
+                             16) == 0)
             h->notif[h->nnotif++] = k;
     }
     if (created)
@@ -261,14 +255,8 @@ int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n)
 int gw_hub_add_sub(gw_hub_t *h, gw_key_t *k, gw_client_t *s, uint32_t sub)
 {
     (void)h;
-    if (k->nsubs == k->capsubs) {
-        uint32_t nc = k->capsubs ? k->capsubs * 2 : 8;
-        gw_subref_t *ns = realloc(k->subs, nc * sizeof *ns);
-        if (!ns)
-            return -ENOMEM;
-        k->subs = ns;
-        k->capsubs = nc;
-    }
+    if (tg_vec_reserve32(&k->subs, sizeof *k->subs, &k->capsubs, (size_t)k->nsubs + 1, 8) < 0)
+        return -ENOMEM;
     s->subs[sub].pos = k->nsubs;
     k->subs[k->nsubs++] = (gw_subref_t){s, sub};
     return 0;
@@ -286,14 +274,8 @@ void gw_hub_del_sub(gw_key_t *k, uint32_t pos)
 
 int gw_hub_add_wild(gw_hub_t *h, gw_client_t *s)
 {
-    if (h->nwild == h->capwild) {
-        uint32_t nc = h->capwild ? h->capwild * 2 : 16;
-        gw_client_t **nw = realloc(h->wild, nc * sizeof *nw);
-        if (!nw)
-            return -ENOMEM;
-        h->wild = nw;
-        h->capwild = nc;
-    }
+    if (tg_vec_reserve32(&h->wild, sizeof *h->wild, &h->capwild, (size_t)h->nwild + 1, 16) < 0)
+        return -ENOMEM;
     h->wild[h->nwild++] = s;
     return 0;
 }

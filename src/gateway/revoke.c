@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "tickgate/buf.h"
 #include "tickgate/log.h"
 
 #define GW_REVOKE_MAX 65536
@@ -42,16 +43,10 @@ void gw_revoke_add(gw_revocations_t *rv, bool sub, const char *key, int64_t at_s
         memmove(rv->v, rv->v + 1, (rv->n - 1) * sizeof *rv->v);
         rv->n--;
     }
-    if (rv->n == rv->cap) {
-        uint32_t nc = rv->cap ? rv->cap * 2 : 64;
-        gw_revocation_t *nv = realloc(rv->v, nc * sizeof *nv);
-        if (!nv) {
-            pthread_mutex_unlock(&rv->lock);
-            TG_ERROR("revocation_lost", "reason", TG_S("out of memory"));
-            return;
-        }
-        rv->v = nv;
-        rv->cap = nc;
+    if (tg_vec_reserve32(&rv->v, sizeof *rv->v, &rv->cap, (size_t)rv->n + 1, 64) < 0) {
+        pthread_mutex_unlock(&rv->lock);
+        TG_ERROR("revocation_lost", "reason", TG_S("out of memory"));
+        return;
     }
     gw_revocation_t *e = &rv->v[rv->n++];
     memset(e, 0, sizeof *e);

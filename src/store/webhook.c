@@ -26,21 +26,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alertmanager.h"
 #include "tickgate/backoff.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
 #include "tickgate/file.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/ring.h"
-#include "webhook_am.h"
 
 #define RING_CAP 4096
 #define BACKOFF_BASE_MS 1000          /* SPEC §13: 1 s doubling ... */
 #define BACKOFF_MAX_MS 60000          /* ... at most 60 s (the project's backoff adds ±20 % jitter) */
 #define DELIVERY_MAX 64               /* "<alert_id>:<state>" */
 #define LOG_MAX_BYTES (1u << 30)      /* queue.log read back at start */
-#define AM_BODY_MAX 2048              /* one Alertmanager alert object */
 #define COMPACT_BYTES (16 << 20)      /* delivered prefix of queue.log rewritten past this */
 
 typedef struct wh_event {
@@ -49,7 +49,6 @@ typedef struct wh_event {
     size_t len;
     off_t end;  /* offset in queue.log just past this event's line */
 } wh_event_t;
-
 
 struct tg_webhook {
     /* configuration (copied at start) */
@@ -76,14 +75,8 @@ struct tg_webhook {
     int log_fd;                  /* queue.log, -1 without a directory */
     off_t log_end;
 
-    /* thread state: Alertmanager */
-    am_alert_t *am;       /* firing alerts */
-    char am_path[4096];   /* journal.dir/webhook/am_firing: the set across restarts, "" = none */
-    size_t n_am, cap_am;
-    char **am_resolved;   /* resolved payload objects not yet accepted */
-    int64_t *am_resolved_ns;
-    size_t n_am_resolved, cap_am_resolved;
-    int64_t am_next_ns;
+    /* thread state: Alertmanager (alertmanager.c) */
+    tg_am_t am;
 
     CURL *curl;
 
@@ -124,91 +117,6 @@ tg_webhook_verdict_t tg_webhook_classify(long status)
 }
 
 /* RFC 3339 UTC with milliseconds, as Alertmanager parses it. */
-static void fmt_rfc3339(int64_t ns, char *buf, size_t cap)
-{
-    time_t s = (time_t)(ns / 1000000000LL);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns % 1000000000LL / 1000000));
-}
-
-/* One Alertmanager alert object (no brackets) into out[cap]; length or negative errno. */
-static int am_object(const char *json, size_t len, int64_t starts_ns, char *out, size_t cap)
-{
-    tg_json_t j = {0};
-    char rule[64], id[64], state[16], sev[16], pid[256] = "", feed[128] = "", sym[64] = "";
-    char msg[512] = "", t0[64], t1[64];
-    int64_t ts = 0;
-    int rc = -EINVAL;
-
-    if (tg_json_parse(&j, json, len, 256, 4) != 0 || tg_json_type(&j, 0) != TG_JSON_OBJECT)
-        goto fail;
-    if (tg_json_str(&j, tg_json_get(&j, 0, "rule"), rule, sizeof rule, NULL) ||
-        tg_json_str(&j, tg_json_get(&j, 0, "alert_id"), id, sizeof id, NULL) ||
-        tg_json_str(&j, tg_json_get(&j, 0, "state"), state, sizeof state, NULL) ||
-        tg_json_str(&j, tg_json_get(&j, 0, "severity"), sev, sizeof sev, NULL) ||
-        tg_json_i64(&j, tg_json_get(&j, 0, "ts"), &ts))
-        goto fail;
-    /* portfolio alerts name the portfolio, system alerts the feed */
-    if (tg_json_str(&j, tg_json_get(&j, 0, "portfolio_id"), pid, sizeof pid, NULL) &&
-        tg_json_str(&j, tg_json_get(&j, 0, "feed"), feed, sizeof feed, NULL))
-        goto fail;
-    tg_json_str(&j, tg_json_get(&j, 0, "symbol"), sym, sizeof sym, NULL);
-    tg_json_str(&j, tg_json_get(&j, 0, "message"), msg, sizeof msg, NULL);
-    bool resolved = strcmp(state, "resolved") == 0;
-
-    fmt_rfc3339(starts_ns ? starts_ns : ts, t0, sizeof t0);
-    fmt_rfc3339(ts, t1, sizeof t1);
-    tg_enc_t enc;
-    tg_enc_init(&enc, out, cap, NULL, 0);
-    tg_enc_map(&enc, resolved ? 4 : 3);
-    tg_enc_key(&enc, "labels");
-    tg_enc_map(&enc, sym[0] ? 4 : 3);
-    tg_enc_kv_str(&enc, "alertname", rule);
-    if (pid[0])
-        tg_enc_kv_str(&enc, "portfolio_id", pid);
-    else
-        tg_enc_kv_str(&enc, "feed", feed);
-    tg_enc_kv_str(&enc, "severity", sev);
-    if (sym[0])
-        tg_enc_kv_str(&enc, "symbol", sym);
-    tg_enc_map_end(&enc);
-    tg_enc_key(&enc, "annotations");
-    tg_enc_map(&enc, 2);
-    tg_enc_kv_str(&enc, "message", msg);
-    tg_enc_kv_str(&enc, "alert_id", id);
-    tg_enc_map_end(&enc);
-    tg_enc_kv_str(&enc, "startsAt", t0);
-    if (resolved)
-        tg_enc_kv_str(&enc, "endsAt", t1);
-    tg_enc_map_end(&enc);
-    if (enc.err || enc.jlen >= cap) {
-        rc = -ENOSPC;
-        goto fail;
-    }
-    out[enc.jlen] = 0;
-    rc = (int)enc.jlen;
-fail:
-    tg_json_free(&j);
-    return rc;
-}
-
-int tg_webhook_am_payload(const char *alert_json, size_t len, int64_t starts_ns, char *out,
-                          size_t cap)
-{
-    if (!alert_json || !out || cap < 3)
-        return -EINVAL;
-    int n = am_object(alert_json, len, starts_ns, out + 1, cap - 2);
-    if (n < 0)
-        return n;
-    out[0] = '[';
-    out[n + 1] = ']';
-    out[n + 2] = 0;
-    return n + 2;
-}
-
-/* "<alert_id>:<state>" of an alert JSON; -EINVAL when it has neither. */
 static int delivery_of(const char *json, size_t len, char *out, size_t cap)
 {
     tg_json_t j = {0};
@@ -512,150 +420,17 @@ static void deliver_head(tg_webhook_t *w, int64_t now)
 
 /* ---- Alertmanager --------------------------------------------------------------- */
 
-static void am_post(tg_webhook_t *w, const char *payload, size_t len, bool *ok)
+static bool am_post(void *ctx, const char *payload, size_t len)
 {
+    tg_webhook_t *w = ctx;
     char url[4200];
     snprintf(url, sizeof url, "%s/api/v2/alerts", w->am_url);
     long status = http_post(w, url, payload, len, NULL);
-    *ok = status >= 200 && status < 300;
-    if (!*ok)
+    bool ok = status >= 200 && status < 300;
+    if (!ok)
         TG_WARN("alertmanager_error", "status", TG_I(status));
+    return ok;
 }
-
-/* Resend every firing alert and the resolved ones not yet accepted, in one POST. */
-static void am_resend(tg_webhook_t *w)
-{
-    if (!w->n_am && !w->n_am_resolved)
-        return;
-    /* '[' + per alert: ',' + an object of at most AM_BODY_MAX bytes + ']' + NUL */
-    size_t cap = 3 + (w->n_am + w->n_am_resolved) * (AM_BODY_MAX + 2);
-    char *p = malloc(cap);
-    if (!p)
-        return;
-    size_t n = 0;
-    p[n++] = '[';
-    for (size_t i = 0; i < w->n_am; i++) {
-        int k = am_object(w->am[i].body, w->am[i].len, w->am[i].starts_ns, p + n + (n > 1),
-                          AM_BODY_MAX);
-        if (k < 0)
-            continue;
-        if (n > 1)
-            p[n++] = ',';
-        n += (size_t)k;
-    }
-    for (size_t i = 0; i < w->n_am_resolved; i++) {
-        size_t k = strlen(w->am_resolved[i]);
-        if (n > 1)
-            p[n++] = ',';
-        memcpy(p + n, w->am_resolved[i], k);
-        n += k;
-    }
-    p[n++] = ']';
-    p[n] = 0;
-    if (n > 2) {
-        bool ok;
-        am_post(w, p, n, &ok);
-        if (ok) { /* Alertmanager has the resolutions now */
-            for (size_t i = 0; i < w->n_am_resolved; i++)
-                free(w->am_resolved[i]);
-            w->n_am_resolved = 0;
-        }
-    }
-    free(p);
-}
-
-static void am_keep_resolved(tg_webhook_t *w, const char *obj, int64_t now)
-{
-    if (w->n_am_resolved == w->cap_am_resolved) {
-        size_t nc = w->cap_am_resolved ? w->cap_am_resolved * 2 : 16;
-        char **np = realloc(w->am_resolved, nc * sizeof *np);
-        int64_t *nt = realloc(w->am_resolved_ns, nc * sizeof *nt);
-        if (np)
-            w->am_resolved = np;
-        if (nt)
-            w->am_resolved_ns = nt;
-        if (!np || !nt)
-            return;
-        w->cap_am_resolved = nc;
-    }
-    char *c = strdup(obj);
-    if (!c)
-        return;
-    w->am_resolved_ns[w->n_am_resolved] = now;
-    w->am_resolved[w->n_am_resolved++] = c;
-}
-
-static void am_event(tg_webhook_t *w, const char *body, size_t len, int64_t now)
-{
-    char id[64], state[16], obj[AM_BODY_MAX + 2];
-    tg_json_t j = {0};
-    int64_t ts = 0;
-    int rc = tg_json_parse(&j, body, len, 256, 4);
-    if (rc == 0)
-        rc = tg_json_str(&j, tg_json_get(&j, 0, "alert_id"), id, sizeof id, NULL) ||
-             tg_json_str(&j, tg_json_get(&j, 0, "state"), state, sizeof state, NULL) ||
-             tg_json_i64(&j, tg_json_get(&j, 0, "ts"), &ts);
-    tg_json_free(&j);
-    if (rc)
-        return;
-    size_t i = 0;
-    while (i < w->n_am && strcmp(w->am[i].id, id) != 0)
-        i++;
-    int64_t starts = i < w->n_am ? w->am[i].starts_ns : ts;
-    int n = tg_webhook_am_payload(body, len, starts, obj, sizeof obj);
-    if (n < 0)
-        return;
-    bool ok;
-    if (strcmp(state, "firing") == 0) {
-        if (i == w->n_am) {
-            /* a restart without restored alert state fires the same condition
-             * under a new id: the one kept from before is that alert, drop it
-             * so its resolution is not followed by re-sends of the old id */
-            char k1[700], k2[700];
-            tg__am_key(body, len, k1, sizeof k1);
-            for (size_t x = 0; x < w->n_am;) {
-                tg__am_key(w->am[x].body, w->am[x].len, k2, sizeof k2);
-                if (strcmp(k1, k2) == 0) {
-                    free(w->am[x].body);
-                    w->am[x] = w->am[--w->n_am];
-                } else
-                    x++;
-            }
-            if (tg__am_add(&w->am, &w->n_am, &w->cap_am, id, body, len, starts) != 0)
-                return;
-            tg__am_save(w->am_path, w->am, w->n_am);
-        }
-        am_post(w, obj, (size_t)n, &ok); /* a failure is repaired by the next resend */
-        return;
-    }
-    if (i < w->n_am) {
-        free(w->am[i].body);
-        w->am[i] = w->am[--w->n_am];
-        tg__am_save(w->am_path, w->am, w->n_am);
-    }
-    am_post(w, obj, (size_t)n, &ok);
-    if (!ok) { /* keep the resolution until Alertmanager takes it */
-        obj[n - 1] = 0;
-        am_keep_resolved(w, obj + 1, now);
-    }
-}
-
-/* Resolutions nobody accepted within webhook_max_retry_s are given up. */
-static void am_expire(tg_webhook_t *w, int64_t now)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < w->n_am_resolved; i++) {
-        if (now - w->am_resolved_ns[i] > w->max_retry_ns) {
-            free(w->am_resolved[i]);
-            continue;
-        }
-        w->am_resolved[k] = w->am_resolved[i];
-        w->am_resolved_ns[k++] = w->am_resolved_ns[i];
-    }
-    w->n_am_resolved = k;
-}
-
-/* ---- the thread ------------------------------------------------------------------ */
 
 static void drain_ring(tg_webhook_t *w)
 {
@@ -670,7 +445,7 @@ static void drain_ring(tg_webhook_t *w)
                 appended = true;
             }
             if (w->am_url[0])
-                am_event(w, body, ms[i]->json_len, tg_mono_ns());
+                tg_am_event(&w->am, body, ms[i]->json_len, tg_mono_ns());
             tg_msg_unref(ms[i]);
         }
     }
@@ -683,7 +458,6 @@ static void *webhook_thread(void *arg)
 {
     tg_webhook_t *w = arg;
     pthread_setname_np(pthread_self(), "webhook");
-    w->am_next_ns = tg_mono_ns() + w->am_resend_ns;
     while (!atomic_load(&w->stop)) {
         drain_ring(w);
         int64_t now = tg_mono_ns();
@@ -691,17 +465,14 @@ static void *webhook_thread(void *arg)
             deliver_head(w, now);
         tg_gauge_set(w->m_backlog, (int64_t)(w->q_len + tg_ring_depth(w->ring)));
         now = tg_mono_ns();
-        if (w->am_url[0] && now >= w->am_next_ns) {
-            am_expire(w, now);
-            am_resend(w);
-            w->am_next_ns = now + w->am_resend_ns;
-        }
+        if (w->am_url[0])
+            tg_am_tick(&w->am, now);
         /* sleep until the doorbell, the next attempt or the next resend */
         int64_t wake = now + 1000000000LL;
         if (w->q_len && w->next_ns < wake)
             wake = w->next_ns;
-        if (w->am_url[0] && w->am_next_ns < wake)
-            wake = w->am_next_ns;
+        if (w->am_url[0] && w->am.next_ns < wake)
+            wake = w->am.next_ns;
         int ms = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
         if (ms > 0) {
             struct pollfd pfd = {.fd = w->efd, .events = POLLIN};
@@ -747,16 +518,10 @@ void tg_webhook_push(void *webhook, tg_msg_t *m)
         return;
     }
     /* ring full (receiver down for long): keep order, never wait */
-    if (w->n_over == w->cap_over) {
-        size_t nc = w->cap_over ? w->cap_over * 2 : 256;
-        tg_msg_t **no = realloc(w->over, nc * sizeof *no);
-        if (!no) {
-            TG_ERROR("webhook_event_lost", "reason", TG_S("out of memory"));
-            tg_msg_unref(m);
-            return;
-        }
-        w->over = no;
-        w->cap_over = nc;
+    if (tg_vec_reserve(&w->over, sizeof *w->over, &w->cap_over, w->n_over + 1, 256) < 0) {
+        TG_ERROR("webhook_event_lost", "reason", TG_S("out of memory"));
+        tg_msg_unref(m);
+        return;
     }
     w->over[w->n_over++] = m;
 }
@@ -777,13 +542,7 @@ static void destroy(tg_webhook_t *w)
     for (size_t i = 0; i < w->q_len; i++)
         free(w->q[(w->q_head + i) % w->q_cap].body);
     free(w->q);
-    for (size_t i = 0; i < w->n_am; i++)
-        free(w->am[i].body);
-    free(w->am);
-    for (size_t i = 0; i < w->n_am_resolved; i++)
-        free(w->am_resolved[i]);
-    free(w->am_resolved);
-    free(w->am_resolved_ns);
+    tg_am_free(&w->am);
     if (w->curl)
         curl_easy_cleanup(w->curl);
     if (w->log_fd >= 0)
@@ -796,8 +555,7 @@ static void destroy(tg_webhook_t *w)
     free(w);
 }
 
-int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics,
-                     const tg_portfolio_sink_t *restore)
+int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *metrics)
 {
     const char *help = "Webhook deliveries by result (delivered, retried, rejected, expired)";
     tg_counter_t *c[4];
@@ -853,27 +611,21 @@ int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *m
         rc = -ENOMEM;
         goto fail;
     }
-    if (cfg->journal.dir[0] && w->am_url[0]) {
-        char dir[4000]; /* room for "/am_firing" in am_path */
-        snprintf(dir, sizeof dir, "%s/webhook", cfg->journal.dir);
-        mkdir(cfg->journal.dir, 0700);
-        mkdir(dir, 0700);
-        snprintf(w->am_path, sizeof w->am_path, "%s/am_firing", dir);
-        tg__am_load(w->am_path, &w->am, &w->n_am, &w->cap_am);
-        tg__am_restore(w->am, &w->n_am, restore);
-        tg__am_save(w->am_path, w->am, w->n_am);
-    }
-    if (cfg->journal.dir[0] && w->url[0]) {
+    if (cfg->journal.dir[0] && (w->url[0] || w->am_url[0])) {
         snprintf(w->dir, sizeof w->dir, "%s/webhook", cfg->journal.dir);
         mkdir(cfg->journal.dir, 0700);
         if (mkdir(w->dir, 0700) != 0 && errno != EEXIST) {
             rc = -errno;
             goto fail;
         }
-        if ((rc = load_queue(w)) != 0)
+        if (w->url[0] && (rc = load_queue(w)) != 0)
             goto fail;
         tg_gauge_set(w->m_backlog, (int64_t)w->q_len);
     }
+    if (w->am_url[0] &&
+        (rc = tg_am_init(&w->am, w->dir, cfg->postgres.url[0] != 0, w->am_resend_ns,
+                         w->max_retry_ns, am_post, w)) != 0)
+        goto fail;
     if ((rc = -pthread_create(&w->thread, NULL, webhook_thread, w)) != 0)
         goto fail;
     w->started = true;

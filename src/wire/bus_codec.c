@@ -1,8 +1,10 @@
 /* bus_codec.c - one cluster bus entry: a tg_msg_t and its place in the stream.
  *
- * An entry is a MessagePack array of 13 elements in a fixed order:
- *   [version 1, epoch str, entry no, type, channel, key id, aux, seq, ts,
- *    key name str, acl bin, json bin, msgpack bin]
+ * An entry is a MessagePack array of 14 elements in a fixed order:
+ *   [version 2, epoch str, entry no, type, channel, key id, aux, seq, ts,
+ *    key name str, acl bin, json bin, msgpack bin, reader seqs bin]
+ * The reader seqs (alerts) are big-endian uint64, one per ACL reader in ACL
+ * order: each reader's notifications seq, numbered by the ingest engine.
  * A fixed array rather than a map: the decoder below reads exactly this shape
  * without a generic unpacker, so a hostile entry can neither make it allocate
  * by a declared count nor hand it an object of another type. Both encodings
@@ -16,8 +18,8 @@
 
 #include "tickgate/bus.h"
 
-#define BUS_VERSION 1
-#define BUS_FIELDS 13
+#define BUS_VERSION 2
+#define BUS_FIELDS 14
 
 int tg_bus_entry_encode(const tg_msg_t *m, const char *epoch, uint64_t no, msgpack_sbuffer *sb)
 {
@@ -45,6 +47,14 @@ int tg_bus_entry_encode(const tg_msg_t *m, const char *epoch, uint64_t no, msgpa
     rc |= msgpack_pack_bin_with_body(&pk, m->acl ? m->acl : "", m->acl_len);
     rc |= msgpack_pack_bin_with_body(&pk, m->json, m->json_len);
     rc |= msgpack_pack_bin_with_body(&pk, m->mp, m->mp_len);
+    uint8_t rs[8 * TG_MSG_RSEQ_MAX];
+    size_t nr = m->rseq ? m->nrseq : 0;
+    if (nr > sizeof rs / 8)
+        nr = 0; /* more readers than an alert's ACL holds: a bug; send none */
+    for (size_t i = 0; i < nr; i++)
+        for (int b = 0; b < 8; b++)
+            rs[i * 8 + (size_t)b] = (uint8_t)(m->rseq[i] >> (56 - 8 * b));
+    rc |= msgpack_pack_bin_with_body(&pk, rs, nr * 8);
     if (rc) {
         sb->size = before;
         return -ENOMEM;
@@ -171,6 +181,8 @@ int tg_bus_entry_decode(const void *data, size_t len, tg_bus_entry_t *out)
     const uint8_t *ap = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &alen);
     const uint8_t *jp = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &jlen);
     const uint8_t *mp = rd_blob(&r, true, TG_BUS_ENTRY_MAX, &mlen);
+    size_t rlen;
+    const uint8_t *rp = rd_blob(&r, true, 8 * TG_MSG_RSEQ_MAX, &rlen);
     if (r.bad || r.off != len || !elen || ts < 0 || type == TG_MSG_REPLY)
         return -EINVAL;
     if (!no && type != TG_MSG_EPOCH)
@@ -193,7 +205,18 @@ int tg_bus_entry_decode(const void *data, size_t len, tg_bus_entry_t *out)
     }
     if (alen && ap[alen - 1] != 0)
         return -EINVAL; /* the reader list is NUL-terminated ids (msg.h) */
-    tg_msg_t *m = tg_msg_new_acl(jp, jlen, mp, mlen, (const char *)ap, alen);
+    size_t nacl = 0;
+    for (size_t i = 0; i < alen; i++)
+        nacl += ap[i] == 0;
+    if (rlen % 8 || rlen / 8 > nacl)
+        return -EINVAL; /* at most one seq per reader */
+    uint64_t rseq[TG_MSG_RSEQ_MAX];
+    for (size_t i = 0; i < rlen / 8; i++) {
+        rseq[i] = 0;
+        for (size_t b = 0; b < 8; b++)
+            rseq[i] = rseq[i] << 8 | rp[i * 8 + b];
+    }
+    tg_msg_t *m = tg_msg_new_acl_seq(jp, jlen, mp, mlen, (const char *)ap, alen, rseq, rlen / 8);
     if (!m)
         return -ENOMEM;
     m->type = (uint8_t)type;

@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size_t mp_len,
-                         const char *acl, size_t acl_len)
+tg_msg_t *tg_msg_new_acl_seq(const void *json, size_t json_len, const void *mp, size_t mp_len,
+                             const char *acl, size_t acl_len, const uint64_t *rseq, size_t nrseq)
 {
     size_t sz = sizeof(tg_msg_t) + TG_MSG_PRE + json_len + TG_MSG_PRE + mp_len + acl_len + 1;
+    size_t roff = 0;
+    if (nrseq) { /* after the ACL, aligned for uint64_t */
+        roff = (sz + 7) & ~(size_t)7;
+        sz = roff + nrseq * sizeof(uint64_t);
+    }
     tg_msg_t *m = malloc(sz);
     if (!m)
         return NULL;
@@ -31,7 +36,28 @@ tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size
     a[acl_len] = 0;
     m->acl = a;
     m->acl_len = (uint32_t)acl_len;
+    if (nrseq) {
+        uint64_t *r = (uint64_t *)(void *)((char *)m + roff);
+        memcpy(r, rseq, nrseq * sizeof *r);
+        m->rseq = r;
+        m->nrseq = (uint32_t)nrseq;
+    }
     return m;
+}
+
+tg_msg_t *tg_msg_new_acl(const void *json, size_t json_len, const void *mp, size_t mp_len,
+                         const char *acl, size_t acl_len)
+{
+    return tg_msg_new_acl_seq(json, json_len, mp, mp_len, acl, acl_len, NULL, 0);
+}
+
+int tg_msg_acl_index(const tg_msg_t *m, const char *sub)
+{
+    int i = 0;
+    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end; p += strlen(p) + 1, i++)
+        if (strcmp(p, sub) == 0)
+            return i;
+    return -1;
 }
 
 tg_msg_t *tg_msg_new(const void *json, size_t json_len, const void *mp, size_t mp_len)

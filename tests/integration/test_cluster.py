@@ -496,3 +496,203 @@ def test_pubsub_bus_outage_gives_current_state_and_complete_false():
         finally:
             redis_srv.cleanup()
     assert all(code == 0 for code in exits.values()), exits
+
+
+def notif_config(d, role, redis_url, feed_port=None, pf=None):
+    feeds = ('feeds = ( { name = "in"; type = "tcp"; listen = "127.0.0.1:%d";\n'
+             '            breaker = { stale_after_ms = 0; }; } );\n'
+             'engine = { portfolios_file = "%s"; };\n' % (feed_port, pf)) if feed_port else ""
+    return ('server = { listen = "127.0.0.1:%d"; threads = 2; };\n'
+            'node = { role = "%s"; };\n%s'
+            'redis = { url = "%s"; bus_channel = "tickgate:bus-notif"; };\n'
+            'log = { level = "info"; format = "json"; };\n' % (d.port, role, feeds, redis_url))
+
+
+async def notifs(c, n):
+    """The next n alert messages of c as (alert_id, state, seq, ts)."""
+    out = []
+    while len(out) < n:
+        m = await c.recv(RECV_S)
+        if m["type"] == "alert":
+            out.append((m["alert_id"], m["state"], m["seq"], m["ts"]))
+    return out
+
+
+def test_notifications_seq_same_on_every_node(tmp_path):
+    """A user's notifications seq is numbered once, by the ingest engine, and
+    carried on the bus: a gateway where the user subscribes only after an
+    alert sends the next one with the ingest node's seq (not its own count
+    from 1), and a gateway the user never visited resumes the stream with
+    `since` and complete:true."""
+    redis_srv = tgtest.Redis()
+    ingest, gw1, gw2 = Daemon(), Daemon(), Daemon()
+    exits = {}
+    pf = tmp_path / "pf.json"
+    off = {"rebalance_drift": None, "loss_limit": None, "gain_target": None}
+    pf.write_text(json.dumps({"portfolios": [
+        {"id": "p-n", "owner": "u-1", "shared_with": ["u-2"], "cash": "0",
+         "holdings": [{"symbol": "CLA", "quantity": "1", "cost_basis": "100",
+                       "target_weight": "0"}],
+         "alerts": dict(off, price_above={"CLA": "150"})}]}))
+
+    async def scenario():
+        redis_srv.start()
+        feed_port = free_port()
+        ingest.config = notif_config(ingest, "ingest", redis_srv.url, feed_port, pf)
+        gw1.config = notif_config(gw1, "gateway", redis_srv.url)
+        gw2.config = notif_config(gw2, "gateway", redis_srv.url)
+        ingest.start()
+        gw1.start()
+        gw2.start()
+        feeder = Feeder(feed_port)
+        for name, d in (("gateway 1", gw1), ("gateway 2", gw2)):
+            await wait_until(lambda d=d: ready(d)[0] == 200, RECV_S, name + " ready")
+
+        def tick(price):
+            feeder.sock.sendall(("CLA %s 1\n" % price).encode())
+
+        ci, ei = await connect(ingest, "u-2")
+        await ci.send({"type": "subscribe", "channel": "notifications", "id": 1})
+        await ci.recv_type("subscription_confirmed", RECV_S)
+        tick("200")  # fires: u-2's first notification on every node
+        first = await notifs(ci, 1)
+        assert first[0][1] == "firing" and first[0][2] >= 1, first
+        # u-2 arrives on gateway 1 only now
+        c1, e1 = await connect(gw1, "u-2")
+        assert e1 == ei
+        await c1.send({"type": "subscribe", "channel": "notifications", "id": 1})
+        await c1.recv_type("subscription_confirmed", RECV_S)
+        tick("100")  # resolves
+        second_i = await notifs(ci, 1)
+        second_1 = await notifs(c1, 1)
+        assert second_1 == second_i, ("gateway renumbers notifications", second_i, second_1)
+        assert second_i[0][2] == first[0][2] + 1, (first, second_i)
+        since = second_1[0][2]
+        await c1.close()
+        tick("200")  # fires again while u-2 is away from the gateways
+        missed = await notifs(ci, 1)
+        # back on gateway 2, where u-2 never subscribed
+        c2, e2 = await connect(gw2, "u-2")
+        assert e2 == ei
+        await c2.send({"type": "subscribe", "channel": "notifications", "id": 2,
+                       "epoch": e1, "since": {"notifications": since}})
+        got = []
+        while True:
+            m = await c2.recv(RECV_S)
+            if m["type"] == "alert":
+                got.append((m["alert_id"], m["state"], m["seq"], m["ts"]))
+            elif m["type"] == "recovered":
+                break
+        assert m["complete"] is True and m["from_seq"] == since, m
+        assert got == missed, (got, missed)
+        feeder.close()
+        for c in (ci, c2):
+            await c.close()
+
+    ok = False
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), scaled(90)))
+        ok = True
+    finally:
+        for name, d in (("ingest", ingest), ("gw1", gw1), ("gw2", gw2)):
+            if d.proc is not None:
+                exits[name] = d.stop()
+            if not ok and getattr(d, "stderr", None):
+                print("---- %s ----\n%s" % (name, d.log()[-4000:]))
+        try:
+            for d in (ingest, gw1, gw2):
+                d.cleanup()
+        finally:
+            redis_srv.cleanup()
+    assert all(code == 0 for code in exits.values()), exits
+
+
+def test_bars_same_on_gateway_and_resume_there(tmp_path):
+    """Bars (SPEC §12) come over the bus like every engine message: a gateway
+    sends the same `bar` messages (key SYMBOL@INTERVAL, seq, start, OHLCV) as
+    the ingest node, and `since` on a bars key resumes on the gateway with
+    complete:true."""
+    redis_srv = tgtest.Redis()
+    ingest, gw = Daemon(), Daemon()
+    exits = {}
+    pf = tmp_path / "pf.json"
+    pf.write_text(json.dumps({"portfolios": []}))
+
+    async def scenario():
+        redis_srv.start()
+        feed_port = free_port()
+        ingest.config = notif_config(ingest, "ingest", redis_srv.url, feed_port, pf)
+        gw.config = notif_config(gw, "gateway", redis_srv.url)
+        ingest.start()
+        gw.start()
+        feeder = Feeder(feed_port)
+        await wait_until(lambda: ready(gw)[0] == 200, RECV_S, "gateway ready")
+        sub = {"type": "subscribe", "channel": "bars", "symbols": ["CLA"], "interval": "1s",
+               "id": 1}
+        ci, ei = await connect(ingest, "u-b")
+        cg, eg = await connect(gw, "u-b")
+        assert ei == eg
+        for c in (ci, cg):
+            await c.send(sub)
+            await c.recv_type("subscription_confirmed", RECV_S)
+
+        async def bars(c, n_final):
+            """bar messages up to and including the n_final-th final one."""
+            out, finals = [], 0
+            while finals < n_final:
+                m = await c.recv(RECV_S)
+                if m["type"] == "bar":
+                    out.append((m["symbol"], m["interval"], m["seq"], m["start"], m["close"],
+                                m["volume"], m["final"]))
+                    finals += m["final"]
+            return out
+
+        async def trade_for(seconds):
+            end = time.monotonic() + seconds
+            i = 0
+            while time.monotonic() < end:
+                feeder.sock.sendall(("CLA %d.%02d 10\n" % (100 + i // 100, i % 100)).encode())
+                i += 1
+                await asyncio.sleep(0.05)
+
+        await trade_for(2.3)
+        bi = await bars(ci, 2)
+        bg = await bars(cg, 2)
+        assert bi == bg, ("bars differ", bi, bg)
+        since = bg[-1][2]
+        await cg.close()
+        await trade_for(2.3)
+        missed = await bars(ci, 2)
+        c2, _ = await connect(gw, "u-b")
+        await c2.send(dict(sub, id=2, epoch=ei, since={"CLA@1s": since}))
+        got = []
+        while True:
+            m = await c2.recv(RECV_S)
+            if m["type"] == "bar":
+                got.append((m["symbol"], m["interval"], m["seq"], m["start"], m["close"],
+                            m["volume"], m["final"]))
+            elif m["type"] == "recovered":
+                break
+        assert m["complete"] is True and m["key"] == "CLA@1s", m
+        assert got[:len(missed)] == missed, (got, missed)
+        assert [b[2] for b in got] == list(range(since + 1, since + 1 + len(got))), got
+        feeder.close()
+        for c in (ci, c2):
+            await c.close()
+
+    ok = False
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), scaled(90)))
+        ok = True
+    finally:
+        for name, d in (("ingest", ingest), ("gw", gw)):
+            if d.proc is not None:
+                exits[name] = d.stop()
+            if not ok and getattr(d, "stderr", None):
+                print("---- %s ----\n%s" % (name, d.log()[-4000:]))
+        try:
+            for d in (ingest, gw):
+                d.cleanup()
+        finally:
+            redis_srv.cleanup()
+    assert all(code == 0 for code in exits.values()), exits

@@ -54,6 +54,48 @@ TG_TEST(json_other_types)
     TG_CHECK_EQ_INT(tg_bench_scan_json(S(bad), &m), -EINVAL);
 }
 
+/* Quotes: ts and seq read backwards from the closing brace; anything not of
+ * that flat shape falls back to the forward scan with the same answers. */
+TG_TEST(json_quote_tail_and_fallback)
+{
+    tg_bench_msg_t m;
+    const char peer[] = "{\"type\":\"quote\",\"symbol\":\"S042\",\"price\":101.25,"
+                        "\"size\":100,\"ts\":1763800000123000000,\"seq\":7}";
+    tg_bench_msg_t f = {0};
+    TG_CHECK(quote_tail(peer, peer + sizeof peer - 1, &f));
+    TG_CHECK(f.ts == 1763800000123000000LL && f.seq == 7);
+    TG_CHECK_EQ_INT(tg_bench_scan_json(S(peer), &m), 0);
+    TG_CHECK(m.key && m.key_len == 4 && memcmp(m.key, "S042", 4) == 0);
+    TG_CHECK(m.has_ts && m.ts == 1763800000123000000LL && m.has_seq && m.seq == 7);
+    /* trailing blanks are fine */
+    const char sp[] = "{\"type\":\"quote\",\"symbol\":\"A\",\"ts\":5,\"seq\":6} \r\n";
+    f = (tg_bench_msg_t){0};
+    TG_CHECK(quote_tail(sp, sp + sizeof sp - 1, &f) && f.ts == 5 && f.seq == 6);
+    /* nested value in the tail: not this shape; the forward scan answers */
+    const char nest[] = "{\"type\":\"quote\",\"symbol\":\"A\",\"ts\":5,\"x\":[1],\"seq\":6}";
+    f = (tg_bench_msg_t){0};
+    TG_CHECK(!quote_tail(nest, nest + sizeof nest - 1, &f));
+    TG_CHECK_EQ_INT(tg_bench_scan_json(S(nest), &m), 0);
+    TG_CHECK(m.has_ts && m.ts == 5 && m.has_seq && m.seq == 6);
+    /* truncated: no closing brace */
+    const char cut[] = "{\"type\":\"quote\",\"symbol\":\"AB\",\"ts\":5,\"seq\":6";
+    f = (tg_bench_msg_t){0};
+    TG_CHECK(!quote_tail(cut, cut + sizeof cut - 1, &f));
+    TG_CHECK_EQ_INT(tg_bench_scan_json(S(cut), &m), 0);
+    TG_CHECK(m.has_ts && m.ts == 5 && m.has_seq && m.seq == 6);
+    /* seq missing from the tail: falls back, no seq */
+    const char noseq[] = "{\"type\":\"quote\",\"symbol\":\"AB\",\"ts\":5}";
+    TG_CHECK_EQ_INT(tg_bench_scan_json(S(noseq), &m), 0);
+    TG_CHECK(m.has_ts && m.ts == 5 && !m.has_seq);
+    /* a non-numeric seq is not a seq */
+    const char badseq[] = "{\"type\":\"quote\",\"symbol\":\"AB\",\"ts\":5,\"seq\":x}";
+    TG_CHECK_EQ_INT(tg_bench_scan_json(S(badseq), &m), 0);
+    TG_CHECK(!m.has_seq);
+    const char tiny[] = "}";
+    f = (tg_bench_msg_t){0};
+    TG_CHECK(!quote_tail(tiny, tiny + 1, &f));
+}
+
 static size_t pack_quote(msgpack_sbuffer *sb, const char *sym, uint64_t ts, uint64_t seq)
 {
     msgpack_packer pk;

@@ -13,6 +13,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -74,6 +75,7 @@ static void teardown(void)
     gw_hub_free(&th.hub);
     free(th.frame);
     free(th.writers);
+    gw_pass_free(&th);
     free(th.gated);
     free(th.hz);
 }
@@ -262,7 +264,7 @@ TG_TEST(max_hz_one_per_interval_newest_released_at_interval_end)
     setup();
     gw_client_t *s = client(-1);
     int idx = sub(s, "HZ");
-    s->subs[idx].interval_ns = 100000000; /* max_hz 10 */
+    gw_client_set_interval(s, (uint32_t)idx, 100000000); /* max_hz 10 */
     publish("HZ", 1, 0);
     gw_thread_flush_writers(&th, true);
     TG_CHECK_EQ_INT(nsend, 1); /* the first goes at once */
@@ -290,6 +292,174 @@ TG_TEST(max_hz_one_per_interval_newest_released_at_interval_end)
     gw_thread_flush_writers(&th, true);
     TG_CHECK_EQ_INT(nsend, 3);
     TG_CHECK_EQ_INT(lines_in_last(), 2);
+    teardown();
+}
+
+/* The frames the fake send saw, for comparing clients of one pass. */
+static char frames[4][4096];
+static size_t frame_lens[4];
+static bool frame_shared[4]; /* sent from the thread's shared pass frame */
+
+static int record_send(gw_client_t *s, unsigned char *p, size_t len)
+{
+    (void)s;
+    if (nsend < 4) {
+        frame_lens[nsend] = len < sizeof frames[0] ? len : sizeof frames[0];
+        frame_shared[nsend] = th.shared[0].buf && p == th.shared[0].buf + LWS_PRE;
+        memcpy(frames[nsend], p, frame_lens[nsend]);
+    }
+    return fake_send(s, p, len);
+}
+
+/* Order of "seq":N values in the last frame, as a string "1,2,3". */
+static void seqs_in_last(char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (const char *p = last; (p = memmem(p, lastlen - (size_t)(p - last), "\"seq\":", 6));) {
+        p += 6;
+        o += (size_t)snprintf(out + o, cap - o, "%s%ld", o ? "," : "", strtol(p, NULL, 10));
+    }
+}
+
+/* Clients that get the whole pass share one frame, byte for byte the frame
+ * their own list gives; a client of part of it gets its own; messages of the
+ * pass keep arrival order around a reply queued in the middle. */
+TG_TEST(pass_shared_frame_and_order)
+{
+    setup();
+    th.send = record_send;
+    gw_client_t *a = client(-1), *b = client(-1), *c = client(-1);
+    const char *syms[] = {"P0", "P1", "P2"};
+    for (int i = 0; i < 3; i++) {
+        sub(a, syms[i]);
+        sub(b, syms[i]);
+        if (i != 1)
+            sub(c, syms[i]);
+    }
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 3; i++)
+            publish(syms[i], (uint64_t)(r * 3 + i + 1), 0);
+    TG_CHECK_EQ_INT(th.npass, 9);
+    TG_CHECK_EQ_INT(a->plen, 9);
+    TG_CHECK_EQ_INT(c->plen, 6);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 3);
+    TG_CHECK_EQ_INT(th.npass, 0); /* the pass ended with the flush */
+    TG_CHECK_EQ_INT(a->plen + b->plen + c->plen, 0);
+    TG_CHECK_EQ_INT(a->pending_bytes + b->pending_bytes + c->pending_bytes, 0);
+    /* clients are written in the order they got news: a, b, c */
+    TG_CHECK_EQ_INT(frame_lens[0], frame_lens[1]);
+    TG_CHECK(memcmp(frames[0], frames[1], frame_lens[0]) == 0);
+    TG_CHECK(frame_lens[2] < frame_lens[0]);
+    TG_CHECK(frame_shared[0] && frame_shared[1] && !frame_shared[2]);
+    TG_CHECK_EQ_INT(th.cnt.sent[TG_CH_MARKET_DATA], 9 + 9 + 6);
+    char got[256];
+    seqs_in_last(got, sizeof got); /* c's: its own frame, its keys only */
+    TG_CHECK_EQ_STR(got, "1,3,4,6,7,9");
+    lastlen = frame_lens[0];
+    memcpy(last, frames[0], lastlen);
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "1,2,3,4,5,6,7,8,9");
+    /* a reply in the middle of a pass goes between the messages around it */
+    publish("P0", 10, 0);
+    gw_client_reply(a, "{\"type\":\"pong\",\"seq\":0}", 23, "\x81\xa1t\x01", 4);
+    publish("P1", 11, 0);
+    gw_thread_flush_writers(&th, true);
+    lastlen = 0;
+    for (unsigned i = 0; i < nsend && i < 4; i++) /* find a's frame: the one with the pong */
+        if (memmem(frames[i], frame_lens[i], "pong", 4)) {
+            lastlen = frame_lens[i];
+            memcpy(last, frames[i], lastlen);
+        }
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "10,0,11");
+    TG_CHECK_EQ_INT(a->clen + a->plen, 0);
+    teardown();
+}
+
+/* A pass written later (flush without direct writes, or a frame's budget
+ * running out) keeps its messages past the end of the pass, in order. */
+TG_TEST(pass_outlives_itself_through_ctrl)
+{
+    setup();
+    gw_client_t *a = client(-1);
+    sub(a, "Q0");
+    sub(a, "Q1");
+    for (int i = 1; i <= 6; i++)
+        publish(i % 2 ? "Q0" : "Q1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, false); /* lws would call WRITEABLE later */
+    TG_CHECK_EQ_INT(nsend, 0);
+    TG_CHECK_EQ_INT(th.npass, 0);
+    TG_CHECK_EQ_INT(a->plen, 0);
+    TG_CHECK_EQ_INT(a->clen, 6); /* moved to ctrl with references of their own */
+    TG_CHECK(a->pending_bytes > 600);
+    TG_CHECK_EQ_INT(gw_client_write(a), 0);
+    char got[256];
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "1,2,3,4,5,6");
+    TG_CHECK_EQ_INT(a->pending_bytes, 0);
+    /* a frame budget smaller than the pass: part now, the rest next turn */
+    th.frame_cap = 300;
+    for (int i = 7; i <= 12; i++)
+        publish(i % 2 ? "Q0" : "Q1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 2);
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "7,8");
+    TG_CHECK_EQ_INT(a->clen, 4);
+    while (a->clen)
+        TG_CHECK_EQ_INT(gw_client_write(a), 0);
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "11,12");
+    TG_CHECK_EQ_INT(th.cnt.sent[TG_CH_MARKET_DATA], 12);
+    TG_CHECK_EQ_INT(a->pending_bytes, 0);
+    th.frame_cap = 256 * 1024;
+    teardown();
+}
+
+/* A write that cannot take everything leaves the client behind: until its
+ * queue is empty again, new quotes conflate per symbol (SPEC §11, freshness
+ * over backlog); the queued ones still go first, in order. */
+TG_TEST(behind_conflates_until_caught_up)
+{
+    setup();
+    gw_client_t *a = client(-1);
+    sub(a, "R0");
+    sub(a, "R1");
+    th.frame_cap = 300; /* two ~130-byte quotes per frame */
+    for (int i = 1; i <= 6; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 1);
+    TG_CHECK(a->behind);
+    TG_CHECK_EQ_INT(a->clen, 4); /* 3..6 wait, in order */
+    /* the next pass: three quotes per symbol, only the newest of each kept */
+    for (int i = 7; i <= 12; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 4);
+    TG_CHECK_EQ_INT(a->clen, 4);
+    TG_CHECK_EQ_INT(a->dlen, 2);
+    gw_thread_flush_writers(&th, true);
+    char got[256], all[512] = "";
+    size_t o = 0;
+    seqs_in_last(got, sizeof got);
+    o += (size_t)snprintf(all + o, sizeof all - o, "%s", got);
+    while (a->clen || a->dlen) {
+        TG_CHECK_EQ_INT(gw_client_write(a), 0);
+        seqs_in_last(got, sizeof got);
+        o += (size_t)snprintf(all + o, sizeof all - o, "|%s", got);
+    }
+    TG_CHECK_EQ_STR(all, "3,4|5,6|11,12");
+    TG_CHECK(!a->behind);
+    /* caught up: every message again */
+    th.frame_cap = 256 * 1024;
+    for (int i = 13; i <= 16; i++)
+        publish(i % 2 ? "R0" : "R1", (uint64_t)i, 100);
+    gw_thread_flush_writers(&th, true);
+    seqs_in_last(got, sizeof got);
+    TG_CHECK_EQ_STR(got, "13,14,15,16");
+    TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 4);
     teardown();
 }
 

@@ -62,6 +62,48 @@ TG_TEST(round_trip_keeps_every_field)
     tg_msg_unref(m);
 }
 
+/* An alert's per-reader notifications seqs travel with it (SPEC §14): a
+ * gateway sends each user the seq the ingest node numbered. */
+TG_TEST(alert_reader_seqs_round_trip)
+{
+    static const char json[] = "{\"type\":\"alert\",\"ts\":1}";
+    static const unsigned char mp[] = {0x81, 0xa1, 't', 0xa1, 'a'};
+    static const char acl[] = "u-own\0u-sh";
+    const uint64_t rs[2] = {5, 0x0102030405060708ULL};
+    tg_msg_t *m = tg_msg_new_acl_seq(json, sizeof json - 1, mp, sizeof mp, acl, sizeof acl, rs, 2);
+    m->type = TG_MSG_ALERT;
+    m->channel = TG_CH_NOTIFICATIONS;
+    m->seq = 11;
+    strcpy(m->key_name, "p-1");
+    TG_CHECK_EQ_INT(tg_msg_acl_index(m, "u-sh"), 1);
+    TG_CHECK_EQ_INT(tg_msg_acl_index(m, "u-x"), -1);
+    msgpack_sbuffer sb;
+    encode(m, "e-1", 3, &sb);
+    tg_bus_entry_t e;
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), 0);
+    TG_CHECK(e.msg && e.msg->nrseq == 2 && e.msg->rseq);
+    if (e.msg && e.msg->rseq && e.msg->nrseq == 2) {
+        TG_CHECK_EQ_INT(e.msg->rseq[0], 5);
+        TG_CHECK(e.msg->rseq[1] == 0x0102030405060708ULL);
+    }
+    tg_msg_unref(e.msg);
+    /* more seqs than readers is hostile */
+    unsigned char *p = (unsigned char *)sb.data;
+    size_t n = sb.size;
+    TG_CHECK_EQ_INT(p[n - 18], 0xc4); /* bin8 header of the 16 seq bytes */
+    p[n - 17] = 8;                     /* declare one seq: still valid, and shorter */
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, n - 8, &e), 0);
+    TG_CHECK(e.msg && e.msg->nrseq == 1 && e.msg->rseq[0] == 5);
+    tg_msg_unref(e.msg);
+    m->acl_len = 6; /* one reader, two seqs */
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_init(&sb);
+    TG_CHECK_EQ_INT(tg_bus_entry_encode(m, "e-1", 3, &sb), 0);
+    TG_CHECK_EQ_INT(tg_bus_entry_decode(sb.data, sb.size, &e), -EINVAL);
+    msgpack_sbuffer_destroy(&sb);
+    tg_msg_unref(m);
+}
+
 TG_TEST(portfolio_removed_has_no_payload)
 {
     tg_msg_t *m = tg_msg_new("", 0, "", 0);
@@ -100,7 +142,7 @@ TG_TEST(heartbeat_round_trip)
     strcpy(m->key_name, "AAPL");
     encode(m, "e-7", 1, &sb);
     unsigned char *p = (unsigned char *)sb.data;
-    TG_CHECK_EQ_INT(p[0], 0x9d);
+    TG_CHECK_EQ_INT(p[0], 0x9e);
     size_t type_at = 1 + 1 + 4 + 1; /* array, version, fixstr "e-7", no fixint */
     TG_CHECK_EQ_INT(p[type_at], TG_MSG_QUOTE);
     p[type_at] = TG_MSG_EPOCH;
@@ -201,9 +243,9 @@ TG_TEST(hand_made_hostile_entries)
     TG_CHECK_EQ_INT(tg_bus_entry_decode(not_array, sizeof not_array, &e), -EINVAL);
     static const unsigned char short_array[] = {0x92, 0x01, 0xa1, 'e'};
     TG_CHECK_EQ_INT(tg_bus_entry_decode(short_array, sizeof short_array, &e), -EINVAL);
-    static const unsigned char wrong_version[] = {0x9d, 0x02};
+    static const unsigned char wrong_version[] = {0x9e, 0x01}; /* v1 had 13 fields */
     TG_CHECK_EQ_INT(tg_bus_entry_decode(wrong_version, sizeof wrong_version, &e), -EINVAL);
-    unsigned char huge[64] = {0x9d, 0x01, 0xa1, 'e', 0x01, 0x00, 0x00, 0x00, 0x00,
+    unsigned char huge[64] = {0x9e, 0x02, 0xa1, 'e', 0x01, 0x00, 0x00, 0x00, 0x00,
                               0x01, 0x01, 0xa1, 'k', 0xc6, 0xff, 0xff, 0xff, 0xff};
     TG_CHECK_EQ_INT(tg_bus_entry_decode(huge, sizeof huge, &e), -EINVAL);
     TG_CHECK_EQ_INT(tg_bus_entry_decode(NULL, 0, &e), -EINVAL);
