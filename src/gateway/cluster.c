@@ -92,6 +92,8 @@ void gw_cluster_on_epoch(gw_thread_t *t, tg_msg_t *m)
         t->epoch[n] = 0;
     }
     t->epoch_from_bus = true;
+    /* the first epoch recorded, or a failover: another engine numbers from 1 */
+    gw_notif_epoch(t->g->notif_seq, t->epoch);
     if (failover) {
         gw_hub_forget(&t->hub, true);
         for (gw_client_t *s = t->clients; s; s = s->next)

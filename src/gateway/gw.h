@@ -480,6 +480,9 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
  * same (all threads see alerts in the engine's order). Thread-safe.
  */
 uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
+/** A new ingest epoch (cluster): the notification histories and seqs of the old
+ * one are dropped, once for all threads. True when this call cleared them. */
+bool gw_notif_epoch(gw_table_t *t, const char *epoch);
 /** cluster.c: the seq of alert m in k's (a user's) notifications stream; 0 =
  * not for k. node.role all: gw_notif_seq; ingest/gateway: the engine's (SPEC §14). */
 uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t *m);

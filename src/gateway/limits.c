@@ -36,6 +36,7 @@ typedef struct ent {
 struct gw_table {
     pthread_mutex_t lock;
     ent_t *b[1024];
+    char epoch[64];    /* notifications: the ingest epoch the entries belong to */
 };
 
 static uint32_t hkey(const char *s)
@@ -209,6 +210,34 @@ uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no)
     }
     pthread_mutex_unlock(&t->lock);
     return seq;
+}
+
+bool gw_notif_epoch(gw_table_t *t, const char *epoch)
+{
+    bool cleared = false;
+    pthread_mutex_lock(&t->lock);
+    /* every service thread sees the epoch message; the first one clears, the
+     * others find the table already in the new epoch (and must not wipe what
+     * the first has recorded since) */
+    if (strncmp(t->epoch, epoch, sizeof t->epoch - 1) != 0) {
+        if (t->epoch[0]) {
+            for (size_t i = 0; i < sizeof t->b / sizeof t->b[0]; i++)
+                for (ent_t *e = t->b[i]; e; e = e->next) {
+                    e->last_seq = 0;
+                    if (e->memo)
+                        memset(e->memo, 0, NOTIF_MEMORY * sizeof *e->memo);
+                    for (uint32_t k = 0; e->hist && k < e->hcap; k++) {
+                        tg_msg_unref(e->hist[k]);
+                        e->hist[k] = NULL;
+                    }
+                    e->hmax = 0;
+                }
+            cleared = true;
+        }
+        snprintf(t->epoch, sizeof t->epoch, "%s", epoch);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return cleared;
 }
 
 void gw_notif_record(gw_table_t *t, const char *user, tg_msg_t *m, uint32_t cap)

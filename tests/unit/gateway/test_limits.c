@@ -131,6 +131,40 @@ TG_TEST(notification_seq_shared_between_threads)
     gw_table_destroy(t);
 }
 
+/* A new ingest epoch (cluster failover) drops the old epoch's numbering and
+ * history once, whichever thread sees it first; the others keep what the
+ * first recorded since. */
+TG_TEST(notification_epoch_change_clears_once)
+{
+    gw_table_t *t;
+    TG_CHECK_EQ_INT(gw_table_create(&t), 0);
+    TG_CHECK(!gw_notif_epoch(t, "e-1")); /* the first epoch: nothing to drop */
+    TG_CHECK_EQ_INT(gw_notif_seq(t, "alice", 10), 1);
+    TG_CHECK_EQ_INT(gw_notif_seq(t, "alice", 11), 2);
+    tg_msg_t *m = tg_msg_new("{\"type\":\"alert\"}", 16, "\x81", 1);
+    m->seq = 2;
+    gw_notif_record(t, "alice", m, 8);
+    tg_msg_t **v;
+    uint32_t n;
+    TG_CHECK_EQ_INT(gw_notif_replay(t, "alice", 1, &v, &n), 0);
+    TG_CHECK_EQ_INT(n, 1);
+    for (uint32_t i = 0; i < n; i++)
+        tg_msg_unref(v[i]);
+    free(v);
+    TG_CHECK(!gw_notif_epoch(t, "e-1")); /* same epoch again: kept */
+    TG_CHECK_EQ_INT(gw_notif_seq(t, "alice", 11), 2);
+    TG_CHECK(gw_notif_epoch(t, "e-2"));  /* failover: dropped */
+    TG_CHECK_EQ_INT(gw_notif_seq(t, "alice", 1), 1); /* the new engine numbers from 1 */
+    TG_CHECK(gw_notif_replay(t, "alice", 1, &v, &n) != 0 || n == 0);
+    for (uint32_t i = 0; i < n; i++)
+        tg_msg_unref(v[i]);
+    free(v);
+    TG_CHECK(!gw_notif_epoch(t, "e-2")); /* a second thread: nothing dropped */
+    TG_CHECK_EQ_INT(gw_notif_seq(t, "alice", 1), 1);
+    tg_msg_unref(m);
+    gw_table_destroy(t);
+}
+
 int main(void)
 {
     return tg_test_run();
