@@ -47,7 +47,19 @@ uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t 
  * that comes from another node resumes here with `since` (SPEC §14). */
 void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m)
 {
-    if (strcmp(t->g->cfg->node.role, "all") == 0 || !m->rseq)
+    if (strcmp(t->g->cfg->node.role, "all") == 0)
+        return;
+    /* admins read every alert under the engine-wide number: one history for
+     * all of them, kept on every node, so an admin resumes anywhere too */
+    tg_msg_t *am = tg_enc_msg_add_u64(m, "seq", m->seq);
+    if (am) {
+        am->channel = TG_CH_NOTIFICATIONS;
+        am->seq = m->seq;
+        snprintf(am->key_name, sizeof am->key_name, "%s", GW_ADMIN_STREAM);
+        gw_notif_record(t->g->notif_seq, GW_ADMIN_STREAM, am, t->hub.history_size);
+        tg_msg_unref(am);
+    }
+    if (!m->rseq)
         return;
     uint32_t i = 0;
     for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end && i < m->nrseq;
@@ -61,6 +73,13 @@ void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m)
         gw_notif_record(t->g->notif_seq, p, um, t->hub.history_size);
         tg_msg_unref(um);
     }
+}
+
+const char *gw_cluster_notif_stream(const gw_thread_t *t, const gw_client_t *s)
+{
+    if (strcmp(t->g->cfg->node.role, "all") != 0 && s->claims.admin)
+        return GW_ADMIN_STREAM;
+    return s->claims.sub;
 }
 
 const char *tg_gateway_epoch(const tg_gateway_t *g)

@@ -108,7 +108,8 @@ static void send_state(gw_client_t *s, gw_key_t *k, const tg_cmsg_t *m, const ch
         if (same_epoch && m->channel == TG_CH_NOTIFICATIONS) {
             /* one history per user for all threads (SPEC §11): this thread
              * may never have seen the user before */
-            if (gw_notif_replay(s->t->g->notif_seq, s->claims.sub, since->seq, &msgs, &n) == 0) {
+            if (gw_notif_replay(s->t->g->notif_seq, gw_cluster_notif_stream(s->t, s), since->seq,
+                                &msgs, &n) == 0) {
                 for (uint32_t i = 0; i < n; i++) {
                     if (i + 1 == n && (!k->last || k->last->seq < msgs[i]->seq)) {
                         tg_msg_unref(k->last); /* later live alerts start after it */

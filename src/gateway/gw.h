@@ -485,6 +485,10 @@ bool gw_rate_ok(gw_table_t *t, const char *user, uint32_t limit, int64_t window_
  * same (all threads see alerts in the engine's order). Thread-safe.
  */
 uint64_t gw_notif_seq(gw_table_t *t, const char *user, uint64_t alert_no);
+/* Cluster: the notifications history every admin reads (not a valid user id). */
+#define GW_ADMIN_STREAM "\001admins"
+/** Whose notifications history a `since` on s's notifications replays. */
+const char *gw_cluster_notif_stream(const gw_thread_t *t, const gw_client_t *s);
 /** A new ingest epoch (cluster): the notification histories and seqs of the old
  * one are dropped, once for all threads. True when this call cleared them. */
 bool gw_notif_epoch(gw_table_t *t, const char *epoch);

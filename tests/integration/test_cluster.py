@@ -554,8 +554,12 @@ def test_notifications_seq_same_on_every_node(tmp_path):
         ci, ei = await connect(ingest, "u-2")
         await ci.send({"type": "subscribe", "channel": "notifications", "id": 1})
         await ci.recv_type("subscription_confirmed", RECV_S)
+        ca, _ = await connect(ingest, "ops", roles=("admin",))  # an admin reads every alert
+        await ca.send({"type": "subscribe", "channel": "notifications", "id": 1})
+        await ca.recv_type("subscription_confirmed", RECV_S)
         tick("200")  # fires: u-2's first notification on every node
         first = await notifs(ci, 1)
+        admin_first = await notifs(ca, 1)
         assert first[0][1] == "firing" and first[0][2] >= 1, first
         # u-2 arrives on gateway 1 only now
         c1, e1 = await connect(gw1, "u-2")
@@ -585,8 +589,24 @@ def test_notifications_seq_same_on_every_node(tmp_path):
                 break
         assert m["complete"] is True and m["from_seq"] == since, m
         assert got == missed, (got, missed)
+        # the admin, who only ever subscribed on the ingest node, resumes on
+        # gateway 2 too: the admins' stream is kept on every node
+        admin_later = await notifs(ca, 2)
+        await ca.close()
+        ca2, _ = await connect(gw2, "ops", roles=("admin",))
+        await ca2.send({"type": "subscribe", "channel": "notifications", "id": 2,
+                        "epoch": e1, "since": {"notifications": admin_first[0][2]}})
+        agot = []
+        while True:
+            m = await ca2.recv(RECV_S)
+            if m["type"] == "alert":
+                agot.append((m["alert_id"], m["state"], m["seq"], m["ts"]))
+            elif m["type"] == "recovered":
+                break
+        assert m["complete"] is True, m
+        assert agot == admin_later, (agot, admin_later)
         feeder.close()
-        for c in (ci, c2):
+        for c in (ci, c2, ca2):
             await c.close()
 
     ok = False
