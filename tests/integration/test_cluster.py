@@ -498,10 +498,12 @@ def test_pubsub_bus_outage_gives_current_state_and_complete_false():
     assert all(code == 0 for code in exits.values()), exits
 
 
-def notif_config(d, role, redis_url, feed_port=None, pf=None):
+def notif_config(d, role, redis_url, feed_port=None, pf=None, pg_url=None):
     feeds = ('feeds = ( { name = "in"; type = "tcp"; listen = "127.0.0.1:%d";\n'
              '            breaker = { stale_after_ms = 0; }; } );\n'
              'engine = { portfolios_file = "%s"; };\n' % (feed_port, pf)) if feed_port else ""
+    if pg_url:
+        feeds += 'postgres = { url = "%s"; };\n' % pg_url
     return ('server = { listen = "127.0.0.1:%d"; threads = 2; };\n'
             'node = { role = "%s"; };\n%s'
             'redis = { url = "%s"; bus_channel = "tickgate:bus-notif"; };\n'
@@ -715,4 +717,65 @@ def test_bars_same_on_gateway_and_resume_there(tmp_path):
                 d.cleanup()
         finally:
             redis_srv.cleanup()
+    assert all(code == 0 for code in exits.values()), exits
+
+
+def test_bars_rest_on_gateway_reads_the_ingest_rows(tmp_path):
+    """GET /api/v1/bars on a gateway node (no engine) answers from PostgreSQL,
+    read only: the final bars the ingest node wrote, identical to the ingest
+    node's answer (SPEC §12, §14)."""
+    redis_srv = tgtest.Redis()
+    pg = tgtest.Postgres()
+    ingest, gw = Daemon(), Daemon()
+    exits = {}
+    pf = tmp_path / "pf.json"
+    pf.write_text(json.dumps({"portfolios": []}))
+
+    def rest_bars(d):
+        st, body = d.http("/api/v1/bars/CLA?interval=1s", token=d.token("u-b"))
+        assert st == 200, (st, body)
+        return [(b["symbol"], b["interval"], b["start"], b["open"], b["high"], b["low"],
+                 b["close"], b["volume"]) for b in json.loads(body)["data"]]
+
+    async def scenario():
+        redis_srv.start()
+        pg.start()
+        _, url = make_db(pg)
+        feed_port = free_port()
+        ingest.config = notif_config(ingest, "ingest", redis_srv.url, feed_port, pf, url)
+        gw.config = notif_config(gw, "gateway", redis_srv.url, pg_url=url)
+        ingest.start()
+        gw.start()
+        feeder = Feeder(feed_port)
+        await wait_until(lambda: ready(gw)[0] == 200, RECV_S, "gateway ready")
+        end = time.monotonic() + 3.3
+        i = 0
+        while time.monotonic() < end:
+            feeder.sock.sendall(("CLA %d.%02d 10\n" % (100 + i // 100, i % 100)).encode())
+            i += 1
+            await asyncio.sleep(0.05)
+        await wait_until(lambda: len(rest_bars(ingest)) >= 2, RECV_S, "ingest REST bars")
+        bi = rest_bars(ingest)
+        bg = rest_bars(gw)
+        assert bg == bi, ("REST bars differ", bi, bg)
+        feeder.close()
+
+    ok = False
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), scaled(90)))
+        ok = True
+    finally:
+        for name, d in (("ingest", ingest), ("gw", gw)):
+            if d.proc is not None:
+                exits[name] = d.stop()
+            if not ok and getattr(d, "stderr", None):
+                print("---- %s ----\n%s" % (name, d.log()[-4000:]))
+        try:
+            for d in (ingest, gw):
+                d.cleanup()
+        finally:
+            try:
+                pg.cleanup()
+            finally:
+                redis_srv.cleanup()
     assert all(code == 0 for code in exits.values()), exits
