@@ -99,6 +99,16 @@ struct tg_bar;
 int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, int64_t from,
                      int64_t to, struct tg_bar *out, size_t cap, char *err, size_t errlen);
 
+/**
+ * POST /api/v1/alerts/{id}/ack for an alert the gateway no longer holds in
+ * memory (older than its ring, or from before a restart): the owner and
+ * portfolio of row `alert_id` of `portfolio_alerts` ("" for a feed alert).
+ * Same connection and blocking as tg_store_pg_bars. Returns 1 found, 0 no
+ * such row, or a negative errno (err names the reason).
+ */
+int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfolio_id,
+                            size_t pcap, char *user_id, size_t ucap, char *err, size_t errlen);
+
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
 
 /**

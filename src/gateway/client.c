@@ -301,8 +301,8 @@ static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
  * - max_hz: at most one per interval per key; inside the interval only the
  *   newest is kept (held), and the pace timer releases it when the interval ends;
  * - a client whose socket holds max_inflight_bytes unacknowledged (gated),
- *   whose last write could not take all it had (behind: the rest waits for
- *   the socket), or with 64 KiB already queued: the key's slot keeps only the
+ *   whose writes have left messages waiting for the socket for GW_BEHIND_NS
+ *   (behind), or with 64 KiB already queued: the key's slot keeps only the
  *   newest (quotes per symbol, portfolio states per portfolio), so it gets
  *   fewer, fresher ones;
  * - otherwise every message, in arrival order, through the ordered FIFO.
@@ -747,11 +747,21 @@ int gw_client_write(gw_client_t *s)
     int rc = write_frame(s);
     if (s->plen)
         gw_client_pass_spill(s); /* the pass ends with this flush */
-    /* SPEC §11: what the socket could not take waits here, and what comes
-     * after it conflates per key until the queue is empty again: under
-     * overload fewer, fresher messages instead of an ever older FIFO */
-    if (s->state == GW_ACTIVE)
-        s->behind = s->clen || s->dlen;
+    /* SPEC §11: what the socket could not take waits here; once that has
+     * lasted GW_BEHIND_NS, what comes next conflates per key until the queue
+     * is empty again: under overload fewer, fresher messages instead of an
+     * ever older FIFO, while a burst (a replay) still goes out whole */
+    if (s->state == GW_ACTIVE) {
+        if (s->clen || s->dlen) {
+            int64_t now = tg_mono_ns();
+            if (!s->backlog_since_ns)
+                s->backlog_since_ns = now;
+            s->behind = now - s->backlog_since_ns >= GW_BEHIND_NS;
+        } else {
+            s->backlog_since_ns = 0;
+            s->behind = false;
+        }
+    }
     /* more than one frame's worth: the rest on the next writable turn */
     if (rc == 0 && (s->clen || s->dlen || s->state == GW_CLOSING) &&
         !(s->state == GW_ACTIVE && s->gated))

@@ -79,6 +79,10 @@ typedef struct gw_hub {
 /* A client with less than this queued is not slow, only not yet written to:
  * its messages are all kept. Past it, quotes and portfolio states conflate. */
 #define GW_CONFLATE_AFTER_BYTES (64 * 1024)
+/* A client whose writes have left messages queued for this long is behind:
+ * what comes next conflates per key until its queue is empty (freshness over
+ * backlog). Long enough for a burst (a `since` replay) to go out whole. */
+#define GW_BEHIND_NS (50 * 1000000LL)
 /* SO_SNDBUF of each client socket (the kernel doubles it). */
 #define GW_SNDBUF_BYTES (256 * 1024)
 
@@ -146,7 +150,8 @@ struct gw_client {
     bool want_write;
     int fd;                  /* the socket, for SIOCOUTQ (-1: none, unit tests) */
     bool gated;              /* max_inflight_bytes unacknowledged: waits in t->gated */
-    bool behind;             /* its last write left messages queued: new ones conflate */
+    bool behind;             /* queued for over GW_BEHIND_NS: new market data conflates */
+    int64_t backlog_since_ns; /* since when writes have left messages queued (0: none) */
     int64_t gate_retry_ns;   /* gated: look at SIOCOUTQ again then */
     int64_t gate_backoff_ns; /* 1 ms doubling to 8 ms while the socket stays full */
     bool in_hz;              /* has held max_hz subscriptions: listed in t->hz */

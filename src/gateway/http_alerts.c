@@ -109,8 +109,38 @@ void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt
     gw_http_ok_end(r, t, &b);
 }
 
-/* A from/to query value: ns or RFC 3339 ("+hh:mm" offsets may arrive URL-decoded
- * to " hh:mm"). Absent: *out untouched, true. */
+/*
+ * An alert this thread no longer holds (older than its ring, or fired before a
+ * restart) but PostgreSQL does: the same rule as gw_alert_filter_match, from
+ * the row's owner and portfolio. 1 acked (*pid set), 0 no row, -1 answered.
+ */
+static int ack_from_pg(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *id,
+                       char *pid, size_t pcap)
+{
+    char user[TG_PORTFOLIO_ID_MAX + 1], err[160];
+    int rc = tg_store_pg_alert_owner(t->g->cfg->postgres.url, id, pid, pcap, user, sizeof user,
+                                     err, sizeof err);
+    if (rc < 0) {
+        gw_http_error(r, t, 503, "unavailable", "PostgreSQL unavailable");
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+    bool ok = c->admin;
+    if (!ok && pid[0]) { /* a feed alert (no portfolio) is for admins only */
+        ok = !strcmp(user, c->sub);
+        for (size_t i = 0; !ok && i < c->n_portfolios; i++)
+            ok = !strcmp(c->portfolios[i], pid);
+        gw_key_t *k = ok ? NULL : gw_hub_find(&t->hub, TG_CH_PORTFOLIO, pid);
+        ok = ok || (k && k->last && tg_msg_acl_has(k->last, c->sub)); /* shared with them */
+    }
+    if (!ok) {
+        gw_http_error(r, t, 403, "forbidden", "alert is not yours");
+        return -1;
+    }
+    return 1;
+}
+
 /* POST /api/v1/alerts/{alert_id}/ack: owner, shared or admin (SPEC §13). */
 void gw_http_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const char *p)
 {
@@ -126,16 +156,24 @@ void gw_http_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const 
     const tg_msg_t *m = gw_alerts_find(t, id);
     gw_alert_filter_t any;
     memset(&any, 0, sizeof any);
-    if (!m) {
-        gw_http_error(r, t, 404, "not_found", "no such alert");
-        return;
+    char pid[TG_PORTFOLIO_ID_MAX + 1] = "";
+    if (m) {
+        if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
+            gw_http_error(r, t, 403, "forbidden", "alert is not yours");
+            return;
+        }
+        if (m->channel != TG_CH_SYSTEM)
+            snprintf(pid, sizeof pid, "%s", m->key_name);
+    } else {
+        int rc = t->g->cfg->postgres.url[0] ? ack_from_pg(r, t, c, id, pid, sizeof pid) : 0;
+        if (rc < 0)
+            return;
+        if (rc == 0) {
+            gw_http_error(r, t, 404, "not_found", "no such alert");
+            return;
+        }
     }
-    if (!gw_alert_filter_match(&any, m, c->sub, c->admin, c->portfolios, c->n_portfolios)) {
-        gw_http_error(r, t, 403, "forbidden", "alert is not yours");
-        return;
-    }
-    bool system = m->channel == TG_CH_SYSTEM;
-    if (tg_engine_ack_alert(t->g->d.engine, system ? "" : m->key_name, id, c->sub) != 0) {
+    if (tg_engine_ack_alert(t->g->d.engine, pid, id, c->sub) != 0) {
         gw_http_error(r, t, 500, "internal", "out of memory");
         return;
     }

@@ -14,6 +14,7 @@
 
 #include "tickgate/bars.h"
 #include "tickgate/pg.h"
+#include "pg_int.h"
 
 static pthread_key_t conn_key;
 static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
@@ -34,7 +35,7 @@ static void quiet_notice(void *arg, const char *msg)
     (void)msg;
 }
 
-static PGconn *conn_get(const char *url)
+PGconn *tg__pg_reader_conn(const char *url)
 {
     pthread_once(&conn_once, conn_key_init);
     PGconn *c = pthread_getspecific(conn_key);
@@ -58,6 +59,15 @@ static PGconn *conn_get(const char *url)
     return c;
 }
 
+void tg__pg_reader_drop(void)
+{
+    pthread_once(&conn_once, conn_key_init);
+    PGconn *c = pthread_getspecific(conn_key);
+    if (c)
+        PQfinish(c);
+    pthread_setspecific(conn_key, NULL);
+}
+
 int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, int64_t from,
                      int64_t to, struct tg_bar *out, size_t cap, char *err, size_t errlen)
 {
@@ -65,7 +75,7 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
         snprintf(err, errlen, "bad arguments");
         return -EINVAL;
     }
-    PGconn *c = conn_get(url);
+    PGconn *c = tg__pg_reader_conn(url);
     if (!c) {
         snprintf(err, errlen, "cannot connect");
         return -ECONNREFUSED;
@@ -92,9 +102,7 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQresultErrorMessage(r));
         PQclear(r);
-        /* a broken connection is reopened by the next request */
-        PQfinish(c);
-        pthread_setspecific(conn_key, NULL);
+        tg__pg_reader_drop(); /* a broken connection is reopened by the next request */
         return -EIO;
     }
     int n = PQntuples(r);

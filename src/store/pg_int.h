@@ -109,4 +109,9 @@ void tg__pg_restore_alerts(tg_store_pg_t *pg);
 int tg__pg_write_batch(tg_store_pg_t *pg);
 void tg__pg_retention(tg_store_pg_t *pg, int64_t now);
 
+/* The calling thread's own reading connection (API requests, pg_bars.c):
+ * opened on first use, closed at thread exit; drop it after a failed query. */
+PGconn *tg__pg_reader_conn(const char *url);
+void tg__pg_reader_drop(void);
+
 #endif

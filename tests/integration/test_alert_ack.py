@@ -95,3 +95,45 @@ def test_ack_sets_is_read_in_postgres(tmp_path, db):
                         == [(None, None, "breaker_open", "pub", True)], 10)
     finally:
         d.cleanup()
+
+
+@pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
+def test_ack_after_restart_is_answered_from_postgres(tmp_path, db):
+    """An alert fired before a restart is no longer in the gateway's memory but
+    is in portfolio_alerts: the ack is authorised from the row (owner/shared/
+    admin), sets is_read and publishes alert_ack (issue 16 "Ack")."""
+    _, url, q = db
+    d = make(tmp_path, 'postgres = { url = "%s"; snapshot_interval_ms = 100; };\n' % url)
+    d.start()
+    try:
+        pub = connect(d)
+        send(pub, [("AAA", "200")])
+        rows = wait_for(lambda: q("SELECT id FROM portfolio_alerts WHERE portfolio_id = %s",
+                                  ("p-aaa",)), 10)
+        assert rows, "the alert row never reached PostgreSQL"
+        aid = rows[0][0]
+        pub.close()
+        d.stop()
+        d.start()
+        u1, u2, u3 = d.token("u-1"), d.token("u-2"), d.token("u-3")
+        wait_for(lambda: json.loads(d.http("/api/v1/portfolios/p-aaa", token=u1)[1])
+                 .get("success"), 10)
+
+        async def go():
+            c1 = await Client.connect(d.url() + "?token=" + u1)
+            await c1.recv_type("connection_established")
+            await c1.send({"type": "subscribe", "channel": "notifications", "id": 1})
+            await c1.recv_type("subscription_confirmed")
+            assert post(d, u3, "/api/v1/alerts/%s/ack" % aid)[0] == 403
+            assert post(d, u2, "/api/v1/alerts/a-0000000000000000/ack")[0] == 404
+            st, body = post(d, u2, "/api/v1/alerts/%s/ack" % aid)  # shared with u-2
+            assert st == 200, body
+            assert body["data"] == {"alert_id": aid, "acknowledged": True, "by": "u-2"}
+            ack = await c1.recv_type("alert_ack", timeout=10)
+            assert ack["alert_id"] == aid and ack["portfolio_id"] == "p-aaa"
+            await c1.close()
+        run(go())
+        assert wait_for(lambda: q("SELECT is_read FROM portfolio_alerts WHERE id = %s",
+                                  (aid,)) == [(True,)], 10)
+    finally:
+        d.cleanup()
