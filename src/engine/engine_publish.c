@@ -228,23 +228,14 @@ static int ensure_pf(tg_engine_t *e, uint32_t slot)
 {
     if (slot < e->cap_pf)
         return 0;
-    size_t nc = (slot + 1) * 2;
-    pf_pub_t *np = realloc(e->pf, nc * sizeof *np);
-    if (!np)
-        return -ENOMEM;
-    memset(np + e->cap_pf, 0, (nc - e->cap_pf) * sizeof *np);
-    e->pf = np;
-    e->cap_pf = nc;
-    uint32_t *nd = realloc(e->pf_dirty, nc * sizeof *nd);
-    if (!nd)
-        return -ENOMEM;
-    e->pf_dirty = nd;
-    e->cap_pf_dirty = nc;
-    uint32_t *ns = realloc(e->snap_p, nc * sizeof *ns);
-    if (!ns)
-        return -ENOMEM;
-    e->snap_p = ns;
-    e->cap_snap_p = nc;
+    /* The slot lists hold at most one entry per portfolio, so they grow with
+     * pf under the same policy; pf last, so that slot < cap_pf above also
+     * means the lists have room. */
+    int rc;
+    if ((rc = tg_vec_reserve(&e->pf_dirty, sizeof *e->pf_dirty, &e->cap_pf_dirty, (size_t)slot + 1, 16)) < 0 ||
+        (rc = tg_vec_reserve(&e->snap_p, sizeof *e->snap_p, &e->cap_snap_p, (size_t)slot + 1, 16)) < 0 ||
+        (rc = tg_vec_reserve(&e->pf, sizeof *e->pf, &e->cap_pf, (size_t)slot + 1, 16)) < 0)
+        return rc;
     return 0;
 }
 

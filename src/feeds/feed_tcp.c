@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "tickgate/backoff.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/log.h"
@@ -244,15 +245,12 @@ static int conn_add(tcpf_t *s, int fd)
         if (!s->conns[i])
             break;
     if (i == s->nslots) {
-        uint32_t nn = s->nslots ? s->nslots * 2 : 8;
-        if (nn > MAX_CONNS)
+        /* slots double from 8, so MAX_CONNS (a power of two) is the last size */
+        if (s->nslots >= MAX_CONNS)
             return -EMFILE;
-        conn_t **v = realloc(s->conns, nn * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        memset(v + s->nslots, 0, (nn - s->nslots) * sizeof *v);
-        s->conns = v;
-        s->nslots = nn;
+        int rc = tg_vec_reserve32(&s->conns, sizeof *s->conns, &s->nslots, (size_t)s->nslots + 1, 8);
+        if (rc < 0)
+            return rc;
     }
     conn_t *c = malloc(sizeof *c);
     if (!c)

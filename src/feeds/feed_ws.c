@@ -33,6 +33,7 @@
 #include <libwebsockets.h>
 
 #include "tickgate/backoff.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/feed.h"
 #include "tickgate/feed_format.h"
@@ -262,17 +263,9 @@ static void on_receive(wsf_t *w, struct lws *wsi, const void *in, size_t len)
         if (w->msg_len + len > MSG_MAX) {
             w->msg_overflow = true; /* drop the rest of this message */
         } else {
-            if (w->msg_len + len > w->msg_cap) {
-                size_t nc = w->msg_cap ? w->msg_cap : MSG_INIT;
-                while (nc < w->msg_len + len)
-                    nc *= 2;
-                char *nb = realloc(w->msg, nc);
-                if (!nb) {
-                    w->msg_overflow = true;
-                    goto done;
-                }
-                w->msg = nb;
-                w->msg_cap = nc;
+            if (tg_vec_reserve(&w->msg, 1, &w->msg_cap, w->msg_len + len, MSG_INIT) < 0) {
+                w->msg_overflow = true;
+                goto done;
             }
             memcpy(w->msg + w->msg_len, in, len);
             w->msg_len += len;

@@ -6,6 +6,7 @@
  * no rounding, no double.
  */
 #include "tickgate/validate.h"
+#include "tickgate/buf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -90,17 +91,9 @@ static tg__vsym_t *sym_state(tg_validator_t *v, const tg_tick_t *t, bool *full)
     *full = id == -ENOSPC;
     if (id < 0)
         return NULL;
-    if ((uint32_t)id >= v->_cap) {
-        uint32_t cap = v->_cap ? v->_cap * 2 : 64;
-        while (cap <= (uint32_t)id)
-            cap *= 2;
-        tg__vsym_t *st = realloc(v->_st, (size_t)cap * sizeof(*st));
-        if (!st)
-            return NULL;
-        memset(st + v->_cap, 0, (size_t)(cap - v->_cap) * sizeof(*st));
-        v->_st = st;
-        v->_cap = cap;
-    }
+    /* the shared doubling policy; new states are zeroed, i.e. "no tick seen yet" */
+    if (tg_vec_reserve32(&v->_st, sizeof *v->_st, &v->_cap, (size_t)id + 1, 64) < 0)
+        return NULL;
     return &v->_st[id];
 }
 
