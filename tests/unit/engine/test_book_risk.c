@@ -15,6 +15,7 @@ typedef struct ev {
     char sym[TG_SYMBOL_MAX + 1];
     tg_dec_t value, threshold;
     char msg[160];
+    char pf[64];
 } ev_t;
 
 static ev_t evs[256];
@@ -33,6 +34,7 @@ static void on_event(void *ud, const tg_book_event_t *e)
     o->value = e->alert->value;
     o->threshold = e->alert->threshold;
     strcpy(o->msg, e->alert->message);
+    snprintf(o->pf, sizeof o->pf, "%s", e->alert->portfolio_id ? e->alert->portfolio_id : "");
 }
 
 static tg_symtab_t syms;
@@ -114,6 +116,36 @@ TG_TEST(concentration_fires_stays_resolves)
     TG_CHECK_EQ_INT(nev, 4);
     TG_CHECK_EQ_INT(evs[3].state, TG_ALERT_RESOLVED);
     TG_CHECK_EQ_STR(evs[3].id, evs[2].id);
+    teardown();
+}
+
+/* The once-a-second sweep reads the position records symbol by symbol into
+ * per-slot maxima: each portfolio gets its own largest holding, and a tie
+ * names the first holding of the portfolio, whatever the symbol order. */
+TG_TEST(concentration_sweep_keeps_portfolios_apart_and_ties_first)
+{
+    setup("{\"portfolios\":["
+          "{\"id\":\"p-1\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
+          "{\"symbol\":\"ZZZ\",\"quantity\":\"1\",\"cost_basis\":\"100\",\"target_weight\":\"0\"},"
+          "{\"symbol\":\"AAA\",\"quantity\":\"9\",\"cost_basis\":\"900\",\"target_weight\":\"0\"}],"
+          "\"alerts\":{" OFF ",\"concentration\":0.95}},"
+          "{\"id\":\"p-2\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
+          "{\"symbol\":\"AAA\",\"quantity\":\"1\",\"cost_basis\":\"100\",\"target_weight\":\"0\"},"
+          "{\"symbol\":\"ZZZ\",\"quantity\":\"1\",\"cost_basis\":\"100\",\"target_weight\":\"0\"}],"
+          "\"alerts\":{" OFF ",\"concentration\":0.5}}]}");
+    px("AAA", "100", 1);
+    px("ZZZ", "100", 2); /* p-1: AAA 0.9 < 0.95; p-2: 0.5 / 0.5 (tie) */
+    tg_book_risk_tick(book, 3);
+    TG_CHECK_EQ_INT(nev, 1);
+    TG_CHECK_EQ_STR(evs[0].pf, "p-2");
+    TG_CHECK_EQ_STR(evs[0].sym, "AAA"); /* its first holding, not the first symbol (ZZZ) */
+    TG_CHECK_EQ_INT(evs[0].value, 50000000);
+    px("ZZZ", "5", 4); /* p-1: AAA 900 / 905 = 0.99447514 fires; p-2: 100 / 105 stays */
+    tg_book_risk_tick(book, 5);
+    TG_CHECK_EQ_INT(nev, 2);
+    TG_CHECK_EQ_STR(evs[1].pf, "p-1");
+    TG_CHECK_EQ_STR(evs[1].sym, "AAA");
+    TG_CHECK_EQ_INT(evs[1].value, 99447514);
     teardown();
 }
 
