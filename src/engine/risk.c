@@ -89,8 +89,10 @@ void tg_risk_vol_sample(tg_risk_vol_t *v, __int128 value)
         v->has_last = true;
         return;
     }
-    if (!v->r && !(v->r = malloc(v->cap * sizeof *v->r)))
-        return; /* out of memory: no sample now; the next second tries again */
+    if (!v->r && !(v->r = malloc(v->cap * sizeof *v->r))) {
+        v->last = value; /* out of memory: no sample now; the next one spans 1 s */
+        return;
+    }
     int64_t r = v->last != 0 ? ret8(value - v->last, v->last) : 0;
     v->last = value;
     if (v->n == v->cap) { /* the oldest leaves the window */

@@ -180,10 +180,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->msgpack = (p && strcmp(p->name, "tickgate.msgpack.v1") == 0) ||
                      (f && strcmp(f, "msgpack") == 0);
         /* lws accepts permessage-deflate whenever it is enabled and offered */
-        char exts[256];
-        s->deflate = t->g->cfg->server.compression &&
-                     lws_hdr_copy(wsi, exts, sizeof exts, WSI_TOKEN_EXTENSIONS) > 0 &&
-                     strstr(exts, "permessage-deflate");
+        /* fail safe: a header we cannot read whole (several long offers)
+         * counts as deflate, so such a client never gets frames written
+         * around the extension (direct or io_uring writes) */
+        char exts[1024];
+        int elen = lws_hdr_total_length(wsi, WSI_TOKEN_EXTENSIONS);
+        s->deflate = t->g->cfg->server.compression && elen > 0 &&
+                     (elen >= (int)sizeof exts ||
+                      lws_hdr_copy(wsi, exts, sizeof exts, WSI_TOKEN_EXTENSIONS) <= 0 ||
+                      strcasestr(exts, "permessage-deflate"));
         tg_gauge_add(t->g->m_clients, 1); /* CLOSED takes it back, whatever happens next */
         char peer[64] = "", xff[1024] = "";
         lws_get_peer_simple(wsi, peer, sizeof peer);

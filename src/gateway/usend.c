@@ -42,6 +42,17 @@ int gw_usend_init(gw_thread_t *t, bool disabled)
         TG_WARN("io_uring_unavailable", "component", TG_S("gateway"), "error", TG_S(strerror(-rc)));
         return rc;
     }
+    /* a ring that cannot send (old kernels, some sandboxes) is no ring for us */
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&t->uring);
+    bool can_send = probe && io_uring_opcode_supported(probe, IORING_OP_SEND);
+    if (probe)
+        io_uring_free_probe(probe);
+    if (!can_send) {
+        TG_WARN("io_uring_unavailable", "component", TG_S("gateway"), "error",
+                TG_S("IORING_OP_SEND not supported"));
+        io_uring_queue_exit(&t->uring);
+        return -EOPNOTSUPP;
+    }
     t->usend_on = true;
     return 0;
 }
@@ -131,9 +142,9 @@ static const unsigned char *entry_bytes(const gw_thread_t *t, const gw_usend_t *
 static void hand_to_lws(gw_thread_t *t, gw_usend_t *e, size_t done)
 {
     gw_client_t *s = e->s;
-    if (s->state == GW_CLOSING)
-        return;
-    size_t rest = e->len - done;
+    if (s->state == GW_CLOSING && done == 0)
+        return; /* nothing of it went out: the close frame follows cleanly */
+    size_t rest = e->len - done; /* part went out: finish the frame before the close */
     unsigned char *tmp = malloc(LWS_PRE + rest); /* lws_write wants LWS_PRE room */
     if (!tmp) {
         gw_client_close(s, 1011, "out of memory");
@@ -172,49 +183,56 @@ void gw_usend_flush(gw_thread_t *t)
             io_uring_sqe_set_data64(sqe, (uint64_t)(done + n));
             n++;
         }
-        int rc = io_uring_submit_and_wait(&t->uring, n);
-        if (rc < 0 || (unsigned)rc < n) {
-            /* nothing (or not all) submitted: lws sends this chunk's frames,
-             * a submitted one included only if its completion says it failed */
-            unsigned reaped = 0;
-            struct io_uring_cqe *cqe;
-            bool sent[USEND_DEPTH] = {false};
-            while (rc > 0 && reaped < (unsigned)rc && io_uring_wait_cqe(&t->uring, &cqe) == 0) {
-                uint64_t i = io_uring_cqe_get_data64(cqe);
-                if (i >= done && i < done + n && cqe->res == (int)t->usq[i].len)
-                    sent[i - done] = true;
-                io_uring_cqe_seen(&t->uring, cqe);
-                reaped++;
-            }
-            usend_off(t, rc < 0 ? rc : -EIO);
-            for (unsigned k = 0; k < n; k++)
-                if (!sent[k])
-                    hand_to_lws(t, &t->usq[done + k], 0);
-            done += n;
+        if (n == 0) { /* no SQE at all: the ring is unusable */
+            usend_off(t, -EBUSY);
             continue;
         }
-        for (unsigned k = 0; k < n; k++) {
+        int rc = io_uring_submit_and_wait(&t->uring, n);
+        int sent[USEND_DEPTH]; /* per entry of the chunk: bytes the kernel took, -1 unknown */
+        for (unsigned k = 0; k < n; k++)
+            sent[k] = -1;
+        unsigned reaped = 0, submitted = rc > 0 ? (unsigned)rc : 0;
+        bool ring_failed = rc < 0 || submitted < n;
+        while (reaped < submitted) {
             struct io_uring_cqe *cqe;
-            int w = io_uring_wait_cqe(&t->uring, &cqe);
-            if (w < 0) { /* cannot happen after submit_and_wait(n); be safe */
-                usend_off(t, w);
+            int wr = io_uring_wait_cqe(&t->uring, &cqe);
+            if (wr < 0) {
+                ring_failed = true;
                 break;
             }
             uint64_t i = io_uring_cqe_get_data64(cqe);
             int res = cqe->res;
             io_uring_cqe_seen(&t->uring, cqe);
-            if (i >= t->nusq)
+            reaped++;
+            if (i < done || i >= done + n)
                 continue;
             gw_usend_t *e = &t->usq[i];
-            if (res == (int)e->len)
-                t->usend_sent++;
-            else if (res >= 0 || res == -EAGAIN || res == -EINTR)
-                hand_to_lws(t, e, res > 0 ? (size_t)res : 0);
-            else if (e->s->state != GW_CLOSING)
+            if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOSYS) {
+                ring_failed = true; /* the ring cannot send here: lws sends it */
+                sent[i - done] = 0;
+                continue;
+            }
+            if (res >= 0 || res == -EAGAIN || res == -EINTR)
+                sent[i - done] = res > 0 ? res : 0;
+            else if (e->s->state != GW_CLOSING) {
+                sent[i - done] = (int)e->len; /* nothing more to send: closing */
                 gw_client_close(e->s, 1011, "write failed");
-            if (e->oldest_ts && t->g->m_tick_to_send && (res >= 0 || res == -EAGAIN))
+            }
+        }
+        for (unsigned k = 0; k < n; k++) {
+            gw_usend_t *e = &t->usq[done + k];
+            int took = sent[k] < 0 ? 0 : sent[k]; /* not reaped: never submitted */
+            if ((size_t)took == e->len) {
+                if (sent[k] >= 0 && e->s->state != GW_CLOSING)
+                    t->usend_sent++;
+            } else {
+                hand_to_lws(t, e, (size_t)took);
+            }
+            if (e->oldest_ts && t->g->m_tick_to_send)
                 tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - e->oldest_ts);
         }
+        if (ring_failed)
+            usend_off(t, rc < 0 ? rc : -EIO);
         done += n;
     }
     t->nusq = 0;

@@ -25,6 +25,7 @@
 
 struct am_alert {
     char key[768]; /* its labels object: Alertmanager's identity of an alert */
+    char id[64];   /* the episode's alert_id: its resolution is matched by it first */
     bool restored; /* read back from am_firing.log, not yet fired again since the start */
     char *body; /* the firing alert JSON, owned */
     size_t len;
@@ -197,6 +198,55 @@ static int am_key(const char *body, size_t len, char *key, size_t cap)
     return 0;
 }
 
+static void alert_id_of(const char *body, size_t len, char *id, size_t cap)
+{
+    tg_json_t j = {0};
+    id[0] = 0;
+    if (tg_json_parse(&j, body, len, 256, 4) != 0 ||
+        tg_json_str(&j, tg_json_get(&j, 0, "alert_id"), id, cap, NULL) != 0)
+        id[0] = 0;
+    tg_json_free(&j);
+}
+
+/*
+ * The resolution of a kept alert, from its firing body: the labels
+ * Alertmanager knows it by (a resolution event may carry other ones: an
+ * unpriced alert names a symbol only while firing, a concentration alert
+ * its largest holding at the time), its first startsAt, endsAt = ends_ns.
+ * The JSON array's length, or negative.
+ */
+static int am_resolution(const am_alert_t *a, int64_t ends_ns, char *out, size_t cap)
+{
+    char t1[64];
+    int n = tg_webhook_am_payload(a->body, a->len, a->starts_ns, out, cap);
+    if (n <= 2)
+        return -EINVAL;
+    fmt_rfc3339(ends_ns, t1, sizeof t1);
+    /* [{...}] -> [{...,"endsAt":"..."}] */
+    int m = snprintf(out + n - 2, cap - (size_t)n + 2, ",\"endsAt\":\"%s\"}]", t1);
+    if (m < 0 || (size_t)(n - 2 + m) >= cap)
+        return -ENOSPC;
+    return n - 2 + m;
+}
+
+/* Kept resolutions of this label set are older than a new firing of it:
+ * sent after it, Alertmanager would end the live alert (SPEC §13). */
+static void am_drop_resolved(tg_am_t *w, const char *key)
+{
+    size_t kl = strlen(key), k = 0;
+    for (size_t i = 0; i < w->n_am_resolved; i++) {
+        /* a kept resolution is the object without brackets: {"labels":{…},"annotations"… */
+        if (strncmp(w->am_resolved[i], key + 1, kl - 1) == 0 &&
+            strncmp(w->am_resolved[i] + kl - 1, ",\"annotations\":", 15) == 0) {
+            free(w->am_resolved[i]);
+            continue;
+        }
+        w->am_resolved[k] = w->am_resolved[i];
+        w->am_resolved_ns[k++] = w->am_resolved_ns[i];
+    }
+    w->n_am_resolved = k;
+}
+
 /* A firing alert into the set (the caller checked it is not there). */
 static int am_add(tg_am_t *w, const char *key, const char *body, size_t len, int64_t starts)
 {
@@ -208,6 +258,7 @@ static int am_add(tg_am_t *w, const char *key, const char *body, size_t len, int
     a->len = len;
     a->starts_ns = starts;
     snprintf(a->key, sizeof a->key, "%s", key);
+    alert_id_of(body, len, a->id, sizeof a->id);
     w->n_am++;
     return 0;
 }
@@ -247,7 +298,7 @@ static int am_load_one(void *arg, int64_t starts, const char *body, size_t len)
 
 void tg_am_event(tg_am_t *w, const char *body, size_t len, int64_t now)
 {
-    char key[sizeof w->am[0].key], state[16], obj[AM_BODY_MAX + 2];
+    char key[sizeof w->am[0].key], id[64], state[16], obj[AM_BODY_MAX + 64];
     tg_json_t j = {0};
     int64_t ts = 0;
     int rc = tg_json_parse(&j, body, len, 256, 4);
@@ -257,40 +308,58 @@ void tg_am_event(tg_am_t *w, const char *body, size_t len, int64_t now)
     tg_json_free(&j);
     if (rc || am_key(body, len, key, sizeof key) != 0)
         return;
+    alert_id_of(body, len, id, sizeof id);
+    /* the episode by its id first; by its labels for one kept across a
+     * restart without saved alert states (fired again under a new id) */
     size_t i = 0;
-    while (i < w->n_am && strcmp(w->am[i].key, key) != 0)
+    while (i < w->n_am && !(id[0] && strcmp(w->am[i].id, id) == 0))
         i++;
-    int64_t starts = i < w->n_am ? w->am[i].starts_ns : ts;
-    int n = tg_webhook_am_payload(body, len, starts, obj, sizeof obj);
-    if (n < 0)
-        return;
+    if (i == w->n_am)
+        for (i = 0; i < w->n_am && strcmp(w->am[i].key, key) != 0;)
+            i++;
     bool ok;
     if (strcmp(state, "firing") == 0) {
-        if (i < w->n_am)
-            w->am[i].restored = false; /* confirmed by the engine */
+        am_drop_resolved(w, key);
         if (i == w->n_am) {
             if (am_add(w, key, body, len, ts) != 0)
                 return;
             am_save(w);
-        } else if (w->am[i].len != len || memcmp(w->am[i].body, body, len) != 0) {
-            /* the same alert fired again (a new episode id after a restart):
-             * re-sends carry the current event, startsAt stays the first */
-            char *nb = strndup(body, len);
-            if (nb) {
-                free(w->am[i].body);
-                w->am[i].body = nb;
-                w->am[i].len = len;
-                am_save(w);
+        } else {
+            w->am[i].restored = false; /* confirmed by the engine */
+            if (w->am[i].len != len || memcmp(w->am[i].body, body, len) != 0) {
+                /* the same alert fired again (a new episode id after a restart):
+                 * re-sends carry the current event, startsAt stays the first */
+                char *nb = strndup(body, len);
+                if (nb) {
+                    free(w->am[i].body);
+                    w->am[i].body = nb;
+                    w->am[i].len = len;
+                    snprintf(w->am[i].key, sizeof w->am[i].key, "%s", key);
+                    snprintf(w->am[i].id, sizeof w->am[i].id, "%s", id);
+                    am_save(w);
+                }
             }
         }
-        ok = w->post(w->ctx, obj, (size_t)n); /* a failure is repaired by the next resend */
+        int n = tg_webhook_am_payload(w->am[i < w->n_am ? i : w->n_am - 1].body,
+                                      w->am[i < w->n_am ? i : w->n_am - 1].len,
+                                      w->am[i < w->n_am ? i : w->n_am - 1].starts_ns, obj,
+                                      sizeof obj);
+        if (n > 0)
+            ok = w->post(w->ctx, obj, (size_t)n); /* a failure is repaired by the next resend */
         return;
     }
+    int n;
     if (i < w->n_am) {
+        /* resolved under the labels it fired with */
+        n = am_resolution(&w->am[i], ts, obj, sizeof obj);
         free(w->am[i].body);
         w->am[i] = w->am[--w->n_am];
         am_save(w);
+    } else {
+        n = tg_webhook_am_payload(body, len, ts, obj, sizeof obj);
     }
+    if (n <= 2)
+        return;
     ok = w->post(w->ctx, obj, (size_t)n);
     if (!ok) { /* keep the resolution until Alertmanager takes it */
         obj[n - 1] = 0;
@@ -319,20 +388,13 @@ static void am_confirm_restored(tg_am_t *w, int64_t now)
             i++;
             continue;
         }
-        char obj[AM_BODY_MAX + 64], t1[64];
-        int n = tg_webhook_am_payload(a->body, a->len, a->starts_ns, obj, AM_BODY_MAX + 2);
+        char obj[AM_BODY_MAX + 64];
+        int n = am_resolution(a, tg_now_ns(), obj, sizeof obj);
         if (n > 2) {
-            /* the firing object with endsAt appended: [{...}] -> [{...,"endsAt":"now"}] */
-            fmt_rfc3339(tg_now_ns(), t1, sizeof t1);
-            int m = snprintf(obj + n - 2, sizeof obj - (size_t)n + 2, ",\"endsAt\":\"%s\"}]", t1);
-            if (m > 0 && (size_t)(n - 2 + m) < sizeof obj) {
-                bool ok;
-                n = n - 2 + m;
-                ok = w->post(w->ctx, obj, (size_t)n);
-                if (!ok) {
-                    obj[n - 1] = 0;
-                    am_keep_resolved(w, obj + 1, now);
-                }
+            bool ok = w->post(w->ctx, obj, (size_t)n);
+            if (!ok) {
+                obj[n - 1] = 0;
+                am_keep_resolved(w, obj + 1, now);
             }
         }
         TG_INFO("alertmanager_restored_alert_ended", "labels", TG_S(a->key));

@@ -624,8 +624,17 @@ int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *m
     }
     if (w->am_url[0] &&
         (rc = tg_am_init(&w->am, w->dir, cfg->postgres.url[0] != 0, w->am_resend_ns,
-                         w->max_retry_ns, am_post, w)) != 0)
-        goto fail;
+                         w->max_retry_ns, am_post, w)) != 0) {
+        /* the kept set is a cache of what the engine says again: never fatal */
+        TG_WARN("alertmanager_state_unreadable", "dir", TG_S(w->dir), "error",
+                TG_S(strerror(-rc)));
+        tg_am_free(&w->am);
+        rc = tg_am_init(&w->am, "", cfg->postgres.url[0] != 0, w->am_resend_ns,
+                        w->max_retry_ns, am_post, w);
+        if (rc)
+            goto fail;
+        snprintf(w->am.dir, sizeof w->am.dir, "%s", w->dir); /* still written */
+    }
     if ((rc = -pthread_create(&w->thread, NULL, webhook_thread, w)) != 0)
         goto fail;
     w->started = true;
