@@ -17,10 +17,9 @@ import time
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
-import websockets
 
 from tgtest import Postgres, have_postgres
-from tgtest import BIN, Daemon, free_port, scaled, wait_for, wait_port
+from tgtest import BIN, WS, Daemon, free_port, scaled, wait_for, wait_port
 
 NS = 10**9
 
@@ -49,55 +48,19 @@ def dec(v):
     return Decimal(str(v)) if not isinstance(v, Decimal) else v
 
 
-class Client:
-    """Minimal WebSocket client: JSON Lines frames, decimals as Decimal."""
-
-    def __init__(self, ws):
-        self.ws, self.queue, self.all = ws, [], []
+class Client(WS):
+    """tgtest's client with exact decimals (bars' OHLCV and VWAP are compared as Decimal)."""
+    parse_float = Decimal
 
     @classmethod
-    async def open(cls, d, token):
-        ws = await websockets.connect(d.url() + "?token=" + token, max_size=None,
-                                      ping_interval=None, open_timeout=10)
-        c = cls(ws)
-        est = await c.recv_type("connection_established")
-        c.epoch = est["epoch"]
-        return c
+    async def open(cls, d, token=None, **kw):
+        if isinstance(d, str):  # WS.open(url, ...) as the base class calls it
+            return await super().open(d, token=token, **kw)
+        return await cls.open_daemon(d, token)
 
     async def recv(self, timeout=10.0, raw=False):
         """Next message within `timeout` s (scaled for slow machines unless raw)."""
-        while not self.queue:
-            frame = await asyncio.wait_for(self.ws.recv(), timeout if raw else scaled(timeout))
-            for line in frame.split("\n"):
-                m = json.loads(line, parse_float=Decimal)
-                self.all.append(m)
-                self.queue.append(m)
-        return self.queue.pop(0)
-
-    async def recv_type(self, typ, timeout=10.0, pred=None):
-        end = time.time() + scaled(timeout)
-        while True:
-            m = await self.recv(max(0.01, end - time.time()), raw=True)
-            if m.get("type") == typ and (pred is None or pred(m)):
-                return m
-
-    async def send(self, obj):
-        await self.ws.send(json.dumps(obj))
-
-    async def drain(self, seconds):
-        """Read whatever comes for `seconds` (into self.all)."""
-        end = time.time() + seconds
-        try:
-            while time.time() < end:
-                await self.recv(max(0.01, end - time.time()), raw=True)
-        except asyncio.TimeoutError:
-            pass
-
-    async def close(self):
-        try:
-            await asyncio.wait_for(self.ws.close(), 3)
-        except Exception:
-            pass
+        return await super().recv(timeout if raw else scaled(timeout))
 
 
 def run(coro):

@@ -501,18 +501,22 @@ def write_portfolios(path, plist):
 
 # ---- WebSocket clients ----
 
-def split_frame(frame):
-    """A server frame carries one or more messages (JSON Lines)."""
+def split_frame(frame, parse_float=None):
+    """A server frame carries one or more messages (JSON Lines); parse_float=Decimal
+    keeps the decimals' text exact."""
     if isinstance(frame, bytes):
         import msgpack
         up = msgpack.Unpacker(raw=False)
         up.feed(frame)
         return list(up)
-    return [json.loads(line) for line in frame.split("\n")]
+    return [json.loads(line, parse_float=parse_float) for line in frame.split("\n")]
 
 
 class WS:
-    """A WebSocket client that splits frames into messages and keeps the close code."""
+    """A WebSocket client that splits frames into messages and keeps the close code.
+    Subclasses may set parse_float (e.g. Decimal) for exact decimals."""
+
+    parse_float = None
 
     def __init__(self, ws):
         self.ws = ws
@@ -560,7 +564,7 @@ class WS:
     async def _frame(self, timeout):
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
         self.frames += 1
-        msgs = split_frame(frame)
+        msgs = split_frame(frame, self.parse_float)
         self.all.extend(msgs)
         self.queue.extend(msgs)
 
@@ -572,9 +576,25 @@ class WS:
     async def recv_type(self, typ, timeout=5.0, pred=None):
         end = time.time() + scaled(timeout)
         while True:
-            m = await self.recv(max(0.01, end - time.time()))
+            m = await WS.recv(self, max(0.01, end - time.time()))  # the deadline is scaled
             if m.get("type") == typ and (pred is None or pred(m)):
                 return m
+
+    @classmethod
+    async def open_daemon(cls, d, token):
+        """Connected to Daemon d with token; self.epoch from connection_established."""
+        c = await cls.open(d.url(), token=token)
+        c.epoch = (await c.recv_type("connection_established", timeout=10))["epoch"]
+        return c
+
+    async def drain(self, seconds):
+        """Read whatever comes for `seconds` (into self.all)."""
+        end = time.time() + seconds
+        try:
+            while time.time() < end:
+                await WS.recv(self, max(0.01, end - time.time()))
+        except asyncio.TimeoutError:
+            pass
 
     async def collect(self, seconds):
         """Every message received within `seconds` (the connection may close)."""
