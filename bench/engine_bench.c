@@ -112,6 +112,32 @@ static inline void risk_clock(tg_book_t *b, int64_t *next, int64_t ts)
     }
 }
 
+/* n ticks of a random walk (+-0.1 % a tick) over nsym symbols from price[],
+ * which follows them; the arrays are the caller's to free. */
+static void gen_ticks(int nsym, tg_dec_t *price, long long n, uint32_t **tsym_out,
+                      tg_dec_t **tpx_out)
+{
+    uint32_t *tsym = malloc(sizeof *tsym * (size_t)n);
+    tg_dec_t *tpx = malloc(sizeof *tpx * (size_t)n);
+    if (!tsym || !tpx) {
+        fprintf(stderr, "ticks: out of memory\n");
+        exit(1);
+    }
+    for (long long i = 0; i < n; i++) {
+        int s = (int)(rnd() % (uint64_t)nsym);
+        tg_dec_t p = price[s];
+        int64_t bp = (int64_t)(rnd() % 21) - 10; /* +-0.1% */
+        p += p * bp / 10000 + (int64_t)(rnd() % 3) - 1;
+        if (p < TG_DEC_SCALE)
+            p = TG_DEC_SCALE;
+        price[s] = p;
+        tsym[i] = (uint32_t)s;
+        tpx[i] = p;
+    }
+    *tsym_out = tsym;
+    *tpx_out = tpx;
+}
+
 /* A book of npf portfolios x nh holdings over nsym symbols, the same for the
  * same rng state; with_rules decides whether every risk rule is on. ids and
  * price are filled the first time (nsym symbols interned in t). */
@@ -196,22 +222,12 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
 
     /* the tick stream, generated up front so the timing is the book's alone */
     long long n = nticks > nbase ? nticks : nbase;
-    uint32_t *tsym = malloc(sizeof *tsym * (size_t)n);
-    tg_dec_t *tpx = malloc(sizeof *tpx * (size_t)n);
+    uint32_t *tsym;
+    tg_dec_t *tpx;
+    gen_ticks(nsym, price, n, &tsym, &tpx);
     long long touched = 0;
-    for (long long i = 0; i < n; i++) {
-        int s = (int)(rnd() % (uint64_t)nsym);
-        tg_dec_t p = price[s];
-        int64_t bp = (int64_t)(rnd() % 21) - 10; /* +-0.1% */
-        p += p * bp / 10000 + (int64_t)(rnd() % 3) - 1;
-        if (p < TG_DEC_SCALE)
-            p = TG_DEC_SCALE;
-        price[s] = p;
-        tsym[i] = (uint32_t)s;
-        tpx[i] = p;
-        if (i < nticks)
-            touched += held[s];
-    }
+    for (long long i = 0; i < nticks; i++)
+        touched += held[tsym[i]];
 
     /* the daemon's first two risk seconds set each volatility base and
      * allocate its ring (once per portfolio, at start): not part of a tick */
@@ -352,16 +368,9 @@ static void rules_ab(const char *name, int npf, int nh, int nsym, long long ntic
     tg_book_t *on = build(&t, npf, nh, nsym, ids, price, held);
     tg_book_risk_tick(on, 0); /* volatility bases and rings, as at the daemon's start */
     tg_book_risk_tick(on, 1000000000LL);
-    uint32_t *tsym = malloc(sizeof *tsym * (size_t)nticks);
-    tg_dec_t *tpx = malloc(sizeof *tpx * (size_t)nticks);
-    for (long long i = 0; i < nticks; i++) {
-        int s = (int)(rnd() % (uint64_t)nsym);
-        tg_dec_t p = price[s];
-        p += p * ((int64_t)(rnd() % 21) - 10) / 10000 + (int64_t)(rnd() % 3) - 1;
-        price[s] = p < TG_DEC_SCALE ? TG_DEC_SCALE : p;
-        tsym[i] = (uint32_t)s;
-        tpx[i] = price[s];
-    }
+    uint32_t *tsym;
+    tg_dec_t *tpx;
+    gen_ticks(nsym, price, nticks, &tsym, &tpx);
     double r_off[5], r_on[5];
     for (int r = 0; r < 10; r++) {
         /* both sides read the clock per tick, as the engine loop does; only

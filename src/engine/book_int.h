@@ -285,6 +285,14 @@ static inline i128 abs128(i128 v)
     return v < 0 ? -v : v;
 }
 
+/* A holding's value changed to v: keep pf_hot_t.top >= every |holding value|. */
+static inline void raise_top(pf_hot_t *p, tg_dec_t v)
+{
+    uint64_t av = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (av > p->top)
+        p->top = av;
+}
+
 /* A holding value that hit the tg_dec_t range in value_of(): not a real figure. */
 static inline bool value_saturated(tg_dec_t v)
 {

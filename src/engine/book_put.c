@@ -280,9 +280,7 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
         sb->pos[sb->n++] = (pos_t){.pf = (uint32_t)slot, .h = (uint32_t)i, .qty = hs->quantity,
                                    .value = v};
         p->mv += v;
-        uint64_t av = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-        if (av > p->top)
-            p->top = av;
+        raise_top(p, v);
         p->cost += hs->cost_basis; /* validated to fit */
         if (!sb->has_price)
             p->missing++;

@@ -445,9 +445,7 @@ void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
         if (value_saturated(ps->value) != value_saturated(nv))
             p->overflow += value_saturated(nv) ? 1 : -1;
         ps->value = nv;
-        uint64_t av = nv < 0 ? 0 - (uint64_t)nv : (uint64_t)nv;
-        if (av > p->top)
-            p->top = av;
+        raise_top(p, nv);
         p->mv += d;
         p->ts = ts;
         i128 V = p->mv + p->cash;

@@ -143,15 +143,10 @@ int gw_client_sub(gw_client_t *s, gw_key_t *k, bool explicit_)
     return (int)idx;
 }
 
-static inline uint64_t msg_len(const gw_client_t *s, const tg_msg_t *m)
-{
-    return s->msgpack ? m->mp_len : m->json_len;
-}
-
 static void drop_pending(gw_client_t *s, gw_sub_t *sub)
 {
     if (sub->pending) {
-        s->pending_bytes -= s->msgpack ? sub->pending->mp_len : sub->pending->json_len;
+        s->pending_bytes -= gw_msg_bytes(sub->pending, s->msgpack);
         tg_msg_unref(sub->pending);
         sub->pending = NULL;
         s->nparked--;
@@ -218,7 +213,7 @@ static bool ctrl_append(gw_client_t *s, tg_msg_t *m)
         s->last_progress_ns = tg_mono_ns();
     s->ctrl[(s->chead + s->clen) % s->ccap] = m;
     s->clen++;
-    s->pending_bytes += msg_len(s, m);
+    s->pending_bytes += gw_msg_bytes(m, s->msgpack);
     return true;
 }
 
@@ -229,7 +224,7 @@ void gw_client_pass_spill(gw_client_t *s)
     s->plen = 0;
     for (size_t i = 0; i < n; i++) {
         tg_msg_t *m = t->pass[s->pidx[i]];
-        s->pending_bytes -= msg_len(s, m);
+        s->pending_bytes -= gw_msg_bytes(m, s->msgpack);
         if (s->state == GW_CLOSING)
             continue;
         if (!ctrl_append(s, tg_msg_ref(m))) {
@@ -247,7 +242,7 @@ static bool pass_append(gw_client_t *s, uint32_t pi, const tg_msg_t *m)
     if (s->pending_bytes == 0 && s->clen == 0)
         s->last_progress_ns = tg_mono_ns();
     s->pidx[s->plen++] = pi;
-    s->pending_bytes += msg_len(s, m);
+    s->pending_bytes += gw_msg_bytes(m, s->msgpack);
     return true;
 }
 
@@ -282,7 +277,7 @@ static void park(gw_client_t *s, gw_sub_t *sub, tg_msg_t *m)
     }
     sub->pending = tg_msg_ref(m);
     s->nparked++;
-    s->pending_bytes += s->msgpack ? m->mp_len : m->json_len;
+    s->pending_bytes += gw_msg_bytes(m, s->msgpack);
 }
 
 static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
@@ -294,6 +289,19 @@ static void enqueue_slot(gw_client_t *s, gw_sub_t *sub, uint32_t idx)
     s->dirty[(s->dhead + s->dlen) % s->dcap] = idx;
     s->dlen++;
     sub->queued = 1;
+}
+
+/* Take m through the pass (the ordered list of a client that keeps up);
+ * false when it cannot (out of memory): the caller uses the ctrl FIFO. */
+static bool offer_pass(gw_client_t *s, tg_msg_t *m, uint32_t *pass_idx)
+{
+    if (*pass_idx == GW_NO_PASS)
+        *pass_idx = gw_pass_add(s->t, m);
+    if (*pass_idx == GW_NO_PASS || !pass_append(s, *pass_idx, m))
+        return false;
+    check_pending_limit(s);
+    gw_client_want_write(s);
+    return true;
 }
 
 /*
@@ -315,15 +323,8 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_i
      * nothing parked. Reading the subscription costs a cache miss per client
      * per message at 1,000 clients (most of this function's time, measured) */
     if (pass_idx && !s->hz_subs && !s->nparked && !s->gated && !s->behind &&
-        s->pending_bytes < GW_CONFLATE_AFTER_BYTES) {
-        if (*pass_idx == GW_NO_PASS)
-            *pass_idx = gw_pass_add(s->t, m);
-        if (*pass_idx != GW_NO_PASS && pass_append(s, *pass_idx, m)) {
-            check_pending_limit(s);
-            gw_client_want_write(s);
-            return;
-        }
-    }
+        s->pending_bytes < GW_CONFLATE_AFTER_BYTES && offer_pass(s, m, pass_idx))
+        return;
     gw_sub_t *sub = &s->subs[idx];
     if (sub->interval_ns) {
         if (!sub->queued) {
@@ -352,16 +353,10 @@ void gw_client_offer(gw_client_t *s, uint32_t idx, tg_msg_t *m, uint32_t *pass_i
             tg_msg_t *old = sub->pending;
             sub->pending = NULL;
             s->nparked--;
-            s->pending_bytes -= s->msgpack ? old->mp_len : old->json_len;
+            s->pending_bytes -= gw_msg_bytes(old, s->msgpack);
             gw_client_push_ctrl(s, old);
-        } else if (pass_idx) {
-            if (*pass_idx == GW_NO_PASS)
-                *pass_idx = gw_pass_add(s->t, m);
-            if (*pass_idx != GW_NO_PASS && pass_append(s, *pass_idx, m)) {
-                check_pending_limit(s);
-                gw_client_want_write(s);
-                return;
-            }
+        } else if (pass_idx && offer_pass(s, m, pass_idx)) {
+            return;
         }
         gw_client_push_ctrl(s, tg_msg_ref(m));
         return;
@@ -444,13 +439,13 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
             drop_pending(s, &s->subs[i]);
     s->dlen = 0;
     for (size_t i = 0; i < s->plen; i++)
-        s->pending_bytes -= msg_len(s, s->t->pass[s->pidx[i]]);
+        s->pending_bytes -= gw_msg_bytes(s->t->pass[s->pidx[i]], s->msgpack);
     s->plen = 0;
     for (uint32_t i = 0; i < s->clen; i++) {
         tg_msg_t *m = s->ctrl[(s->chead + i) % s->ccap];
         bool keep = code != 4008 && m->type == TG_MSG_REPLY;
         if (!keep) {
-            s->pending_bytes -= s->msgpack ? m->mp_len : m->json_len;
+            s->pending_bytes -= gw_msg_bytes(m, s->msgpack);
             tg_msg_unref(m);
             s->ctrl[(s->chead + i) % s->ccap] = NULL;
         }
@@ -477,7 +472,7 @@ void gw_client_close(gw_client_t *s, int code, const char *reason)
 bool gw_frame_append(unsigned char *f, size_t cap, size_t *len, const tg_msg_t *m, bool msgpack)
 {
     const unsigned char *p = msgpack ? m->mp : m->json;
-    size_t n = msgpack ? m->mp_len : m->json_len;
+    size_t n = gw_msg_bytes(m, msgpack);
     size_t sep = (!msgpack && *len) ? 1 : 0;
     if (n == 0 || *len + sep + n > cap)
         return n == 0; /* an empty message adds nothing */
@@ -693,7 +688,7 @@ static int write_frame(gw_client_t *s)
         }
         s->chead = (s->chead + 1) % s->ccap;
         s->clen--;
-        s->pending_bytes -= msg_len(s, m);
+        s->pending_bytes -= gw_msg_bytes(m, s->msgpack);
         if (m->ts && m->type != TG_MSG_REPLY && (!oldest_ts || m->ts < oldest_ts))
             oldest_ts = m->ts;
         t->cnt.sent[m->channel]++;
@@ -704,7 +699,7 @@ static int write_frame(gw_client_t *s)
         const tg_msg_t *m = t->pass[s->pidx[pi]];
         if (!frame_add(s, &len, m, budget))
             goto send;
-        s->pending_bytes -= msg_len(s, m);
+        s->pending_bytes -= gw_msg_bytes(m, s->msgpack);
         if (m->ts && (!oldest_ts || m->ts < oldest_ts))
             oldest_ts = m->ts;
         t->cnt.sent[m->channel]++;
@@ -718,7 +713,7 @@ static int write_frame(gw_client_t *s)
                 goto send;
             if (!oldest_ts || (m->ts && m->ts < oldest_ts))
                 oldest_ts = m->ts;
-            s->pending_bytes -= msg_len(s, m);
+            s->pending_bytes -= gw_msg_bytes(m, s->msgpack);
             t->cnt.sent[m->channel]++;
             tg_msg_unref(m);
             sub->pending = NULL;

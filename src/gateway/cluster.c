@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "gw.h"
-#include "tickgate/encode.h"
 
 /*
  * Notifications seq. A single node (role all) numbers each user's stream as
@@ -42,6 +41,15 @@ uint64_t gw_cluster_notif_seq(gw_thread_t *t, const gw_key_t *k, const tg_msg_t 
     return i >= 0 && (uint32_t)i < m->nrseq ? m->rseq[i] : 0;
 }
 
+static void keep(gw_thread_t *t, tg_msg_t *m, uint64_t seq, const char *stream)
+{
+    tg_msg_t *um = gw_notif_msg(m, seq, stream);
+    if (um) {
+        gw_notif_record(t->g->notif_seq, stream, um, t->hub.history_size);
+        tg_msg_unref(um);
+    }
+}
+
 /* Cluster: keep alert m in the notifications history of every ACL reader,
  * whether or not the reader has ever subscribed on this node, so a client
  * that comes from another node resumes here with `since` (SPEC §14). */
@@ -51,28 +59,11 @@ void gw_cluster_notif_keep(gw_thread_t *t, tg_msg_t *m)
         return;
     /* admins read every alert under the engine-wide number: one history for
      * all of them, kept on every node, so an admin resumes anywhere too */
-    tg_msg_t *am = tg_enc_msg_add_u64(m, "seq", m->seq);
-    if (am) {
-        am->channel = TG_CH_NOTIFICATIONS;
-        am->seq = m->seq;
-        snprintf(am->key_name, sizeof am->key_name, "%s", GW_ADMIN_STREAM);
-        gw_notif_record(t->g->notif_seq, GW_ADMIN_STREAM, am, t->hub.history_size);
-        tg_msg_unref(am);
-    }
-    if (!m->rseq)
-        return;
+    keep(t, m, m->seq, GW_ADMIN_STREAM);
     uint32_t i = 0;
     for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end && i < m->nrseq;
-         p += strlen(p) + 1, i++) {
-        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", m->rseq[i]);
-        if (!um)
-            continue;
-        um->channel = TG_CH_NOTIFICATIONS;
-        um->seq = m->rseq[i];
-        snprintf(um->key_name, sizeof um->key_name, "%s", p);
-        gw_notif_record(t->g->notif_seq, p, um, t->hub.history_size);
-        tg_msg_unref(um);
-    }
+         p += strlen(p) + 1, i++)
+        keep(t, m, m->rseq[i], p);
 }
 
 const char *gw_cluster_notif_stream(const gw_thread_t *t, const gw_client_t *s)

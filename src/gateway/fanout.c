@@ -77,7 +77,7 @@ const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
         const tg_msg_t *m = t->pass[i];
         if (!gw_frame_append(sh->buf + LWS_PRE, t->frame_cap, &sh->len, m, msgpack))
             return NULL;
-        sh->bytes += msgpack ? m->mp_len : m->json_len;
+        sh->bytes += gw_msg_bytes(m, msgpack);
         sh->sent[m->channel]++;
         if (m->ts && (!sh->oldest_ts || m->ts < sh->oldest_ts))
             sh->oldest_ts = m->ts;
@@ -113,6 +113,18 @@ void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m)
         gw_client_push_ctrl(k->subs[i].s, tg_msg_ref(m));
 }
 
+tg_msg_t *gw_notif_msg(tg_msg_t *m, uint64_t seq, const char *stream)
+{
+    /* the per-user seq goes through the encoder: encoded bytes stay immutable */
+    tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", seq);
+    if (!um)
+        return NULL; /* not a map (a bug) or ENOMEM */
+    um->channel = TG_CH_NOTIFICATIONS;
+    um->seq = seq;
+    snprintf(um->key_name, sizeof um->key_name, "%s", stream);
+    return um;
+}
+
 static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 {
     gw_hub_t *h = &t->hub;
@@ -129,13 +141,9 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
         uint64_t seq = gw_cluster_notif_seq(t, k, m);
         if (!seq)
             continue;
-        /* the per-user seq goes through the encoder: encoded bytes stay immutable */
-        tg_msg_t *um = tg_enc_msg_add_u64(m, "seq", seq);
+        tg_msg_t *um = gw_notif_msg(m, seq, k->name);
         if (!um)
-            continue; /* not a map (a bug) or ENOMEM */
-        um->channel = TG_CH_NOTIFICATIONS;
-        um->seq = seq;
-        memcpy(um->key_name, k->name, sizeof um->key_name);
+            continue;
         gw_notif_record(t->g->notif_seq, k->name, um, t->hub.history_size);
         if (k->last && k->last->seq >= seq) { /* delivered already (a replay) */
             tg_msg_unref(um);

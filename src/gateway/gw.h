@@ -178,6 +178,12 @@ typedef struct gw_usend {
     int64_t oldest_ts;       /* its oldest message's tick ts (tickgate_tick_to_send_seconds) */
 } gw_usend_t;
 
+/* A message's bytes in one encoding (what a client's queue counts). */
+static inline size_t gw_msg_bytes(const tg_msg_t *m, bool msgpack)
+{
+    return msgpack ? m->mp_len : m->json_len;
+}
+
 /* The whole pass in one frame, for every client that gets all of it. */
 typedef struct gw_shared_frame {
     unsigned char *buf;      /* LWS_PRE + cap + GW_FRAME_SLACK */
@@ -403,6 +409,8 @@ const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack);
 void gw_pass_end(gw_thread_t *t);
 /** Free the pass's arrays and frames (thread teardown). */
 void gw_pass_free(gw_thread_t *t);
+/** Alert m as the notifications message of `stream` (a user) with its seq (new ref, or NULL). */
+tg_msg_t *gw_notif_msg(tg_msg_t *m, uint64_t seq, const char *stream);
 /** Same for messages that are never conflated (alerts, system): ctrl FIFOs. */
 void gw_fanout_publish_ctrl(gw_thread_t *t, gw_key_t *k, tg_msg_t *m);
 /** Arm the pace timer for gated clients (1 ms) and held max_hz messages (when due). */

@@ -219,6 +219,7 @@ void gw_usend_flush(gw_thread_t *t)
                 gw_client_close(e->s, 1011, "write failed");
             }
         }
+        int64_t now = tg_now_ns(); /* the chunk's frames are in the kernel (or with lws) now */
         for (unsigned k = 0; k < n; k++) {
             gw_usend_t *e = &t->usq[done + k];
             int took = sent[k] < 0 ? 0 : sent[k]; /* not reaped: never submitted */
@@ -229,7 +230,7 @@ void gw_usend_flush(gw_thread_t *t)
                 hand_to_lws(t, e, (size_t)took);
             }
             if (e->oldest_ts && t->g->m_tick_to_send)
-                tg_histogram_observe_ns(t->g->m_tick_to_send, tg_now_ns() - e->oldest_ts);
+                tg_histogram_observe_ns(t->g->m_tick_to_send, now - e->oldest_ts);
         }
         if (ring_failed)
             usend_off(t, rc < 0 ? rc : -EIO);

@@ -117,7 +117,6 @@ int tg_webhook_am_payload(const char *alert_json, size_t len, int64_t starts_ns,
     return n + 2;
 }
 
-/* "<alert_id>:<state>" of an alert JSON; -EINVAL when it has neither. */
 /* Resend every firing alert and the resolved ones not yet accepted, in one POST. */
 static void am_resend(tg_am_t *w)
 {
@@ -148,14 +147,10 @@ static void am_resend(tg_am_t *w)
     }
     p[n++] = ']';
     p[n] = 0;
-    if (n > 2) {
-        bool ok;
-        ok = w->post(w->ctx, p, n);
-        if (ok) { /* Alertmanager has the resolutions now */
-            for (size_t i = 0; i < w->n_am_resolved; i++)
-                free(w->am_resolved[i]);
-            w->n_am_resolved = 0;
-        }
+    if (n > 2 && w->post(w->ctx, p, n)) { /* Alertmanager has the resolutions now */
+        for (size_t i = 0; i < w->n_am_resolved; i++)
+            free(w->am_resolved[i]);
+        w->n_am_resolved = 0;
     }
     free(p);
 }
@@ -179,6 +174,27 @@ static void am_keep_resolved(tg_am_t *w, const char *obj, int64_t now)
         return;
     w->am_resolved_ns[w->n_am_resolved] = now;
     w->am_resolved[w->n_am_resolved++] = c;
+}
+
+/* Post a resolution ([{...}], n bytes); one Alertmanager refused is kept for the re-sends. */
+static void am_post_resolution(tg_am_t *w, char *obj, int n, int64_t now)
+{
+    if (n <= 2 || w->post(w->ctx, obj, (size_t)n))
+        return;
+    obj[n - 1] = 0; /* kept as the object alone: [{...}] -> {...} */
+    am_keep_resolved(w, obj + 1, now);
+}
+
+/* Drop the kept resolutions set to NULL, keeping the others in order. */
+static void am_resolved_compact(tg_am_t *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_am_resolved; i++)
+        if (w->am_resolved[i]) {
+            w->am_resolved[k] = w->am_resolved[i];
+            w->am_resolved_ns[k++] = w->am_resolved_ns[i];
+        }
+    w->n_am_resolved = k;
 }
 
 /*
@@ -233,18 +249,22 @@ static int am_resolution(const am_alert_t *a, int64_t ends_ns, char *out, size_t
  * sent after it, Alertmanager would end the live alert (SPEC §13). */
 static void am_drop_resolved(tg_am_t *w, const char *key)
 {
-    size_t kl = strlen(key), k = 0;
-    for (size_t i = 0; i < w->n_am_resolved; i++) {
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < w->n_am_resolved; i++)
         /* a kept resolution is the object without brackets: {"labels":{…},"annotations"… */
         if (strncmp(w->am_resolved[i], key + 1, kl - 1) == 0 &&
             strncmp(w->am_resolved[i] + kl - 1, ",\"annotations\":", 15) == 0) {
             free(w->am_resolved[i]);
-            continue;
+            w->am_resolved[i] = NULL;
         }
-        w->am_resolved[k] = w->am_resolved[i];
-        w->am_resolved_ns[k++] = w->am_resolved_ns[i];
-    }
-    w->n_am_resolved = k;
+    am_resolved_compact(w);
+}
+
+/* Entry i leaves the set (the last one takes its place). */
+static void am_remove(tg_am_t *w, size_t i)
+{
+    free(w->am[i].body);
+    w->am[i] = w->am[--w->n_am];
 }
 
 /* A firing alert into the set (the caller checked it is not there). */
@@ -317,7 +337,6 @@ void tg_am_event(tg_am_t *w, const char *body, size_t len, int64_t now)
     if (i == w->n_am)
         for (i = 0; i < w->n_am && strcmp(w->am[i].key, key) != 0;)
             i++;
-    bool ok;
     if (strcmp(state, "firing") == 0) {
         am_drop_resolved(w, key);
         if (i == w->n_am) {
@@ -340,31 +359,23 @@ void tg_am_event(tg_am_t *w, const char *body, size_t len, int64_t now)
                 }
             }
         }
-        int n = tg_webhook_am_payload(w->am[i < w->n_am ? i : w->n_am - 1].body,
-                                      w->am[i < w->n_am ? i : w->n_am - 1].len,
-                                      w->am[i < w->n_am ? i : w->n_am - 1].starts_ns, obj,
-                                      sizeof obj);
+        /* i is the entry (a new one was added at i == the old count) */
+        const am_alert_t *a = &w->am[i];
+        int n = tg_webhook_am_payload(a->body, a->len, a->starts_ns, obj, sizeof obj);
         if (n > 0)
-            ok = w->post(w->ctx, obj, (size_t)n); /* a failure is repaired by the next resend */
+            w->post(w->ctx, obj, (size_t)n); /* a failure is repaired by the next resend */
         return;
     }
     int n;
     if (i < w->n_am) {
         /* resolved under the labels it fired with */
         n = am_resolution(&w->am[i], ts, obj, sizeof obj);
-        free(w->am[i].body);
-        w->am[i] = w->am[--w->n_am];
+        am_remove(w, i);
         am_save(w);
     } else {
         n = tg_webhook_am_payload(body, len, ts, obj, sizeof obj);
     }
-    if (n <= 2)
-        return;
-    ok = w->post(w->ctx, obj, (size_t)n);
-    if (!ok) { /* keep the resolution until Alertmanager takes it */
-        obj[n - 1] = 0;
-        am_keep_resolved(w, obj + 1, now);
-    }
+    am_post_resolution(w, obj, n, now);
 }
 
 /*
@@ -389,17 +400,9 @@ static void am_confirm_restored(tg_am_t *w, int64_t now)
             continue;
         }
         char obj[AM_BODY_MAX + 64];
-        int n = am_resolution(a, tg_now_ns(), obj, sizeof obj);
-        if (n > 2) {
-            bool ok = w->post(w->ctx, obj, (size_t)n);
-            if (!ok) {
-                obj[n - 1] = 0;
-                am_keep_resolved(w, obj + 1, now);
-            }
-        }
+        am_post_resolution(w, obj, am_resolution(a, tg_now_ns(), obj, sizeof obj), now);
         TG_INFO("alertmanager_restored_alert_ended", "labels", TG_S(a->key));
-        free(a->body);
-        *a = w->am[--w->n_am];
+        am_remove(w, i);
         changed = true;
     }
     if (changed)
@@ -409,16 +412,12 @@ static void am_confirm_restored(tg_am_t *w, int64_t now)
 /* Resolutions nobody accepted within webhook_max_retry_s are given up. */
 static void am_expire(tg_am_t *w, int64_t now)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < w->n_am_resolved; i++) {
+    for (size_t i = 0; i < w->n_am_resolved; i++)
         if (now - w->am_resolved_ns[i] > w->max_retry_ns) {
             free(w->am_resolved[i]);
-            continue;
+            w->am_resolved[i] = NULL;
         }
-        w->am_resolved[k] = w->am_resolved[i];
-        w->am_resolved_ns[k++] = w->am_resolved_ns[i];
-    }
-    w->n_am_resolved = k;
+    am_resolved_compact(w);
 }
 
 /* ---- the thread ------------------------------------------------------------------ */

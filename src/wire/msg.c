@@ -67,10 +67,7 @@ tg_msg_t *tg_msg_new(const void *json, size_t json_len, const void *mp, size_t m
 
 bool tg_msg_acl_has(const tg_msg_t *m, const char *sub)
 {
-    for (const char *p = m->acl, *end = m->acl + m->acl_len; p < end; p += strlen(p) + 1)
-        if (strcmp(p, sub) == 0)
-            return true;
-    return false;
+    return tg_msg_acl_index(m, sub) >= 0;
 }
 
 void tg_msg_unref(tg_msg_t *m)
