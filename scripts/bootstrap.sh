@@ -10,7 +10,7 @@ PKGS=(
   postgresql redis-server
   clang llvm libclang-rt-14-dev
   python3-pytest python3-websockets python3-jwt python3-msgpack
-  python3-psycopg2 python3-redis
+  python3-psycopg2 python3-redis python3-pytest-timeout
   prometheus prometheus-alertmanager openssl curl procps
   chromium nodejs
   help2man dpkg-dev yamllint python3-seccomp
