@@ -388,6 +388,19 @@ out:
 
 /* ---- dispatch ---- */
 
+/* The subcommands in src/cli/ (`run`, the default, is the daemon above): each
+ * gets the loaded configuration and argv from its own name on. */
+typedef int (*cli_fn)(const tg_config_t *cfg, int argc, char **argv);
+static const struct {
+    const char *name;
+    cli_fn fn;
+} subcommands[] = {
+    {"token", tg_cli_token},
+    {"check-config", tg_cli_check_config},
+    {"migrate", tg_cli_migrate},
+    {"replay", tg_cli_replay},
+};
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -431,8 +444,11 @@ int main(int argc, char **argv)
         free(rest);
         return EXIT_USAGE;
     }
-    if (sub && strcmp(sub, "token") && strcmp(sub, "check-config") && strcmp(sub, "migrate") &&
-        strcmp(sub, "replay") && strcmp(sub, "run")) {
+    cli_fn cli = NULL;
+    for (size_t i = 0; sub && i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!strcmp(sub, subcommands[i].name))
+            cli = subcommands[i].fn;
+    if (sub && !cli && strcmp(sub, "run")) {
         fprintf(stderr, "tickgate: unknown subcommand %s (see --help)\n", sub);
         free(rest);
         return EXIT_USAGE;
@@ -458,20 +474,8 @@ int main(int argc, char **argv)
         } else {
             code = run_daemon(&cfg, config_path);
         }
-    } else if (!strcmp(sub, "token")) {
-        code = tg_cli_token(&cfg, nrest - 1, rest + 1);
-    } else if (!strcmp(sub, "check-config")) {
-        if (nrest > 2) {
-            fprintf(stderr, "tickgate check-config: unexpected argument %s\n", rest[2]);
-            code = EXIT_USAGE;
-        } else {
-            tg_config_print(&cfg, stdout);
-            code = 0;
-        }
-    } else if (!strcmp(sub, "migrate")) {
-        code = tg_cli_migrate(&cfg, nrest - 1, rest + 1);
     } else {
-        code = tg_cli_replay(&cfg, nrest - 1, rest + 1);
+        code = cli(&cfg, nrest - 1, rest + 1);
     }
     tg_config_free(&cfg);
     free(rest);

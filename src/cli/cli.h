@@ -13,6 +13,8 @@ extern const char tg_cli_usage[];
 void tg_cli_version(void);
 /** token --sub USER [--ttl 15m] [--role ROLE]... [--portfolios a,b] */
 int tg_cli_token(const tg_config_t *cfg, int argc, char **argv);
+/** check-config: the effective configuration, secrets masked, on stdout. */
+int tg_cli_check_config(const tg_config_t *cfg, int argc, char **argv);
 /** migrate: the SQL schema onto postgres.url. */
 int tg_cli_migrate(const tg_config_t *cfg, int argc, char **argv);
 /** replay --journal DIR ... (ticks to a tcp feed or CSV, or bars as CSV). */
