@@ -23,7 +23,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "tickgate/backoff.h"
+#include "bus_link.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
@@ -31,9 +31,6 @@
 
 #define WINDOW 1024          /* commands in flight */
 #define QUEUE_MAX (1u << 20) /* messages buffered while Redis is away */
-#define CONNECT_TIMEOUT_MS 500
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
 #define POP_BATCH 512
 #define HEARTBEAT_NS 1000000000LL /* idle: tell gateways the epoch and the last entry no */
 
@@ -44,7 +41,6 @@ typedef struct pend {
 
 struct tg_bus_pub {
     const tg_config_t *cfg;
-    tg_redis_url_t url;
     char epoch[TG_BUS_EPOCH_MAX + 1];
     char maxlen[24];
     bool stream;
@@ -54,15 +50,11 @@ struct tg_bus_pub {
     pthread_t thread;
     bool started;
     _Atomic int stop;
-    _Atomic int up;
     int64_t stop_deadline_ns;
 
-    redisContext *c;
-    tg_backoff_t backoff;   /* reconnect waits */
-    int64_t next_connect_ns;
+    tg__bus_link_t link;
     int64_t progress_ns;  /* last reply, or when the pipeline went from idle to busy */
     int64_t timeout_ns;
-    bool down_logged;
 
     pend_t *q;            /* ring buffer of QUEUE_MAX */
     size_t qhead, qlen, nsent;
@@ -72,7 +64,7 @@ struct tg_bus_pub {
     tg_msg_t *batch[POP_BATCH];
 
     tg_counter_t *m_published, *m_dropped, *m_errors;
-    tg_gauge_t *m_backlog, *m_up;
+    tg_gauge_t *m_backlog;
 };
 
 tg_ring_t **tg_bus_pub_ring(tg_bus_pub_t *p)
@@ -92,7 +84,7 @@ void tg_bus_pub_wake(void *arg)
 
 bool tg_bus_pub_up(const tg_bus_pub_t *p)
 {
-    return p && atomic_load(&p->up);
+    return p && atomic_load(&p->link.up);
 }
 
 static pend_t *at(tg_bus_pub_t *p, size_t i)
@@ -102,39 +94,22 @@ static pend_t *at(tg_bus_pub_t *p, size_t i)
 
 static void set_down(tg_bus_pub_t *p, const char *why)
 {
-    char reason[128]; /* why may point into the context's errstr */
-    snprintf(reason, sizeof reason, "%s", why);
-    why = reason;
-    if (p->c) {
-        redisFree(p->c);
-        p->c = NULL;
-    }
+    char reason[128];
     p->nsent = 0; /* everything unacknowledged goes again */
-    p->next_connect_ns = tg_mono_ns() + tg_backoff_next(&p->backoff);
-    atomic_store(&p->up, 0);
-    tg_gauge_set(p->m_up, 0);
-    if (!p->down_logged) {
-        p->down_logged = true;
+    if (tg__bus_link_down(&p->link, why, reason, sizeof reason))
         TG_WARN("bus_down", "role", TG_S("ingest"), "channel", TG_S(p->cfg->redis.bus_channel),
-                "error", TG_S(why), "backlog", TG_I(p->qlen));
-    }
+                "error", TG_S(reason), "backlog", TG_I(p->qlen));
 }
 
 static void try_connect(tg_bus_pub_t *p)
 {
-    const char *why = "connect failed";
-    p->c = tg_redis_sync_connect(&p->url, CONNECT_TIMEOUT_MS, p->cfg->redis.command_timeout_ms,
-                                 &why);
-    if (!p->c) {
-        p->down_logged = true; /* quiet while it stays down */
+    const char *why;
+    if (!tg__bus_link_connect(&p->link, &why)) {
         set_down(p, why);
         return;
     }
-    tg_backoff_reset(&p->backoff);
     p->nsent = 0;
-    p->down_logged = false;
-    atomic_store(&p->up, 1);
-    tg_gauge_set(p->m_up, 1);
+    tg__bus_link_up(&p->link);
     TG_INFO("bus_up", "role", TG_S("ingest"), "channel", TG_S(p->cfg->redis.bus_channel), "mode",
             TG_S(p->stream ? "stream" : "pubsub"), "epoch", TG_S(p->epoch), "backlog",
             TG_I(p->qlen));
@@ -186,7 +161,7 @@ static void send_more(tg_bus_pub_t *p)
 {
     const char *key = p->cfg->redis.bus_channel;
     size_t appended = 0;
-    while (p->c && p->nsent < p->qlen && p->nsent < WINDOW) {
+    while (p->link.c && p->nsent < p->qlen && p->nsent < WINDOW) {
         pend_t *e = at(p, p->nsent);
         msgpack_sbuffer_clear(&p->sb);
         if (tg_bus_entry_encode(e->m, p->epoch, e->no, &p->sb) != 0) {
@@ -210,11 +185,11 @@ static void send_more(tg_bus_pub_t *p)
                 lens[i] = strlen(a[i]);
             a[7] = p->sb.data;
             lens[7] = p->sb.size;
-            rc = redisAppendCommandArgv(p->c, 8, a, lens);
+            rc = redisAppendCommandArgv(p->link.c, 8, a, lens);
         } else {
             const char *a[3] = {"PUBLISH", key, p->sb.data};
             size_t lens[3] = {7, strlen(key), p->sb.size};
-            rc = redisAppendCommandArgv(p->c, 3, a, lens);
+            rc = redisAppendCommandArgv(p->link.c, 3, a, lens);
         }
         if (rc != REDIS_OK) {
             set_down(p, "append failed");
@@ -225,18 +200,18 @@ static void send_more(tg_bus_pub_t *p)
         p->nsent++;
         appended++;
     }
-    if (appended && tg_redis_sync_flush(p->c) != 0)
-        set_down(p, p->c->errstr[0] ? p->c->errstr : "write failed");
+    if (appended && tg_redis_sync_flush(p->link.c) != 0)
+        set_down(p, p->link.c->errstr[0] ? p->link.c->errstr : "write failed");
 }
 
 static void read_replies(tg_bus_pub_t *p)
 {
-    if (redisBufferRead(p->c) != REDIS_OK) {
-        set_down(p, p->c->errstr[0] ? p->c->errstr : "connection lost");
+    if (redisBufferRead(p->link.c) != REDIS_OK) {
+        set_down(p, p->link.c->errstr[0] ? p->link.c->errstr : "connection lost");
         return;
     }
     void *reply;
-    while (p->c && redisGetReplyFromReader(p->c, &reply) == REDIS_OK && reply) {
+    while (p->link.c && redisGetReplyFromReader(p->link.c, &reply) == REDIS_OK && reply) {
         redisReply *rep = reply;
         if (p->nsent == 0) { /* a reply nobody asked for: the stream is out of step */
             freeReplyObject(rep);
@@ -258,7 +233,7 @@ static void read_replies(tg_bus_pub_t *p)
         p->nsent--;
         p->progress_ns = tg_mono_ns();
     }
-    if (p->c && p->c->err)
+    if (p->link.c && p->link.c->err)
         set_down(p, "protocol error");
     tg_gauge_set(p->m_backlog, (int64_t)p->qlen);
 }
@@ -272,21 +247,21 @@ static void *pub_thread(void *arg)
             ((p->qlen == 0 && tg_ring_depth(p->ring) == 0) || tg_mono_ns() >= p->stop_deadline_ns))
             break;
         int64_t now = tg_mono_ns();
-        if (!p->c && now >= p->next_connect_ns)
+        if (!p->link.c && now >= p->link.next_connect_ns)
             try_connect(p);
-        if (p->c && p->qlen == 0 && now - p->last_queued_ns >= HEARTBEAT_NS)
+        if (p->link.c && p->qlen == 0 && now - p->last_queued_ns >= HEARTBEAT_NS)
             heartbeat(p, now);
-        if (p->c)
+        if (p->link.c)
             send_more(p);
-        if (p->c && p->nsent && now - p->progress_ns > p->timeout_ns)
+        if (p->link.c && p->nsent && now - p->progress_ns > p->timeout_ns)
             set_down(p, "timeout");
         struct pollfd fds[2] = {{.fd = p->wake_fd, .events = POLLIN},
-                                {.fd = p->c ? p->c->fd : -1, .events = POLLIN}};
+                                {.fd = p->link.c ? p->link.c->fd : -1, .events = POLLIN}};
         atomic_store_explicit(&p->sleeping, 1, memory_order_seq_cst);
         int timeout = 100;
-        if (tg_ring_depth(p->ring) > 0 || (p->c && p->nsent < p->qlen && p->nsent < WINDOW))
+        if (tg_ring_depth(p->ring) > 0 || (p->link.c && p->nsent < p->qlen && p->nsent < WINDOW))
             timeout = 0;
-        else if (!p->c)
+        else if (!p->link.c)
             timeout = 10;
         int pr = poll(fds, 2, timeout);
         atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
@@ -295,7 +270,7 @@ static void *pub_thread(void *arg)
             ssize_t r = read(p->wake_fd, &v, sizeof v);
             (void)r;
         }
-        if (pr > 0 && p->c && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+        if (pr > 0 && p->link.c && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
             read_replies(p);
     }
     return NULL;
@@ -309,8 +284,7 @@ int tg_bus_pub_create(tg_bus_pub_t **out, const tg_config_t *cfg, tg_metrics_t *
     if (!p)
         return -ENOMEM;
     p->cfg = cfg;
-    tg_backoff_init(&p->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns());
-    int rc = tg_redis_url_parse(cfg->redis.url, &p->url);
+    int rc = tg__bus_link_init(&p->link, cfg, (uint64_t)tg_now_ns());
     if (rc)
         goto fail_free;
     snprintf(p->maxlen, sizeof p->maxlen, "%lld", cfg->redis.bus_maxlen);
@@ -337,9 +311,9 @@ int tg_bus_pub_create(tg_bus_pub_t **out, const tg_config_t *cfg, tg_metrics_t *
                                      "Bus messages Redis refused");
     p->m_backlog = tg_metrics_gauge(metrics, "tickgate_bus_backlog", l,
                                     "Bus messages waiting to be published or acknowledged");
-    p->m_up = tg_metrics_gauge(metrics, "tickgate_bus_up", l,
+    p->link.m_up = tg_metrics_gauge(metrics, "tickgate_bus_up", l,
                                "1 while the node is connected to the cluster bus");
-    if (!p->m_published || !p->m_dropped || !p->m_errors || !p->m_backlog || !p->m_up) {
+    if (!p->m_published || !p->m_dropped || !p->m_errors || !p->m_backlog || !p->link.m_up) {
         rc = -ENOMEM;
         goto fail_sb;
     }
@@ -387,8 +361,7 @@ void tg_bus_pub_stop(tg_bus_pub_t *p, int grace_ms)
     while (p->ring && tg_ring_pop(p->ring, &m, 1) == 1)
         tg_msg_unref(m);
     tg_ring_destroy(p->ring); /* the consumer frees it, as gateway threads do */
-    if (p->c)
-        redisFree(p->c);
+    tg__bus_link_close(&p->link);
     msgpack_sbuffer_destroy(&p->sb);
     close(p->wake_fd);
     free(p->q);

@@ -26,16 +26,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "tickgate/backoff.h"
+#include "bus_link.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
 #include "tickgate/redis_sync.h"
 
 #define MAX_OUTPUTS 64
-#define CONNECT_TIMEOUT_MS 500
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
 #define XREAD_BLOCK_MS 100
 #define XREAD_COUNT 1024
 #define XREAD_COUNT_S "1024"
@@ -49,21 +46,16 @@ typedef struct output {
 
 struct tg_bus_sub {
     const tg_config_t *cfg;
-    tg_redis_url_t url;
     bool stream;
     output_t out[MAX_OUTPUTS];
     size_t nout;
     pthread_t thread;
     bool started;
     _Atomic int stop;
-    _Atomic int up;
     _Atomic int synced;     /* the threads have the ingest epoch (and, on a stream, the backlog) */
 
-    redisContext *c;
-    tg_backoff_t backoff;   /* reconnect waits */
-    int64_t next_connect_ns;
+    tg__bus_link_t link;
     int64_t asked_ns;       /* XREAD sent at (0 = none in flight) */
-    bool down_logged;
     bool subscribed_once;   /* pub/sub: a later SUBSCRIBE means a gap */
     char last_id[64];       /* stream position: last entry ID read */
     size_t batch_n;         /* entries in the XREAD reply being walked */
@@ -72,7 +64,6 @@ struct tg_bus_sub {
     uint64_t last_no;
 
     tg_counter_t *m_received, *m_dups, *m_gaps, *m_rejected;
-    tg_gauge_t *m_up;
     tg_histogram_t *m_hop;
 };
 
@@ -92,7 +83,7 @@ int tg_bus_sub_add_output(tg_bus_sub_t *b, tg_ring_t **ring, tg_bus_wake_fn wake
 
 bool tg_bus_sub_up(const tg_bus_sub_t *b)
 {
-    return b && atomic_load(&b->up);
+    return b && atomic_load(&b->link.up);
 }
 
 bool tg_bus_sub_synced(const tg_bus_sub_t *b)
@@ -204,22 +195,11 @@ static void on_payload(tg_bus_sub_t *b, const char *data, size_t len)
 
 static void set_down(tg_bus_sub_t *b, const char *why)
 {
-    char reason[128]; /* why may point into the context's errstr */
-    snprintf(reason, sizeof reason, "%s", why);
-    why = reason;
-    if (b->c) {
-        redisFree(b->c);
-        b->c = NULL;
-    }
+    char reason[128];
     b->asked_ns = 0;
-    b->next_connect_ns = tg_mono_ns() + tg_backoff_next(&b->backoff);
-    atomic_store(&b->up, 0);
-    tg_gauge_set(b->m_up, 0);
-    if (!b->down_logged) {
-        b->down_logged = true;
+    if (tg__bus_link_down(&b->link, why, reason, sizeof reason))
         TG_WARN("bus_down", "role", TG_S("gateway"), "channel", TG_S(b->cfg->redis.bus_channel),
-                "error", TG_S(why), "position", TG_S(b->last_id));
-    }
+                "error", TG_S(reason), "position", TG_S(b->last_id));
 }
 
 /* First connection, stream mode: read from the start of the newest epoch. */
@@ -227,7 +207,7 @@ static void find_start(tg_bus_sub_t *b)
 {
     snprintf(b->last_id, sizeof b->last_id, "0-0");
     const char *a[6] = {"XREVRANGE", b->cfg->redis.bus_channel, "+", "-", "COUNT", "1"};
-    redisReply *rep = redisCommandArgv(b->c, 6, a, NULL);
+    redisReply *rep = redisCommandArgv(b->link.c, 6, a, NULL);
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1) {
         redisReply *en = rep->element[0];
         if (en->type == REDIS_REPLY_ARRAY && en->elements == 2 &&
@@ -247,11 +227,8 @@ static void find_start(tg_bus_sub_t *b)
 
 static void try_connect(tg_bus_sub_t *b)
 {
-    const char *why = "connect failed";
-    b->c = tg_redis_sync_connect(&b->url, CONNECT_TIMEOUT_MS, b->cfg->redis.command_timeout_ms,
-                                 &why);
-    if (!b->c) {
-        b->down_logged = true;
+    const char *why;
+    if (!tg__bus_link_connect(&b->link, &why)) {
         set_down(b, why);
         return;
     }
@@ -260,7 +237,7 @@ static void try_connect(tg_bus_sub_t *b)
             find_start(b);
     } else {
         const char *a[2] = {"SUBSCRIBE", b->cfg->redis.bus_channel};
-        if (tg_redis_sync_send(b->c, 2, a, NULL) != 0) {
+        if (tg_redis_sync_send(b->link.c, 2, a, NULL) != 0) {
             set_down(b, "SUBSCRIBE failed");
             return;
         }
@@ -268,10 +245,7 @@ static void try_connect(tg_bus_sub_t *b)
             announce(b, true); /* what was published meanwhile is gone */
         b->subscribed_once = true;
     }
-    tg_backoff_reset(&b->backoff);
-    b->down_logged = false;
-    atomic_store(&b->up, 1);
-    tg_gauge_set(b->m_up, 1);
+    tg__bus_link_up(&b->link);
     TG_INFO("bus_up", "role", TG_S("gateway"), "channel", TG_S(b->cfg->redis.bus_channel), "mode",
             TG_S(b->stream ? "stream" : "pubsub"), "position", TG_S(b->last_id));
 }
@@ -332,10 +306,10 @@ static void *sub_thread(void *arg)
     tg_bus_sub_t *b = arg;
     const int64_t deadline = (XREAD_BLOCK_MS + 4LL * b->cfg->redis.command_timeout_ms) * 1000000LL;
     while (!atomic_load(&b->stop)) {
-        if (!b->c) {
-            if (tg_mono_ns() >= b->next_connect_ns)
+        if (!b->link.c) {
+            if (tg_mono_ns() >= b->link.next_connect_ns)
                 try_connect(b);
-            if (!b->c) {
+            if (!b->link.c) {
                 struct timespec ts = {0, 10000000};
                 nanosleep(&ts, NULL);
                 continue;
@@ -344,25 +318,25 @@ static void *sub_thread(void *arg)
         if (b->stream && !b->asked_ns) {
             const char *a[8] = {"XREAD", "COUNT", XREAD_COUNT_S, "BLOCK", "100", "STREAMS",
                                 b->cfg->redis.bus_channel, b->last_id};
-            if (tg_redis_sync_send(b->c, 8, a, NULL) != 0) {
+            if (tg_redis_sync_send(b->link.c, 8, a, NULL) != 0) {
                 set_down(b, "XREAD failed");
                 continue;
             }
             b->asked_ns = tg_mono_ns();
         }
-        struct pollfd p = {.fd = b->c->fd, .events = POLLIN};
+        struct pollfd p = {.fd = b->link.c->fd, .events = POLLIN};
         int pr = poll(&p, 1, 50);
         if (pr <= 0) {
             if (b->asked_ns && tg_mono_ns() - b->asked_ns > deadline)
                 set_down(b, "timeout");
             continue;
         }
-        if (redisBufferRead(b->c) != REDIS_OK) {
-            set_down(b, b->c->errstr[0] ? b->c->errstr : "connection lost");
+        if (redisBufferRead(b->link.c) != REDIS_OK) {
+            set_down(b, b->link.c->errstr[0] ? b->link.c->errstr : "connection lost");
             continue;
         }
         void *reply;
-        while (b->c && redisGetReplyFromReader(b->c, &reply) == REDIS_OK && reply) {
+        while (b->link.c && redisGetReplyFromReader(b->link.c, &reply) == REDIS_OK && reply) {
             if (b->stream)
                 on_stream_reply(b, reply);
             else
@@ -370,7 +344,7 @@ static void *sub_thread(void *arg)
             freeReplyObject(reply);
         }
         flush_wakes(b);
-        if (b->c && b->c->err)
+        if (b->link.c && b->link.c->err)
             set_down(b, "protocol error");
     }
     return NULL;
@@ -384,8 +358,7 @@ int tg_bus_sub_create(tg_bus_sub_t **out, const tg_config_t *cfg, tg_metrics_t *
     if (!b)
         return -ENOMEM;
     b->cfg = cfg;
-    tg_backoff_init(&b->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, (uint64_t)tg_now_ns() ^ 0x5bd1e995u);
-    int rc = tg_redis_url_parse(cfg->redis.url, &b->url);
+    int rc = tg__bus_link_init(&b->link, cfg, (uint64_t)tg_now_ns() ^ 0x5bd1e995u);
     if (rc) {
         free(b);
         return rc;
@@ -400,11 +373,11 @@ int tg_bus_sub_create(tg_bus_sub_t **out, const tg_config_t *cfg, tg_metrics_t *
                                    "Times bus messages were lost (history forgotten)");
     b->m_rejected = tg_metrics_counter(metrics, "tickgate_bus_rejected_total", l,
                                        "Malformed bus entries skipped");
-    b->m_up = tg_metrics_gauge(metrics, "tickgate_bus_up", l,
+    b->link.m_up = tg_metrics_gauge(metrics, "tickgate_bus_up", l,
                                "1 while the node is connected to the cluster bus");
     b->m_hop = tg_metrics_histogram(metrics, "tickgate_bus_hop_seconds", l,
                                     "Feed accept (ts) on the ingest node to bus read here");
-    if (!b->m_received || !b->m_dups || !b->m_gaps || !b->m_rejected || !b->m_up || !b->m_hop) {
+    if (!b->m_received || !b->m_dups || !b->m_gaps || !b->m_rejected || !b->link.m_up || !b->m_hop) {
         free(b);
         return -ENOMEM;
     }
@@ -436,7 +409,6 @@ void tg_bus_sub_destroy(tg_bus_sub_t *b)
     if (!b)
         return;
     tg_bus_sub_stop(b);
-    if (b->c)
-        redisFree(b->c);
+    tg__bus_link_close(&b->link);
     free(b);
 }
