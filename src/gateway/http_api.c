@@ -184,41 +184,19 @@ static bool http_auth(struct lws *wsi, http_req_t *r, gw_thread_t *t, tg_jwt_cla
     return true;
 }
 
-static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
+/* The key's latest message, or NULL when it has none (not subscribed-to yet, or no such key). */
+static gw_key_t *hub_last(gw_thread_t *t, int channel, const char *name)
 {
-    gw_hub_t *h = &t->hub;
+    gw_key_t *k = gw_hub_find(&t->hub, channel, name);
+    return k && k->last ? k : NULL;
+}
+
+/* 200 with one key's latest message, exactly as the WebSocket clients got it. */
+static void send_last(http_req_t *r, gw_thread_t *t, const gw_key_t *k)
+{
     tg_buf_t b = {0};
-    if (one) {
-        gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, one);
-        if (!k || !k->last) {
-            gw_http_error(r, t, 404, "unknown_symbol", "no quote for that symbol");
-            return;
-        }
-        gw_http_ok_begin(&b);
-        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-        gw_http_ok_end(r, t, &b);
-        return;
-    }
-    char list[4096];
-    const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
     gw_http_ok_begin(&b);
-    tg_buf_puts(&b, "[");
-    bool first = true;
-    if (arg) {
-        char *save = NULL;
-        for (char *sym = strtok_r((char *)arg, ",", &save); sym; sym = strtok_r(NULL, ",", &save)) {
-            gw_key_t *k = gw_hub_find(h, TG_CH_MARKET_DATA, sym);
-            if (!k || !k->last)
-                continue;
-            array_elem(&b, &first, k->last);
-        }
-    } else {
-        for (uint32_t i = 0; i < h->nbuckets; i++)
-            for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-                if (k->channel == TG_CH_MARKET_DATA && k->last)
-                    array_elem(&b, &first, k->last);
-    }
-    tg_buf_puts(&b, "]");
+    tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
     gw_http_ok_end(r, t, &b);
 }
 
@@ -232,35 +210,67 @@ static bool claims_may_read(const tg_jwt_claims_t *c, const gw_key_t *k)
     return k->last && tg_msg_acl_has(k->last, c->sub);
 }
 
-static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
-                           const char *one)
+/* 200 with a JSON array of the latest message of every key on channel (that
+ * c may read; c NULL: all of them). */
+static void send_all(http_req_t *r, gw_thread_t *t, int channel, const tg_jwt_claims_t *c)
 {
     gw_hub_t *h = &t->hub;
     tg_buf_t b = {0};
-    if (one) {
-        gw_key_t *k = gw_hub_find(h, TG_CH_PORTFOLIO, one);
-        if (!k || !k->last) {
-            gw_http_error(r, t, 404, "not_found", "no such portfolio");
-            return;
-        }
-        if (!claims_may_read(c, k)) {
-            gw_http_error(r, t, 403, "forbidden", "portfolio is not yours");
-            return;
-        }
-        gw_http_ok_begin(&b);
-        tg_buf_put(&b, (const char *)k->last->json, k->last->json_len);
-        gw_http_ok_end(r, t, &b);
-        return;
-    }
+    bool first = true;
     gw_http_ok_begin(&b);
     tg_buf_puts(&b, "[");
-    bool first = true;
     for (uint32_t i = 0; i < h->nbuckets; i++)
         for (gw_key_t *k = h->buckets[i]; k; k = k->next)
-            if (k->channel == TG_CH_PORTFOLIO && k->last && claims_may_read(c, k))
+            if (k->channel == channel && k->last && (!c || claims_may_read(c, k)))
                 array_elem(&b, &first, k->last);
     tg_buf_puts(&b, "]");
     gw_http_ok_end(r, t, &b);
+}
+
+static void api_quotes(struct lws *wsi, http_req_t *r, gw_thread_t *t, const char *one)
+{
+    if (one) {
+        gw_key_t *k = hub_last(t, TG_CH_MARKET_DATA, one);
+        if (!k)
+            gw_http_error(r, t, 404, "unknown_symbol", "no quote for that symbol");
+        else
+            send_last(r, t, k);
+        return;
+    }
+    char list[4096];
+    const char *arg = lws_get_urlarg_by_name(wsi, "symbols=", list, sizeof list);
+    if (!arg) {
+        send_all(r, t, TG_CH_MARKET_DATA, NULL);
+        return;
+    }
+    tg_buf_t b = {0};
+    bool first = true;
+    gw_http_ok_begin(&b);
+    tg_buf_puts(&b, "[");
+    char *save = NULL;
+    for (char *sym = strtok_r((char *)arg, ",", &save); sym; sym = strtok_r(NULL, ",", &save)) {
+        gw_key_t *k = hub_last(t, TG_CH_MARKET_DATA, sym);
+        if (k)
+            array_elem(&b, &first, k->last);
+    }
+    tg_buf_puts(&b, "]");
+    gw_http_ok_end(r, t, &b);
+}
+
+static void api_portfolios(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
+                           const char *one)
+{
+    if (!one) {
+        send_all(r, t, TG_CH_PORTFOLIO, c);
+        return;
+    }
+    gw_key_t *k = hub_last(t, TG_CH_PORTFOLIO, one);
+    if (!k)
+        gw_http_error(r, t, 404, "not_found", "no such portfolio");
+    else if (!claims_may_read(c, k))
+        gw_http_error(r, t, 403, "forbidden", "portfolio is not yours");
+    else
+        send_last(r, t, k);
 }
 
 static bool time_arg(struct lws *wsi, const char *name, int64_t *out)
@@ -413,6 +423,17 @@ static void api_revoke(http_req_t *r, gw_thread_t *t)
     gw_http_ok_end(r, t, &b);
 }
 
+/* 200 {"portfolio_id":ID,FIELD} for a write the engine (or PostgreSQL) took. */
+static void send_portfolio_done(http_req_t *r, gw_thread_t *t, const char *id, const char *field)
+{
+    tg_buf_t b = {0};
+    gw_http_ok_begin(&b);
+    tg_buf_puts(&b, "{\"portfolio_id\":");
+    tg_json_put_cstr(&b, id);
+    tg_buf_printf(&b, ",%s}", field);
+    gw_http_ok_end(r, t, &b);
+}
+
 /* PUT /api/v1/portfolios/{id} (admin): validated here, applied by the engine. */
 static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
@@ -433,8 +454,7 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         gw_http_error(r, t, 400, "bad_request", err);
         return;
     }
-    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
-    bool existed = k && k->last;
+    bool existed = hub_last(t, TG_CH_PORTFOLIO, id) != NULL;
     if (t->g->d.portfolio_write) {
         /* PostgreSQL is the system of record: answer after the commit; its
          * NOTIFY brings the portfolio into every node's engine */
@@ -450,17 +470,12 @@ static void api_put_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
         gw_http_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    tg_buf_t b = {0};
-    gw_http_ok_begin(&b);
-    tg_buf_puts(&b, "{\"portfolio_id\":");
-    tg_json_put_cstr(&b, id);
-    tg_buf_printf(&b, ",\"created\":%s}", existed ? "false" : "true");
-    gw_http_ok_end(r, t, &b);
+    send_portfolio_done(r, t, id, existed ? "\"created\":false" : "\"created\":true");
 }
 
 static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
 {
-    gw_key_t *k = gw_hub_find(&t->hub, TG_CH_PORTFOLIO, id);
+    gw_key_t *k = hub_last(t, TG_CH_PORTFOLIO, id);
     if (t->g->d.portfolio_write) {
         char err[256] = "";
         int rc = t->g->d.portfolio_write(t->g->d.portfolio_write_ctx, id, NULL, NULL, 0, err,
@@ -473,19 +488,14 @@ static void api_delete_portfolio(http_req_t *r, gw_thread_t *t, const char *id)
             gw_http_error(r, t, 503, "unavailable", err);
             return;
         }
-    } else if (!k || !k->last) {
+    } else if (!k) {
         gw_http_error(r, t, 404, "not_found", "no such portfolio");
         return;
     } else if (tg_engine_remove_portfolio(t->g->d.engine, id) != 0) {
         gw_http_error(r, t, 500, "internal", "out of memory");
         return;
     }
-    tg_buf_t b = {0};
-    gw_http_ok_begin(&b);
-    tg_buf_puts(&b, "{\"portfolio_id\":");
-    tg_json_put_cstr(&b, id);
-    tg_buf_puts(&b, ",\"deleted\":true}");
-    gw_http_ok_end(r, t, &b);
+    send_portfolio_done(r, t, id, "\"deleted\":true");
 }
 
 static void api_feeds(http_req_t *r, gw_thread_t *t)
