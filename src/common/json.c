@@ -155,6 +155,15 @@ static int scan_string(const char *s, size_t len, size_t *pos)
     return -EINVAL; /* truncated */
 }
 
+/* [0-9]* from *i on; returns how many digits it passed. */
+static size_t skip_digits(const char *s, size_t len, size_t *i)
+{
+    size_t d = *i;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+        (*i)++;
+    return *i - d;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number(const char *s, size_t len, size_t *pos)
 {
@@ -163,30 +172,22 @@ static int scan_number(const char *s, size_t len, size_t *pos)
         i++;
     if (i >= len)
         return -EINVAL;
-    if (s[i] == '0') {
+    if (s[i] == '0')
         i++;
-    } else if (s[i] >= '1' && s[i] <= '9') {
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-    } else {
+    else if (s[i] >= '1' && s[i] <= '9')
+        skip_digits(s, len, &i);
+    else
         return -EINVAL;
-    }
     if (i < len && s[i] == '.') {
         i++;
-        size_t d = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
+        if (!skip_digits(s, len, &i))
             return -EINVAL;
     }
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < len && (s[i] == '+' || s[i] == '-'))
             i++;
-        size_t d = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == d)
+        if (!skip_digits(s, len, &i))
             return -EINVAL;
     }
     /* "01", "1x": whatever follows must be a delimiter; the caller checks
@@ -249,27 +250,21 @@ value:
         return -EINVAL;
     switch (s[pos]) {
     case '{':
+    case '[': {
+        bool obj = s[pos] == '{';
         COUNT();
-        PUSH(1);
+        PUSH(obj);
         pos++;
         SKIP_WS();
-        if (pos < len && s[pos] == '}') {
+        if (pos < len && s[pos] == (obj ? '}' : ']')) { /* empty */
             pos++;
             depth--;
             goto after;
         }
-        goto key;
-    case '[':
-        COUNT();
-        PUSH(0);
-        pos++;
-        SKIP_WS();
-        if (pos < len && s[pos] == ']') {
-            pos++;
-            depth--;
-            goto after;
-        }
+        if (obj)
+            goto key;
         goto value;
+    }
     case '"':
         COUNT();
         pos++;
@@ -325,23 +320,13 @@ after:
     }
     if (pos >= len)
         return -EINVAL; /* truncated */
-    if (TOP_IS_OBJ()) {
-        if (s[pos] == ',') {
-            pos++;
-            goto key;
-        }
-        if (s[pos] == '}') {
-            pos++;
-            depth--;
-            goto after;
-        }
-        return -EINVAL;
-    }
-    if (s[pos] == ',') {
+    if (s[pos] == ',') { /* the next member (a key first in an object) */
         pos++;
+        if (TOP_IS_OBJ())
+            goto key;
         goto value;
     }
-    if (s[pos] == ']') {
+    if (s[pos] == (TOP_IS_OBJ() ? '}' : ']')) {
         pos++;
         depth--;
         goto after;
