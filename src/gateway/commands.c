@@ -32,43 +32,44 @@ static bool may_read_portfolio(const gw_client_t *s, const gw_key_t *k)
 
 /* ---- subscribe / unsubscribe / snapshot ---- */
 
+/* A confirmation's fields (type, channel, interval of bars, the keys, id) after
+ * its map header: the caller encodes them into the reply buffer, or on the heap. */
+static void confirm_fields(tg_enc_t *e, const char *type, const tg_cmsg_t *m,
+                           char (*keys)[TG_KEY_MAX + 1], size_t nkeys)
+{
+    tg_enc_kv_str(e, "type", type);
+    tg_enc_kv_str(e, "channel", tg_channel_name(m->channel));
+    if (m->channel == TG_CH_BARS)
+        tg_enc_kv_str(e, "interval", tg_bar_iv_name((tg_bar_iv_t)m->interval));
+    if (m->channel == TG_CH_MARKET_DATA || m->channel == TG_CH_PORTFOLIO ||
+        m->channel == TG_CH_BARS) {
+        tg_enc_key(e, m->channel == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols");
+        tg_enc_array(e, (uint32_t)nkeys);
+        for (size_t i = 0; i < nkeys; i++)
+            tg_enc_cstr(e, keys[i]);
+        tg_enc_array_end(e);
+    }
+    gw_enc_id(e, &m->id);
+}
+
 static void confirm(gw_client_t *s, const char *type, const tg_cmsg_t *m, char (*keys)[TG_KEY_MAX + 1],
                     size_t nkeys)
 {
     gw_reply_t r;
     bool has_keys = m->channel == TG_CH_MARKET_DATA || m->channel == TG_CH_PORTFOLIO ||
                     m->channel == TG_CH_BARS;
-    bool bars = m->channel == TG_CH_BARS;
-    gw_reply_begin(&r, 2 + (has_keys ? 1 : 0) + (bars ? 1 : 0) + gw_id_fields(&m->id));
-    tg_enc_kv_str(&r.e, "type", type);
-    tg_enc_kv_str(&r.e, "channel", tg_channel_name(m->channel));
-    if (bars)
-        tg_enc_kv_str(&r.e, "interval", tg_bar_iv_name((tg_bar_iv_t)m->interval));
-    if (has_keys) {
-        tg_enc_key(&r.e, m->channel == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols");
-        tg_enc_array(&r.e, (uint32_t)nkeys);
-        for (size_t i = 0; i < nkeys; i++)
-            tg_enc_cstr(&r.e, keys[i]);
-        tg_enc_array_end(&r.e);
-    }
-    gw_reply_id(&r, &m->id);
+    uint32_t nfields = 2 + (has_keys ? 1 : 0) + (m->channel == TG_CH_BARS ? 1 : 0) +
+                       gw_id_fields(&m->id);
+    gw_reply_begin(&r, nfields);
+    confirm_fields(&r.e, type, m, keys, nkeys);
     if (r.e.err) { /* too many keys for the fixed reply buffer: build it on the heap */
         size_t cap = 256 + nkeys * (TG_KEY_MAX * 6 + 8);
         char *j = malloc(cap);
         unsigned char *mp = malloc(cap);
         if (j && mp) {
             tg_enc_init(&r.e, j, cap, mp, cap);
-            tg_enc_map(&r.e, 3 + (bars ? 1 : 0) + gw_id_fields(&m->id));
-            tg_enc_kv_str(&r.e, "type", type);
-            tg_enc_kv_str(&r.e, "channel", tg_channel_name(m->channel));
-            if (bars)
-                tg_enc_kv_str(&r.e, "interval", tg_bar_iv_name((tg_bar_iv_t)m->interval));
-            tg_enc_key(&r.e, m->channel == TG_CH_PORTFOLIO ? "portfolio_ids" : "symbols");
-            tg_enc_array(&r.e, (uint32_t)nkeys);
-            for (size_t i = 0; i < nkeys; i++)
-                tg_enc_cstr(&r.e, keys[i]);
-            tg_enc_array_end(&r.e);
-            gw_reply_id(&r, &m->id);
+            tg_enc_map(&r.e, nfields);
+            confirm_fields(&r.e, type, m, keys, nkeys);
             tg_enc_map_end(&r.e);
             if (!r.e.err)
                 gw_client_reply(s, r.e.json, r.e.jlen, r.e.mp, r.e.mlen);
@@ -460,6 +461,29 @@ static void handle_ping(gw_client_t *s, tg_cmsg_t *m)
 }
 
 /* Token bucket: msgs_per_s with burst; >10 rate_limited in 10 s closes 1008. */
+static void handle_auth(gw_client_t *s, tg_cmsg_t *m)
+{
+    bool reauth = s->state == GW_ACTIVE;
+    int rc = gw_auth_verify(s, m->token, strlen(m->token), reauth);
+    if (rc == 0) {
+        gw_auth_activate(s, reauth);
+    } else if (reauth && rc == -EACCES) {
+        gw_send_error(s, "unauthorized", "re-authentication must keep the same sub", &m->id);
+    } else {
+        gw_send_error(s, "unauthorized", "invalid token", &m->id);
+        gw_client_close(s, 1008, "unauthorized");
+    }
+}
+
+/* One handler per command type, indexed by tg_cmsg_type_t. */
+static void (*const handlers[])(gw_client_t *s, tg_cmsg_t *m) = {
+    [TG_CMSG_AUTH] = handle_auth,
+    [TG_CMSG_SUBSCRIBE] = handle_subscribe,
+    [TG_CMSG_UNSUBSCRIBE] = handle_unsubscribe,
+    [TG_CMSG_SNAPSHOT] = handle_snapshot,
+    [TG_CMSG_PING] = handle_ping,
+};
+
 static bool rate_ok(gw_client_t *s)
 {
     const struct tg_limits *lim = &s->t->lim;
@@ -516,49 +540,17 @@ void gw_on_client_message(gw_client_t *s, const void *data, size_t len, bool bin
     }
     if (s->state == GW_ACTIVE && !rate_ok(s))
         return;
-    if (tg_proto_parse(data, len, binary, &m, &err) != 0) {
-        if (s->state == GW_AWAIT_AUTH) {
-            gw_send_error(s, "unauthorized", "authenticate first", &m.id);
-            gw_client_close(s, 1008, "unauthorized");
-            return;
-        }
-        gw_send_error(s, err.code, err.message, &m.id);
-        return;
-    }
-    if (s->state == GW_AWAIT_AUTH && m.type != TG_CMSG_AUTH) {
+    int rc = tg_proto_parse(data, len, binary, &m, &err);
+    if (s->state == GW_AWAIT_AUTH && (rc != 0 || m.type != TG_CMSG_AUTH)) {
         gw_send_error(s, "unauthorized", "authenticate first", &m.id);
         gw_client_close(s, 1008, "unauthorized");
         goto out;
     }
-    switch (m.type) {
-    case TG_CMSG_AUTH: {
-        bool reauth = s->state == GW_ACTIVE;
-        int rc = gw_auth_verify(s, m.token, strlen(m.token), reauth);
-        if (rc != 0) {
-            if (reauth && rc == -EACCES) {
-                gw_send_error(s, "unauthorized", "re-authentication must keep the same sub", &m.id);
-            } else {
-                gw_send_error(s, "unauthorized", "invalid token", &m.id);
-                gw_client_close(s, 1008, "unauthorized");
-            }
-            break;
-        }
-        gw_auth_activate(s, reauth);
-        break;
+    if (rc != 0) {
+        gw_send_error(s, err.code, err.message, &m.id);
+        return;
     }
-    case TG_CMSG_SUBSCRIBE:
-        handle_subscribe(s, &m);
-        break;
-    case TG_CMSG_UNSUBSCRIBE:
-        handle_unsubscribe(s, &m);
-        break;
-    case TG_CMSG_SNAPSHOT:
-        handle_snapshot(s, &m);
-        break;
-    case TG_CMSG_PING:
-        handle_ping(s, &m);
-        break;
-    }
+    handlers[m.type](s, &m); /* tg_proto_parse gives only the types above */
 out:
     tg_cmsg_free(&m);
 }
