@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tickgate/deque.h"
 #include "tickgate/fixed.h"
 
 #define TG_RISK_VOL_MIN_SAMPLES 30 /* SPEC §13: the rule needs >= 30 samples */
@@ -72,11 +73,8 @@ typedef struct tg_risk_pt {
     tg_dec_t price;
 } tg_risk_pt_t;
 
-/** Circular deque of points. */
-typedef struct tg_risk_deque {
-    tg_risk_pt_t *p;
-    uint32_t cap, head, len;
-} tg_risk_deque_t;
+/** Points, oldest first (a growable ring, deque.h). */
+typedef TG_DEQUE(tg_risk_pt_t) tg_risk_deque_t;
 
 #define TG_RISK_MOVE_MAX_POINTS (1u << 20) /* per deque; beyond it the oldest go first */
 

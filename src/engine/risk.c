@@ -171,46 +171,25 @@ void tg_risk_move_free(tg_risk_move_t *m)
 {
     if (!m)
         return;
-    free(m->min.p);
-    free(m->max.p);
-    m->min.p = m->max.p = NULL;
-    m->min.len = m->max.len = m->min.cap = m->max.cap = 0;
-}
-
-static inline tg_risk_pt_t *dq_at(tg_risk_deque_t *d, uint32_t i)
-{
-    return &d->p[(d->head + i) & (d->cap - 1)];
+    tg_deque_free(&m->min);
+    tg_deque_free(&m->max);
 }
 
 static int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
 {
-    if (d->len == d->cap) {
-        if (d->cap >= TG_RISK_MOVE_MAX_POINTS) { /* bounded: the oldest goes */
-            d->head = (d->head + 1) & (d->cap - 1);
-            d->len--;
-        } else {
-            uint32_t nc = d->cap ? d->cap * 2 : 16;
-            tg_risk_pt_t *np = malloc(nc * sizeof *np);
-            if (!np)
-                return -ENOMEM;
-            for (uint32_t i = 0; i < d->len; i++)
-                np[i] = *dq_at(d, i);
-            free(d->p);
-            d->p = np;
-            d->cap = nc;
-            d->head = 0;
-        }
-    }
-    *dq_at(d, d->len++) = pt;
+    int rc = tg_deque_grow(d, 16, TG_RISK_MOVE_MAX_POINTS);
+    if (rc == -ENOSPC) /* bounded: the oldest goes */
+        tg_deque_pop_front(d);
+    else if (rc)
+        return rc;
+    tg_deque_push(d, pt);
     return 0;
 }
 
 static void dq_evict(tg_risk_deque_t *d, int64_t oldest)
 {
-    while (d->len && dq_at(d, 0)->ts < oldest) {
-        d->head = (d->head + 1) & (d->cap - 1);
-        d->len--;
-    }
+    while (d->len && tg_deque_front(d).ts < oldest)
+        tg_deque_pop_front(d);
 }
 
 int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi)
@@ -222,17 +201,17 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *l
     tg_risk_pt_t pt = {ts, price};
     /* a point that can never again be the min (max) of a window is dropped:
      * an older one at a higher (lower) price leaves the window first */
-    while (m->min.len && dq_at(&m->min, m->min.len - 1)->price >= price)
-        m->min.len--;
-    while (m->max.len && dq_at(&m->max, m->max.len - 1)->price <= price)
-        m->max.len--;
+    while (m->min.len && tg_deque_back(&m->min).price >= price)
+        tg_deque_pop_back(&m->min);
+    while (m->max.len && tg_deque_back(&m->max).price <= price)
+        tg_deque_pop_back(&m->max);
     if (dq_push_back(&m->min, pt) != 0 || dq_push_back(&m->max, pt) != 0)
         return -ENOMEM;
     int64_t oldest = ts - m->window_ns;
     dq_evict(&m->min, oldest);
     dq_evict(&m->max, oldest);
-    *lo = dq_at(&m->min, 0)->price;
-    *hi = dq_at(&m->max, 0)->price;
+    *lo = tg_deque_front(&m->min).price;
+    *hi = tg_deque_front(&m->max).price;
     return 0;
 }
 
