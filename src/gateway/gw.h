@@ -24,6 +24,7 @@
 
 #include <sys/socket.h>
 
+#include "tickgate/deque.h"
 #include "tickgate/encode.h"
 #include "tickgate/gateway.h"
 #include "tickgate/jwt.h"
@@ -46,8 +47,7 @@ typedef struct gw_key {
     uint8_t channel;
     char name[TG_KEY_MAX + 1];
     tg_msg_t *last;          /* current state (ref held) */
-    tg_msg_t **hist;         /* ring of the last history_size messages (refs held) */
-    uint32_t hcap, hhead, hcount;
+    TG_DEQUE(tg_msg_t *) hist; /* the last history_size messages (refs held), oldest first */
     gw_subref_t *subs;
     uint32_t nsubs, capsubs;
     /* notifications keys (one per user): what that user may read */

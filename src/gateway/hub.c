@@ -40,9 +40,9 @@ static void key_free(gw_key_t *k)
 {
     /* (hist_bytes is not adjusted: keys are freed only with the whole hub) */
     tg_msg_unref(k->last);
-    for (uint32_t i = 0; i < k->hcount; i++)
-        tg_msg_unref(k->hist[(k->hhead + i) % k->hcap]);
-    free(k->hist);
+    for (uint32_t i = 0; i < k->hist.len; i++)
+        tg_msg_unref(tg_deque_at(&k->hist, i));
+    tg_deque_free(&k->hist);
     free(k->subs);
     free(k->extra);
     free(k);
@@ -131,11 +131,10 @@ static uint64_t msg_bytes(const tg_msg_t *m)
 /* Drop the oldest history message of k (it must be the globally oldest of k). */
 static void hist_pop(gw_hub_t *h, gw_key_t *k)
 {
-    tg_msg_t *old = k->hist[k->hhead];
+    tg_msg_t *old = tg_deque_front(&k->hist);
     h->hist_bytes -= msg_bytes(old);
     tg_msg_unref(old);
-    k->hhead = (k->hhead + 1) % k->hcap;
-    k->hcount--;
+    tg_deque_pop_front(&k->hist);
 }
 
 static int fifo_push(gw_hub_t *h, gw_key_t *k, uint64_t seq)
@@ -147,7 +146,7 @@ static int fifo_push(gw_hub_t *h, gw_key_t *k, uint64_t seq)
         size_t live = 0;
         for (size_t i = 0; i < len; i++) {
             gw_hist_ent_t e = h->fifo[(h->fhead + i) % h->fcap];
-            if (e.key->hcount && e.key->hist[e.key->hhead]->seq <= e.seq)
+            if (e.key->hist.len && tg_deque_front(&e.key->hist)->seq <= e.seq)
                 live++;
         }
         size_t nc = live * 2 > 4096 ? live * 2 : 4096;
@@ -157,7 +156,7 @@ static int fifo_push(gw_hub_t *h, gw_key_t *k, uint64_t seq)
         size_t w = 0;
         for (size_t i = 0; i < len; i++) {
             gw_hist_ent_t e = h->fifo[(h->fhead + i) % h->fcap];
-            if (e.key->hcount && e.key->hist[e.key->hhead]->seq <= e.seq)
+            if (e.key->hist.len && tg_deque_front(&e.key->hist)->seq <= e.seq)
                 nf[w++] = e;
         }
         free(h->fifo);
@@ -177,37 +176,26 @@ static int fifo_push(gw_hub_t *h, gw_key_t *k, uint64_t seq)
  * hist_bytes, so history_max_bytes bounds the rings too. */
 static int hist_grow(gw_hub_t *h, gw_key_t *k)
 {
-    uint32_t nc = k->hcap ? k->hcap * 2 : 8;
-    if (nc > h->history_size)
-        nc = h->history_size;
-    tg_msg_t **nh = malloc((size_t)nc * sizeof *nh);
-    if (!nh)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < k->hcount; i++)
-        nh[i] = k->hist[(k->hhead + i) % k->hcap];
-    h->hist_bytes += (uint64_t)(nc - k->hcap) * sizeof *nh;
-    free(k->hist);
-    k->hist = nh;
-    k->hhead = 0;
-    k->hcap = nc;
-    return 0;
+    uint32_t cap = k->hist.cap;
+    int rc = tg_deque_grow(&k->hist, 8, h->history_size);
+    h->hist_bytes += (uint64_t)(k->hist.cap - cap) * sizeof *k->hist.v;
+    return rc;
 }
 
 static void history_add(gw_hub_t *h, gw_key_t *k, tg_msg_t *m)
 {
     if (!h->history_size)
         return;
-    if (k->hcount == k->hcap && k->hcap < h->history_size && hist_grow(h, k) != 0)
+    if (hist_grow(h, k) == -ENOMEM) /* full at history_size (-ENOSPC): the oldest goes below */
         return;
-    if (k->hcount && k->hist[(k->hhead + k->hcount - 1) % k->hcap]->seq + 1 != m->seq) {
+    if (k->hist.len && tg_deque_back(&k->hist)->seq + 1 != m->seq) {
         /* a gap (should not happen): history must stay contiguous for recovery */
-        while (k->hcount)
+        while (k->hist.len)
             hist_pop(h, k);
     }
-    if (k->hcount == k->hcap)
+    if (tg_deque_full(&k->hist))
         hist_pop(h, k);
-    k->hist[(k->hhead + k->hcount) % k->hcap] = tg_msg_ref(m);
-    k->hcount++;
+    tg_deque_push(&k->hist, tg_msg_ref(m));
     h->hist_bytes += msg_bytes(m);
     if (fifo_push(h, k, m->seq) != 0)
         return;
@@ -215,7 +203,7 @@ static void history_add(gw_hub_t *h, gw_key_t *k, tg_msg_t *m)
         gw_hist_ent_t e = h->fifo[h->fhead % h->fcap];
         h->fhead++;
         gw_key_t *ek = e.key;
-        if (ek->hcount && ek->hist[ek->hhead]->seq == e.seq)
+        if (ek->hist.len && tg_deque_front(&ek->hist)->seq == e.seq)
             hist_pop(h, ek);
     }
 }
@@ -235,20 +223,20 @@ int gw_hub_replay(gw_key_t *k, uint64_t since, tg_msg_t ***out, uint32_t *n)
         return since == 0 ? 0 : -1;
     if (since >= k->last->seq)
         return 0; /* nothing missed */
-    if (!k->hcount)
+    if (!k->hist.len)
         return -1;
-    uint64_t first = k->hist[k->hhead]->seq;
+    uint64_t first = tg_deque_front(&k->hist)->seq;
     if (since + 1 < first)
         return -1;
     uint32_t skip = (uint32_t)(since + 1 - first);
-    *n = k->hcount - skip;
+    *n = k->hist.len - skip;
     *out = malloc(*n * sizeof **out);
     if (!*out) {
         *n = 0;
         return -1;
     }
     for (uint32_t i = 0; i < *n; i++)
-        (*out)[i] = k->hist[(k->hhead + skip + i) % k->hcap];
+        (*out)[i] = tg_deque_at(&k->hist, skip + i);
     return 0;
 }
 
@@ -293,7 +281,7 @@ void gw_hub_forget(gw_hub_t *h, bool states)
 {
     for (uint32_t b = 0; b < h->nbuckets; b++)
         for (gw_key_t *k = h->buckets[b]; k; k = k->next) {
-            while (k->hcount)
+            while (k->hist.len)
                 hist_pop(h, k);
             if (states) {
                 tg_msg_unref(k->last);

@@ -83,7 +83,7 @@ TG_TEST(history_since_complete_or_not)
     for (uint64_t s = 1; s <= 8; s++)
         gw_hub_record(&h, k, quote("A", s, 0));
     TG_CHECK(k->last && k->last->seq == 8);
-    TG_CHECK_EQ_INT(k->hcount, 5); /* history_size */
+    TG_CHECK_EQ_INT(k->hist.len, 5); /* history_size */
     replay_str(k, 5, got, sizeof got);
     TG_CHECK_EQ_STR(got, "6,7,8");
     replay_str(k, 3, got, sizeof got);
@@ -96,7 +96,7 @@ TG_TEST(history_since_complete_or_not)
     TG_CHECK_EQ_STR(got, ""); /* ahead of us: nothing to send */
     /* a gap: the history restarts (it must stay contiguous) */
     gw_hub_record(&h, k, quote("A", 20, 0));
-    TG_CHECK_EQ_INT(k->hcount, 1);
+    TG_CHECK_EQ_INT(k->hist.len, 1);
     replay_str(k, 8, got, sizeof got);
     TG_CHECK_EQ_STR(got, "-");
     replay_str(k, 19, got, sizeof got);
@@ -123,12 +123,12 @@ TG_TEST(byte_budget_evicts_the_globally_oldest)
         gw_hub_record(&h, b, quote("B", s, 900));
     }
     TG_CHECK(h.hist_bytes <= h.hist_max_bytes);
-    TG_CHECK(a->hcount >= 1 && b->hcount >= 1);
-    TG_CHECK(a->hcount + b->hcount < 20); /* the budget, not history_size, bounds it */
+    TG_CHECK(a->hist.len >= 1 && b->hist.len >= 1);
+    TG_CHECK(a->hist.len + b->hist.len < 20); /* the budget, not history_size, bounds it */
     /* the newest survive, the oldest went first, on both keys alike */
-    TG_CHECK(a->hist[(a->hhead + a->hcount - 1) % a->hcap]->seq == 20);
-    TG_CHECK(b->hist[(b->hhead + b->hcount - 1) % b->hcap]->seq == 20);
-    int d = (int)a->hcount - (int)b->hcount;
+    TG_CHECK(tg_deque_back(&a->hist)->seq == 20);
+    TG_CHECK(tg_deque_back(&b->hist)->seq == 20);
+    int d = (int)a->hist.len - (int)b->hist.len;
     TG_CHECK(d >= -1 && d <= 1);
     char got[256];
     replay_str(a, 19, got, sizeof got);
