@@ -71,6 +71,18 @@ static inline uint32_t tg__deque_wrap(uint32_t s, uint32_t cap)
 
 int tg__deque_grow(tg_deque_t *d, size_t elem, uint32_t min_cap, uint32_t max_cap);
 
+/**
+ * Capacity for at least n elements, for a deque sized up front: grows to
+ * exactly n (unrolled) when it is smaller. 0, or -ENOMEM with nothing changed.
+ */
+#define tg_deque_reserve(d, n)                                                                     \
+    ((uint32_t)(n) <= (d)->cap ? 0                                                                 \
+                               : tg__deque_resize((tg_deque_t *)(void *)(d), sizeof *(d)->v,       \
+                                                  (uint32_t)(n)))
+
+/** Move the elements to new storage of ncap (>= len) elements, starting at v[0]. */
+int tg__deque_resize(tg_deque_t *d, size_t elem, uint32_t ncap);
+
 /** Free the storage (the elements hold nothing the deque owns); empty afterwards. */
 #define tg_deque_free(d)                                                                           \
     do {                                                                                           \

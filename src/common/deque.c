@@ -13,9 +13,16 @@ int tg__deque_grow(tg_deque_t *d, size_t elem, uint32_t min_cap, uint32_t max_ca
     uint64_t nc = d->cap ? (uint64_t)d->cap * 2 : (min_cap ? min_cap : 1);
     if (nc > max_cap)
         nc = max_cap;
-    if (nc > SIZE_MAX / elem)
+    return tg__deque_resize(d, elem, (uint32_t)nc);
+}
+
+int tg__deque_resize(tg_deque_t *d, size_t elem, uint32_t ncap)
+{
+    if (ncap < d->len)
+        return -EINVAL;
+    if (ncap > SIZE_MAX / elem)
         return -ENOMEM;
-    char *nv = malloc((size_t)nc * elem);
+    char *nv = malloc((size_t)ncap * elem);
     if (!nv)
         return -ENOMEM;
     /* the elements from head to the end of the old array, then the wrapped rest */
@@ -29,6 +36,6 @@ int tg__deque_grow(tg_deque_t *d, size_t elem, uint32_t min_cap, uint32_t max_ca
     free(d->v);
     d->v = nv;
     d->head = 0;
-    d->cap = (uint32_t)nc;
+    d->cap = ncap;
     return 0;
 }

@@ -12,6 +12,7 @@
  */
 #include "tickgate/bars.h"
 #include "tickgate/buf.h"
+#include "tickgate/deque.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,23 +34,19 @@ typedef struct series {
     uint8_t dirty;         /* open bar changed since its last publication */
     uint8_t in_dirty;      /* listed in b->dirty */
     uint8_t in_open;       /* listed in b->open[iv] */
-    tg_bar_t *keep;        /* ring of final bars (written under b->lock); grows by
-                            * doubling up to o.keep, so a symbol that traded once
-                            * (a hostile flood of names, say) costs a few hundred
-                            * bytes, not bars_keep bars per interval */
-    uint32_t khead, kcount, kcap;
+    TG_DEQUE(tg_bar_t) keep; /* final bars, oldest first (written under b->lock); grows
+                              * by doubling up to o.keep, so a symbol that traded once
+                              * (a hostile flood of names, say) costs a few hundred
+                              * bytes, not bars_keep bars per interval */
 } series_t;
 
-/* A FIFO of fixed capacity, grown only by tg_bars_reserve. */
 typedef struct fent {
     uint64_t x;  /* open lists: symbol id; dirty list: sym * IV_COUNT + iv */
     int64_t end; /* open lists: the bar's end when it was listed */
 } fent_t;
 
-typedef struct fifo {
-    fent_t *v;
-    uint32_t head, len, cap;
-} fifo_t;
+/* A FIFO of fixed capacity, grown only by tg_bars_reserve. */
+typedef TG_DEQUE(fent_t) fifo_t;
 
 struct tg_bars {
     tg_bars_options_t o;
@@ -126,34 +123,17 @@ void tg_bar_encode(tg_enc_t *enc, const char *symbol, tg_bar_iv_t iv, const tg_b
     tg_enc_map_end(enc);
 }
 
-static int fifo_grow(fifo_t *f, uint32_t cap)
-{
-    if (cap <= f->cap)
-        return 0;
-    fent_t *v = malloc((size_t)cap * sizeof *v);
-    if (!v)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < f->len; i++)
-        v[i] = f->v[(f->head + i) % f->cap];
-    free(f->v);
-    f->v = v;
-    f->head = 0;
-    f->cap = cap;
-    return 0;
-}
-
 static inline void fifo_push(fifo_t *f, uint64_t x, int64_t end)
 {
     /* capacity covers every series once: cannot overflow (checked anyway) */
-    if (f->len < f->cap)
-        f->v[(f->head + f->len++) % f->cap] = (fent_t){x, end};
+    if (!tg_deque_full(f))
+        tg_deque_push(f, ((fent_t){x, end}));
 }
 
 static inline fent_t fifo_pop(fifo_t *f)
 {
-    fent_t x = f->v[f->head];
-    f->head = (f->head + 1) % f->cap;
-    f->len--;
+    fent_t x = tg_deque_front(f);
+    tg_deque_pop_front(f);
     return x;
 }
 
@@ -194,11 +174,11 @@ void tg_bars_destroy(tg_bars_t *b)
     if (!b)
         return;
     for (size_t i = 0; i < (size_t)b->cap * TG_BAR_IV_COUNT; i++)
-        free(b->s[i].keep);
+        tg_deque_free(&b->s[i].keep);
     free(b->s);
     for (int i = 0; i < TG_BAR_IV_COUNT; i++)
-        free(b->open[i].v);
-    free(b->dirty.v);
+        tg_deque_free(&b->open[i]);
+    tg_deque_free(&b->dirty);
     free(b->session_open);
     free(b->session_tz);
     free(b->tzdir);
@@ -219,9 +199,9 @@ int tg_bars_reserve(tg_bars_t *b, uint32_t n_syms)
     size_t n_old = (size_t)b->cap * TG_BAR_IV_COUNT, n_new = (size_t)nc * TG_BAR_IV_COUNT;
     /* the lists first: they must hold every series before any can be listed */
     for (int i = 0; i < TG_BAR_IV_COUNT; i++)
-        if (fifo_grow(&b->open[i], nc) != 0)
+        if (tg_deque_reserve(&b->open[i], nc) != 0)
             return -ENOMEM;
-    if (fifo_grow(&b->dirty, (uint32_t)n_new) != 0)
+    if (tg_deque_reserve(&b->dirty, n_new) != 0)
         return -ENOMEM;
     series_t *ns = calloc(n_new, sizeof *ns);
     if (!ns)
@@ -319,40 +299,19 @@ static void day_window(tg_bars_t *b, int64_t ts, int64_t *start, int64_t *end)
     }
 }
 
-/* Doubles a series' ring (8 bars first), at most to o.keep: a handful of
+/* A series' ring doubles (8 bars first) up to o.keep: a handful of
  * allocations over a series' life, none once it holds o.keep bars. */
-static int keep_grow(tg_bars_t *b, series_t *s)
-{
-    uint32_t nc = s->kcap ? s->kcap * 2 : 8;
-    if (nc > b->o.keep)
-        nc = b->o.keep;
-    tg_bar_t *nk = malloc((size_t)nc * sizeof *nk);
-    if (!nk)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < s->kcount; i++)
-        nk[i] = s->keep[(s->khead + i) % s->kcap];
-    free(s->keep);
-    s->keep = nk;
-    s->kcap = nc;
-    s->khead = 0;
-    return 0;
-}
-
 static void keep_push(tg_bars_t *b, series_t *s, const tg_bar_t *bar)
 {
     pthread_mutex_lock(&b->lock);
-    if (s->kcount == s->kcap && s->kcap < b->o.keep && keep_grow(b, s) != 0 && s->kcap == 0) {
+    int rc = tg_deque_grow(&s->keep, 8, b->o.keep);
+    if (rc == -ENOMEM && s->keep.cap == 0) {
         pthread_mutex_unlock(&b->lock); /* no memory: the bar is published, not kept */
         return;
     }
-    uint32_t k = s->kcap;
-    if (s->kcount == k) {
-        s->keep[s->khead] = *bar;
-        s->khead = (s->khead + 1) % k;
-    } else {
-        s->keep[(s->khead + s->kcount) % k] = *bar;
-        s->kcount++;
-    }
+    if (rc) /* full at o.keep (or no memory to grow): the oldest goes */
+        tg_deque_pop_front(&s->keep);
+    tg_deque_push(&s->keep, *bar);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -438,7 +397,7 @@ void tg_bars_finalize_due(tg_bars_t *b, int64_t now)
     for (int iv = 0; iv < TG_BAR_IV_COUNT; iv++) {
         fifo_t *f = &b->open[iv];
         while (f->len) {
-            int64_t end = f->v[f->head].end;
+            int64_t end = tg_deque_front(f).end;
             if (end + b->o.grace_ns > now)
                 break;
             uint32_t sym = (uint32_t)fifo_pop(f).x;
@@ -508,16 +467,15 @@ size_t tg_bars_query(tg_bars_t *b, uint32_t sym, tg_bar_iv_t iv, int64_t from, i
     pthread_mutex_lock(&b->lock);
     if (sym < b->cap) {
         const series_t *s = &b->s[(size_t)sym * TG_BAR_IV_COUNT + (size_t)iv];
-        const uint32_t k = s->kcap;
         size_t match = 0;
-        for (uint32_t i = 0; i < s->kcount; i++) {
-            const tg_bar_t *x = &s->keep[(s->khead + i) % k];
+        for (uint32_t i = 0; i < s->keep.len; i++) {
+            const tg_bar_t *x = &tg_deque_at(&s->keep, i);
             match += (x->start >= from && (to <= 0 || x->start <= to));
         }
         /* without `from`, the newest `cap`; with it, the oldest `cap` from there */
         size_t skip = (from <= 0 && match > cap) ? match - cap : 0;
-        for (uint32_t i = 0; i < s->kcount && n < cap; i++) {
-            const tg_bar_t *x = &s->keep[(s->khead + i) % k];
+        for (uint32_t i = 0; i < s->keep.len && n < cap; i++) {
+            const tg_bar_t *x = &tg_deque_at(&s->keep, i);
             if (x->start < from || (to > 0 && x->start > to))
                 continue;
             if (skip) {

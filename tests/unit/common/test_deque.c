@@ -78,6 +78,28 @@ TG_TEST(max_cap_zero_refuses)
     TG_CHECK(d.v == NULL);
 }
 
+TG_TEST(reserve_sizes_exactly_and_unrolls)
+{
+    ints_t d = {0};
+    TG_CHECK_EQ_INT(tg_deque_reserve(&d, 5), 0);
+    TG_CHECK_EQ_INT(d.cap, 5);
+    for (int i = 0; i < 5; i++)
+        tg_deque_push(&d, i);
+    tg_deque_pop_front(&d);
+    tg_deque_pop_front(&d);
+    tg_deque_push(&d, 5); /* wrapped: head 2 */
+    TG_CHECK_EQ_INT(tg_deque_reserve(&d, 3), 0); /* already enough: no change */
+    TG_CHECK_EQ_INT(d.cap, 5);
+    TG_CHECK_EQ_INT(d.head, 2);
+    TG_CHECK_EQ_INT(tg_deque_reserve(&d, 7), 0);
+    TG_CHECK_EQ_INT(d.cap, 7);
+    TG_CHECK_EQ_INT(d.head, 0);
+    TG_CHECK_EQ_INT(d.len, 4);
+    for (int i = 0; i < 4; i++)
+        TG_CHECK_EQ_INT(d.v[i], i + 2);
+    tg_deque_free(&d);
+}
+
 /* a struct element, and a random walk of pushes and pops at both ends
  * against a plain array that shifts */
 typedef struct {
