@@ -30,6 +30,7 @@
 #include "tickgate/backoff.h"
 #include "tickgate/buf.h"
 #include "tickgate/clock.h"
+#include "tickgate/deque.h"
 #include "tickgate/encode.h"
 #include "tickgate/file.h"
 #include "tickgate/json.h"
@@ -67,8 +68,7 @@ struct tg_webhook {
     bool started;
 
     /* thread state: the webhook queue */
-    wh_event_t *q;
-    size_t q_head, q_len, q_cap; /* circular */
+    TG_DEQUE(wh_event_t) q;      /* undelivered events, oldest (the one in flight) first */
     unsigned fails;              /* failed attempts of the head */
     tg_backoff_t backoff;        /* the head's retry waits (reset per event) */
     int64_t first_ns, next_ns;   /* first attempt of the head, next attempt (mono) */
@@ -210,19 +210,9 @@ static int write_pos(tg_webhook_t *w, off_t pos)
 
 static int q_push(tg_webhook_t *w, const char *delivery, const char *body, size_t len, off_t end)
 {
-    if (w->q_len == w->q_cap) {
-        size_t nc = w->q_cap ? w->q_cap * 2 : 64;
-        wh_event_t *nq = malloc(nc * sizeof *nq);
-        if (!nq)
-            return -ENOMEM;
-        for (size_t i = 0; i < w->q_len; i++)
-            nq[i] = w->q[(w->q_head + i) % w->q_cap];
-        free(w->q);
-        w->q = nq;
-        w->q_cap = nc;
-        w->q_head = 0;
-    }
-    wh_event_t *ev = &w->q[(w->q_head + w->q_len) % w->q_cap];
+    if (tg_deque_grow(&w->q, 64, UINT32_MAX) != 0)
+        return -ENOMEM;
+    wh_event_t *ev = &tg_deque_at(&w->q, w->q.len);
     ev->body = malloc(len + 1);
     if (!ev->body)
         return -ENOMEM;
@@ -231,7 +221,7 @@ static int q_push(tg_webhook_t *w, const char *delivery, const char *body, size_
     ev->len = len;
     ev->end = end;
     snprintf(ev->delivery, sizeof ev->delivery, "%s", delivery);
-    w->q_len++;
+    w->q.len++;
     return 0;
 }
 
@@ -264,26 +254,25 @@ static void compact(tg_webhook_t *w, off_t done)
     close(w->log_fd);
     w->log_fd = fd;
     w->log_end -= done;
-    for (size_t i = 0; i < w->q_len; i++)
-        w->q[(w->q_head + i) % w->q_cap].end -= done;
+    for (uint32_t i = 0; i < w->q.len; i++)
+        tg_deque_at(&w->q, i).end -= done;
 }
 
 /* The head is done (delivered, rejected or expired): drop it and move queue.pos. */
 static void q_pop(tg_webhook_t *w)
 {
-    wh_event_t *ev = &w->q[w->q_head];
+    wh_event_t *ev = &tg_deque_front(&w->q);
     off_t end = ev->end;
     free(ev->body);
-    w->q_head = (w->q_head + 1) % w->q_cap;
-    w->q_len--;
-    tg_gauge_set(w->m_backlog, (int64_t)(w->q_len + tg_ring_depth(w->ring)));
+    tg_deque_pop_front(&w->q);
+    tg_gauge_set(w->m_backlog, (int64_t)(w->q.len + tg_ring_depth(w->ring)));
     w->fails = 0;
     w->first_ns = 0;
     w->next_ns = 0;
     tg_backoff_reset(&w->backoff);
     if (w->log_fd < 0)
         return;
-    if (w->q_len == 0) {
+    if (w->q.len == 0) {
         /* all delivered: start the file over (truncate first, so a crash in
          * between finds queue.pos past the end, which means "nothing left") */
         if (ftruncate(w->log_fd, 0) == 0) {
@@ -293,7 +282,7 @@ static void q_pop(tg_webhook_t *w)
     }
     if (write_pos(w, end) != 0)
         TG_WARN("webhook_queue_error", "op", TG_S("write queue.pos"));
-    if (w->q_len && end > COMPACT_BYTES)
+    if (w->q.len && end > COMPACT_BYTES)
         compact(w, end);
 }
 
@@ -372,8 +361,8 @@ static int load_queue(tg_webhook_t *w)
     if (good < len && ftruncate(w->log_fd, (off_t)good) != 0)
         TG_WARN("webhook_queue_error", "op", TG_S("truncate torn queue.log"));
     w->log_end = (off_t)good;
-    if (w->q_len)
-        TG_INFO("webhook_queue_restored", "events", TG_I(w->q_len));
+    if (w->q.len)
+        TG_INFO("webhook_queue_restored", "events", TG_I(w->q.len));
     return 0;
 }
 
@@ -381,7 +370,7 @@ static int load_queue(tg_webhook_t *w)
 
 static void deliver_head(tg_webhook_t *w, int64_t now)
 {
-    wh_event_t *ev = &w->q[w->q_head];
+    wh_event_t *ev = &tg_deque_front(&w->q);
     if (!w->first_ns)
         w->first_ns = now;
     long status = http_post(w, w->url, ev->body, ev->len, ev->delivery);
@@ -461,15 +450,15 @@ static void *webhook_thread(void *arg)
     while (!atomic_load(&w->stop)) {
         drain_ring(w);
         int64_t now = tg_mono_ns();
-        if (w->q_len && now >= w->next_ns)
+        if (w->q.len && now >= w->next_ns)
             deliver_head(w, now);
-        tg_gauge_set(w->m_backlog, (int64_t)(w->q_len + tg_ring_depth(w->ring)));
+        tg_gauge_set(w->m_backlog, (int64_t)(w->q.len + tg_ring_depth(w->ring)));
         now = tg_mono_ns();
         if (w->am_url[0])
             tg_am_tick(&w->am, now);
         /* sleep until the doorbell, the next attempt or the next resend */
         int64_t wake = now + 1000000000LL;
-        if (w->q_len && w->next_ns < wake)
+        if (w->q.len && w->next_ns < wake)
             wake = w->next_ns;
         if (w->am_url[0] && w->am.next_ns < wake)
             wake = w->am.next_ns;
@@ -539,9 +528,9 @@ static void destroy(tg_webhook_t *w)
         tg_msg_unref(w->over[i]);
     free(w->over);
     tg_ring_destroy(w->ring);
-    for (size_t i = 0; i < w->q_len; i++)
-        free(w->q[(w->q_head + i) % w->q_cap].body);
-    free(w->q);
+    for (uint32_t i = 0; i < w->q.len; i++)
+        free(tg_deque_at(&w->q, i).body);
+    tg_deque_free(&w->q);
     tg_am_free(&w->am);
     if (w->curl)
         curl_easy_cleanup(w->curl);
@@ -620,7 +609,7 @@ int tg_webhook_start(tg_webhook_t **out, const tg_config_t *cfg, tg_metrics_t *m
         }
         if (w->url[0] && (rc = load_queue(w)) != 0)
             goto fail;
-        tg_gauge_set(w->m_backlog, (int64_t)w->q_len);
+        tg_gauge_set(w->m_backlog, (int64_t)w->q.len);
     }
     if (w->am_url[0] &&
         (rc = tg_am_init(&w->am, w->dir, cfg->postgres.url[0] != 0, w->am_resend_ns,
