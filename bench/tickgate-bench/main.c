@@ -160,6 +160,7 @@ typedef struct thr {
     int64_t now_mono, now_real; /* stamped after each read */
     tg_bench_feed_t *feed;
     _Atomic uint32_t n_ready, n_failed;
+    _Atomic uint32_t n_ended; /* connections over for good (done or failed) */
     stats_t st;
 } thr_t;
 
@@ -717,6 +718,7 @@ static void conn_fail(conn_t *c, uint32_t *counter)
         t->st.dropped++;
     }
     c->state = C_FAILED;
+    atomic_fetch_add_explicit(&t->n_ended, 1, memory_order_relaxed);
     conn_release(c);
 }
 
@@ -751,7 +753,10 @@ static void conn_finish(conn_t *c, int code)
             conn_fail(c, &t->st.fail_closed);
             return;
         }
+        conn_release(c); /* over already: counted when it ended */
+        return;
     }
+    atomic_fetch_add_explicit(&t->n_ended, 1, memory_order_relaxed);
     conn_release(c);
 }
 
@@ -921,6 +926,15 @@ static void coordinator(int64_t now)
                    O.connections, (double)(now - g_t0) / 1e9, O.duration);
         }
     } else if (ph == PH_MEASURE) {
+        /* every connection is over (the server closed them all, e.g. on its
+         * shutdown): nothing is left to measure, so the window ends now */
+        uint32_t ended = 0;
+        for (int i = 0; i < O.threads; i++)
+            ended += atomic_load_explicit(&g_thr[i].n_ended, memory_order_relaxed);
+        if (ended >= (uint32_t)O.connections && now < atomic_load(&g_win_end)) {
+            atomic_store(&g_win_end, now);
+            logmsg("every connection ended; the window closes early");
+        }
         if (now >= atomic_load(&g_win_end) || atomic_load(&g_sigint)) {
             if (now < atomic_load(&g_win_end))
                 atomic_store(&g_win_end, now);
