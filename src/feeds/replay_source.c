@@ -150,7 +150,9 @@ static bool in_range(const tg_replay_src_t *s, int64_t ts)
     return ts >= s->from && (s->to <= 0 || ts <= s->to);
 }
 
-static int src_alloc(tg_replay_src_t **out, const char *path, int64_t from, int64_t to)
+/* A source over path: a journal directory, or a CSV file ("-": stdin). */
+static int src_open(tg_replay_src_t **out, const char *path, int64_t from, int64_t to,
+                    bool journal)
 {
     if (!out || !path)
         return -EINVAL;
@@ -158,52 +160,35 @@ static int src_alloc(tg_replay_src_t **out, const char *path, int64_t from, int6
     tg_replay_src_t *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->path = strdup(path);
-    if (!s->path) {
-        free(s);
-        return -ENOMEM;
-    }
+    int ret = 0;
     s->from = from;
     s->to = to;
-    *out = s;
-    return 0;
-}
-
-int tg_replay_open_csv(tg_replay_src_t **out, const char *path, int64_t from, int64_t to)
-{
-    tg_replay_src_t *s;
-    int ret = src_alloc(&s, path, from, to);
-    if (ret < 0)
-        return ret;
-    if (strcmp(path, "-") == 0) {
+    if (!(s->path = strdup(path)))
+        ret = -ENOMEM;
+    else if (journal) /* a start time skips whole segments before it (restart rebuilds, --from) */
+        ret = tg_journal_reader_open_from(&s->jr, path, from);
+    else if (strcmp(path, "-") == 0)
         s->f = stdin;
-    } else {
-        s->f = fopen(path, "re");
-        if (!s->f) {
-            ret = -errno;
-            tg_replay_close(s);
-            return ret;
-        }
+    else if ((s->f = fopen(path, "re")) != NULL)
         s->close_f = true;
-    }
-    *out = s;
-    return 0;
-}
-
-int tg_replay_open_journal(tg_replay_src_t **out, const char *dir, int64_t from, int64_t to)
-{
-    tg_replay_src_t *s;
-    int ret = src_alloc(&s, dir, from, to);
-    if (ret < 0)
-        return ret;
-    /* a start time skips whole segments before it (restart rebuilds, --from) */
-    ret = tg_journal_reader_open_from(&s->jr, dir, from);
+    else
+        ret = -errno;
     if (ret < 0) {
         tg_replay_close(s);
         return ret;
     }
     *out = s;
     return 0;
+}
+
+int tg_replay_open_csv(tg_replay_src_t **out, const char *path, int64_t from, int64_t to)
+{
+    return src_open(out, path, from, to, false);
+}
+
+int tg_replay_open_journal(tg_replay_src_t **out, const char *dir, int64_t from, int64_t to)
+{
+    return src_open(out, dir, from, to, true);
 }
 
 static void bad_line(tg_replay_src_t *s, const char *reason)
