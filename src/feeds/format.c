@@ -282,3 +282,20 @@ int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *
         s->on_control(s, kind, p, n);
     return 0;
 }
+
+int tg__fmt_by_type(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now_ns,
+                    const char *field, const tg__fmt_type_t *types, size_t n)
+{
+    tg_json_ref_t type = tg_json_get(j, r, field);
+    if (tg_json_type(j, type) != TG_JSON_STRING)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const tg__fmt_type_t *t = &types[i];
+        if (!tg_json_str_eq(j, type, t->type))
+            continue;
+        if (t->parse)
+            return t->parse(s, j, r, now_ns);
+        return tg__fmt_control(s, t->ctl, j, t->text ? tg_json_get(j, r, t->text) : type);
+    }
+    return tg__fmt_control(s, TG_FORMAT_CTL_UNKNOWN, j, type);
+}

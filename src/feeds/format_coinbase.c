@@ -44,24 +44,19 @@ static int match(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64
     return tg__fmt_emit(s, &t);
 }
 
+static const tg__fmt_type_t types[] = {
+    TG_FMT_TICK("ticker", ticker),
+    TG_FMT_TICK("match", match),
+    TG_FMT_CTL("heartbeat", TG_FORMAT_CTL_HEARTBEAT, NULL),
+    TG_FMT_CTL("subscriptions", TG_FORMAT_CTL_SUBSCRIPTION, NULL),
+    TG_FMT_CTL("error", TG_FORMAT_CTL_ERROR, "message"),
+    TG_FMT_CTL("last_match", TG_FORMAT_CTL_STATUS, NULL),
+    TG_FMT_CTL("status", TG_FORMAT_CTL_STATUS, NULL),
+};
+
 static int element(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now)
 {
-    tg_json_ref_t type = tg_json_get(j, r, "type");
-    if (tg_json_type(j, type) != TG_JSON_STRING)
-        return -EINVAL;
-    if (tg_json_str_eq(j, type, "ticker"))
-        return ticker(s, j, r, now);
-    if (tg_json_str_eq(j, type, "match"))
-        return match(s, j, r, now);
-    if (tg_json_str_eq(j, type, "heartbeat"))
-        return tg__fmt_control(s, TG_FORMAT_CTL_HEARTBEAT, j, type);
-    if (tg_json_str_eq(j, type, "subscriptions"))
-        return tg__fmt_control(s, TG_FORMAT_CTL_SUBSCRIPTION, j, type);
-    if (tg_json_str_eq(j, type, "error"))
-        return tg__fmt_control(s, TG_FORMAT_CTL_ERROR, j, tg_json_get(j, r, "message"));
-    if (tg_json_str_eq(j, type, "last_match") || tg_json_str_eq(j, type, "status"))
-        return tg__fmt_control(s, TG_FORMAT_CTL_STATUS, j, type);
-    return tg__fmt_control(s, TG_FORMAT_CTL_UNKNOWN, j, type);
+    return tg__fmt_by_type(s, j, r, now, "type", types, sizeof types / sizeof types[0]);
 }
 
 static int coinbase_parse(const char *msg, size_t len, int64_t now_ns, tg_format_sink_t *s)

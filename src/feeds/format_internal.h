@@ -45,6 +45,27 @@ int tg__fmt_seq(const tg_json_t *j, tg_json_ref_t r, uint64_t *seq);
 int tg__fmt_control(tg_format_sink_t *s, tg_format_ctl_t kind, const tg_json_t *j,
                     tg_json_ref_t text);
 
+/** One message type of a format whose elements name their type in a string
+ * field: a tick parser, or (parse NULL) a control message of kind ctl whose
+ * text is the field `text` (NULL: the type itself). */
+typedef struct tg__fmt_type {
+    const char *type;
+    tg__fmt_elem_fn parse;
+    tg_format_ctl_t ctl;
+    const char *text;
+} tg__fmt_type_t;
+
+/** A type that is a tick (parse), or a control message of kind whose text is
+ * the field text (NULL: the type). */
+#define TG_FMT_TICK(type, parse) {(type), (parse), TG_FORMAT_CTL_UNKNOWN, NULL}
+#define TG_FMT_CTL(type, kind, text) {(type), NULL, (kind), (text)}
+
+/** Element r by the string in its field `field`: the entry of types[0..n)
+ * with that type, else an UNKNOWN control with the type as text. No such
+ * string field: -EINVAL. */
+int tg__fmt_by_type(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now_ns,
+                    const char *field, const tg__fmt_type_t *types, size_t n);
+
 /**
  * Messages that may carry a trade (price, size) and/or a quote (bid, ask),
  * any of them absent or null: fill t, set its flags, emit it. -EINVAL when

@@ -30,34 +30,21 @@ static int quote(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64
     return tg__fmt_trade_quote(s, j, &t, price, tg_json_get(j, r, "size"), bid, ask);
 }
 
-static const struct {
-    const char *type;
-    tg_format_ctl_t kind;
-} controls[] = {
-    {"pong", TG_FORMAT_CTL_HEARTBEAT},
-    {"connection_established", TG_FORMAT_CTL_STATUS},
-    {"feed_status", TG_FORMAT_CTL_STATUS},
-    {"recovered", TG_FORMAT_CTL_STATUS},
-    {"snapshot", TG_FORMAT_CTL_STATUS},
-    {"subscription_confirmed", TG_FORMAT_CTL_SUBSCRIPTION},
-    {"unsubscription_confirmed", TG_FORMAT_CTL_SUBSCRIPTION},
-    {"error", TG_FORMAT_CTL_ERROR},
+static const tg__fmt_type_t types[] = {
+    TG_FMT_TICK("quote", quote),
+    TG_FMT_CTL("pong", TG_FORMAT_CTL_HEARTBEAT, NULL),
+    TG_FMT_CTL("connection_established", TG_FORMAT_CTL_STATUS, NULL),
+    TG_FMT_CTL("feed_status", TG_FORMAT_CTL_STATUS, NULL),
+    TG_FMT_CTL("recovered", TG_FORMAT_CTL_STATUS, NULL),
+    TG_FMT_CTL("snapshot", TG_FORMAT_CTL_STATUS, NULL),
+    TG_FMT_CTL("subscription_confirmed", TG_FORMAT_CTL_SUBSCRIPTION, NULL),
+    TG_FMT_CTL("unsubscription_confirmed", TG_FORMAT_CTL_SUBSCRIPTION, NULL),
+    TG_FMT_CTL("error", TG_FORMAT_CTL_ERROR, "code"),
 };
 
 static int element(tg_format_sink_t *s, const tg_json_t *j, tg_json_ref_t r, int64_t now)
 {
-    tg_json_ref_t type = tg_json_get(j, r, "type");
-    if (tg_json_type(j, type) != TG_JSON_STRING)
-        return -EINVAL;
-    if (tg_json_str_eq(j, type, "quote"))
-        return quote(s, j, r, now);
-    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++)
-        if (tg_json_str_eq(j, type, controls[i].type))
-            return tg__fmt_control(s, controls[i].kind, j,
-                                   controls[i].kind == TG_FORMAT_CTL_ERROR
-                                       ? tg_json_get(j, r, "code")
-                                       : type);
-    return tg__fmt_control(s, TG_FORMAT_CTL_UNKNOWN, j, type);
+    return tg__fmt_by_type(s, j, r, now, "type", types, sizeof types / sizeof types[0]);
 }
 
 static int line(tg_format_sink_t *s, const char *p, size_t n, int64_t now)
