@@ -330,6 +330,11 @@ void tg_engine_stop(tg_engine_t *e)
     tg_engine_wake(e);
     pthread_join(e->thread, NULL);
     e->started = false;
+    /* the last day_state rows, while the PostgreSQL writer still runs (main.c
+     * stops it after the engine): the thread is gone, so this thread is the
+     * sink's only producer now */
+    if (!e->cfg->journal.dir[0] && e->sinks.snapshots.push && !tg__engine_daystate_rows(e))
+        TG_WARN("daystate_rows_left", "reason", TG_S("snapshot ring full at shutdown"));
 }
 
 void tg_engine_destroy(tg_engine_t *e)
