@@ -242,6 +242,7 @@ static void *engine_thread(void *arg)
     free(e->early);
     e->early = NULL;
     e->capearly = 0;
+    tg__engine_daystate_start(e); /* PostgreSQL's day state, before the first tick */
     /* everyone starts from the current state of every portfolio */
     for (int32_t slot = tg_book_next(e->book, -1); slot >= 0; slot = tg_book_next(e->book, slot))
         tg__engine_portfolio_changed(e, (uint32_t)slot);

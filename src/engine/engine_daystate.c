@@ -117,20 +117,17 @@ static void on_quote_line(void *arg, const char *symbol, tg_dec_t day_open, tg_d
     q->volume = volume;
 }
 
-/* A PostgreSQL row's last trade price: put back like the journal tail's last
- * tick (e->restoring: neither a trade of the day nor its open), so the
- * portfolios are valued on it before their baselines come back. */
+/* A PostgreSQL row's last trade price: kept for tg__engine_daystate_start. */
 static void on_last_price(void *arg, const char *symbol, tg_dec_t price, int64_t ts)
 {
     tg_engine_t *e = arg;
     size_t len = strlen(symbol);
     quote_t *q = len <= TG_SYMBOL_MAX ? tg__engine_quote_for(e, symbol, len) : NULL;
-    if (!q)
+    if (!q || tg_vec_reserve(&e->day_last, sizeof *e->day_last, &e->cap_day_last,
+                             e->n_day_last + 1, 64) < 0)
         return;
-    tg_tick_t t = {.ts = ts, .price = price, .flags = TG_TICK_TRADE, .sym_len = (uint8_t)len};
-    memcpy(t.symbol, symbol, len);
-    tg__engine_on_quote(e, &t, q);
-    tg_book_on_price(e->book, (uint32_t)(q - e->quotes), q->price, ts);
+    e->day_last[e->n_day_last++] =
+        (tg__engine_day_last_t){.id = (uint32_t)(q - e->quotes), .price = price, .ts = ts};
 }
 
 static void on_portfolio_line(void *arg, const char *id, bool pending, tg_dec_t open,
@@ -175,6 +172,8 @@ void tg__engine_daystate_apply(tg_engine_t *e)
 
 void tg__engine_daystate_on_put(tg_engine_t *e, const char *id)
 {
+    if (e->day_deferred)
+        return; /* tg__engine_daystate_start applies it once the prices are back */
     for (size_t i = 0; i < e->n_day_pf; i++)
         if (strcmp(e->day_pf[i].id, id) == 0) {
             tg_book_restore_day(e->book, id, &e->day_pf[i].day, tg_now_ns());
@@ -202,6 +201,9 @@ void tg__engine_daystate_free(tg_engine_t *e)
         free(e->day_pf[i].id);
     free(e->day_pf);
     e->day_pf = NULL;
+    free(e->day_last);
+    e->day_last = NULL;
+    e->n_day_last = e->cap_day_last = 0;
     e->n_day_pf = e->cap_day_pf = 0;
 }
 
@@ -333,12 +335,42 @@ void tg_engine_load_daystate(tg_engine_t *e, const tg_daystate_source_t *src)
         return;
     tg_daystate_cb_t cb = {.on_quote = on_quote_line, .on_portfolio = on_portfolio_line,
                            .on_last = on_last_price, .arg = e};
-    e->restoring = true;
     int n = src->load(src->ctx, start, &cb);
-    e->restoring = false;
     if (n < 0)
         return; /* the source logged why; the day starts now */
     TG_INFO("daystate_restored", "source", TG_S("postgres"), "lines", TG_I(n), "portfolios",
             TG_I(e->n_day_pf));
+    e->day_deferred = true;
+}
+
+/*
+ * Engine thread, before its first batch. The order matters: first the
+ * portfolios and firing alerts PostgreSQL queued at start-up (unpriced
+ * still: no rule fires on a placeholder, so a restored alert is not fired a
+ * second time under a new id), then the last prices as the journal tail puts
+ * them back (e->restoring: neither a trade of the day nor its open), then the
+ * baselines, taken for portfolios valued on those prices.
+ */
+void tg__engine_daystate_start(tg_engine_t *e)
+{
+    if (!e->day_deferred)
+        return;
+    if (atomic_load_explicit(&e->cmd_pending, memory_order_relaxed))
+        tg__engine_run_commands(e);
+    e->restoring = true;
+    for (size_t i = 0; i < e->n_day_last; i++) {
+        const tg__engine_day_last_t *l = &e->day_last[i];
+        quote_t *q = &e->quotes[l->id];
+        tg_tick_t t = {.ts = l->ts, .price = l->price, .flags = TG_TICK_TRADE,
+                       .sym_len = q->sym_len};
+        memcpy(t.symbol, q->symbol, q->sym_len);
+        tg__engine_on_quote(e, &t, q);
+        tg_book_on_price(e->book, l->id, q->price, l->ts);
+    }
+    e->restoring = false;
+    free(e->day_last);
+    e->day_last = NULL;
+    e->n_day_last = e->cap_day_last = 0;
+    e->day_deferred = false;
     tg__engine_daystate_apply(e);
 }

@@ -84,6 +84,12 @@ typedef struct tg__engine_day_pf {
     tg_book_day_t day;
 } tg__engine_day_pf_t;
 
+typedef struct tg__engine_day_last {
+    uint32_t id; /* symbol id */
+    tg_dec_t price;
+    int64_t ts;
+} tg__engine_day_last_t;
+
 typedef struct cmd {
     struct cmd *next;
     tg_engine_cmd_type_t type;
@@ -187,6 +193,9 @@ struct tg_engine {
     size_t n_day_pf, cap_day_pf;
     int64_t next_daystate_ns;
     int64_t day_rows_session;    /* session start of the last day_state rows pushed */
+    tg__engine_day_last_t *day_last; /* PostgreSQL: last prices to put back at thread start */
+    size_t n_day_last, cap_day_last;
+    bool day_deferred;           /* PostgreSQL: prices and baselines wait for the thread */
     bool restoring;              /* journal restore: last quotes are not new trades */
 
     tg_counter_t *m_accepted;
@@ -224,6 +233,8 @@ void tg__engine_daystate_on_put(tg_engine_t *e, const char *id);
 void tg__engine_daystate_tick(tg_engine_t *e, int64_t mono);
 /* with PostgreSQL and no journal.dir: day_state rows of what changed; true when all went */
 bool tg__engine_daystate_rows(tg_engine_t *e);
+/* engine thread, first thing: the day state loaded from PostgreSQL, in order */
+void tg__engine_daystate_start(tg_engine_t *e);
 void tg__engine_daystate_free(tg_engine_t *e);
 
 #endif
