@@ -298,6 +298,12 @@ stores:
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
     if (a.pg)
         tg_store_pg_wait_first(a.pg, 5000);
+    /* the day state without journal.dir: PostgreSQL's day_state, before the
+     * feeds run and before the gateways (restored quotes go out as early messages) */
+    if (a.engine && a.pg) {
+        tg_daystate_source_t days = {.load = tg_store_pg_daystate_load, .ctx = a.pg};
+        tg_engine_load_daystate(a.engine, &days);
+    }
     tg_gateway_deps_t deps = {
         .cfg = cfg,
         .engine = a.engine,

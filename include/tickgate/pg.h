@@ -85,6 +85,16 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms);
  */
 int tg_store_pg_migrate(const char *url, FILE *out, char *err, size_t errlen);
 
+/**
+ * The day state source (tg_daystate_source_t.load; ctx is the
+ * tg_store_pg_t): the day_state rows of the session day that started at
+ * session_start, each checked by tg_daystate_record; a malformed row is
+ * logged and skipped. Opens a connection of its own (connect_timeout 3 s,
+ * statement_timeout 10 s). Returns the rows delivered, or -ECONNREFUSED /
+ * -EIO (logged) when PostgreSQL cannot be read. Main thread, at start-up.
+ */
+int tg_store_pg_daystate_load(void *ctx, int64_t session_start, const tg_daystate_cb_t *cb);
+
 struct tg_bar;
 
 /**
