@@ -60,26 +60,33 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
  * firing event at created_at and, once resolved, the resolved event at
  * resolved_at, so the answer has the shape of the in-memory event log. The
  * filters and the authorization run in SQL so that LIMIT counts only what
- * the caller may see. `since` is compared in whole microseconds rounded up
- * (ts_us >= ceil(since_ns / 1000) is ts_us * 1000 >= since_ns exactly).
+ * the caller may see. Each half takes its newest `limit` through its own
+ * index (003_alerts_api.sql), then the union is cut again. `since` is
+ * compared in whole microseconds rounded up (ts_us >= ceil(since_ns / 1000)
+ * is ts_us * 1000 >= since_ns exactly).
  *   $1 admin  $2 sub  $3 readable portfolios (JSON array)  $4 portfolio_id
  *   $5 rule  $6 state ('', firing, resolved)  $7 active  $8 since (us)  $9 limit
  */
-static const char alerts_sql[] =
-    "WITH a AS (SELECT id, coalesce(portfolio_id, '') AS pid, alert_type, severity, "
-    "coalesce(message, '') AS msg, metadata, created_at, resolved_at FROM portfolio_alerts "
-    "WHERE ($1::boolean OR (portfolio_id IS NOT NULL AND (user_id = $2 OR portfolio_id IN "
-    "(SELECT jsonb_array_elements_text($3::jsonb))))) "
+#define ALERTS_COLS                                                                               \
+    "id, coalesce(portfolio_id, ''), alert_type, severity, coalesce(message, ''), "              \
+    "metadata->>'value', metadata->>'threshold', metadata->>'symbol', metadata->>'feed'"
+#define ALERTS_WHERE                                                                              \
+    "($1::boolean OR (portfolio_id IS NOT NULL AND (user_id = $2 OR portfolio_id IN "           \
+    "(SELECT jsonb_array_elements_text($3::jsonb))))) "                                          \
     "AND ($4 = '' OR portfolio_id = $4) AND ($5 = '' OR alert_type = $5) "
-    "AND (NOT $7::boolean OR resolved_at IS NULL)), "
-    "e AS (SELECT a.*, 'firing' AS state, created_at AS ts FROM a WHERE $6 <> 'resolved' "
-    "UNION ALL SELECT a.*, 'resolved', resolved_at FROM a "
-    "WHERE $6 <> 'firing' AND NOT $7::boolean AND resolved_at IS NOT NULL) "
-    "SELECT id, pid, alert_type, severity, msg, metadata->>'value', metadata->>'threshold', "
-    "metadata->>'symbol', metadata->>'feed', state, "
-    "(EXTRACT(EPOCH FROM ts) * 1000000)::bigint FROM e "
-    "WHERE ts >= 'epoch'::timestamptz + $8::bigint * interval '1 microsecond' "
-    "ORDER BY ts DESC, id DESC LIMIT $9::bigint";
+#define ALERTS_SINCE(col) col " >= 'epoch'::timestamptz + $8::bigint * interval '1 microsecond' "
+static const char alerts_sql[] =
+    "SELECT * FROM ("
+    "(SELECT " ALERTS_COLS ", 'firing' AS state, "
+    "(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint AS ts_us FROM portfolio_alerts WHERE "
+    ALERTS_WHERE "AND $6 <> 'resolved' AND (NOT $7::boolean OR resolved_at IS NULL) AND "
+    ALERTS_SINCE("created_at") "ORDER BY created_at DESC, id DESC LIMIT $9::bigint) "
+    "UNION ALL "
+    "(SELECT " ALERTS_COLS ", 'resolved', (EXTRACT(EPOCH FROM resolved_at) * 1000000)::bigint "
+    "FROM portfolio_alerts WHERE " ALERTS_WHERE "AND $6 <> 'firing' AND NOT $7::boolean AND "
+    "resolved_at IS NOT NULL AND " ALERTS_SINCE("resolved_at")
+    "ORDER BY resolved_at DESC, id DESC LIMIT $9::bigint)"
+    ") e ORDER BY ts_us DESC, 1 DESC LIMIT $9::bigint";
 
 /* Bounded copy of a field; false when it does not fit (never cut: a cut
  * UTF-8 sequence would make the JSON answer invalid). */
