@@ -102,7 +102,9 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
  * cut at `limit`. Both sources apply the same filters and the same
  * authorization (owner, shared, token claim, admin; feed alerts admins
  * only), the PostgreSQL side in SQL so that its LIMIT counts only what the
- * caller may see. Taking PostgreSQL's newest `limit` is enough: an event in
+ * caller may see. "Shared" is the portfolio's readers when the event was
+ * published for memory (its ACL), its readers now for rows (the row keeps
+ * only the owner), as for the ack of a row. Taking PostgreSQL's newest `limit` is enough: an event in
  * the merged top `limit` ranks at least as high in PostgreSQL's list.
  *
  * A read back event has the engine's JSON form (alert message, SPEC §5)

@@ -1,5 +1,6 @@
 /* pg_alerts_read.c - reading `portfolio_alerts` for the alerts API (SPEC §13):
- * who may acknowledge an alert the gateway no longer holds in memory.
+ * who may acknowledge an alert the gateway no longer holds in memory, and the
+ * alert history behind GET /api/v1/alerts[/active] (tg_alert_read_fn).
  * Runs on a gateway service thread, on that thread's reading connection.
  */
 #include <errno.h>
