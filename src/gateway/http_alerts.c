@@ -104,8 +104,8 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
  * only), the PostgreSQL side in SQL so that its LIMIT counts only what the
  * caller may see. "Shared" is the portfolio's readers when the event was
  * published for memory (its ACL), its readers now for rows (the row keeps
- * only the owner), as for the ack of a row. Taking PostgreSQL's newest `limit` is enough: an event in
- * the merged top `limit` ranks at least as high in PostgreSQL's list.
+ * only the owner), as for the ack of a row. Taking PostgreSQL's newest `limit` is enough: an event
+ * in the merged top `limit` ranks at least as high in PostgreSQL's list.
  *
  * A read back event has the engine's JSON form (alert message, SPEC §5)
  * with the row's data: a resolved event carries its firing's value,
@@ -234,7 +234,7 @@ static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_fi
 
 /* GET /api/v1/alerts (newest first) and /api/v1/alerts/active. */
 void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
-                       bool active)
+                    bool active)
 {
     gw_alert_filter_t f;
     if (!alert_filter(wsi, r, t, &f))

@@ -68,12 +68,12 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
  *   $1 admin  $2 sub  $3 readable portfolios (JSON array)  $4 portfolio_id
  *   $5 rule  $6 state ('', firing, resolved)  $7 active  $8 since (us)  $9 limit
  */
-#define ALERTS_COLS                                                                               \
-    "id, coalesce(portfolio_id, ''), alert_type, severity, coalesce(message, ''), "              \
+#define ALERTS_COLS                                                                                \
+    "id, coalesce(portfolio_id, ''), alert_type, severity, coalesce(message, ''), "                \
     "metadata->>'value', metadata->>'threshold', metadata->>'symbol', metadata->>'feed'"
-#define ALERTS_WHERE                                                                              \
-    "($1::boolean OR (portfolio_id IS NOT NULL AND (user_id = $2 OR portfolio_id IN "           \
-    "(SELECT jsonb_array_elements_text($3::jsonb))))) "                                          \
+#define ALERTS_WHERE                                                                               \
+    "($1::boolean OR (portfolio_id IS NOT NULL AND (user_id = $2 OR portfolio_id IN "              \
+    "(SELECT jsonb_array_elements_text($3::jsonb))))) "                                            \
     "AND ($4 = '' OR portfolio_id = $4) AND ($5 = '' OR alert_type = $5) "
 #define ALERTS_SINCE(col) col " >= 'epoch'::timestamptz + $8::bigint * interval '1 microsecond' "
 static const char alerts_sql[] =
