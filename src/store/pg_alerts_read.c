@@ -62,7 +62,7 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
  * resolved_at, so the answer has the shape of the in-memory event log. The
  * filters and the authorization run in SQL so that LIMIT counts only what
  * the caller may see. Each half takes its newest `limit` through its own
- * index (003_alerts_api.sql), then the union is cut again. `since` is
+ * index (004_alerts_api.sql), then the union is cut again. `since` is
  * compared in whole microseconds rounded up (ts_us >= ceil(since_ns / 1000)
  * is ts_us * 1000 >= since_ns exactly).
  *   $1 admin  $2 sub  $3 readable portfolios (JSON array)  $4 portfolio_id
