@@ -317,6 +317,10 @@ stores:
         /* with PostgreSQL, API edits go to the system of record; NOTIFY applies them */
         .portfolio_write = a.pg ? tg_store_pg_portfolio_write : NULL,
         .portfolio_write_ctx = a.pg,
+        /* the alerts API's history (SPEC §13); also on a gateway node, which
+         * reads PostgreSQL without writing it */
+        .alerts_read = cfg->postgres.url[0] ? tg_store_pg_alerts_read : NULL,
+        .alerts_read_ctx = (void *)cfg->postgres.url,
         .bus = a.bus,
         .bus_pub = a.bus_pub,
     };
