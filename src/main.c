@@ -298,6 +298,12 @@ stores:
     /* portfolios from PostgreSQL before the first client (bounded: connect_timeout) */
     if (a.pg)
         tg_store_pg_wait_first(a.pg, 5000);
+    /* the day state without journal.dir: PostgreSQL's day_state, before the
+     * feeds run and before the gateways (restored quotes go out as early messages) */
+    if (a.engine && a.pg) {
+        tg_daystate_source_t days = {.load = tg_store_pg_daystate_load, .ctx = a.pg};
+        tg_engine_load_daystate(a.engine, &days);
+    }
     tg_gateway_deps_t deps = {
         .cfg = cfg,
         .engine = a.engine,
@@ -311,6 +317,10 @@ stores:
         /* with PostgreSQL, API edits go to the system of record; NOTIFY applies them */
         .portfolio_write = a.pg ? tg_store_pg_portfolio_write : NULL,
         .portfolio_write_ctx = a.pg,
+        /* the alerts API's history (SPEC §13); also on a gateway node, which
+         * reads PostgreSQL without writing it */
+        .alerts_read = cfg->postgres.url[0] ? tg_store_pg_alerts_read : NULL,
+        .alerts_read_ctx = (void *)cfg->postgres.url,
         .bus = a.bus,
         .bus_pub = a.bus_pub,
     };

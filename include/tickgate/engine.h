@@ -63,6 +63,17 @@ typedef struct tg_engine_sinks {
 void tg_engine_set_sinks(tg_engine_t *e, const tg_engine_sinks_t *sinks);
 
 /**
+ * Day state across restarts without journal.dir (SPEC §13): read what `src`
+ * (PostgreSQL's day_state) kept of the current session day - each quote's
+ * day_open, volume and last price, each portfolio's day baseline (applied
+ * now, or at the portfolio's first put). With journal.dir set this does
+ * nothing: journal.dir/daystate is the day state then. After
+ * tg_engine_set_sinks (with a snapshot sink, the engine also writes the
+ * rows) and before tg_engine_start; main thread; blocks while src loads.
+ */
+void tg_engine_load_daystate(tg_engine_t *e, const tg_daystate_source_t *src);
+
+/**
  * The portfolio sink that queues portfolios and restored alerts to this
  * engine's command queue (tg_engine_put_portfolio and friends): what main.c
  * hands the PostgreSQL source.

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tickgate/alert_read.h"
 #include "tickgate/config.h"
 #include "tickgate/engine.h"
 #include "tickgate/feed.h"
@@ -41,6 +42,13 @@ typedef struct tg_gateway_deps {
     int (*portfolio_write)(void *ctx, const char *id, const tg_portfolio_spec_t *spec,
                            const char *body, size_t blen, char *err, size_t errlen);
     void *portfolio_write_ctx;
+    /**
+     * With PostgreSQL, GET /api/v1/alerts[/active] read the alert history
+     * through this (tickgate/alert_read.h), NULL = memory only. Called on a
+     * service thread; it bounds its own wait.
+     */
+    tg_alert_read_fn alerts_read;
+    void *alerts_read_ctx;
     struct tg_bus_sub *bus;       /* node.role gateway: the source instead of `engine` (NULL) */
     struct tg_bus_pub *bus_pub;   /* node.role ingest: the publisher, for /health/ready */
 } tg_gateway_deps_t;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tickgate/alert_read.h"
 #include "tickgate/alerts.h"
 #include "tickgate/config.h"
 #include "tickgate/fixed.h"
@@ -85,6 +86,16 @@ void tg_store_pg_stop(tg_store_pg_t *pg, int grace_ms);
  */
 int tg_store_pg_migrate(const char *url, FILE *out, char *err, size_t errlen);
 
+/**
+ * The day state source (tg_daystate_source_t.load; ctx is the
+ * tg_store_pg_t): the day_state rows of the session day that started at
+ * session_start, each checked by tg_daystate_record; a malformed row is
+ * logged and skipped. Opens a connection of its own (connect_timeout 3 s,
+ * statement_timeout 10 s). Returns the rows delivered, or -ECONNREFUSED /
+ * -EIO (logged) when PostgreSQL cannot be read. Main thread, at start-up.
+ */
+int tg_store_pg_daystate_load(void *ctx, int64_t session_start, const tg_daystate_cb_t *cb);
+
 struct tg_bar;
 
 /**
@@ -109,6 +120,17 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
 int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfolio_id,
                             size_t pcap, char *user_id, size_t ucap, char *err, size_t errlen);
 
+/**
+ * GET /api/v1/alerts[/active] with PostgreSQL (SPEC §13): the events of
+ * `portfolio_alerts` matching q, newest first (tg_alert_read_fn, ctx = the
+ * postgres.url string; main.c hands it to the gateway). Same per-thread
+ * connection as tg_store_pg_bars, but the wait for the answer is bounded
+ * (ALERTS_QUERY_MS in pg_alerts_read.c): a slow server costs a service thread
+ * at most connect_timeout plus that bound. Bad rows are skipped and logged.
+ */
+int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t *out,
+                            size_t cap, char *err, size_t errlen);
+
 /* ---- pure helpers (unit-tested) ---------------------------------------- */
 
 /**
@@ -126,5 +148,17 @@ size_t tg_store_format_ts(int64_t ns, char *buf, size_t cap);
  * *len cover "[...]". -ENOENT when absent or unbalanced.
  */
 int tg_store_holdings_json(const char *json, size_t len, size_t *start, size_t *out_len);
+
+/** Columns of the alerts query, in order (pg_alerts_read.c). */
+#define TG_ALERT_ROW_COLS 11
+/**
+ * One row of that query (text values; NULL where null[i]) into *out:
+ * 0 or -EINVAL with the reason in why (a field too long, an unknown rule,
+ * severity or state, a value that is no decimal, a bad time). Never reads
+ * past a field; never cuts one.
+ */
+int tg_store_alert_row_parse(const char *const f[TG_ALERT_ROW_COLS],
+                             const bool null[TG_ALERT_ROW_COLS], tg_alert_row_t *out, char *why,
+                             size_t wlen);
 
 #endif

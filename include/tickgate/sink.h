@@ -7,10 +7,12 @@
 #ifndef TICKGATE_SINK_H
 #define TICKGATE_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tickgate/alerts.h"
+#include "tickgate/daystate.h"
 #include "tickgate/fixed.h"
 #include "tickgate/msg.h"
 #include "tickgate/portfolio.h"
@@ -23,6 +25,8 @@ typedef enum tg_snap_kind {
     TG_SNAP_ALERT_RESOLVED, /* portfolio_alerts.resolved_at update */
     TG_SNAP_ALERT_ACK,      /* portfolio_alerts.is_read = true (POST .../ack) */
     TG_SNAP_BAR,            /* bars (a final bar; ts = its start) */
+    TG_SNAP_DAY_QUOTE,      /* day_state: a quote's day_open and volume (upsert) */
+    TG_SNAP_DAY_PORTFOLIO,  /* day_state: a portfolio's day baseline (upsert) */
 } tg_snap_kind_t;
 
 /**
@@ -61,6 +65,16 @@ typedef struct tg_snap_row {
             tg_dec_t open, high, low, close, volume, vwap;
             uint64_t trades;
         } b;
+        struct {
+            char key[TG_PORTFOLIO_ID_MAX + 1]; /* the symbol, or the portfolio id */
+            int64_t session_start;             /* ns: the session day the figures are of */
+            tg_dec_t day_open, volume;         /* TG_SNAP_DAY_QUOTE ... */
+            tg_dec_t price;                    /* its last trade price, 0 = none (NULL) */
+            int64_t price_ts;                  /* ns: that trade's time */
+            tg_dec_t open, cash, cost;         /* TG_SNAP_DAY_PORTFOLIO (tg_book_day_t) */
+            uint32_t n_holdings;
+            bool pending;
+        } d;
     };
 } tg_snap_row_t;
 
@@ -109,5 +123,19 @@ typedef struct tg_portfolio_sink {
                          const char *symbol, const char *alert_id);
     void *ctx;
 } tg_portfolio_sink_t;
+
+/**
+ * A store that keeps the day state (SPEC §13; PostgreSQL's day_state table):
+ * load hands each saved record of the session day that started at
+ * `session_start` (ns since the epoch) to cb, skipping (and logging)
+ * malformed ones. Returns how many it delivered, or a negative errno when it
+ * could not read (the day then starts now). Main thread, once, before the
+ * engine thread runs; may block for a bounded time (connect and statement
+ * timeouts). load == NULL: not configured.
+ */
+typedef struct tg_daystate_source {
+    int (*load)(void *ctx, int64_t session_start, const tg_daystate_cb_t *cb);
+    void *ctx;
+} tg_daystate_source_t;
 
 #endif

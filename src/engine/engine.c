@@ -242,6 +242,7 @@ static void *engine_thread(void *arg)
     free(e->early);
     e->early = NULL;
     e->capearly = 0;
+    tg__engine_daystate_start(e); /* PostgreSQL's day state, before the first tick */
     /* everyone starts from the current state of every portfolio */
     for (int32_t slot = tg_book_next(e->book, -1); slot >= 0; slot = tg_book_next(e->book, slot))
         tg__engine_portfolio_changed(e, (uint32_t)slot);
@@ -330,6 +331,11 @@ void tg_engine_stop(tg_engine_t *e)
     tg_engine_wake(e);
     pthread_join(e->thread, NULL);
     e->started = false;
+    /* the last day_state rows, while the PostgreSQL writer still runs (main.c
+     * stops it after the engine): the thread is gone, so this thread is the
+     * sink's only producer now */
+    if (!e->cfg->journal.dir[0] && e->sinks.snapshots.push && !tg__engine_daystate_rows(e))
+        TG_WARN("daystate_rows_left", "reason", TG_S("snapshot ring full at shutdown"));
 }
 
 void tg_engine_destroy(tg_engine_t *e)

@@ -50,6 +50,8 @@ void tg__readers_free(tg__readers_t *r);
 /* Ticks popped from a feed ring at once; every per-batch array is this long. */
 #define TG_ENGINE_BATCH 512
 
+#define TG__DAY_UNSAVED INT64_MIN
+
 typedef struct quote {
     char symbol[TG_SYMBOL_MAX + 1];
     uint8_t sym_len;
@@ -60,6 +62,9 @@ typedef struct quote {
     uint64_t seq;      /* seq of the last quote message for this symbol */
     uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
     bool snap_dirty;   /* changed since the last PostgreSQL snapshot */
+    /* with PostgreSQL and no journal.dir: what its last day_state row holds
+     * (day_saved_open TG__DAY_UNSAVED: no row of this session day yet) */
+    tg_dec_t day_saved_open, day_saved_vol, day_saved_price;
 } quote_t;
 
 typedef struct pf_pub {
@@ -70,12 +75,20 @@ typedef struct pf_pub {
     bool snap_dirty;      /* changed since the last PostgreSQL snapshot */
     int64_t holdings_ns;  /* mono time holdings were last written to PostgreSQL */
     tg_msg_t *last;       /* with PostgreSQL: ref of the last `portfolio` message */
+    bool day_saved_ok;    /* day_saved is its day_state row of this session day */
+    tg_book_day_t day_saved;
 } pf_pub_t;
 
 typedef struct tg__engine_day_pf {
     char *id;
     tg_book_day_t day;
 } tg__engine_day_pf_t;
+
+typedef struct tg__engine_day_last {
+    uint32_t id; /* symbol id */
+    tg_dec_t price;
+    int64_t ts;
+} tg__engine_day_last_t;
 
 typedef struct cmd {
     struct cmd *next;
@@ -179,6 +192,10 @@ struct tg_engine {
     tg__engine_day_pf_t *day_pf; /* saved baselines of portfolios not put yet */
     size_t n_day_pf, cap_day_pf;
     int64_t next_daystate_ns;
+    int64_t day_rows_session;    /* session start of the last day_state rows pushed */
+    tg__engine_day_last_t *day_last; /* PostgreSQL: last prices to put back at thread start */
+    size_t n_day_last, cap_day_last;
+    bool day_deferred;           /* PostgreSQL: prices and baselines wait for the thread */
     bool restoring;              /* journal restore: last quotes are not new trades */
 
     tg_counter_t *m_accepted;
@@ -214,6 +231,10 @@ void tg__engine_daystate_apply(tg_engine_t *e);
 void tg__engine_daystate_save(tg_engine_t *e);
 void tg__engine_daystate_on_put(tg_engine_t *e, const char *id);
 void tg__engine_daystate_tick(tg_engine_t *e, int64_t mono);
+/* with PostgreSQL and no journal.dir: day_state rows of what changed; true when all went */
+bool tg__engine_daystate_rows(tg_engine_t *e);
+/* engine thread, first thing: the day state loaded from PostgreSQL, in order */
+void tg__engine_daystate_start(tg_engine_t *e);
 void tg__engine_daystate_free(tg_engine_t *e);
 
 #endif

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "tickgate/buf.h"
 #include "tickgate/clock.h"
+#include "tickgate/encode.h"
 #include "tickgate/json.h"
 #include "tickgate/log.h"
 #include "tickgate/pg.h"
@@ -85,27 +87,193 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
     return true;
 }
 
-/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active, from memory. */
+/*
+ * GET /api/v1/alerts and /alerts/active with PostgreSQL (SPEC §13: "with
+ * PostgreSQL they come from portfolio_alerts"). Two sources make one answer:
+ *   - `portfolio_alerts` holds the full history, but a row reaches it only
+ *     after the writer's batch (tens of ms; much longer while PostgreSQL is
+ *     down and rows wait in the spill), and it keeps one row per alert;
+ *   - memory holds this thread's last 1,024 events (alog) exactly as published,
+ *     including the ones not written yet.
+ * So the answer is the in-memory events that match, plus the events read
+ * back from PostgreSQL that memory does not hold (same alert_id and state;
+ * for /active, any event of that alert: memory knows its latest state, e.g.
+ * a resolution whose row update has not landed yet), merged newest first and
+ * cut at `limit`. Both sources apply the same filters and the same
+ * authorization (owner, shared, token claim, admin; feed alerts admins
+ * only), the PostgreSQL side in SQL so that its LIMIT counts only what the
+ * caller may see. "Shared" is the portfolio's readers when the event was
+ * published for memory (its ACL), its readers now for rows (the row keeps
+ * only the owner), as for the ack of a row. Taking PostgreSQL's newest `limit` is enough: an event
+ * in the merged top `limit` ranks at least as high in PostgreSQL's list.
+ *
+ * A read back event has the engine's JSON form (alert message, SPEC §5)
+ * with the row's data: a resolved event carries its firing's value,
+ * threshold and message (the row keeps no others), times are whole
+ * microseconds, and feed alerts have no seq.
+ *
+ * PostgreSQL slow or down: the read bounds its own wait (pg_alerts_read.c),
+ * and on failure the answer is memory alone, marked by the header
+ * X-Tickgate-Alerts-Source: memory (else "postgres"), with one log line per
+ * outage; the thread then leaves PostgreSQL alone for ALERTS_PG_RETRY_NS so
+ * that a down server costs one bounded wait per thread per period, not one
+ * per request.
+ */
+#define ALERTS_PG_RETRY_NS (10LL * 1000000000LL)
+
+/* The portfolios the caller may read besides their own rows: the token's
+ * claim and every portfolio currently shared with them (its state's ACL),
+ * as ack_from_pg decides. Borrowed strings; NULL on no memory. */
+static const char **readable_portfolios(gw_thread_t *t, const tg_jwt_claims_t *c, size_t *n)
+{
+    const char **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (tg_vec_reserve(&v, sizeof *v, &cap, c->n_portfolios + 1, 16) != 0)
+        return NULL;
+    for (size_t i = 0; i < c->n_portfolios; i++)
+        v[(*n)++] = c->portfolios[i];
+    gw_hub_t *h = &t->hub;
+    for (uint32_t b = 0; b < h->nbuckets; b++)
+        for (gw_key_t *k = h->buckets[b]; k; k = k->next) {
+            if (k->channel != TG_CH_PORTFOLIO || !k->last || !tg_msg_acl_has(k->last, c->sub))
+                continue;
+            if (tg_vec_reserve(&v, sizeof *v, &cap, *n + 1, 16) != 0) {
+                free(v);
+                return NULL;
+            }
+            v[(*n)++] = k->name;
+        }
+    return v;
+}
+
+/* A read-back event in the engine's form (engine_publish.c publish_alert for
+ * portfolio alerts, engine_tick.c for feed alerts: same keys, same order). */
+static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
+{
+    char jb[2048];
+    tg_enc_t enc;
+    tg_enc_init(&enc, jb, sizeof jb, NULL, 0);
+    bool feed = !a->portfolio_id[0];
+    tg_enc_map(&enc, feed ? 8 : a->symbol[0] ? 11 : 10);
+    tg_enc_kv_str(&enc, "type", "alert");
+    tg_enc_kv_str(&enc, "alert_id", a->alert_id);
+    if (feed)
+        tg_enc_kv_str(&enc, "feed", a->feed);
+    else
+        tg_enc_kv_str(&enc, "portfolio_id", a->portfolio_id);
+    tg_enc_kv_str(&enc, "rule", tg_alert_rule_name(a->rule));
+    if (!feed && a->symbol[0])
+        tg_enc_kv_str(&enc, "symbol", a->symbol);
+    tg_enc_kv_str(&enc, "severity", tg_alert_severity_name(a->severity));
+    tg_enc_kv_str(&enc, "state", tg_alert_state_name(a->state));
+    if (!feed) {
+        tg_enc_kv_dec(&enc, "value", a->value);
+        tg_enc_kv_dec(&enc, "threshold", a->threshold);
+    }
+    tg_enc_kv_str(&enc, "message", a->message);
+    tg_enc_kv_i64(&enc, "ts", a->ts);
+    tg_enc_map_end(&enc);
+    if (enc.err) { /* fields are bounded (tg_alert_row_t), so this cannot happen */
+        b->err = 1;
+        return;
+    }
+    tg_buf_put(b, jb, enc.jlen);
+}
+
+/*
+ * Read the matching events from PostgreSQL into *rows (newest first, minus
+ * those memory holds). Returns the count, or -1 when the answer is memory
+ * alone (no PostgreSQL configured, a recent failure, or this one).
+ */
+static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_filter_t *f,
+                     bool active, tg_alert_row_t **rows)
+{
+    const tg_gateway_deps_t *d = &t->g->d;
+    *rows = NULL;
+    if (!d->alerts_read || tg_mono_ns() < t->alerts_pg_retry_ns)
+        return -1;
+    size_t nread = 0;
+    const char **readable = c->admin ? NULL : readable_portfolios(t, c, &nread);
+    tg_alert_row_t *r = malloc(f->limit * sizeof *r);
+    if (!r || (!c->admin && !readable)) {
+        free(r);
+        free(readable);
+        return -1;
+    }
+    tg_alert_query_t q = {.portfolio_id = f->portfolio_id, .rule = f->rule, .state = f->state,
+                          .active = active, .since = f->since, .limit = f->limit,
+                          .admin = c->admin, .sub = c->sub, .readable = readable,
+                          .n_readable = nread};
+    char err[256];
+    int n = d->alerts_read(d->alerts_read_ctx, &q, r, f->limit, err, sizeof err);
+    free(readable);
+    if (n < 0) {
+        free(r);
+        t->alerts_pg_retry_ns = tg_mono_ns() + ALERTS_PG_RETRY_NS;
+        if (!t->alerts_pg_down)
+            TG_WARN("alerts_api_fallback", "thread", TG_I(t->idx), "error", TG_S(err), "answer",
+                    TG_S("memory"));
+        t->alerts_pg_down = true;
+        return -1;
+    }
+    if (t->alerts_pg_down)
+        TG_INFO("alerts_api_postgres", "thread", TG_I(t->idx), "answer", TG_S("postgres"));
+    t->alerts_pg_down = false;
+    /* drop what memory holds: its copy is the exact event, and for /active
+     * its latest state wins */
+    gw_alert_seen_t *seen = NULL;
+    size_t ns = gw_alerts_seen(t, &seen), k = 0;
+    for (int i = 0; i < n; i++)
+        if (!gw_alerts_seen_has(seen, ns, r[i].alert_id, active ? 0 : (int)r[i].state))
+            r[k++] = r[i];
+    free(seen);
+    *rows = r;
+    return (int)k;
+}
+
+/* GET /api/v1/alerts (newest first) and /api/v1/alerts/active. */
 void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c,
-                       bool active)
+                    bool active)
 {
     gw_alert_filter_t f;
     if (!alert_filter(wsi, r, t, &f))
         return;
+    /* memory: the newest `limit` matching events */
     const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    uint32_t n = active ? t->n_active : t->alog_len, out = 0;
+    uint32_t n = active ? t->n_active : t->alog_len, nm = 0;
+    const tg_msg_t **mem = malloc(f.limit * sizeof *mem);
+    if (!mem) {
+        gw_http_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    for (uint32_t i = n; i-- > 0 && nm < f.limit;) { /* newest first */
+        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
+        if (gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
+            mem[nm++] = m;
+    }
+    tg_alert_row_t *pg = NULL;
+    int np = pg_events(t, c, &f, active, &pg);
+    if (t->g->d.alerts_read)
+        r->alerts_source = np >= 0 ? "postgres" : "memory";
+    /* merge, newest first (memory first on a tie: its ts is the exact one) */
     tg_buf_t b = {0};
     gw_http_ok_begin(&b);
     tg_buf_puts(&b, "[");
-    for (uint32_t i = n; i-- > 0 && out < f.limit;) { /* newest first */
-        const tg_msg_t *m = active ? t->active[i] : t->alog[(t->alog_head + i) % cap];
-        if (!gw_alert_filter_match(&f, m, c->sub, c->admin, c->portfolios, c->n_portfolios))
-            continue;
+    uint32_t i = 0, j = 0, out = 0;
+    while (out < f.limit && (i < nm || (np > 0 && j < (uint32_t)np))) {
         if (out++)
             tg_buf_puts(&b, ",");
-        tg_buf_put(&b, (const char *)m->json, m->json_len);
+        if (i < nm && (np <= 0 || j >= (uint32_t)np || mem[i]->ts >= pg[j].ts)) {
+            tg_buf_put(&b, (const char *)mem[i]->json, mem[i]->json_len);
+            i++;
+        } else {
+            put_row(&b, &pg[j++]);
+        }
     }
     tg_buf_puts(&b, "]");
+    free(mem);
+    free(pg);
     gw_http_ok_end(r, t, &b);
 }
 

@@ -736,6 +736,11 @@ static int write_response(struct lws *wsi, http_req_t *r)
             lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                         (const unsigned char *)"close", 5, &p, end))
             return -1;
+        if (r->alerts_source &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"x-tickgate-alerts-source:",
+                                        (const unsigned char *)r->alerts_source,
+                                        (int)strlen(r->alerts_source), &p, end))
+            return -1;
         if (r->retry_after_s) {
             char ra[16];
             int n = snprintf(ra, sizeof ra, "%d", r->retry_after_s);

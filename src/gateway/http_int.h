@@ -20,6 +20,7 @@ typedef struct http_req {
     bool headers_sent;
     int retry_after_s;     /* 429: Retry-After */
     bool close_after;      /* the request's body was not read (411): close */
+    const char *alerts_source; /* GET /api/v1/alerts: X-Tickgate-Alerts-Source (static) */
 } http_req_t;
 
 /** The error envelope {"success":false,"error":{code,message},"meta":…} with this status. */

@@ -5,8 +5,8 @@
  *   engine --ring (tg_snap_row_t)--> this thread --> backlog --> COPY batches
  *
  * The backlog is a FIFO of segments, each a block of COPY text lines tagged
- * with their table ('Q' quote_snapshots, 'P' portfolio_snapshots, 'A'
- * portfolio_alerts insert, 'R' alert resolution). A segment is in memory or,
+ * with their table ('Q' quote_snapshots, 'P' portfolio_snapshots, 'B' bars,
+ * 'D' day_state, 'A' portfolio_alerts insert, 'R' alert resolution, 'K' ack). A segment is in memory or,
  * past postgres.max_buffer_rows with journal.dir set, in a spill file under
  * journal.dir/pg-spill/; either way it keeps its place in the FIFO, so the
  * backlog is written in order when PostgreSQL comes back. A batch (one
@@ -83,7 +83,10 @@ static const char staging_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS tg_stage_b (symbol text, iv text, start timestamptz, "
     "open numeric, high numeric, low numeric, close numeric, volume numeric, trades bigint, "
     "vwap numeric) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;";
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_k (id text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS tg_stage_d (kind text, key text, session_start bigint, "
+    "day_open numeric, volume numeric, price numeric, price_ts bigint, pending boolean, open numeric, cash numeric, "
+    "cost numeric, n_holdings integer, ts timestamptz) ON COMMIT DELETE ROWS;";
 
 static void try_connect(tg_store_pg_t *pg)
 {
@@ -97,7 +100,8 @@ static void try_connect(tg_store_pg_t *pg)
     char err[512];
     PGresult *r = PQexec(c, "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
                             "to_regclass('quote_snapshots') IS NOT NULL AND "
-                            "to_regclass('bars') IS NOT NULL");
+                            "to_regclass('bars') IS NOT NULL AND "
+                            "to_regclass('day_state') IS NOT NULL");
     bool schema = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                   PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);

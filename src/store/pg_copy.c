@@ -256,6 +256,58 @@ size_t tg_store_copy_line(const tg_snap_row_t *r, const char *source, char *buf,
         lw_dec(&w, r->b.vwap);
         break;
     }
+    case TG_SNAP_DAY_QUOTE:
+    case TG_SNAP_DAY_PORTFOLIO: {
+        /* kind key session_start day_open volume price price_ts pending open cash
+         * cost n_holdings ts; the other kind's columns NULL, and a quote's price
+         * and price_ts without a trade price */
+        bool q = r->kind == TG_SNAP_DAY_QUOTE;
+        char num[24];
+        lw_str(&w, q ? "q" : "p");
+        lw_tab(&w);
+        lw_str(&w, r->d.key);
+        lw_tab(&w);
+        lw_raw(&w, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)r->d.session_start));
+        const tg_dec_t v[] = {r->d.day_open, r->d.volume};
+        for (size_t i = 0; i < 2; i++) {
+            lw_tab(&w);
+            if (q)
+                lw_dec(&w, v[i]);
+            else
+                lw_null(&w);
+        }
+        lw_tab(&w);
+        if (q && r->d.price > 0)
+            lw_dec(&w, r->d.price);
+        else
+            lw_null(&w);
+        lw_tab(&w);
+        if (q && r->d.price > 0)
+            lw_raw(&w, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)r->d.price_ts));
+        else
+            lw_null(&w);
+        lw_tab(&w);
+        if (q)
+            lw_null(&w);
+        else
+            lw_str(&w, r->d.pending ? "t" : "f");
+        const tg_dec_t b[] = {r->d.open, r->d.cash, r->d.cost};
+        for (size_t i = 0; i < 3; i++) {
+            lw_tab(&w);
+            if (q)
+                lw_null(&w);
+            else
+                lw_dec(&w, b[i]);
+        }
+        lw_tab(&w);
+        if (q)
+            lw_null(&w);
+        else
+            lw_raw(&w, num, (size_t)snprintf(num, sizeof num, "%u", r->d.n_holdings));
+        lw_tab(&w);
+        lw_ts(&w, r->ts);
+        break;
+    }
     case TG_SNAP_ALERT_ACK:
         lw_str(&w, r->a.alert_id);
         break;

@@ -47,11 +47,11 @@ typedef struct seg {
 
 /* kinds before T_A are snapshot-like rows (dropped past the buffer without
  * journal.dir); T_A and later are alert rows, never dropped */
-enum { T_Q, T_P, T_B, T_A, T_R, T_K, T_COUNT };
-static const char tags[T_COUNT] = {'Q', 'P', 'B', 'A', 'R', 'K'};
+enum { T_Q, T_P, T_B, T_D, T_A, T_R, T_K, T_COUNT };
+static const char tags[T_COUNT] = {'Q', 'P', 'B', 'D', 'A', 'R', 'K'};
 static const char *const table_names[T_COUNT] = {"quote_snapshots", "portfolio_snapshots", "bars",
-                                                 "portfolio_alerts", "portfolio_alerts",
-                                                 "portfolio_alerts"};
+                                                 "day_state", "portfolio_alerts",
+                                                 "portfolio_alerts", "portfolio_alerts"};
 
 struct tg_store_pg {
     const tg_config_t *cfg;

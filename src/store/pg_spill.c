@@ -22,6 +22,7 @@ void tg__pg_add_row(tg_store_pg_t *pg, tg_snap_row_t *r)
     int t = r->kind == TG_SNAP_QUOTE       ? T_Q
             : r->kind == TG_SNAP_PORTFOLIO ? T_P
             : r->kind == TG_SNAP_BAR ? T_B
+            : r->kind == TG_SNAP_DAY_QUOTE || r->kind == TG_SNAP_DAY_PORTFOLIO ? T_D
             : r->kind == TG_SNAP_ALERT_FIRING ? T_A
             : r->kind == TG_SNAP_ALERT_ACK    ? T_K
                                               : T_R;

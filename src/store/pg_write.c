@@ -9,6 +9,7 @@ static const char *const copy_sql[T_COUNT] = {
     "COPY tg_stage_q FROM STDIN",
     "COPY tg_stage_p FROM STDIN",
     "COPY tg_stage_b FROM STDIN",
+    "COPY tg_stage_d FROM STDIN",
     "COPY tg_stage_a FROM STDIN",
     "COPY tg_stage_r FROM STDIN",
     "COPY tg_stage_k FROM STDIN",
@@ -23,6 +24,16 @@ static const char *const move_sql[T_COUNT] = {
     "INSERT INTO bars (symbol, \"interval\", start, open, high, low, close, volume, trades, vwap) "
     "SELECT symbol, iv, start, open, high, low, close, volume, trades, vwap FROM tg_stage_b "
     "ON CONFLICT DO NOTHING",
+    /* one row per key and batch (ON CONFLICT DO UPDATE refuses to touch a row
+     * twice), the newest; an older row never overwrites a newer one */
+    "INSERT INTO day_state (kind, key, session_start, day_open, volume, price, price_ts, "
+    "pending, open, cash, cost, n_holdings, ts) SELECT DISTINCT ON (kind, key) kind, key, "
+    "session_start, day_open, volume, price, price_ts, pending, open, cash, cost, n_holdings, "
+    "ts FROM tg_stage_d ORDER BY kind, key, ts DESC ON CONFLICT (kind, key) DO UPDATE SET "
+    "session_start = EXCLUDED.session_start, day_open = EXCLUDED.day_open, "
+    "volume = EXCLUDED.volume, price = EXCLUDED.price, price_ts = EXCLUDED.price_ts, pending = EXCLUDED.pending, open = EXCLUDED.open, "
+    "cash = EXCLUDED.cash, cost = EXCLUDED.cost, n_holdings = EXCLUDED.n_holdings, "
+    "ts = EXCLUDED.ts WHERE day_state.ts <= EXCLUDED.ts",
     "INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, title, "
     "message, metadata, created_at) SELECT id, user_id, portfolio_id, alert_type, severity, "
     "title, message, metadata, created_at FROM tg_stage_a ON CONFLICT DO NOTHING",
@@ -144,9 +155,11 @@ void tg__pg_retention(tg_store_pg_t *pg, int64_t now)
         return;
     pg->next_retention_ns = now + DAY_NS;
     char sql[256], err[256];
-    for (int i = 0; i < 2; i++) {
+    /* day_state too: rows of symbols and portfolios gone for that long */
+    static const char *const tables[] = {"quote_snapshots", "portfolio_snapshots", "day_state"};
+    for (int i = 0; i < 3; i++) {
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ts < now() - interval '%d days'",
-                 i ? "portfolio_snapshots" : "quote_snapshots", days);
+                 tables[i], days);
         if (!tg__pg_exec_ok(pg->conn, sql, err, sizeof err))
             TG_WARN("snapshot_retention_failed", "error", TG_S(err));
     }

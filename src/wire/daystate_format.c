@@ -22,23 +22,70 @@ static char *field(char **p)
     return s;
 }
 
-static bool dec_field(char **p, tg_dec_t *out)
+static bool dec_text(const char *s, tg_dec_t *out)
 {
-    const char *s = field(p);
     return s && tg_dec_parse(s, strlen(s), out) == 0;
 }
 
-static bool count_field(char **p, uint32_t *out)
+static bool count_text(const char *s, uint32_t *out)
 {
-    const char *s = field(p);
     char *end;
-    if (!s || !*s || *s == '-')
+    if (!s || !*s || *s < '0' || *s > '9')
         return false;
+    errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (*end || v > UINT32_MAX)
+    if (*end || errno || v > UINT32_MAX)
         return false;
     *out = (uint32_t)v;
     return true;
+}
+
+static bool ns_text(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || *s < '1' || *s > '9')
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno)
+        return false;
+    *out = v;
+    return true;
+}
+
+int tg_daystate_record(char kind, const char *key, const char *const *vals, size_t nvals,
+                       const tg_daystate_cb_t *cb)
+{
+    if (!key || !*key || !vals)
+        return -EINVAL;
+    if (kind == 'q') {
+        tg_dec_t day_open, volume, price = 0;
+        int64_t ts = 0;
+        if ((nvals != 2 && nvals != 4) || !dec_text(vals[0], &day_open) ||
+            !dec_text(vals[1], &volume))
+            return -EINVAL;
+        if (nvals == 4 && (vals[2] || vals[3]) &&
+            (!dec_text(vals[2], &price) || price <= 0 || !ns_text(vals[3], &ts)))
+            return -EINVAL;
+        if (cb && cb->on_quote)
+            cb->on_quote(cb->arg, key, day_open, volume);
+        if (price && cb && cb->on_last)
+            cb->on_last(cb->arg, key, price, ts);
+        return 0;
+    }
+    if (kind == 'p') {
+        tg_dec_t open, cash, cost;
+        uint32_t nh;
+        const char *pend = vals[0];
+        if (nvals != 5 || !pend || (strcmp(pend, "0") && strcmp(pend, "1")) ||
+            !dec_text(vals[1], &open) || !dec_text(vals[2], &cash) ||
+            !dec_text(vals[3], &cost) || !count_text(vals[4], &nh))
+            return -EINVAL;
+        if (cb && cb->on_portfolio)
+            cb->on_portfolio(cb->arg, key, pend[0] == '1', open, cash, cost, nh);
+        return 0;
+    }
+    return -EINVAL;
 }
 
 int tg_daystate_parse(char *text, size_t len, int64_t session_start, const tg_daystate_cb_t *cb)
@@ -74,22 +121,13 @@ int tg_daystate_parse(char *text, size_t len, int64_t session_start, const tg_da
         memcpy(buf, line, ll);
         buf[ll] = 0;
         char *p = buf + 2;
-        if (buf[0] == 'q') {
-            tg_dec_t day_open, volume;
-            if (!dec_field(&p, &day_open) || !dec_field(&p, &volume) || !*p)
-                continue;
-            if (cb && cb->on_quote)
-                cb->on_quote(cb->arg, p, day_open, volume);
-        } else {
-            tg_dec_t open, cash, cost;
-            uint32_t nh;
-            const char *pend = field(&p);
-            if (!pend || (strcmp(pend, "0") && strcmp(pend, "1")) || !dec_field(&p, &open) ||
-                !dec_field(&p, &cash) || !dec_field(&p, &cost) || !count_field(&p, &nh) || !*p)
-                continue;
-            if (cb && cb->on_portfolio)
-                cb->on_portfolio(cb->arg, p, pend[0] == '1', open, cash, cost, nh);
-        }
+        const char *vals[5];
+        size_t nv = buf[0] == 'q' ? 2 : 5, i = 0;
+        while (i < nv && (vals[i] = field(&p)) != NULL)
+            i++;
+        /* the id or symbol is the rest of the line */
+        if (i < nv || tg_daystate_record(buf[0], p, vals, nv, cb) != 0)
+            continue;
         n++;
     }
     return n;

@@ -177,6 +177,50 @@ TG_TEST(copy_line_bar)
     TG_CHECK_EQ_INT(tg_store_copy_line(&r, NULL, buf, 20), 0); /* too small: nothing */
 }
 
+TG_TEST(copy_line_day_state)
+{
+    tg_snap_row_t r;
+    char buf[512];
+    memset(&r, 0, sizeof r);
+    r.kind = TG_SNAP_DAY_QUOTE;
+    r.ts = 1700000040LL * 1000000000LL;
+    strcpy(r.d.key, "BTC\tUSD");
+    r.d.session_start = 1699920000LL * 1000000000LL;
+    r.d.day_open = 18950000000LL;
+    r.d.volume = TG_DEC(15);
+    r.d.cost = TG_DEC(7); /* the other kind's fields stay NULL */
+    r.d.price = TG_DEC(190);
+    r.d.price_ts = 1700000039000000001LL;
+    size_t n = tg_store_copy_line(&r, NULL, buf, sizeof buf);
+    TG_CHECK(n > 0);
+    buf[n] = 0;
+    TG_CHECK_EQ_STR(buf, "q\tBTC\\tUSD\t1699920000000000000\t189.5\t15\t190\t1700000039000000001"
+                         "\t\\N\t\\N\t\\N\t\\N\t\\N\t2023-11-14 22:14:00.000000+00\n");
+    memset(&r, 0, sizeof r);
+    r.kind = TG_SNAP_DAY_PORTFOLIO;
+    r.ts = 1700000040LL * 1000000000LL;
+    strcpy(r.d.key, "p day\n");
+    r.d.session_start = -1;
+    r.d.pending = true;
+    r.d.cash = -TG_DEC(5) / 2;
+    r.d.cost = TG_DEC(900);
+    r.d.n_holdings = 4294967295u;
+    r.d.volume = TG_DEC(3);
+    r.d.price = TG_DEC(4); /* a portfolio row has no price */
+    n = tg_store_copy_line(&r, NULL, buf, sizeof buf);
+    TG_CHECK(n > 0);
+    buf[n] = 0;
+    TG_CHECK_EQ_STR(buf, "p\tp day\\n\t-1\t\\N\t\\N\t\\N\t\\N\tt\t0\t-2.5\t900\t4294967295"
+                         "\t2023-11-14 22:14:00.000000+00\n");
+    r.d.pending = false;
+    r.d.open = TG_DEC(1100);
+    n = tg_store_copy_line(&r, NULL, buf, sizeof buf);
+    buf[n] = 0;
+    TG_CHECK_EQ_STR(buf, "p\tp day\\n\t-1\t\\N\t\\N\t\\N\t\\N\tf\t1100\t-2.5\t900\t4294967295"
+                         "\t2023-11-14 22:14:00.000000+00\n");
+    TG_CHECK_EQ_INT(tg_store_copy_line(&r, NULL, buf, 40), 0); /* too small: nothing */
+}
+
 TG_TEST(holdings_extraction)
 {
     const char *j = "{\"type\":\"portfolio\",\"portfolio_id\":\"\\\"holdings\\\":[\","

@@ -81,6 +81,96 @@ TG_TEST(hostile_lines_are_skipped)
     TG_CHECK_EQ_STR(got, "q[OK 2 2]");
 }
 
+/* A PostgreSQL day_state row: the same checks as a line, fields as columns
+ * (NULL = SQL NULL). */
+static void on_l(void *arg, const char *symbol, tg_dec_t price, int64_t ts)
+{
+    (void)arg;
+    char a[TG_DEC_STRLEN];
+    tg_dec_format(price, a);
+    snprintf(got + strlen(got), sizeof got - strlen(got), "l[%s %s %lld]", symbol, a,
+             (long long)ts);
+}
+
+static int rec(char kind, const char *key, const char *const *v, size_t n)
+{
+    got[0] = 0;
+    tg_daystate_cb_t cb = {.on_quote = on_q, .on_portfolio = on_p, .on_last = on_l};
+    return tg_daystate_record(kind, key, v, n, &cb);
+}
+
+TG_TEST(records_from_rows)
+{
+    const char *q[] = {"100.50000000", "15.00000000"};
+    TG_CHECK_EQ_INT(rec('q', "AAPL", q, 2), 0);
+    TG_CHECK_EQ_STR(got, "q[AAPL 100.5 15]");
+    const char *p[] = {"1", "0.00000000", "-5.25", "900", "3"};
+    TG_CHECK_EQ_INT(rec('p', "p day\ttab", p, 5), 0);
+    TG_CHECK_EQ_STR(got, "p[p day\ttab 1 0 -5.25 900 3]");
+    /* with the last price (PostgreSQL rows), or both NULL */
+    const char *ql[] = {"100.5", "15", "110.00000000", "1764806400123456789"};
+    TG_CHECK_EQ_INT(rec('q', "AAPL", ql, 4), 0);
+    TG_CHECK_EQ_STR(got, "q[AAPL 100.5 15]l[AAPL 110 1764806400123456789]");
+    const char *qn[] = {"100.5", "15", NULL, NULL};
+    TG_CHECK_EQ_INT(rec('q', "AAPL", qn, 4), 0);
+    TG_CHECK_EQ_STR(got, "q[AAPL 100.5 15]");
+    /* no callbacks: still validated */
+    TG_CHECK_EQ_INT(tg_daystate_record('q', "X", q, 2, NULL), 0);
+}
+
+TG_TEST(bad_records_are_refused)
+{
+    const char *null_open[] = {NULL, "1"};
+    const char *big[] = {"1e99", "1"};
+    const char *huge[] = {"92233720368.54775808", "1"};
+    const char *frac[] = {"1.123456789", "1"};
+    const char *text[] = {"x", "1"};
+    const char *empty[] = {"", "1"};
+    const char *q[] = {"1", "2"};
+    TG_CHECK_EQ_INT(rec('q', "A", null_open, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", big, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", huge, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", frac, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", text, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", empty, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "", q, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', NULL, q, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", q, 1), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", NULL, 2), -EINVAL);
+    TG_CHECK_EQ_INT(rec('z', "A", q, 2), -EINVAL);
+    const char *l_nots[] = {"1", "2", "3", NULL};
+    const char *l_noprice[] = {"1", "2", NULL, "5"};
+    const char *l_zero[] = {"1", "2", "0", "5"};
+    const char *l_neg[] = {"1", "2", "-3", "5"};
+    const char *l_badts[] = {"1", "2", "3", "-5"};
+    const char *l_ts0[] = {"1", "2", "3", "05"};
+    const char *l_tsbig[] = {"1", "2", "3", "99999999999999999999"};
+    const char *l_tsx[] = {"1", "2", "3", "5x"};
+    TG_CHECK_EQ_INT(rec('q', "A", l_nots, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_noprice, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_zero, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_neg, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_badts, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_ts0, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_tsbig, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_tsx, 4), -EINVAL);
+    TG_CHECK_EQ_INT(rec('q', "A", l_tsx, 3), -EINVAL);
+    const char *pend[] = {"t", "1", "2", "3", "4"};
+    const char *neg[] = {"0", "1", "2", "3", "-4"};
+    const char *plus[] = {"0", "1", "2", "3", "+4"};
+    const char *over[] = {"0", "1", "2", "3", "4294967296"};
+    const char *nulln[] = {"0", "1", "2", "3", NULL};
+    const char *nullc[] = {"0", "1", NULL, "3", "4"};
+    TG_CHECK_EQ_INT(rec('p', "P", pend, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", neg, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", plus, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", over, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", nulln, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", nullc, 5), -EINVAL);
+    TG_CHECK_EQ_INT(rec('p', "P", pend, 4), -EINVAL);
+    TG_CHECK_EQ_STR(got, "");
+}
+
 int main(void)
 {
     return tg_test_run();

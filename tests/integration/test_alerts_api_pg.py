@@ -1,0 +1,286 @@
+"""Issue 13 item 1 / SPEC §13 "Alert API": with PostgreSQL, GET /api/v1/alerts
+and /api/v1/alerts/active answer from `portfolio_alerts` (full history, feed
+alerts for admins), merged with the in-memory events not written yet.
+
+- after a restart (memory empty) the earlier alerts come back from the table,
+  with every filter and the authorization (owner, shared, admin; feed alerts
+  admins only; a stranger sees nothing);
+- /active lists the alerts still firing;
+- an alert fired while its row cannot be written yet (the table locked) is in
+  the answer, a resolution not yet written hides the row's stale "firing",
+  and once the rows land nothing is listed twice;
+- PostgreSQL down or not answering: 200 from memory, marked by the header
+  X-Tickgate-Alerts-Source: memory.
+"""
+import json
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tgtest import Daemon, free_port, wait_for
+import tgtest
+from test_alerts_api import connect
+from test_persistence_pg import cluster, db  # noqa: F401  (fixtures: a migrated database)
+
+pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
+
+
+def make(tmp_path, url):
+    pf = tmp_path / "pf.json"
+    off = {"rebalance_drift": None, "loss_limit": None, "gain_target": None}
+    pf.write_text(json.dumps({"portfolios": [
+        {"id": "p-aaa", "owner": "u-1", "shared_with": ["u-2"], "cash": "0",
+         "holdings": [{"symbol": "AAA", "quantity": "1", "cost_basis": "100",
+                       "target_weight": "0"}],
+         "alerts": dict(off, price_above={"AAA": "150"}, price_below={"AAA": "50"})},
+        {"id": "p-bbb", "owner": "u-9", "cash": "0",
+         "holdings": [{"symbol": "BBB", "quantity": "1", "cost_basis": "100",
+                       "target_weight": "0"}],
+         "alerts": dict(off, price_below={"BBB": "50"})}]}))
+    feed_port = free_port()
+    d = Daemon(config='feeds = ({ name = "pub"; type = "tcp"; listen = "127.0.0.1:%d"; '
+                      'breaker = { stale_after_ms = 0; }; });\n'
+                      'engine = { portfolios_file = "%s"; unpriced_after_s = 3600; };\n'
+                      'limits = { http_per_min = 1000000; };\n'
+                      'postgres = { url = "%s"; snapshot_interval_ms = 100; };\n'
+                      % (feed_port, pf, url))
+    d.feed_port = feed_port
+    return d
+
+
+def send(sock, ticks):
+    """One tick at a time, 20 ms apart: an alert's ts is its tick's arrival, and
+    events of one instant have no order PostgreSQL could give back (it breaks
+    the tie by id)."""
+    for s, p in ticks:
+        sock.sendall(("%s %s 1 %d\n" % (s, p, time.time_ns())).encode())
+        time.sleep(0.02)
+
+
+def get(d, tok, path, **q):
+    """(status, data, X-Tickgate-Alerts-Source)"""
+    qs = urllib.parse.urlencode({k: v for k, v in q.items() if v is not None})
+    req = urllib.request.Request("http://127.0.0.1:%d%s%s" % (d.port, path,
+                                                               "?" + qs if qs else ""))
+    req.add_header("Authorization", "Bearer " + tok)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())["data"], r.headers.get(
+                "X-Tickgate-Alerts-Source")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), e.headers.get("X-Tickgate-Alerts-Source")
+
+
+def events(data):
+    return [(a["alert_id"], a["state"]) for a in data]
+
+
+def same_event(live, back):
+    """A read-back event equals the live one but for what the row cannot keep:
+    ts in whole microseconds, a resolution's own value/threshold/message, and
+    a feed alert's seq."""
+    assert back["ts"] == live["ts"] // 1000 * 1000, (live, back)
+    skip = {"ts", "seq"} | ({"value", "threshold", "message"}
+                            if live["state"] == "resolved" else set())
+    assert {k: v for k, v in live.items() if k not in skip} == \
+        {k: v for k, v in back.items() if k not in skip}, (live, back)
+
+
+def test_alerts_from_postgres_after_restart(tmp_path, db):
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        admin = d.token("ops", roles=["admin"])
+        u1, u2, u3 = d.token("u-1"), d.token("u-2"), d.token("u-3")
+        pub = connect(d)
+        send(pub, [("AAA", "200"), ("BBB", "40")])        # A1 above fires, B1 below fires
+        time.sleep(0.3)
+        mid = time.time_ns()
+        time.sleep(0.2)
+        send(pub, [("AAA", "100"), ("AAA", "201")])       # A1 resolves, A2 above fires
+        pub.close()                                       # publisher gone: breaker_open (feed)
+        assert wait_for(lambda: any(a["rule"] == "breaker_open"
+                                    for a in get(d, admin, "/api/v1/alerts")[1]), 10)
+        live = get(d, admin, "/api/v1/alerts")[1]
+        assert len(live) == 5, live                       # A1 f, B1 f, A1 r, A2 f, feed f
+        # every row written (the resolution too) before the restart
+        assert wait_for(lambda: q("SELECT count(*), count(resolved_at) FROM portfolio_alerts")
+                        == [(4, 1)], 15)
+        d.stop()
+        d.start()
+        wait_for(lambda: json.loads(d.http("/api/v1/portfolios/p-aaa", token=u2)[1])
+                 .get("success"), 10)
+
+        # memory is empty now: the whole history comes from the table, same order
+        st, back, src = get(d, admin, "/api/v1/alerts")
+        assert st == 200 and src == "postgres", (st, back, src)
+        assert events(back) == events(live), json.dumps([[(a["alert_id"], a["state"], a["ts"]) for a in x] for x in (back, live)])
+        for a, b in zip(live, back):
+            same_event(a, b)
+        feed = [a for a in back if "feed" in a]
+        assert len(feed) == 1 and feed[0]["feed"] == "pub" and "portfolio_id" not in feed[0]
+
+        # filters, in SQL, in any combination
+        def ids(tok, path="/api/v1/alerts", **f):
+            st, data, src = get(d, tok, path, **f)
+            assert st == 200 and src == "postgres", (st, data, src)
+            return events(data)
+        byid = {}
+        for a in live:
+            byid.setdefault(a["rule"] + "/" + a.get("portfolio_id", "-"), set()).add(a["alert_id"])
+        want = lambda pred: [(a["alert_id"], a["state"]) for a in live if pred(a)]  # noqa: E731
+        assert ids(admin, portfolio_id="p-aaa", state="firing") == \
+            want(lambda a: a.get("portfolio_id") == "p-aaa" and a["state"] == "firing")
+        assert ids(admin, state="firing", portfolio_id="p-aaa") == \
+            ids(admin, portfolio_id="p-aaa", state="firing")
+        assert ids(admin, state="resolved") == want(lambda a: a["state"] == "resolved")
+        assert len(ids(admin, state="resolved")) == 1
+        assert ids(admin, rule="price_below") == want(lambda a: a["rule"] == "price_below")
+        assert ids(admin, rule="breaker_open") == want(lambda a: a["rule"] == "breaker_open")
+        assert ids(admin, since=mid) == want(lambda a: a["ts"] >= mid)
+        assert 0 < len(ids(admin, since=mid)) < len(live)
+        assert ids(admin, limit=2) == events(live)[:2]
+        assert ids(admin, portfolio_id="p-bbb", rule="price_above") == []
+
+        # authorization: owner and shared see p-aaa only, never the feed alert; a stranger nothing
+        pa = want(lambda a: a.get("portfolio_id") == "p-aaa")
+        assert len(pa) == 3
+        assert ids(u1) == pa
+        assert ids(u2) == pa
+        assert ids(u3) == []
+        assert ids(u1, portfolio_id="p-bbb") == []
+        assert ids(d.token("u-4", portfolios=["p-bbb"])) == \
+            want(lambda a: a.get("portfolio_id") == "p-bbb")
+
+        # active: what still fires (A2, B1 and the feed alert; A1 was resolved)
+        firing = {i for i, s in events(live) if s == "firing"} - \
+            {i for i, s in events(live) if s == "resolved"}
+        act = ids(admin, "/api/v1/alerts/active")
+        assert {i for i, _ in act} == firing and len(act) == 3
+        assert all(s == "firing" for _, s in act)
+        assert [i for i, _ in ids(u1, "/api/v1/alerts/active")] == \
+            [i for i, _ in act if i in byid["price_above/p-aaa"]]
+        assert ids(u3, "/api/v1/alerts/active") == []
+        assert ids(admin, "/api/v1/alerts/active", state="resolved") == []
+        a2 = [i for i, _ in ids(u1, "/api/v1/alerts/active")]
+        assert len(a2) == 1
+
+        # rows no tickgate wrote (edited by hand, another tool): skipped and
+        # logged, never a crash and never a hidden history
+        bad = [("a-bad-rule", "no_such_rule", "high", "x", '{"value":"1","threshold":"2"}'),
+               ("a-bad-value", "price_above", "high", "x", '{"value":"abc","threshold":"2"}'),
+               ("a-bad-huge", "price_above", "high", "x", '{"value":"1e400","threshold":"2"}'),
+               ("a-bad-meta", "price_above", "high", "x", '[1, 2]'),
+               ("a-bad-sev", "price_above", "urgent", "x", '{"value":"1","threshold":"2"}'),
+               ("a-bad-msg", "price_above", "high", "x" * 5000, '{"value":"1","threshold":"2"}')]
+        for bid, rule, sev, msg, meta in bad:
+            q("INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, "
+              "title, message, metadata) VALUES (%s, 'u-1', 'p-aaa', %s, %s, 't', %s, %s)",
+              (bid, rule, sev, msg, meta))
+        q("INSERT INTO portfolio_alerts (id, alert_type, severity, message, metadata) VALUES "
+          "('a-bad-feed', 'breaker_open', 'high', 'no feed named', '{}')")
+        st, withbad, src = get(d, admin, "/api/v1/alerts")
+        assert st == 200 and src == "postgres" and withbad == back, withbad
+        assert ids(u1) == pa
+        assert {i for i, _ in ids(admin, "/api/v1/alerts/active")} == firing
+        assert any(e.get("event") == "alert_row_invalid" for e in d.log_events())
+        q("DELETE FROM portfolio_alerts WHERE id LIKE 'a-bad-%%'")
+
+        # a just-fired alert not yet in PostgreSQL: hold the writer off with a
+        # lock that still lets readers in
+        import psycopg2
+        lk = psycopg2.connect(host="127.0.0.1", port=pgc.port, user="postgres",
+                              dbname=url.rsplit("/", 1)[1])
+        try:
+            cur = lk.cursor()
+            cur.execute("LOCK TABLE portfolio_alerts IN EXCLUSIVE MODE")
+            pub = connect(d)
+            send(pub, [("AAA", "40")])                    # A2 resolves, A3 below fires
+            assert wait_for(lambda: len(get(d, u1, "/api/v1/alerts")[1]) == len(pa) + 2, 10)
+            st, held, src = get(d, u1, "/api/v1/alerts")
+            assert st == 200 and src == "postgres"
+            assert q("SELECT count(*) FROM portfolio_alerts") == [(4,)]  # not written yet
+            assert held[0]["rule"] == "price_below" and held[0]["state"] == "firing"
+            a3 = held[0]["alert_id"]
+            assert events(held[:2]) in ([(a3, "firing"), (a2[0], "resolved")],
+                                        [(a2[0], "resolved"), (a3, "firing")])
+            assert events(held[2:]) == pa
+            # active: A3 from memory; A2's row still says firing, memory knows better
+            act_u1 = ids(u1, "/api/v1/alerts/active")
+            assert act_u1 == [(a3, "firing")], act_u1
+            assert {i for i, _ in ids(admin, "/api/v1/alerts/active")} == firing - {a2[0]} | {a3}
+            assert ids(u3, "/api/v1/alerts") == []
+            lk.rollback()                                 # the writer goes on
+            assert wait_for(lambda: q("SELECT count(*), count(resolved_at) FROM "
+                                      "portfolio_alerts") == [(5, 2)], 15)
+            # both sources hold them now: listed once, the live copy
+            st, after, src = get(d, u1, "/api/v1/alerts")
+            assert src == "postgres" and after == held, (after, held)
+            assert len(set(events(after))) == len(after)
+            # PostgreSQL slow (the query waits behind a lock): the wait is
+            # bounded and the answer is memory alone, marked; later it is asked again
+            cur.execute("LOCK TABLE portfolio_alerts IN ACCESS EXCLUSIVE MODE")
+            st, mem, src = get(d, u1, "/api/v1/alerts")
+            assert st == 200 and src == "memory", (st, mem, src)
+            assert mem == held[:2]                        # what this process saw itself
+            lk.rollback()
+            assert any(e.get("event") == "alerts_api_fallback" and "no answer within" in
+                       e.get("error", "") for e in d.log_events())
+            assert wait_for(lambda: get(d, u1, "/api/v1/alerts")[2] == "postgres", 60)
+            assert get(d, u1, "/api/v1/alerts")[1] == held
+            pub.close()
+        finally:
+            lk.close()
+    finally:
+        d.cleanup()
+
+
+def test_alerts_without_postgres_answer_from_memory(tmp_path):
+    """PostgreSQL unreachable (refused) or not answering (a listener that
+    never speaks): the API answers 200 from memory, says so in the header, and
+    logs it; it never answers 500."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    try:
+        for url in ("postgresql://postgres@127.0.0.1:%d/x" % free_port(),
+                    "postgresql://postgres@127.0.0.1:%d/x" % silent.getsockname()[1]):
+            d = make(tmp_path, url)
+            d.start()
+            try:
+                u1 = d.token("u-1")
+                pub = connect(d)
+                send(pub, [("AAA", "200")])
+                assert wait_for(lambda: get(d, u1, "/api/v1/alerts")[1], 15)
+                for path in ("/api/v1/alerts", "/api/v1/alerts/active"):
+                    st, data, src = get(d, u1, path)
+                    assert st == 200 and src == "memory", (url, st, data, src)
+                    assert [(a["rule"], a["state"]) for a in data] == \
+                        [("price_above", "firing")]
+                assert get(d, d.token("u-3"), "/api/v1/alerts")[1] == []
+                assert any(e.get("event") == "alerts_api_fallback" for e in d.log_events())
+                pub.close()
+            finally:
+                d.cleanup()
+    finally:
+        stop.set()
+        th.join()
+        for s in held:
+            s.close()
+        silent.close()
