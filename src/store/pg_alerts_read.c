@@ -19,11 +19,9 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
         return -EINVAL;
     }
     portfolio_id[0] = user_id[0] = 0;
-    PGconn *c = tg__pg_reader_conn(url);
-    if (!c) {
-        snprintf(err, errlen, "cannot connect");
+    PGconn *c = tg__pg_reader_conn(url, err, errlen);
+    if (!c)
         return -ECONNREFUSED;
-    }
     const char *params[1] = {alert_id};
     PGresult *r = PQexecParams(c,
                                "SELECT coalesce(portfolio_id, ''), coalesce(user_id, '') "
@@ -219,11 +217,9 @@ int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t
         snprintf(err, errlen, "bad arguments");
         return -EINVAL;
     }
-    PGconn *c = tg__pg_reader_conn(url);
-    if (!c) {
-        snprintf(err, errlen, "cannot connect");
+    PGconn *c = tg__pg_reader_conn(url, err, errlen);
+    if (!c)
         return -ECONNREFUSED;
-    }
     /* the readable portfolios as one JSON array parameter: no quoting by hand */
     tg_buf_t rd = {0};
     tg_buf_puts(&rd, "[");

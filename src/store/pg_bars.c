@@ -35,7 +35,7 @@ static void quiet_notice(void *arg, const char *msg)
     (void)msg;
 }
 
-PGconn *tg__pg_reader_conn(const char *url)
+PGconn *tg__pg_reader_conn(const char *url, char *err, size_t errlen)
 {
     pthread_once(&conn_once, conn_key_init);
     PGconn *c = pthread_getspecific(conn_key);
@@ -48,10 +48,9 @@ PGconn *tg__pg_reader_conn(const char *url)
     const char *keys[] = {"dbname", "connect_timeout", "options", NULL};
     const char *vals[] = {url, "2", "-c statement_timeout=5000", NULL};
     c = PQconnectdbParams(keys, vals, 1);
-    if (!c)
-        return NULL;
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c); /* accepts NULL */
+        snprintf(err, errlen, "cannot connect");
         return NULL;
     }
     PQsetNoticeProcessor(c, quiet_notice, NULL);
@@ -75,11 +74,9 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
         snprintf(err, errlen, "bad arguments");
         return -EINVAL;
     }
-    PGconn *c = tg__pg_reader_conn(url);
-    if (!c) {
-        snprintf(err, errlen, "cannot connect");
+    PGconn *c = tg__pg_reader_conn(url, err, errlen);
+    if (!c)
         return -ECONNREFUSED;
-    }
     char fts[48] = "", tts[48] = "", lim[24];
     if (from > 0)
         tg_store_format_ts(from, fts, sizeof fts);

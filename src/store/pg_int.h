@@ -110,8 +110,9 @@ int tg__pg_write_batch(tg_store_pg_t *pg);
 void tg__pg_retention(tg_store_pg_t *pg, int64_t now);
 
 /* The calling thread's own reading connection (API requests, pg_bars.c):
- * opened on first use, closed at thread exit; drop it after a failed query. */
-PGconn *tg__pg_reader_conn(const char *url);
+ * opened on first use, closed at thread exit; drop it after a failed query.
+ * NULL with err "cannot connect" when it cannot be opened (-ECONNREFUSED). */
+PGconn *tg__pg_reader_conn(const char *url, char *err, size_t errlen);
 void tg__pg_reader_drop(void);
 
 #endif
