@@ -182,25 +182,31 @@ static inline tg_risk_pt_t *dq_at(tg_risk_deque_t *d, uint32_t i)
     return &d->p[(d->head + i) & (d->cap - 1)];
 }
 
-static int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
+/* Full deque: drop the oldest at the bound, or double. Out of line: rare. */
+static __attribute__((noinline)) int dq_make_room(tg_risk_deque_t *d)
 {
-    if (d->len == d->cap) {
-        if (d->cap >= TG_RISK_MOVE_MAX_POINTS) { /* bounded: the oldest goes */
-            d->head = (d->head + 1) & (d->cap - 1);
-            d->len--;
-        } else {
-            uint32_t nc = d->cap ? d->cap * 2 : 16;
-            tg_risk_pt_t *np = malloc(nc * sizeof *np);
-            if (!np)
-                return -ENOMEM;
-            for (uint32_t i = 0; i < d->len; i++)
-                np[i] = *dq_at(d, i);
-            free(d->p);
-            d->p = np;
-            d->cap = nc;
-            d->head = 0;
-        }
+    if (d->cap >= TG_RISK_MOVE_MAX_POINTS) { /* bounded: the oldest goes */
+        d->head = (d->head + 1) & (d->cap - 1);
+        d->len--;
+        return 0;
     }
+    uint32_t nc = d->cap ? d->cap * 2 : 16;
+    tg_risk_pt_t *np = malloc(nc * sizeof *np);
+    if (!np)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < d->len; i++)
+        np[i] = *dq_at(d, i);
+    free(d->p);
+    d->p = np;
+    d->cap = nc;
+    d->head = 0;
+    return 0;
+}
+
+static inline int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
+{
+    if (__builtin_expect(d->len == d->cap, 0) && dq_make_room(d) != 0)
+        return -ENOMEM;
     *dq_at(d, d->len++) = pt;
     return 0;
 }
