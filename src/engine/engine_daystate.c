@@ -254,7 +254,9 @@ bool tg__engine_daystate_rows(tg_engine_t *e)
     int64_t now = tg_now_ns(), start;
     if (!e->sinks.snapshots.push || session_start(e, now, &start) != 0)
         return true;
-    uint32_t nsym = tg_symtab_count(&e->syms);
+    /* no feeds: no trade changes a quote here, and its rows (without the
+     * last prices, not replayed) would only overwrite good ones */
+    uint32_t nsym = e->nfeeds ? tg_symtab_count(&e->syms) : 0;
     if (nsym > e->capquotes)
         nsym = (uint32_t)e->capquotes;
     if (start != e->day_rows_session) {
@@ -358,7 +360,9 @@ void tg__engine_daystate_start(tg_engine_t *e)
     if (atomic_load_explicit(&e->cmd_pending, memory_order_relaxed))
         tg__engine_run_commands(e);
     e->restoring = true;
-    for (size_t i = 0; i < e->n_day_last; i++) {
+    /* no feeds: nothing to publish a quote under (engine_publish.c names
+     * e->feeds[q->source]); the journal path skips its replay alike */
+    for (size_t i = 0; i < e->n_day_last && e->nfeeds; i++) {
         const tg__engine_day_last_t *l = &e->day_last[i];
         quote_t *q = &e->quotes[l->id];
         tg_tick_t t = {.ts = l->ts, .price = l->price, .flags = TG_TICK_TRADE,
