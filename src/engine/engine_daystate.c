@@ -252,7 +252,8 @@ static bool same_day(const tg_book_day_t *a, const tg_book_day_t *b)
 bool tg__engine_daystate_rows(tg_engine_t *e)
 {
     int64_t now = tg_now_ns(), start;
-    if (!e->sinks.snapshots.push || session_start(e, now, &start) != 0)
+    if (!e->sinks.snapshots.push || session_start(e, now, &start) != 0 ||
+        start == e->day_rows_held)
         return true;
     /* no feeds: no trade changes a quote here, and its rows (without the
      * last prices, not replayed) would only overwrite good ones */
@@ -338,8 +339,14 @@ void tg_engine_load_daystate(tg_engine_t *e, const tg_daystate_source_t *src)
     tg_daystate_cb_t cb = {.on_quote = on_quote_line, .on_portfolio = on_portfolio_line,
                            .on_last = on_last_price, .arg = e};
     int n = src->load(src->ctx, start, &cb);
-    if (n < 0)
-        return; /* the source logged why; the day starts now */
+    if (n < 0) {
+        /* the source logged why; the day starts now. The rows of today stay
+         * as they are (they hold more than this restart): rows of the
+         * restarted figures would replace them, the newest row winning. */
+        e->day_rows_held = start;
+        TG_WARN("daystate_rows_held", "reason", TG_S("load failed"), "until", TG_S("next session"));
+        return;
+    }
     TG_INFO("daystate_restored", "source", TG_S("postgres"), "lines", TG_I(n), "portfolios",
             TG_I(e->n_day_pf));
     e->day_deferred = true;

@@ -193,6 +193,7 @@ struct tg_engine {
     size_t n_day_pf, cap_day_pf;
     int64_t next_daystate_ns;
     int64_t day_rows_session;    /* session start of the last day_state rows pushed */
+    int64_t day_rows_held;       /* a session whose PostgreSQL load failed: no rows of it */
     tg__engine_day_last_t *day_last; /* PostgreSQL: last prices to put back at thread start */
     size_t n_day_last, cap_day_last;
     bool day_deferred;           /* PostgreSQL: prices and baselines wait for the thread */

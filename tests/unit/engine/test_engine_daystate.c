@@ -154,6 +154,24 @@ TG_TEST(no_feeds_with_restored_last_prices_starts)
      * stored last price */
 }
 
+/* Before: a failed load was followed by rows of the restarted figures,
+ * overwriting the good rows of today ("newest ts wins"). */
+TG_TEST(no_rows_for_the_session_after_a_failed_load)
+{
+    env_t v;
+    TG_CHECK(setup(&v, conf_feed, load_fails) == 0);
+    trade(&v, "AAA", TG_DEC(50));
+    pause_ms(50);
+    teardown(&v); /* the last rows pass */
+    TG_CHECK_EQ_INT(captured(), 0);
+    /* the same with a load that worked (and found nothing): rows go */
+    TG_CHECK(setup(&v, conf_feed, load_nothing) == 0);
+    trade(&v, "AAA", TG_DEC(50));
+    pause_ms(50);
+    teardown(&v);
+    TG_CHECK(captured() >= 1);
+}
+
 int main(void)
 {
     return tg_test_run();
