@@ -172,6 +172,65 @@ TG_TEST(no_rows_for_the_session_after_a_failed_load)
     TG_CHECK(captured() >= 1);
 }
 
+#define DAY_NS (86400LL * 1000000000LL)
+
+/* a baseline for p-late, a portfolio not on the book (yet) */
+static int load_baseline(void *ctx, int64_t session_start, const tg_daystate_cb_t *cb)
+{
+    (void)ctx;
+    (void)session_start;
+    cb->on_portfolio(cb->arg, "p-late", false, TG_DEC(1000), 0, TG_DEC(900), 1);
+    return 1;
+}
+
+/* Before: baselines loaded at start stayed in day_pf across the session
+ * open, so a portfolio first put on a later day took yesterday's baseline.
+ * The load is made to look like yesterday's and check_session to fire at
+ * once (before the thread starts: no race). */
+TG_TEST(baselines_of_another_session_go_at_the_session_open)
+{
+    env_t v;
+    memset(&v, 0, sizeof v);
+    char err[256];
+    TG_CHECK(tg_config_load_string(&v.cfg, conf_nofeed, strlen(conf_nofeed), "test", NULL, err,
+                                   sizeof err) == 0);
+    TG_CHECK(tg_metrics_create(&v.m) == 0);
+    TG_CHECK(tg_engine_create(&v.e, &v.cfg, NULL, 0, v.m, err, sizeof err) == 0);
+    tg_daystate_source_t src = {.load = load_baseline};
+    tg_engine_load_daystate(v.e, &src);
+    TG_CHECK_EQ_INT(v.e->n_day_pf, 1);
+    v.e->day_pf_session -= DAY_NS;
+    v.e->next_session_ns = 0;
+    TG_CHECK(tg_engine_start(v.e) == 0);
+    pause_ms(50);
+    tg_engine_stop(v.e);
+    TG_CHECK_EQ_INT(v.e->n_day_pf, 0);
+    teardown(&v);
+}
+
+/* Before: the rows took their session from the clock, so past the open but
+ * before check_session ran they carried yesterday's figures under today's
+ * session. Now they carry the session the engine last opened. */
+TG_TEST(rows_carry_the_session_the_engine_opened)
+{
+    env_t v;
+    TG_CHECK(setup(&v, conf_feed, load_nothing) == 0);
+    tg_engine_stop(v.e); /* the thread is gone: this thread may pass rows */
+    int64_t opened = v.e->session_ns;
+    TG_CHECK(opened > 0);
+    /* the engine still in the day before, as past the open instant before
+     * check_session ran: the rows pass is of that day */
+    v.e->session_ns = opened - DAY_NS;
+    captured();
+    TG_CHECK(tg__engine_daystate_rows(v.e));
+    TG_CHECK(captured() >= 1); /* a new day for the rows: every portfolio again */
+    pthread_mutex_lock(&rows_lock);
+    int64_t got = last_session;
+    pthread_mutex_unlock(&rows_lock);
+    TG_CHECK(got == opened - DAY_NS);
+    teardown(&v);
+}
+
 int main(void)
 {
     return tg_test_run();
