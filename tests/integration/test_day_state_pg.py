@@ -252,3 +252,31 @@ def test_no_feeds_with_todays_rows_starts_and_stays_up(db):
     # the node replayed no price: its rows leave the stored last price alone
     rows = sql("SELECT price::text FROM day_state WHERE kind = 'q'")
     assert rows == [("110.00000000",)], rows
+
+
+def test_journal_dir_needs_no_day_state_table(db, tmp_path):
+    """Before: the schema check asked for day_state even with journal.dir
+    (where the file is the day state), so a binary upgraded before `tickgate
+    migrate` never connected ("schema missing"). Without journal.dir the
+    table is still required."""
+    url, sql = db
+    sql("DROP TABLE day_state")
+    port = tgtest.free_port()
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    d = Daemon(config=conf(url, port) + 'journal = { dir = "%s"; };\n' % jdir,
+               secret=tgtest.SECRET)
+    d.start()
+    try:
+        assert wait_for(lambda: '"postgres_up"' in d.log(), 10), d.log()
+        assert "schema missing" not in d.log()
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    d = Daemon(config=conf(url, port), secret=tgtest.SECRET)
+    d.start()
+    try:
+        assert wait_for(lambda: "schema missing" in d.log(), 10), d.log()
+        assert '"postgres_up"' not in d.log()
+    finally:
+        d.cleanup()
