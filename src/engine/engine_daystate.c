@@ -309,7 +309,7 @@ bool tg__engine_daystate_rows(tg_engine_t *e)
         r->d.day_open = q->day_open;
         r->d.volume = q->volume;
         r->d.price = price;
-        r->d.price_ts = q->ts > 0 ? q->ts : now;
+        r->d.price_ts = q->trade_ts > 0 ? q->trade_ts : now;
         ids[k++] = i;
         if (k == cap) {
             if (!push_quotes(e, ids, k))

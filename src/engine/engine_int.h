@@ -59,6 +59,7 @@ typedef struct quote {
     uint16_t source;   /* feed index of the last accepted tick */
     tg_dec_t price, bid, ask, size, volume, day_open;
     int64_t ts, src_ts;
+    int64_t trade_ts;  /* ts of the last trade (ts follows bid/ask too): price's time */
     uint64_t seq;      /* seq of the last quote message for this symbol */
     uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
     bool snap_dirty;   /* changed since the last PostgreSQL snapshot */

@@ -24,7 +24,7 @@ static const char conf_feed[] =
 /* the captured day_state rows */
 static pthread_mutex_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static int day_rows;
-static int64_t last_session;
+static int64_t last_session, last_price_ts;
 
 static size_t capture(void *ctx, const tg_snap_row_t *rows, size_t n)
 {
@@ -34,6 +34,8 @@ static size_t capture(void *ctx, const tg_snap_row_t *rows, size_t n)
         if (rows[i].kind == TG_SNAP_DAY_QUOTE || rows[i].kind == TG_SNAP_DAY_PORTFOLIO) {
             day_rows++;
             last_session = rows[i].d.session_start;
+            if (rows[i].kind == TG_SNAP_DAY_QUOTE)
+                last_price_ts = rows[i].d.price_ts;
         }
     pthread_mutex_unlock(&rows_lock);
     return n;
@@ -228,6 +230,38 @@ TG_TEST(rows_carry_the_session_the_engine_opened)
     int64_t got = last_session;
     pthread_mutex_unlock(&rows_lock);
     TG_CHECK(got == opened - DAY_NS);
+    teardown(&v);
+}
+
+/* Before: price_ts was the quote's ts, which a bid/ask update advances: the
+ * restored last trade price came back with the time of a later quote. */
+TG_TEST(price_ts_is_the_trade_time)
+{
+    env_t v;
+    TG_CHECK(setup(&v, conf_feed, load_nothing) == 0);
+    int64_t t0 = tg_now_ns() - 5000000000LL;
+    tg_tick_t t[2];
+    memset(t, 0, sizeof t);
+    t[0].flags = TG_TICK_TRADE;
+    t[0].price = TG_DEC(50);
+    t[0].size = TG_DEC(1);
+    t[0].ts = t0;
+    strcpy(t[0].symbol, "AAA");
+    t[0].sym_len = 3;
+    t[1] = t[0];
+    t[1].flags = TG_TICK_QUOTE;
+    t[1].bid = TG_DEC(49);
+    t[1].ask = TG_DEC(51);
+    t[1].ts = t0 + 1000000000LL;
+    /* one push: no rows pass between the trade and the quote */
+    tg_ring_push_wait(v.feed.ring, t, 2);
+    tg_engine_wake(v.e);
+    pause_ms(50);
+    tg_engine_stop(v.e); /* the last rows pass */
+    pthread_mutex_lock(&rows_lock);
+    int64_t got = last_price_ts;
+    pthread_mutex_unlock(&rows_lock);
+    TG_CHECK(got == t0);
     teardown(&v);
 }
 
