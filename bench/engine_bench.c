@@ -346,12 +346,26 @@ static void run(const char *name, int npf, int nh, int nsym, long long nticks, l
     tg_symtab_free(&t);
 }
 
+/* CPU time of this thread: a pass preempted by another process on a shared
+ * machine is not charged for the time it did not run. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+#define AB_PAIRS 9
+
 /*
  * Rules A/B (issue 16's goal): two books built from the same random state,
- * one without and one with every risk rule on every portfolio, then 5 passes
- * over the same ticks alternating between them (the engine's once-a-second
- * risk sweep included on the rules side): a loaded or noisy machine slows
- * both alike, which separate runs do not guarantee. Prints best and median.
+ * one without and one with every risk rule on every portfolio, then
+ * AB_PAIRS pairs of passes over the same ticks, off then on (the engine's
+ * once-a-second risk sweep included on the rules side). Each pass is timed
+ * in thread CPU time, and each pair gives one on/off ratio: a neighbour
+ * slowing the machine for a while slows both passes of a pair alike, which
+ * separate runs do not guarantee. Prints the median ratio and its range, and
+ * best-of for each side.
  */
 static void rules_ab(const char *name, int npf, int nh, int nsym, long long nticks)
 {
@@ -371,13 +385,13 @@ static void rules_ab(const char *name, int npf, int nh, int nsym, long long ntic
     uint32_t *tsym;
     tg_dec_t *tpx;
     gen_ticks(nsym, price, nticks, &tsym, &tpx);
-    double r_off[5], r_on[5];
-    for (int r = 0; r < 10; r++) {
+    double r_off[AB_PAIRS], r_on[AB_PAIRS], ratio[AB_PAIRS];
+    for (int r = 0; r < 2 * AB_PAIRS; r++) {
         /* both sides read the clock per tick, as the engine loop does; only
          * the rules side has a risk sweep to run when a second has passed */
         bool rules = r % 2 == 1;
         tg_book_t *b = rules ? on : off;
-        int64_t a = tg_mono_ns(), next = a + 1000000000LL;
+        int64_t c0 = thread_cpu_ns(), next = tg_mono_ns() + 1000000000LL;
         int64_t ts0 = 2000000000LL + (int64_t)(r / 2) * nticks * 1000; /* time moves on */
         for (long long i = 0; i < nticks; i++) {
             int64_t ts = ts0 + i * 1000;
@@ -389,13 +403,17 @@ static void rules_ab(const char *name, int npf, int nh, int nsym, long long ntic
                     tg_book_risk_tick(b, ts);
             }
         }
-        (rules ? r_on : r_off)[r / 2] = (double)nticks * 1e9 / (double)(tg_mono_ns() - a);
+        (rules ? r_on : r_off)[r / 2] = (double)nticks * 1e9 / (double)(thread_cpu_ns() - c0);
+        if (rules)
+            ratio[r / 2] = r_on[r / 2] / r_off[r / 2];
     }
-    qsort(r_off, 5, sizeof r_off[0], cmpd);
-    qsort(r_on, 5, sizeof r_on[0], cmpd);
-    printf("%s rules A/B: best off %.0f on %.0f ticks/s (on/off %.3f); median off %.0f on %.0f "
-           "(on/off %.3f); 5 alternating passes of %lld ticks\n",
-           name, r_off[4], r_on[4], r_on[4] / r_off[4], r_off[2], r_on[2], r_on[2] / r_off[2],
+    qsort(r_off, AB_PAIRS, sizeof r_off[0], cmpd);
+    qsort(r_on, AB_PAIRS, sizeof r_on[0], cmpd);
+    qsort(ratio, AB_PAIRS, sizeof ratio[0], cmpd);
+    printf("%s rules A/B: on/off median of %d pairs %.3f (range %.3f-%.3f); best off %.0f "
+           "on %.0f ticks/s (%.3f); %lld ticks per pass, thread CPU time\n",
+           name, AB_PAIRS, ratio[AB_PAIRS / 2], ratio[0], ratio[AB_PAIRS - 1],
+           r_off[AB_PAIRS - 1], r_on[AB_PAIRS - 1], r_on[AB_PAIRS - 1] / r_off[AB_PAIRS - 1],
            nticks);
     fflush(stdout);
     free(tsym);

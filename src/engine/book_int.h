@@ -72,6 +72,13 @@ typedef struct mwin {
     uint32_t refs;
     tg_dec_t lo, hi;       /* the window's min and max after the last tick */
     tg_risk_move_t mv;
+    /* summary of the watches reading this window (book_risk.c, rebuilt when
+     * symbook_t.mr_stale): with the move below the smallest threshold of the
+     * idle ones and above the largest clear level of the firing ones, no
+     * watch can change on this tick */
+    tg_dec_t idle_min_pct, firing_max_clear;
+    uint32_t nfiring;
+    bool live; /* this tick: some watch of the window must be evaluated */
 } mwin_t;
 
 typedef struct symbook {
@@ -83,6 +90,7 @@ typedef struct symbook {
     uint32_t nmr, capmr;
     mwin_t *mwin;           /* their distinct windows */
     uint32_t nmwin, capmwin;
+    bool mr_stale;          /* a watch was added, removed or changed state */
     tg_dec_t price;
     bool has_price;
 } symbook_t;

@@ -99,6 +99,7 @@ pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot)
                 continue;
             uint32_t wi = sb->mr[k].win;
             sb->mr[k] = sb->mr[--sb->nmr];
+            sb->mr_stale = true;
             if (--sb->mwin[wi].refs == 0) { /* the last watch of this window */
                 tg_risk_move_free(&sb->mwin[wi].mv);
                 uint32_t last = --sb->nmwin;
@@ -195,6 +196,7 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
                 tg_risk_move_init(&mw->mv, wns);
             }
             sb->mwin[wi].refs++;
+            sb->mr_stale = true;
             sb->mr[sb->nmr++] = (mref_t){.pf = slot, .i = (uint32_t)i, .win = wi,
                                          .firing = w->fsm.firing, .pct = w->pct,
                                          .clear = w->clear};
@@ -224,16 +226,56 @@ tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t r
 
 /* ---- per tick: move ---------------------------------------------------------- */
 
+/* Rebuild each window's summary from its watches: O(watches of the symbol),
+ * once after a change, never per tick. */
+static void move_summary(symbook_t *sb)
+{
+    for (uint32_t k = 0; k < sb->nmwin; k++) {
+        sb->mwin[k].idle_min_pct = INT64_MAX;
+        sb->mwin[k].firing_max_clear = INT64_MIN;
+        sb->mwin[k].nfiring = 0;
+    }
+    for (uint32_t k = 0; k < sb->nmr; k++) {
+        const mref_t *m = &sb->mr[k];
+        mwin_t *mw = &sb->mwin[m->win];
+        if (m->firing) {
+            mw->nfiring++;
+            if (m->clear > mw->firing_max_clear)
+                mw->firing_max_clear = m->clear;
+        } else if (m->pct < mw->idle_min_pct) {
+            mw->idle_min_pct = m->pct;
+        }
+    }
+    sb->mr_stale = false;
+}
+
 void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
 {
     symbook_t *sb = &b->syms[sym];
+    if (sb->mr_stale)
+        move_summary(sb);
+    bool any = false;
     for (uint32_t k = 0; k < sb->nmwin; k++) {
         mwin_t *mw = &sb->mwin[k];
         if (tg_risk_move_push(&mw->mv, ts, price, &mw->lo, &mw->hi) != 0)
             mw->lo = mw->hi = price; /* out of memory: no move seen on this tick */
+        /* ratio_ge falls and ratio_le rises as the threshold grows: a move below
+         * the smallest idle threshold is below every one of them, and one above
+         * the largest clear level of the firing watches clears none of them, so
+         * the window's watches are skipped on two tests for all of them */
+        tg_dec_t lo = mw->lo, hi = mw->hi, g = mw->idle_min_pct, c = mw->firing_max_clear;
+        mw->live = (lo > 0 && ratio_ge((i128)price - lo, lo, g)) ||
+                   (hi > 0 && ratio_ge((i128)hi - price, hi, g)) ||
+                   (mw->nfiring && (lo <= 0 || ratio_le((i128)price - lo, lo, c)) &&
+                    (hi <= 0 || ratio_le((i128)hi - price, hi, c)));
+        any |= mw->live;
     }
+    if (!any)
+        return;
     for (uint32_t k = 0; k < sb->nmr; k++) {
         mref_t *m = &sb->mr[k];
+        if (!sb->mwin[m->win].live)
+            continue;
         tg_dec_t lo = sb->mwin[m->win].lo, hi = sb->mwin[m->win].hi;
         /* |move| = max(round8((p - lo) / lo), round8((hi - p) / hi)), compared by
          * cross-multiplication: no division and no cold memory on the tick path */
@@ -253,6 +295,8 @@ void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
         }
         move_watch_t *w = &b->cold[m->pf].risk->moves[m->i];
         int t = tg_alert_fsm_step(&w->fsm, beyond, cleared, &b->ids);
+        if (m->firing != w->fsm.firing)
+            sb->mr_stale = true;
         m->firing = w->fsm.firing;
         if (t)
             risk_event(b, m->pf, TG_ALERT_MOVE, &w->fsm, t, tg_risk_move_value(price, lo, hi),
@@ -269,6 +313,7 @@ void tg__book_risk_sync(tg_book_t *b, uint32_t slot)
         for (uint32_t k = 0; k < sb->nmr; k++)
             if (sb->mr[k].pf == slot && sb->mr[k].i == i)
                 sb->mr[k].firing = r->moves[i].fsm.firing;
+        sb->mr_stale = true;
     }
 }
 

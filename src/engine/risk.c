@@ -175,13 +175,21 @@ void tg_risk_move_free(tg_risk_move_t *m)
     tg_deque_free(&m->max);
 }
 
-static int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
+/* Full deque: drop the oldest at the bound, or double. Out of line: rare. */
+static __attribute__((noinline)) int dq_make_room(tg_risk_deque_t *d)
 {
     int rc = tg_deque_grow(d, 16, TG_RISK_MOVE_MAX_POINTS);
-    if (rc == -ENOSPC) /* bounded: the oldest goes */
+    if (rc == -ENOSPC) { /* bounded: the oldest goes */
         tg_deque_pop_front(d);
-    else if (rc)
-        return rc;
+        return 0;
+    }
+    return rc;
+}
+
+static inline int dq_push_back(tg_risk_deque_t *d, tg_risk_pt_t pt)
+{
+    if (__builtin_expect(tg_deque_full(d), 0) && dq_make_room(d) != 0)
+        return -ENOMEM;
     tg_deque_push(d, pt);
     return 0;
 }

@@ -254,7 +254,9 @@ def test_bars_live_exact_rest_history_and_since():
             await c.send({"type": "subscribe", "channel": "bars", "symbols": ["BAR"],
                           "interval": "1s", "epoch": epoch, "since": {"BAR@1s": last_seq}})
             msgs = []
+            end = time.monotonic() + scaled(30)  # bars keep coming: one bound for all
             while True:
+                assert time.monotonic() < end, ("no recovered", msgs[-3:])
                 m = await c.recv(10)
                 if m.get("type") == "recovered":
                     rec = m

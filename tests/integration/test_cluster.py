@@ -465,7 +465,9 @@ def test_pubsub_bus_outage_gives_current_state_and_complete_false():
         await c2.send({"type": "subscribe", "channel": "market_data", "symbols": SYMS[:1],
                        "id": 2, "epoch": ei, "since": {SYMS[0]: before[SYMS[0]]}})
         replay = []
+        end = time.monotonic() + RECV_S * 4  # live messages keep coming: one bound
         while True:
+            assert time.monotonic() < end, "no recovered"
             m = await c2.recv(RECV_S)
             if m["type"] == "quote":
                 replay.append((m["symbol"], m["seq"], m["ts"]))
@@ -583,7 +585,9 @@ def test_notifications_seq_same_on_every_node(tmp_path):
         await c2.send({"type": "subscribe", "channel": "notifications", "id": 2,
                        "epoch": e1, "since": {"notifications": since}})
         got = []
+        end = time.monotonic() + RECV_S * 4  # live messages keep coming: one bound
         while True:
+            assert time.monotonic() < end, "no recovered"
             m = await c2.recv(RECV_S)
             if m["type"] == "alert":
                 got.append((m["alert_id"], m["state"], m["seq"], m["ts"]))
@@ -599,7 +603,9 @@ def test_notifications_seq_same_on_every_node(tmp_path):
         await ca2.send({"type": "subscribe", "channel": "notifications", "id": 2,
                         "epoch": e1, "since": {"notifications": admin_first[0][2]}})
         agot = []
+        end = time.monotonic() + RECV_S * 4  # live messages keep coming: one bound
         while True:
+            assert time.monotonic() < end, "no recovered"
             m = await ca2.recv(RECV_S)
             if m["type"] == "alert":
                 agot.append((m["alert_id"], m["state"], m["seq"], m["ts"]))
@@ -688,7 +694,9 @@ def test_bars_same_on_gateway_and_resume_there(tmp_path):
         c2, _ = await connect(gw, "u-b")
         await c2.send(dict(sub, id=2, epoch=ei, since={"CLA@1s": since}))
         got = []
+        end = time.monotonic() + RECV_S * 4  # live messages keep coming: one bound
         while True:
+            assert time.monotonic() < end, "no recovered"
             m = await c2.recv(RECV_S)
             if m["type"] == "bar":
                 got.append((m["symbol"], m["interval"], m["seq"], m["start"], m["close"],

@@ -123,7 +123,9 @@ def test_portfolios_from_sql_and_live_notify(db):
             # a holding inserted in SQL reaches the stream within a second
             t0 = time.time()
             sql("INSERT INTO holdings VALUES ('p-1', 'MSFT', 5, 1000, 0.3)")
+            end = time.monotonic() + scaled(10)  # portfolio states keep coming
             while True:
+                assert time.monotonic() < end, m
                 m = await c.recv_type("portfolio", timeout=2)
                 if len(m["holdings"]) == 2:
                     break
@@ -131,7 +133,9 @@ def test_portfolios_from_sql_and_live_notify(db):
             assert sorted(h["symbol"] for h in m["holdings"]) == ["AAPL", "MSFT"]
             # delete in SQL: the portfolio goes away (subscribers stop getting it)
             sql("UPDATE portfolios SET cash = 2000 WHERE id = 'p-1'")
+            end = time.monotonic() + scaled(10)  # portfolio states keep coming
             while True:
+                assert time.monotonic() < end, m
                 m = await c.recv_type("portfolio", timeout=2)
                 if m["cash"] == 2000:
                     break
