@@ -55,8 +55,10 @@ typedef struct tg_alert_row {
 
 /**
  * The reader: up to `cap` events matching q, newest first (ts, then id).
- * Returns the count or a negative errno with a one-line reason in err
- * (-ECONNREFUSED unreachable, -ETIMEDOUT past its time bound, -EIO failed).
+ * Returns the count or a negative errno with a one-line reason in err:
+ * an outage (-ECONNREFUSED unreachable, -ETIMEDOUT past its time bound, -EIO
+ * failed), or a query PostgreSQL refused while it and the connection are fine
+ * (-EINVAL a value it rejects, -EPROTO the statement does not fit its schema).
  * Rows that cannot be read (a value that is no decimal, an unknown rule, a
  * field too long) are skipped and logged, never fatal. Blocks the calling
  * thread for a bounded time (see the implementation).

@@ -161,4 +161,14 @@ int tg_store_alert_row_parse(const char *const f[TG_ALERT_ROW_COLS],
                              const bool null[TG_ALERT_ROW_COLS], tg_alert_row_t *out, char *why,
                              size_t wlen);
 
+/**
+ * What a query the server answered with an error (SQLSTATE, NULL when none)
+ * means for the alerts API: -EINVAL for class 22 (data exception: a value
+ * the request passed that PostgreSQL refuses), -EPROTO for class 42 (the
+ * statement does not fit the schema: a migration missing), -EIO for anything
+ * else. Only -EIO is an outage; the first two say nothing about the server
+ * or the connection.
+ */
+int tg_store_pg_query_error(const char *sqlstate);
+
 #endif

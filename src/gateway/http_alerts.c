@@ -56,6 +56,16 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
         gw_http_error(r, t, 400, "bad_request", "query argument too long");
         return false;
     }
+    /* The text filters go to PostgreSQL as text: bytes that are not UTF-8
+     * (a %FF) are refused here, with the caller's 400, instead of failing
+     * the query there. A portfolio id is any UTF-8 text under
+     * TG_PORTFOLIO_ID_MAX bytes (portfolio specs check no narrower
+     * set); rule and state are checked against their names below. */
+    if (!tg_utf8_valid(f->portfolio_id, strlen(f->portfolio_id)) ||
+        !tg_utf8_valid(f->rule, strlen(f->rule))) {
+        gw_http_error(r, t, 400, "bad_request", "query argument is not UTF-8");
+        return false;
+    }
     if (state[0]) {
         if (!strcmp(state, "firing"))
             f->state = TG_ALERT_FIRING;
@@ -183,11 +193,14 @@ static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
 
 /*
  * Read the matching events from PostgreSQL into *rows (newest first, minus
- * those memory holds). Returns the count, or -1 when the answer is memory
- * alone (no PostgreSQL configured, a recent failure, or this one).
+ * those memory holds). Returns the count, -1 when the answer is memory
+ * alone (no PostgreSQL configured, a recent failure, or this one), or the
+ * reader's -EINVAL / -EPROTO when PostgreSQL, up and connected, refused the
+ * query: no outage, so no fallback, no retry window; the caller answers an
+ * error (*err says why).
  */
 static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_filter_t *f,
-                     bool active, tg_alert_row_t **rows)
+                     bool active, tg_alert_row_t **rows, char *err, size_t errlen)
 {
     const tg_gateway_deps_t *d = &t->g->d;
     *rows = NULL;
@@ -205,9 +218,12 @@ static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_fi
                           .active = active, .since = f->since, .limit = f->limit,
                           .admin = c->admin, .sub = c->sub, .readable = readable,
                           .n_readable = nread};
-    char err[256];
-    int n = d->alerts_read(d->alerts_read_ctx, &q, r, f->limit, err, sizeof err);
+    int n = d->alerts_read(d->alerts_read_ctx, &q, r, f->limit, err, errlen);
     free(readable);
+    if (n == -EINVAL || n == -EPROTO) {
+        free(r);
+        return n;
+    }
     if (n < 0) {
         free(r);
         t->alerts_pg_retry_ns = tg_mono_ns() + ALERTS_PG_RETRY_NS;
@@ -253,7 +269,21 @@ void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt
             mem[nm++] = m;
     }
     tg_alert_row_t *pg = NULL;
-    int np = pg_events(t, c, &f, active, &pg);
+    char err[256];
+    int np = pg_events(t, c, &f, active, &pg, err, sizeof err);
+    if (np == -EINVAL || np == -EPROTO) {
+        free(mem);
+        /* the request passed a value PostgreSQL rejects (the filters are
+         * checked above, so this is rare) or the schema is not the one this
+         * build reads (004_alerts_api.sql missing or edited): an operator's
+         * problem, logged */
+        if (np == -EPROTO)
+            TG_WARN("alerts_api_query_refused", "thread", TG_I(t->idx), "error", TG_S(err));
+        gw_http_error(r, t, np == -EINVAL ? 400 : 500, np == -EINVAL ? "bad_request" : "internal",
+                      np == -EINVAL ? "PostgreSQL refused a query argument"
+                                    : "alerts query does not fit the database schema");
+        return;
+    }
     if (t->g->d.alerts_read)
         r->alerts_source = np >= 0 ? "postgres" : "memory";
     /* merge, newest first (memory first on a tie: its ts is the exact one) */

@@ -163,6 +163,17 @@ int tg_store_alert_row_parse(const char *const f[TG_ALERT_ROW_COLS],
 #undef BAD
 }
 
+int tg_store_pg_query_error(const char *sqlstate)
+{
+    if (!sqlstate || strlen(sqlstate) != 5)
+        return -EIO;
+    if (!strncmp(sqlstate, "22", 2))
+        return -EINVAL;
+    if (!strncmp(sqlstate, "42", 2))
+        return -EPROTO;
+    return -EIO;
+}
+
 /* Send the query and wait at most ALERTS_QUERY_MS for its result; NULL with
  * err set on failure or timeout (the connection is dropped then). */
 static PGresult *query_bounded(PGconn *c, const char *const *params, int n, int *rc, char *err,
@@ -258,6 +269,18 @@ int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t
     int rc = 0;
     PGresult *r = query_bounded(c, params, 9, &rc, err, errlen);
     tg_buf_free(&rd);
+    if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK) {
+        /* refused by a working server (an argument it rejects, a schema that
+         * does not fit): not an outage, so the connection, which bars and
+         * acks share, stays; only the rest is one */
+        rc = tg_store_pg_query_error(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+        if (rc != -EIO) {
+            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+            err[strcspn(err, "\n")] = 0;
+            PQclear(r);
+            return rc;
+        }
+    }
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != TG_ALERT_ROW_COLS) {
         if (r) {
             snprintf(err, errlen, "%s", PQresultErrorMessage(r));

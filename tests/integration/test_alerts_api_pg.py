@@ -284,3 +284,60 @@ def test_alerts_without_postgres_answer_from_memory(tmp_path):
         for s in held:
             s.close()
         silent.close()
+
+
+def reader_pid(q):
+    """The backend of the (one) service thread's reading connection: the last
+    one to run the alerts query."""
+    rows = q("SELECT pid FROM pg_stat_activity WHERE query LIKE '%%ts_us%%' "
+             "AND pid <> pg_backend_pid()")
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def test_refused_query_is_no_outage(tmp_path, db):
+    """A query PostgreSQL refuses is the request's or the schema's problem, not
+    an outage: a text filter that is not UTF-8 (%FF) gets 400 before it
+    reaches PostgreSQL; a query the server refuses (here: a column renamed
+    away) gets an error, keeps the thread's reading connection (bars and
+    acks share it), logs no alerts_api_fallback, and the next request is
+    answered from PostgreSQL again at once, not from memory for 10 s."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        u1 = d.token("u-1")
+        pub = connect(d)
+        send(pub, [("AAA", "200")])
+        assert wait_for(lambda: q("SELECT count(*) FROM portfolio_alerts") == [(1,)], 15)
+        st, data, src = get(d, u1, "/api/v1/alerts")
+        assert st == 200 and src == "postgres" and len(data) == 1, (st, data, src)
+        pid = reader_pid(q)
+        for arg in ({"portfolio_id": b"\xff"}, {"portfolio_id": b"p-\xc3"},
+                    {"rule": b"\xff"}, {"portfolio_id": b"\xed\xa0\x80"}):
+            for path in ("/api/v1/alerts", "/api/v1/alerts/active"):
+                st, body, src = get(d, u1, path, **arg)
+                assert st == 400, (arg, st, body)
+                assert body["success"] is False and body["error"]["code"] == "bad_request", body
+                st, data, src = get(d, u1, path)
+                assert st == 200 and src == "postgres" and len(data) == 1, (arg, st, data, src)
+        # valid UTF-8 that names no portfolio is a filter like any other
+        st, data, src = get(d, u1, "/api/v1/alerts", portfolio_id="p-\u00e9")
+        assert st == 200 and src == "postgres" and data == [], (st, data, src)
+
+        q("ALTER TABLE portfolio_alerts RENAME COLUMN resolved_at TO resolved_at_x")
+        try:
+            st, body, src = get(d, u1, "/api/v1/alerts")
+            assert st == 500 and body["success"] is False, (st, body, src)
+            assert body["error"]["code"] == "internal", body
+        finally:
+            q("ALTER TABLE portfolio_alerts RENAME COLUMN resolved_at_x TO resolved_at")
+        st, data, src = get(d, u1, "/api/v1/alerts")
+        assert st == 200 and src == "postgres" and len(data) == 1, (st, data, src)
+        assert reader_pid(q) == pid                       # the same connection throughout
+        ev = d.log_events()
+        assert not any(e.get("event") == "alerts_api_fallback" for e in ev), ev
+        assert any(e.get("event") == "alerts_api_query_refused" for e in ev)
+        pub.close()
+    finally:
+        d.cleanup()
