@@ -31,6 +31,13 @@ typedef struct tg_alert_query {
     const char *sub;
     const char *const *readable;
     size_t n_readable;
+    /* events left out (the caller answers them from memory): alerts whose
+     * firing event, and alerts whose resolved event, is not wanted. Left
+     * out in SQL, so that `limit` counts only events that are returned. */
+    const char *const *skip_firing;
+    size_t n_skip_firing;
+    const char *const *skip_resolved;
+    size_t n_skip_resolved;
 } tg_alert_query_t;
 
 /**
