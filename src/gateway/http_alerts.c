@@ -162,11 +162,21 @@ static const char **readable_portfolios(gw_thread_t *t, const tg_jwt_claims_t *c
     return v;
 }
 
+/* The longest JSON text of a row: a row edited by hand may hold control
+ * bytes in every string field, each escaped to six ("\u0001"), so six times
+ * the fields' capacities (portfolio_id and feed both, though one is written),
+ * plus keys, punctuation, names and numbers (well under 512). */
+#define ROW_FIELD(f) sizeof(((tg_alert_row_t *)0)->f)
+#define ROW_JSON_MAX                                                                               \
+    (6 * (ROW_FIELD(alert_id) + ROW_FIELD(portfolio_id) + ROW_FIELD(feed) + ROW_FIELD(symbol) +   \
+          ROW_FIELD(message)) +                                                                    \
+     512)
+
 /* A read-back event in the engine's form (engine_publish.c publish_alert for
  * portfolio alerts, engine_tick.c for feed alerts: same keys, same order). */
 static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
 {
-    char jb[2048];
+    char jb[ROW_JSON_MAX];
     tg_enc_t enc;
     tg_enc_init(&enc, jb, sizeof jb, NULL, 0);
     bool feed = !a->portfolio_id[0];
@@ -189,7 +199,7 @@ static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
     tg_enc_kv_str(&enc, "message", a->message);
     tg_enc_kv_i64(&enc, "ts", a->ts);
     tg_enc_map_end(&enc);
-    if (enc.err) { /* fields are bounded (tg_alert_row_t), so this cannot happen */
+    if (enc.err) { /* jb holds the worst case (ROW_JSON_MAX), so this cannot happen */
         b->err = 1;
         return;
     }

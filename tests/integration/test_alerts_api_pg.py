@@ -433,3 +433,26 @@ def test_alerts_of_a_portfolio_shared_later(tmp_path, db):
         pub.close()
     finally:
         d.cleanup()
+
+
+def test_row_of_control_bytes(tmp_path, db):
+    """A row edited by hand whose every string field is control bytes (each
+    escaped to six in JSON, past 2 KiB for the row) is answered whole; it
+    used to fail the whole request."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        admin = d.token("ops", roles=["admin"])
+        pid, sym, msg = "\x01" * 128, "\x02" * 31, "\x1f" * 159
+        q("INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, "
+          "title, message, metadata) VALUES ('a-ctl', 'u-1', %s, 'price_above', 'high', 't', "
+          "%s, %s)", (pid, msg, json.dumps({"value": "1", "threshold": "2", "symbol": sym})))
+        st, data, src = get(d, admin, "/api/v1/alerts")
+        assert st == 200 and src == "postgres", (st, data, src)
+        assert len(data) == 1 and data[0]["alert_id"] == "a-ctl", data
+        assert (data[0]["portfolio_id"], data[0]["symbol"], data[0]["message"]) == (pid, sym, msg)
+        st, data, src = get(d, admin, "/api/v1/alerts/active")
+        assert st == 200 and [a["alert_id"] for a in data] == ["a-ctl"], (st, data)
+    finally:
+        d.cleanup()
