@@ -115,7 +115,8 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
  * memory (older than its ring, or from before a restart): the owner and
  * portfolio of row `alert_id` of `portfolio_alerts` ("" for a feed alert).
  * Same connection and blocking as tg_store_pg_bars. Returns 1 found, 0 no
- * such row, or a negative errno (err names the reason).
+ * such row, or a negative errno (err names the reason): -EINVAL / -EPROTO
+ * when the server refused the query (tg_store_pg_query_error), else an outage.
  */
 int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfolio_id,
                             size_t pcap, char *user_id, size_t ucap, char *err, size_t errlen);

@@ -387,6 +387,13 @@ static int ack_from_pg(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, 
     char user[TG_PORTFOLIO_ID_MAX + 1], err[160];
     int rc = tg_store_pg_alert_owner(t->g->cfg->postgres.url, id, pid, pcap, user, sizeof user,
                                      err, sizeof err);
+    if (rc == -EINVAL) /* an id PostgreSQL refuses to compare is no alert it holds */
+        return 0;
+    if (rc == -EPROTO) {
+        TG_WARN("alerts_api_query_refused", "thread", TG_I(t->idx), "error", TG_S(err));
+        gw_http_error(r, t, 500, "internal", "alerts query does not fit the database schema");
+        return -1;
+    }
     if (rc < 0) {
         gw_http_error(r, t, 503, "unavailable", "PostgreSQL unavailable");
         return -1;
@@ -414,7 +421,10 @@ void gw_http_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const 
     char id[TG_ALERT_ID_LEN + 1];
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : 0;
-    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+    /* an id that is not UTF-8 names no alert, and must not reach PostgreSQL
+     * as text it refuses */
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN ||
+        !tg_utf8_valid(p, n)) {
         gw_http_error(r, t, 404, "not_found", "no such route");
         return;
     }

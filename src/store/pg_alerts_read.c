@@ -31,9 +31,15 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
                                1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        /* a refusal by a working server keeps the connection (bars and the
+         * alerts API share it); only an outage drops it */
+        int rc = PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK
+                     ? tg_store_pg_query_error(PQresultErrorField(r, PG_DIAG_SQLSTATE))
+                     : -EIO;
         PQclear(r);
-        tg__pg_reader_drop();
-        return -EIO;
+        if (rc == -EIO)
+            tg__pg_reader_drop();
+        return rc;
     }
     int found = PQntuples(r) > 0;
     if (found) {

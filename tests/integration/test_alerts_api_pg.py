@@ -325,6 +325,10 @@ def test_refused_query_is_no_outage(tmp_path, db):
                 assert body["success"] is False and body["error"]["code"] == "bad_request", body
                 st, data, src = get(d, u1, path)
                 assert st == 200 and src == "postgres" and len(data) == 1, (arg, st, data, src)
+        # an alert id that is not UTF-8 is no alert (never a query PostgreSQL refuses)
+        st, raw = d.http("/api/v1/alerts/a-%FF/ack", method="POST", token=u1)
+        assert st == 404 and json.loads(raw)["error"]["code"] == "not_found", (st, raw)
+        assert get(d, u1, "/api/v1/alerts")[2] == "postgres"
         # valid UTF-8 that names no portfolio is a filter like any other
         st, data, src = get(d, u1, "/api/v1/alerts", portfolio_id="p-\u00e9")
         assert st == 200 and src == "postgres" and data == [], (st, data, src)
