@@ -135,6 +135,8 @@ int tg_engine_create(tg_engine_t **out, const tg_config_t *cfg, tg_feed_t *feeds
                  cfg->engine.session_tz, cfg->engine.session_open);
         goto fail;
     }
+    if (tg__engine_session_start(e, tg_now_ns(), &e->session_ns) != 0)
+        e->session_ns = 0;
     e->m_accepted = tg_metrics_counter(metrics, "tickgate_ticks_accepted_total", NULL,
                                        "Ticks accepted by the engine");
     e->m_conflated = tg_metrics_counter(metrics, "tickgate_engine_conflated_total", NULL,
@@ -225,6 +227,12 @@ static void check_session(tg_engine_t *e)
         e->quotes[i].volume = 0;
     }
     tg_book_session_open(e->book, now);
+    /* the session just opened: the instant this check waited for, unless the
+     * clock went past more than one open */
+    int64_t start;
+    if (tg__engine_session_start(e, now, &start) != 0)
+        start = e->next_session_ns;
+    tg__engine_daystate_session(e, start);
     if (tg_session_next_open(e->cfg->engine.tzdir, e->cfg->engine.session_open, e->cfg->engine.session_tz, now,
                              &e->next_session_ns) != 0)
         e->next_session_ns = now + 86400LL * 1000000000LL;

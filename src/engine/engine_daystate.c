@@ -28,7 +28,7 @@
 
 /* Start of the session day containing now: the last engine.session_open at
  * or before now (tg_session_next_open gives the first one after an instant). */
-static int session_start(const tg_engine_t *e, int64_t now, int64_t *out)
+int tg__engine_session_start(const tg_engine_t *e, int64_t now, int64_t *out)
 {
     const char *hhmm = e->cfg->engine.session_open, *tz = e->cfg->engine.session_tz;
     int64_t t = now - 50LL * 3600 * 1000000000LL, next, last = 0;
@@ -55,8 +55,8 @@ void tg__engine_daystate_save(tg_engine_t *e)
 {
     char path[4096], tmp[4096], a[TG_DEC_STRLEN], b[TG_DEC_STRLEN], c[TG_DEC_STRLEN],
         d[TG_DEC_STRLEN];
-    int64_t start;
-    if (!e->cfg->journal.dir[0] || session_start(e, tg_now_ns(), &start) != 0)
+    int64_t start = e->session_ns; /* as for the rows: the day the figures are of */
+    if (!e->cfg->journal.dir[0] || !start)
         return;
     path_of(e, path, sizeof path, "");
     path_of(e, tmp, sizeof tmp, ".tmp");
@@ -95,6 +95,23 @@ void tg__engine_daystate_save(tg_engine_t *e)
 /* Keep a saved portfolio baseline until the portfolio is there and priced
  * as before: after the journal restore, or at its first put (with
  * PostgreSQL, portfolios arrive after start-up). */
+static void free_day_pf(tg_engine_t *e)
+{
+    for (size_t i = 0; i < e->n_day_pf; i++)
+        free(e->day_pf[i].id);
+    e->n_day_pf = 0;
+}
+
+void tg__engine_daystate_session(tg_engine_t *e, int64_t start)
+{
+    e->session_ns = start;
+    if (e->n_day_pf && e->day_pf_session != start) {
+        /* a portfolio first put today must not take yesterday's baseline */
+        TG_INFO("daystate_dropped", "portfolios", TG_I(e->n_day_pf));
+        free_day_pf(e);
+    }
+}
+
 static void keep_pf(tg_engine_t *e, const char *id, const tg_book_day_t *d)
 {
     if (tg_vec_reserve(&e->day_pf, sizeof *e->day_pf, &e->cap_day_pf, e->n_day_pf + 1, 16) < 0)
@@ -144,11 +161,12 @@ void tg__engine_daystate_load(tg_engine_t *e)
     size_t len = 0;
     int64_t start;
     path_of(e, path, sizeof path, "");
-    if (session_start(e, tg_now_ns(), &start) != 0 ||
+    if (tg__engine_session_start(e, tg_now_ns(), &start) != 0 ||
         tg_file_read(path, DAYSTATE_MAX_BYTES, &text, &len) != 0)
         return;
     tg_daystate_cb_t cb = {.on_quote = on_quote_line, .on_portfolio = on_portfolio_line,
                            .arg = e};
+    e->day_pf_session = start;
     int n = tg_daystate_parse(text, len, start, &cb);
     free(text);
     if (n < 0)
@@ -197,8 +215,7 @@ void tg__engine_daystate_tick(tg_engine_t *e, int64_t mono)
 
 void tg__engine_daystate_free(tg_engine_t *e)
 {
-    for (size_t i = 0; i < e->n_day_pf; i++)
-        free(e->day_pf[i].id);
+    free_day_pf(e);
     free(e->day_pf);
     e->day_pf = NULL;
     free(e->day_last);
@@ -251,10 +268,15 @@ static bool same_day(const tg_book_day_t *a, const tg_book_day_t *b)
  */
 bool tg__engine_daystate_rows(tg_engine_t *e)
 {
-    int64_t now = tg_now_ns(), start;
-    if (!e->sinks.snapshots.push || session_start(e, now, &start) != 0)
+    /* the session check_session opened, not the clock's: past the open
+     * instant but before check_session ran, the figures are still of the day
+     * before */
+    int64_t now = tg_now_ns(), start = e->session_ns;
+    if (!e->sinks.snapshots.push || !start || start == e->day_rows_held)
         return true;
-    uint32_t nsym = tg_symtab_count(&e->syms);
+    /* no feeds: no trade changes a quote here, and its rows (without the
+     * last prices, not replayed) would only overwrite good ones */
+    uint32_t nsym = e->nfeeds ? tg_symtab_count(&e->syms) : 0;
     if (nsym > e->capquotes)
         nsym = (uint32_t)e->capquotes;
     if (start != e->day_rows_session) {
@@ -287,7 +309,7 @@ bool tg__engine_daystate_rows(tg_engine_t *e)
         r->d.day_open = q->day_open;
         r->d.volume = q->volume;
         r->d.price = price;
-        r->d.price_ts = q->ts > 0 ? q->ts : now;
+        r->d.price_ts = q->trade_ts > 0 ? q->trade_ts : now;
         ids[k++] = i;
         if (k == cap) {
             if (!push_quotes(e, ids, k))
@@ -331,13 +353,20 @@ void tg_engine_load_daystate(tg_engine_t *e, const tg_daystate_source_t *src)
 {
     int64_t start;
     if (!e || !src || !src->load || e->started || e->cfg->journal.dir[0] ||
-        session_start(e, tg_now_ns(), &start) != 0)
+        tg__engine_session_start(e, tg_now_ns(), &start) != 0)
         return;
     tg_daystate_cb_t cb = {.on_quote = on_quote_line, .on_portfolio = on_portfolio_line,
                            .on_last = on_last_price, .arg = e};
+    e->day_pf_session = start;
     int n = src->load(src->ctx, start, &cb);
-    if (n < 0)
-        return; /* the source logged why; the day starts now */
+    if (n < 0) {
+        /* the source logged why; the day starts now. The rows of today stay
+         * as they are (they hold more than this restart): rows of the
+         * restarted figures would replace them, the newest row winning. */
+        e->day_rows_held = start;
+        TG_WARN("daystate_rows_held", "reason", TG_S("load failed"), "until", TG_S("next session"));
+        return;
+    }
     TG_INFO("daystate_restored", "source", TG_S("postgres"), "lines", TG_I(n), "portfolios",
             TG_I(e->n_day_pf));
     e->day_deferred = true;
@@ -358,7 +387,9 @@ void tg__engine_daystate_start(tg_engine_t *e)
     if (atomic_load_explicit(&e->cmd_pending, memory_order_relaxed))
         tg__engine_run_commands(e);
     e->restoring = true;
-    for (size_t i = 0; i < e->n_day_last; i++) {
+    /* no feeds: nothing to publish a quote under (engine_publish.c names
+     * e->feeds[q->source]); the journal path skips its replay alike */
+    for (size_t i = 0; i < e->n_day_last && e->nfeeds; i++) {
         const tg__engine_day_last_t *l = &e->day_last[i];
         quote_t *q = &e->quotes[l->id];
         tg_tick_t t = {.ts = l->ts, .price = l->price, .flags = TG_TICK_TRADE,

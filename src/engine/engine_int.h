@@ -59,6 +59,7 @@ typedef struct quote {
     uint16_t source;   /* feed index of the last accepted tick */
     tg_dec_t price, bid, ask, size, volume, day_open;
     int64_t ts, src_ts;
+    int64_t trade_ts;  /* ts of the last trade (ts follows bid/ask too): price's time */
     uint64_t seq;      /* seq of the last quote message for this symbol */
     uint32_t served;   /* bit per feed index (< 32) that has delivered this symbol */
     bool snap_dirty;   /* changed since the last PostgreSQL snapshot */
@@ -193,6 +194,9 @@ struct tg_engine {
     size_t n_day_pf, cap_day_pf;
     int64_t next_daystate_ns;
     int64_t day_rows_session;    /* session start of the last day_state rows pushed */
+    int64_t day_rows_held;       /* a session whose PostgreSQL load failed: no rows of it */
+    int64_t session_ns;          /* start of the session day check_session last opened */
+    int64_t day_pf_session;      /* the session day the baselines in day_pf are of */
     tg__engine_day_last_t *day_last; /* PostgreSQL: last prices to put back at thread start */
     size_t n_day_last, cap_day_last;
     bool day_deferred;           /* PostgreSQL: prices and baselines wait for the thread */
@@ -236,5 +240,9 @@ bool tg__engine_daystate_rows(tg_engine_t *e);
 /* engine thread, first thing: the day state loaded from PostgreSQL, in order */
 void tg__engine_daystate_start(tg_engine_t *e);
 void tg__engine_daystate_free(tg_engine_t *e);
+/* start of the session day containing now (engine.session_open in session_tz) */
+int tg__engine_session_start(const tg_engine_t *e, int64_t now, int64_t *out);
+/* check_session: a new session day opened at start; baselines of another day go */
+void tg__engine_daystate_session(tg_engine_t *e, int64_t start);
 
 #endif

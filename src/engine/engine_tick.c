@@ -11,6 +11,7 @@ void tg__engine_on_quote(tg_engine_t *e, const tg_tick_t *t, quote_t *q)
             q->day_open = t->price;
         q->price = t->price;
         q->size = t->size;
+        q->trade_ts = t->ts;
         if (!e->restoring) /* the journal tail was counted before the restart */
             (void)tg_dec_add(q->volume, t->size, &q->volume);
         q->has_price = true;

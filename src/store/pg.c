@@ -98,10 +98,16 @@ static void try_connect(tg_store_pg_t *pg)
     }
     pg->conn = c;
     char err[512];
-    PGresult *r = PQexec(c, "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
-                            "to_regclass('quote_snapshots') IS NOT NULL AND "
-                            "to_regclass('bars') IS NOT NULL AND "
-                            "to_regclass('day_state') IS NOT NULL");
+    /* day_state only without journal.dir (with it the file is the day
+     * state): a binary upgraded before `tickgate migrate` still connects */
+    PGresult *r = PQexec(c, pg->cfg->journal.dir[0]
+                                ? "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
+                                  "to_regclass('quote_snapshots') IS NOT NULL AND "
+                                  "to_regclass('bars') IS NOT NULL"
+                                : "SELECT to_regclass('portfolio_alerts') IS NOT NULL AND "
+                                  "to_regclass('quote_snapshots') IS NOT NULL AND "
+                                  "to_regclass('bars') IS NOT NULL AND "
+                                  "to_regclass('day_state') IS NOT NULL");
     bool schema = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                   PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);

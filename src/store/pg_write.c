@@ -155,9 +155,10 @@ void tg__pg_retention(tg_store_pg_t *pg, int64_t now)
         return;
     pg->next_retention_ns = now + DAY_NS;
     char sql[256], err[256];
-    /* day_state too: rows of symbols and portfolios gone for that long */
+    /* day_state too: rows of symbols and portfolios gone for that long
+     * (only without journal.dir: with it the table is unused, maybe absent) */
     static const char *const tables[] = {"quote_snapshots", "portfolio_snapshots", "day_state"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (pg->cfg->journal.dir[0] ? 2 : 3); i++) {
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ts < now() - interval '%d days'",
                  tables[i], days);
         if (!tg__pg_exec_ok(pg->conn, sql, err, sizeof err))

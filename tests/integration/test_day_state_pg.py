@@ -227,3 +227,56 @@ def test_malformed_rows_are_logged_and_skipped(db):
         assert restored and restored[0]["lines"] == 1, restored
     finally:
         d.cleanup()
+
+
+def test_no_feeds_with_todays_rows_starts_and_stays_up(db):
+    """Before: the last-price replay published a quote under e->feeds[0],
+    NULL with no feed configured: the process crashed at start-up."""
+    url, sql = db
+    port = tgtest.free_port()
+    run_first_day(url, port)
+    assert sql("SELECT count(*) FROM day_state WHERE kind = 'q' AND price IS NOT NULL")[0][0] == 1
+    cfg = ('engine = { session_open = "00:00"; session_tz = "UTC"; };\n'
+           'postgres = { url = "%s"; };\n' % url)
+    d = Daemon(config=cfg, secret=tgtest.SECRET)
+    d.start()
+    try:
+        assert wait_for(lambda: pf(d) is not None, 10)
+        time.sleep(1)
+        assert d.proc.poll() is None, d.log()
+        ev = [e for e in d.log_events() if e.get("event") == "daystate_restored"]
+        assert ev and ev[0]["lines"] == 2, ev
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    # the node replayed no price: its rows leave the stored last price alone
+    rows = sql("SELECT price::text FROM day_state WHERE kind = 'q'")
+    assert rows == [("110.00000000",)], rows
+
+
+def test_journal_dir_needs_no_day_state_table(db, tmp_path):
+    """Before: the schema check asked for day_state even with journal.dir
+    (where the file is the day state), so a binary upgraded before `tickgate
+    migrate` never connected ("schema missing"). Without journal.dir the
+    table is still required."""
+    url, sql = db
+    sql("DROP TABLE day_state")
+    port = tgtest.free_port()
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    d = Daemon(config=conf(url, port) + 'journal = { dir = "%s"; };\n' % jdir,
+               secret=tgtest.SECRET)
+    d.start()
+    try:
+        assert wait_for(lambda: '"postgres_up"' in d.log(), 10), d.log()
+        assert "schema missing" not in d.log()
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    d = Daemon(config=conf(url, port), secret=tgtest.SECRET)
+    d.start()
+    try:
+        assert wait_for(lambda: "schema missing" in d.log(), 10), d.log()
+        assert '"postgres_up"' not in d.log()
+    finally:
+        d.cleanup()
