@@ -31,6 +31,13 @@ typedef struct tg_alert_query {
     const char *sub;
     const char *const *readable;
     size_t n_readable;
+    /* events left out (the caller answers them from memory): alerts whose
+     * firing event, and alerts whose resolved event, is not wanted. Left
+     * out in SQL, so that `limit` counts only events that are returned. */
+    const char *const *skip_firing;
+    size_t n_skip_firing;
+    const char *const *skip_resolved;
+    size_t n_skip_resolved;
 } tg_alert_query_t;
 
 /**
@@ -55,8 +62,10 @@ typedef struct tg_alert_row {
 
 /**
  * The reader: up to `cap` events matching q, newest first (ts, then id).
- * Returns the count or a negative errno with a one-line reason in err
- * (-ECONNREFUSED unreachable, -ETIMEDOUT past its time bound, -EIO failed).
+ * Returns the count or a negative errno with a one-line reason in err:
+ * an outage (-ECONNREFUSED unreachable, -ETIMEDOUT past its time bound, -EIO
+ * failed), or a query PostgreSQL refused while it and the connection are fine
+ * (-EINVAL a value it rejects, -EPROTO the statement does not fit its schema).
  * Rows that cannot be read (a value that is no decimal, an unknown rule, a
  * field too long) are skipped and logged, never fatal. Blocks the calling
  * thread for a bounded time (see the implementation).

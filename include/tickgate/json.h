@@ -87,6 +87,11 @@ int tg_json_i64(const tg_json_t *j, tg_json_ref_t r, int64_t *out);
 /** true/false token. */
 int tg_json_bool(const tg_json_t *j, tg_json_ref_t r, bool *out);
 
+/** Whether s[0..len) is well-formed UTF-8 (no overlongs, surrogates, values
+ * past U+10FFFF or truncated sequences): text that PostgreSQL's UTF8 encoding
+ * accepts and that tg_json_escape passes through unchanged. */
+bool tg_utf8_valid(const char *s, size_t len);
+
 /* Writing: append JSON-escaped string contents (no quotes, no NUL terminator)
  * to buf, at most cap bytes; returns bytes written or -ENOSPC. Escapes '"',
  * '\\', control characters, DEL and U+2028/2029; invalid UTF-8 bytes become

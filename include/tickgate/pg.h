@@ -115,7 +115,8 @@ int tg_store_pg_bars(const char *url, const char *symbol, const char *interval, 
  * memory (older than its ring, or from before a restart): the owner and
  * portfolio of row `alert_id` of `portfolio_alerts` ("" for a feed alert).
  * Same connection and blocking as tg_store_pg_bars. Returns 1 found, 0 no
- * such row, or a negative errno (err names the reason).
+ * such row, or a negative errno (err names the reason): -EINVAL / -EPROTO
+ * when the server refused the query (tg_store_pg_query_error), else an outage.
  */
 int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfolio_id,
                             size_t pcap, char *user_id, size_t ucap, char *err, size_t errlen);
@@ -160,5 +161,15 @@ int tg_store_holdings_json(const char *json, size_t len, size_t *start, size_t *
 int tg_store_alert_row_parse(const char *const f[TG_ALERT_ROW_COLS],
                              const bool null[TG_ALERT_ROW_COLS], tg_alert_row_t *out, char *why,
                              size_t wlen);
+
+/**
+ * What a query the server answered with an error (SQLSTATE, NULL when none)
+ * means for the alerts API: -EINVAL for class 22 (data exception: a value
+ * the request passed that PostgreSQL refuses), -EPROTO for class 42 (the
+ * statement does not fit the schema: a migration missing), -EIO for anything
+ * else. Only -EIO is an outage; the first two say nothing about the server
+ * or the connection.
+ */
+int tg_store_pg_query_error(const char *sqlstate);
 
 #endif

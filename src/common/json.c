@@ -164,6 +164,21 @@ static size_t skip_digits(const char *s, size_t len, size_t *i)
     return *i - d;
 }
 
+bool tg_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number(const char *s, size_t len, size_t *pos)
 {

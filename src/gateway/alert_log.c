@@ -144,49 +144,7 @@ bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const 
     return false;
 }
 
-static int seen_cmp(const void *a, const void *b)
+bool gw_alert_event_id(const tg_msg_t *m, char *id, size_t cap)
 {
-    const gw_alert_seen_t *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : x->state - y->state;
-}
-
-size_t gw_alerts_seen(const gw_thread_t *t, gw_alert_seen_t **out)
-{
-    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
-    size_t n = 0, want = (size_t)t->alog_len + t->n_active;
-    gw_alert_seen_t *s = want ? malloc(want * sizeof *s) : NULL;
-    *out = s;
-    if (!s)
-        return 0;
-    for (uint32_t i = 0; i < t->alog_len; i++) {
-        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
-        if (json_field(m, "alert_id", s[n].id, sizeof s[n].id)) {
-            s[n].state = m->aux;
-            n++;
-        }
-    }
-    /* a firing event may have left the log while the alert still fires */
-    for (uint32_t i = 0; i < t->n_active; i++) {
-        memcpy(s[n].id, t->active_id[i], sizeof s[n].id);
-        s[n++].state = TG_ALERT_FIRING;
-    }
-    qsort(s, n, sizeof *s, seen_cmp);
-    return n;
-}
-
-bool gw_alerts_seen_has(const gw_alert_seen_t *seen, size_t n, const char *id, int state)
-{
-    size_t lo = 0, hi = n; /* first entry >= id */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(seen[mid].id, id) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < n && !strcmp(seen[lo].id, id); lo++)
-        if (!state || seen[lo].state == state)
-            return true;
-    return false;
+    return json_field(m, "alert_id", id, cap);
 }

@@ -567,15 +567,8 @@ void gw_alerts_keep(gw_thread_t *t, tg_msg_t *m);
 void gw_alerts_free(gw_thread_t *t);
 /** The newest remembered event of an alert (firing ones first), or NULL. */
 const tg_msg_t *gw_alerts_find(const gw_thread_t *t, const char *alert_id);
-/** One event this thread remembers: (alert_id, state), for de-duplication. */
-typedef struct gw_alert_seen {
-    char id[24];
-    int state; /* tg_alert_state_t */
-} gw_alert_seen_t;
-/** Every event remembered (log and firing set), sorted; *out is the caller's to free. */
-size_t gw_alerts_seen(const gw_thread_t *t, gw_alert_seen_t **out);
-/** Whether seen[] holds event (id, state); state 0: any event of that alert. */
-bool gw_alerts_seen_has(const gw_alert_seen_t *seen, size_t n, const char *id, int state);
+/** An alert event's alert_id into id[cap]; false when it has none that fits. */
+bool gw_alert_event_id(const tg_msg_t *m, char *id, size_t cap);
 /** Whether event m passes every filter of f and the caller may read it. */
 bool gw_alert_filter_match(const gw_alert_filter_t *f, const tg_msg_t *m, const char *sub,
                            bool admin, char *const *portfolios, size_t n_portfolios);

@@ -56,6 +56,16 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
         gw_http_error(r, t, 400, "bad_request", "query argument too long");
         return false;
     }
+    /* The text filters go to PostgreSQL as text: bytes that are not UTF-8
+     * (a %FF) are refused here, with the caller's 400, instead of failing
+     * the query there. A portfolio id is any UTF-8 text under
+     * TG_PORTFOLIO_ID_MAX bytes (portfolio specs check no narrower
+     * set); rule and state are checked against their names below. */
+    if (!tg_utf8_valid(f->portfolio_id, strlen(f->portfolio_id)) ||
+        !tg_utf8_valid(f->rule, strlen(f->rule))) {
+        gw_http_error(r, t, 400, "bad_request", "query argument is not UTF-8");
+        return false;
+    }
     if (state[0]) {
         if (!strcmp(state, "firing"))
             f->state = TG_ALERT_FIRING;
@@ -96,16 +106,21 @@ static bool alert_filter(struct lws *wsi, http_req_t *r, gw_thread_t *t, gw_aler
  *   - memory holds this thread's last 1,024 events (alog) exactly as published,
  *     including the ones not written yet.
  * So the answer is the in-memory events that match, plus the events read
- * back from PostgreSQL that memory does not hold (same alert_id and state;
- * for /active, any event of that alert: memory knows its latest state, e.g.
- * a resolution whose row update has not landed yet), merged newest first and
+ * back from PostgreSQL that memory does not answer for this caller (same
+ * alert_id and state; for /active also any alert memory saw resolve: it
+ * knows the latest state, e.g. a resolution whose row update has not landed
+ * yet), merged newest first and
  * cut at `limit`. Both sources apply the same filters and the same
  * authorization (owner, shared, token claim, admin; feed alerts admins
  * only), the PostgreSQL side in SQL so that its LIMIT counts only what the
  * caller may see. "Shared" is the portfolio's readers when the event was
  * published for memory (its ACL), its readers now for rows (the row keeps
- * only the owner), as for the ack of a row. Taking PostgreSQL's newest `limit` is enough: an event
- * in the merged top `limit` ranks at least as high in PostgreSQL's list.
+ * only the owner), as for the ack of a row. PostgreSQL leaves out, in SQL,
+ * the events memory answers for this caller (alert_skip), so its LIMIT
+ * counts only events it adds; then the merged newest `limit` are among
+ * memory's newest `limit` and PostgreSQL's: an event of the merged top
+ * `limit` ranks at least as high in its own source's list. (Leaving out
+ * after the LIMIT, or against everything memory holds, lost events.)
  *
  * A read back event has the engine's JSON form (alert message, SPEC §5)
  * with the row's data: a resolved event carries its firing's value,
@@ -147,11 +162,21 @@ static const char **readable_portfolios(gw_thread_t *t, const tg_jwt_claims_t *c
     return v;
 }
 
+/* The longest JSON text of a row: a row edited by hand may hold control
+ * bytes in every string field, each escaped to six ("\u0001"), so six times
+ * the fields' capacities (portfolio_id and feed both, though one is written),
+ * plus keys, punctuation, names and numbers (well under 512). */
+#define ROW_FIELD(f) sizeof(((tg_alert_row_t *)0)->f)
+#define ROW_JSON_MAX                                                                               \
+    (6 * (ROW_FIELD(alert_id) + ROW_FIELD(portfolio_id) + ROW_FIELD(feed) + ROW_FIELD(symbol) +   \
+          ROW_FIELD(message)) +                                                                    \
+     512)
+
 /* A read-back event in the engine's form (engine_publish.c publish_alert for
  * portfolio alerts, engine_tick.c for feed alerts: same keys, same order). */
 static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
 {
-    char jb[2048];
+    char jb[ROW_JSON_MAX];
     tg_enc_t enc;
     tg_enc_init(&enc, jb, sizeof jb, NULL, 0);
     bool feed = !a->portfolio_id[0];
@@ -174,7 +199,7 @@ static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
     tg_enc_kv_str(&enc, "message", a->message);
     tg_enc_kv_i64(&enc, "ts", a->ts);
     tg_enc_map_end(&enc);
-    if (enc.err) { /* fields are bounded (tg_alert_row_t), so this cannot happen */
+    if (enc.err) { /* jb holds the worst case (ROW_JSON_MAX), so this cannot happen */
         b->err = 1;
         return;
     }
@@ -182,12 +207,64 @@ static void put_row(tg_buf_t *b, const tg_alert_row_t *a)
 }
 
 /*
+ * The events PostgreSQL is to leave out because memory answers them: the
+ * ones selected for this caller (memory's copy is the exact event), and for
+ * /active every alert memory saw resolve (its row may still say firing:
+ * memory's latest state wins). Only those: an event memory holds but does not
+ * give this caller (its ACL is from publish time, the portfolio shared since)
+ * must come from PostgreSQL. ids[] holds the strings fire[] and res[] point
+ * to; false on no memory.
+ */
+typedef struct alert_skip {
+    char (*ids)[TG_ALERT_ID_LEN + 1];
+    const char **fire, **res;
+    size_t nf, nr;
+} alert_skip_t;
+
+static bool alert_skip(gw_thread_t *t, const tg_msg_t *const *mem, uint32_t nm, bool active,
+                       alert_skip_t *s)
+{
+    const uint32_t cap = sizeof t->alog / sizeof t->alog[0];
+    size_t most = (size_t)nm + (active ? t->alog_len : 0), n = 0;
+    memset(s, 0, sizeof *s);
+    s->ids = malloc((most ? most : 1) * sizeof *s->ids);
+    s->fire = malloc((most ? most : 1) * sizeof *s->fire);
+    s->res = malloc((most ? most : 1) * sizeof *s->res);
+    if (!s->ids || !s->fire || !s->res)
+        return false;
+    for (uint32_t i = 0; i < nm; i++)
+        if (gw_alert_event_id(mem[i], s->ids[n], sizeof s->ids[n])) {
+            if (mem[i]->aux == TG_ALERT_RESOLVED)
+                s->res[s->nr++] = s->ids[n++];
+            else
+                s->fire[s->nf++] = s->ids[n++];
+        }
+    for (uint32_t i = 0; active && i < t->alog_len; i++) {
+        const tg_msg_t *m = t->alog[(t->alog_head + i) % cap];
+        if (m->aux == TG_ALERT_RESOLVED && gw_alert_event_id(m, s->ids[n], sizeof s->ids[n]))
+            s->fire[s->nf++] = s->ids[n++];
+    }
+    return true;
+}
+
+static void alert_skip_free(alert_skip_t *s)
+{
+    free(s->ids);
+    free(s->fire);
+    free(s->res);
+}
+
+/*
  * Read the matching events from PostgreSQL into *rows (newest first, minus
- * those memory holds). Returns the count, or -1 when the answer is memory
- * alone (no PostgreSQL configured, a recent failure, or this one).
+ * those memory answers: skip). Returns the count, -1 when the answer is memory
+ * alone (no PostgreSQL configured, a recent failure, or this one), or the
+ * reader's -EINVAL / -EPROTO when PostgreSQL, up and connected, refused the
+ * query: no outage, so no fallback, no retry window; the caller answers an
+ * error (*err says why).
  */
 static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_filter_t *f,
-                     bool active, tg_alert_row_t **rows)
+                     bool active, const alert_skip_t *skip, tg_alert_row_t **rows, char *err,
+                     size_t errlen)
 {
     const tg_gateway_deps_t *d = &t->g->d;
     *rows = NULL;
@@ -204,10 +281,15 @@ static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_fi
     tg_alert_query_t q = {.portfolio_id = f->portfolio_id, .rule = f->rule, .state = f->state,
                           .active = active, .since = f->since, .limit = f->limit,
                           .admin = c->admin, .sub = c->sub, .readable = readable,
-                          .n_readable = nread};
-    char err[256];
-    int n = d->alerts_read(d->alerts_read_ctx, &q, r, f->limit, err, sizeof err);
+                          .n_readable = nread, .skip_firing = skip->fire,
+                          .n_skip_firing = skip->nf, .skip_resolved = skip->res,
+                          .n_skip_resolved = skip->nr};
+    int n = d->alerts_read(d->alerts_read_ctx, &q, r, f->limit, err, errlen);
     free(readable);
+    if (n == -EINVAL || n == -EPROTO) {
+        free(r);
+        return n;
+    }
     if (n < 0) {
         free(r);
         t->alerts_pg_retry_ns = tg_mono_ns() + ALERTS_PG_RETRY_NS;
@@ -220,16 +302,8 @@ static int pg_events(gw_thread_t *t, const tg_jwt_claims_t *c, const gw_alert_fi
     if (t->alerts_pg_down)
         TG_INFO("alerts_api_postgres", "thread", TG_I(t->idx), "answer", TG_S("postgres"));
     t->alerts_pg_down = false;
-    /* drop what memory holds: its copy is the exact event, and for /active
-     * its latest state wins */
-    gw_alert_seen_t *seen = NULL;
-    size_t ns = gw_alerts_seen(t, &seen), k = 0;
-    for (int i = 0; i < n; i++)
-        if (!gw_alerts_seen_has(seen, ns, r[i].alert_id, active ? 0 : (int)r[i].state))
-            r[k++] = r[i];
-    free(seen);
     *rows = r;
-    return (int)k;
+    return n;
 }
 
 /* GET /api/v1/alerts (newest first) and /api/v1/alerts/active. */
@@ -253,7 +327,32 @@ void gw_http_alerts(struct lws *wsi, http_req_t *r, gw_thread_t *t, const tg_jwt
             mem[nm++] = m;
     }
     tg_alert_row_t *pg = NULL;
-    int np = pg_events(t, c, &f, active, &pg);
+    char err[256];
+    alert_skip_t skip;
+    int np = -1;
+    if (t->g->d.alerts_read && !alert_skip(t, mem, nm, active, &skip)) {
+        alert_skip_free(&skip);
+        free(mem);
+        gw_http_error(r, t, 500, "internal", "out of memory");
+        return;
+    }
+    if (t->g->d.alerts_read) {
+        np = pg_events(t, c, &f, active, &skip, &pg, err, sizeof err);
+        alert_skip_free(&skip);
+    }
+    if (np == -EINVAL || np == -EPROTO) {
+        free(mem);
+        /* the request passed a value PostgreSQL rejects (the filters are
+         * checked above, so this is rare) or the schema is not the one this
+         * build reads (004_alerts_api.sql missing or edited): an operator's
+         * problem, logged */
+        if (np == -EPROTO)
+            TG_WARN("alerts_api_query_refused", "thread", TG_I(t->idx), "error", TG_S(err));
+        gw_http_error(r, t, np == -EINVAL ? 400 : 500, np == -EINVAL ? "bad_request" : "internal",
+                      np == -EINVAL ? "PostgreSQL refused a query argument"
+                                    : "alerts query does not fit the database schema");
+        return;
+    }
     if (t->g->d.alerts_read)
         r->alerts_source = np >= 0 ? "postgres" : "memory";
     /* merge, newest first (memory first on a tie: its ts is the exact one) */
@@ -288,6 +387,13 @@ static int ack_from_pg(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, 
     char user[TG_PORTFOLIO_ID_MAX + 1], err[160];
     int rc = tg_store_pg_alert_owner(t->g->cfg->postgres.url, id, pid, pcap, user, sizeof user,
                                      err, sizeof err);
+    if (rc == -EINVAL) /* an id PostgreSQL refuses to compare is no alert it holds */
+        return 0;
+    if (rc == -EPROTO) {
+        TG_WARN("alerts_api_query_refused", "thread", TG_I(t->idx), "error", TG_S(err));
+        gw_http_error(r, t, 500, "internal", "alerts query does not fit the database schema");
+        return -1;
+    }
     if (rc < 0) {
         gw_http_error(r, t, 503, "unavailable", "PostgreSQL unavailable");
         return -1;
@@ -315,7 +421,10 @@ void gw_http_ack(http_req_t *r, gw_thread_t *t, const tg_jwt_claims_t *c, const 
     char id[TG_ALERT_ID_LEN + 1];
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : 0;
-    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN) {
+    /* an id that is not UTF-8 names no alert, and must not reach PostgreSQL
+     * as text it refuses */
+    if (!slash || strcmp(slash, "/ack") != 0 || n == 0 || n > TG_ALERT_ID_LEN ||
+        !tg_utf8_valid(p, n)) {
         gw_http_error(r, t, 404, "not_found", "no such route");
         return;
     }

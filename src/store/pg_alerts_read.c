@@ -29,9 +29,15 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
                                1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        /* a refusal by a working server keeps the connection (bars and the
+         * alerts API share it); only an outage drops it */
+        int rc = PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK
+                     ? tg_store_pg_query_error(PQresultErrorField(r, PG_DIAG_SQLSTATE))
+                     : -EIO;
         PQclear(r);
-        tg__pg_reader_drop();
-        return -EIO;
+        if (rc == -EIO)
+            tg__pg_reader_drop();
+        return rc;
     }
     int found = PQntuples(r) > 0;
     if (found) {
@@ -65,6 +71,8 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
  * is ts_us * 1000 >= since_ns exactly).
  *   $1 admin  $2 sub  $3 readable portfolios (JSON array)  $4 portfolio_id
  *   $5 rule  $6 state ('', firing, resolved)  $7 active  $8 since (us)  $9 limit
+ *   $10 $11 the alerts whose firing / resolved event to leave out (JSON arrays):
+ *   left out before LIMIT, so that it counts only events the caller gets
  */
 #define ALERTS_COLS                                                                                \
     "id, coalesce(portfolio_id, ''), alert_type, severity, coalesce(message, ''), "                \
@@ -73,17 +81,18 @@ int tg_store_pg_alert_owner(const char *url, const char *alert_id, char *portfol
     "($1::boolean OR (portfolio_id IS NOT NULL AND (user_id = $2 OR portfolio_id IN "              \
     "(SELECT jsonb_array_elements_text($3::jsonb))))) "                                            \
     "AND ($4 = '' OR portfolio_id = $4) AND ($5 = '' OR alert_type = $5) "
+#define ALERTS_SKIP(ids) "id NOT IN (SELECT jsonb_array_elements_text(" ids "::jsonb)) AND "
 #define ALERTS_SINCE(col) col " >= 'epoch'::timestamptz + $8::bigint * interval '1 microsecond' "
 static const char alerts_sql[] =
     "SELECT * FROM ("
     "(SELECT " ALERTS_COLS ", 'firing' AS state, "
     "(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint AS ts_us FROM portfolio_alerts WHERE "
     ALERTS_WHERE "AND $6 <> 'resolved' AND (NOT $7::boolean OR resolved_at IS NULL) AND "
-    ALERTS_SINCE("created_at") "ORDER BY created_at DESC, id DESC LIMIT $9::bigint) "
+    ALERTS_SKIP("$10") ALERTS_SINCE("created_at") "ORDER BY created_at DESC, id DESC LIMIT $9::bigint) "
     "UNION ALL "
     "(SELECT " ALERTS_COLS ", 'resolved', (EXTRACT(EPOCH FROM resolved_at) * 1000000)::bigint "
     "FROM portfolio_alerts WHERE " ALERTS_WHERE "AND $6 <> 'firing' AND NOT $7::boolean AND "
-    "resolved_at IS NOT NULL AND " ALERTS_SINCE("resolved_at")
+    "resolved_at IS NOT NULL AND " ALERTS_SKIP("$11") ALERTS_SINCE("resolved_at")
     "ORDER BY resolved_at DESC, id DESC LIMIT $9::bigint)"
     ") e ORDER BY ts_us DESC, 1 DESC LIMIT $9::bigint";
 
@@ -161,6 +170,17 @@ int tg_store_alert_row_parse(const char *const f[TG_ALERT_ROW_COLS],
 #undef BAD
 }
 
+int tg_store_pg_query_error(const char *sqlstate)
+{
+    if (!sqlstate || strlen(sqlstate) != 5)
+        return -EIO;
+    if (!strncmp(sqlstate, "22", 2))
+        return -EINVAL;
+    if (!strncmp(sqlstate, "42", 2))
+        return -EPROTO;
+    return -EIO;
+}
+
 /* Send the query and wait at most ALERTS_QUERY_MS for its result; NULL with
  * err set on failure or timeout (the connection is dropped then). */
 static PGresult *query_bounded(PGconn *c, const char *const *params, int n, int *rc, char *err,
@@ -209,6 +229,19 @@ static PGresult *query_bounded(PGconn *c, const char *const *params, int n, int 
     }
 }
 
+/* A NUL-terminated JSON array of strings (b->err on no memory). */
+static void json_array(tg_buf_t *b, const char *const *v, size_t n)
+{
+    tg_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tg_buf_puts(b, ",");
+        tg_json_put_cstr(b, v[i]);
+    }
+    tg_buf_puts(b, "]");
+    tg_buf_putc(b, 0);
+}
+
 int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t *out,
                             size_t cap, char *err, size_t errlen)
 {
@@ -220,18 +253,16 @@ int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t
     PGconn *c = tg__pg_reader_conn(url, err, errlen);
     if (!c)
         return -ECONNREFUSED;
-    /* the readable portfolios as one JSON array parameter: no quoting by hand */
-    tg_buf_t rd = {0};
-    tg_buf_puts(&rd, "[");
-    for (size_t i = 0; i < q->n_readable; i++) {
-        if (i)
-            tg_buf_puts(&rd, ",");
-        tg_json_put_cstr(&rd, q->readable[i]);
-    }
-    tg_buf_puts(&rd, "]");
-    tg_buf_putc(&rd, 0);
-    if (rd.err) {
+    /* the readable portfolios and the events to leave out as JSON array
+     * parameters: no quoting by hand */
+    tg_buf_t rd = {0}, sf = {0}, sr = {0};
+    json_array(&rd, q->readable, q->n_readable);
+    json_array(&sf, q->skip_firing, q->n_skip_firing);
+    json_array(&sr, q->skip_resolved, q->n_skip_resolved);
+    if (rd.err || sf.err || sr.err) {
         tg_buf_free(&rd);
+        tg_buf_free(&sf);
+        tg_buf_free(&sr);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -242,18 +273,34 @@ int tg_store_pg_alerts_read(void *ctx, const tg_alert_query_t *q, tg_alert_row_t
     const char *state = q->state == TG_ALERT_FIRING     ? "firing"
                         : q->state == TG_ALERT_RESOLVED ? "resolved"
                                                         : "";
-    const char *params[9] = {q->admin ? "t" : "f",
-                             q->sub ? q->sub : "",
-                             rd.p,
-                             q->portfolio_id ? q->portfolio_id : "",
-                             q->rule ? q->rule : "",
-                             state,
-                             q->active ? "t" : "f",
-                             since,
-                             lim};
+    const char *params[11] = {q->admin ? "t" : "f",
+                              q->sub ? q->sub : "",
+                              rd.p,
+                              q->portfolio_id ? q->portfolio_id : "",
+                              q->rule ? q->rule : "",
+                              state,
+                              q->active ? "t" : "f",
+                              since,
+                              lim,
+                              sf.p,
+                              sr.p};
     int rc = 0;
-    PGresult *r = query_bounded(c, params, 9, &rc, err, errlen);
+    PGresult *r = query_bounded(c, params, 11, &rc, err, errlen);
     tg_buf_free(&rd);
+    tg_buf_free(&sf);
+    tg_buf_free(&sr);
+    if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK) {
+        /* refused by a working server (an argument it rejects, a schema that
+         * does not fit): not an outage, so the connection, which bars and
+         * acks share, stays; only the rest is one */
+        rc = tg_store_pg_query_error(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+        if (rc != -EIO) {
+            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+            err[strcspn(err, "\n")] = 0;
+            PQclear(r);
+            return rc;
+        }
+    }
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != TG_ALERT_ROW_COLS) {
         if (r) {
             snprintf(err, errlen, "%s", PQresultErrorMessage(r));

@@ -10,7 +10,11 @@ alerts for admins), merged with the in-memory events not written yet.
   the answer, a resolution not yet written hides the row's stale "firing",
   and once the rows land nothing is listed twice;
 - PostgreSQL down or not answering: 200 from memory, marked by the header
-  X-Tickgate-Alerts-Source: memory.
+  X-Tickgate-Alerts-Source: memory;
+- a query PostgreSQL refuses is no outage (a non-UTF-8 filter gets 400 first);
+- the merge loses nothing: PostgreSQL leaves out only what memory answers for
+  this caller, before its LIMIT (/active?limit=1 behind a resolution not yet
+  written; a portfolio shared after its alerts fired).
 """
 import json
 import socket
@@ -284,3 +288,175 @@ def test_alerts_without_postgres_answer_from_memory(tmp_path):
         for s in held:
             s.close()
         silent.close()
+
+
+def reader_pid(q):
+    """The backend of the (one) service thread's reading connection: the last
+    one to run the alerts query."""
+    rows = q("SELECT pid FROM pg_stat_activity WHERE query LIKE '%%ts_us%%' "
+             "AND pid <> pg_backend_pid()")
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def test_refused_query_is_no_outage(tmp_path, db):
+    """A query PostgreSQL refuses is the request's or the schema's problem, not
+    an outage: a text filter that is not UTF-8 (%FF) gets 400 before it
+    reaches PostgreSQL; a query the server refuses (here: a column renamed
+    away) gets an error, keeps the thread's reading connection (bars and
+    acks share it), logs no alerts_api_fallback, and the next request is
+    answered from PostgreSQL again at once, not from memory for 10 s."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        u1 = d.token("u-1")
+        pub = connect(d)
+        send(pub, [("AAA", "200")])
+        assert wait_for(lambda: q("SELECT count(*) FROM portfolio_alerts") == [(1,)], 15)
+        st, data, src = get(d, u1, "/api/v1/alerts")
+        assert st == 200 and src == "postgres" and len(data) == 1, (st, data, src)
+        pid = reader_pid(q)
+        for arg in ({"portfolio_id": b"\xff"}, {"portfolio_id": b"p-\xc3"},
+                    {"rule": b"\xff"}, {"portfolio_id": b"\xed\xa0\x80"}):
+            for path in ("/api/v1/alerts", "/api/v1/alerts/active"):
+                st, body, src = get(d, u1, path, **arg)
+                assert st == 400, (arg, st, body)
+                assert body["success"] is False and body["error"]["code"] == "bad_request", body
+                st, data, src = get(d, u1, path)
+                assert st == 200 and src == "postgres" and len(data) == 1, (arg, st, data, src)
+        # an alert id that is not UTF-8 is no alert (never a query PostgreSQL refuses)
+        st, raw = d.http("/api/v1/alerts/a-%FF/ack", method="POST", token=u1)
+        assert st == 404 and json.loads(raw)["error"]["code"] == "not_found", (st, raw)
+        assert get(d, u1, "/api/v1/alerts")[2] == "postgres"
+        # valid UTF-8 that names no portfolio is a filter like any other
+        st, data, src = get(d, u1, "/api/v1/alerts", portfolio_id="p-\u00e9")
+        assert st == 200 and src == "postgres" and data == [], (st, data, src)
+
+        q("ALTER TABLE portfolio_alerts RENAME COLUMN resolved_at TO resolved_at_x")
+        try:
+            st, body, src = get(d, u1, "/api/v1/alerts")
+            assert st == 500 and body["success"] is False, (st, body, src)
+            assert body["error"]["code"] == "internal", body
+        finally:
+            q("ALTER TABLE portfolio_alerts RENAME COLUMN resolved_at_x TO resolved_at")
+        st, data, src = get(d, u1, "/api/v1/alerts")
+        assert st == 200 and src == "postgres" and len(data) == 1, (st, data, src)
+        assert reader_pid(q) == pid                       # the same connection throughout
+        ev = d.log_events()
+        assert not any(e.get("event") == "alerts_api_fallback" for e in ev), ev
+        assert any(e.get("event") == "alerts_api_query_refused" for e in ev)
+        pub.close()
+    finally:
+        d.cleanup()
+
+
+def test_active_limit_counts_only_what_memory_does_not_answer(tmp_path, db):
+    """/active?limit=1: alert X's resolution is in memory but not yet in its
+    row, an older alert Y still fires (its event only in the table, memory
+    was emptied by a restart). PostgreSQL's newest firing row is X, which
+    memory knows resolved: it must be left out before the LIMIT, else the
+    answer is [] instead of [Y]."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        admin = d.token("u-5", portfolios=["p-aaa", "p-bbb"])  # no feed alerts
+        pub = connect(d)
+        send(pub, [("BBB", "40")])                        # Y: p-bbb below fires
+        time.sleep(0.05)
+        send(pub, [("AAA", "200")])                       # X: p-aaa above fires
+        assert wait_for(lambda: q("SELECT count(*) FROM portfolio_alerts") == [(2,)], 15)
+        y, x = [r[0] for r in q("SELECT id FROM portfolio_alerts ORDER BY created_at")]
+        pub.close()
+        d.stop()
+        d.start()
+        st, data, src = get(d, admin, "/api/v1/alerts/active")
+        assert st == 200 and src == "postgres" and [a["alert_id"] for a in data] == [x, y], data
+        import psycopg2
+        lk = psycopg2.connect(host="127.0.0.1", port=pgc.port, user="postgres",
+                              dbname=url.rsplit("/", 1)[1])
+        try:
+            lk.cursor().execute("LOCK TABLE portfolio_alerts IN EXCLUSIVE MODE")
+            pub = connect(d)
+            send(pub, [("AAA", "100")])                   # X resolves; its row waits
+            assert wait_for(lambda: (x, "resolved") in events(
+                get(d, admin, "/api/v1/alerts")[1]), 10)
+            assert q("SELECT count(resolved_at) FROM portfolio_alerts") == [(0,)]
+            for lim in (1, 2, None):
+                st, data, src = get(d, admin, "/api/v1/alerts/active", limit=lim)
+                assert st == 200 and src == "postgres", (st, data, src)
+                assert events(data) == [(y, "firing")], (lim, data)
+            # the history: X's resolution from memory, then both firings from the table
+            st, data, src = get(d, admin, "/api/v1/alerts", limit=2)
+            assert events(data) == [(x, "resolved"), (x, "firing")], data
+            st, data, src = get(d, admin, "/api/v1/alerts")
+            assert events(data) == [(x, "resolved"), (x, "firing"), (y, "firing")], data
+            lk.rollback()
+            pub.close()
+        finally:
+            lk.close()
+    finally:
+        d.cleanup()
+
+
+def test_alerts_of_a_portfolio_shared_later(tmp_path, db):
+    """Alerts that fired before their portfolio was shared with u-3: memory's
+    copies carry the ACL of their publication (not u-3), the rows answer with
+    today's sharing. u-3 gets them from PostgreSQL; memory holding them for
+    others must not hide them."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        u3, u9 = d.token("u-3"), d.token("u-9")
+        pub = connect(d)
+        send(pub, [("BBB", "40")])                        # p-bbb (owner u-9) below fires
+        assert wait_for(lambda: q("SELECT count(*) FROM portfolio_alerts") == [(1,)], 15)
+        (bid,), = q("SELECT id FROM portfolio_alerts")
+        assert events(get(d, u9, "/api/v1/alerts")[1]) == [(bid, "firing")]
+        assert get(d, u3, "/api/v1/alerts")[1] == []
+        body = {"owner": "u-9", "shared_with": ["u-3"], "cash": "0",
+                "holdings": [{"symbol": "BBB", "quantity": "1", "cost_basis": "100",
+                              "target_weight": "0"}],
+                "alerts": {"rebalance_drift": None, "loss_limit": None, "gain_target": None,
+                           "price_below": {"BBB": "50"}}}
+        st, raw = d.http("/api/v1/portfolios/p-bbb", method="PUT",
+                         token=d.token("ops", roles=["admin"]), body=json.dumps(body).encode())
+        assert st == 200, raw
+        send(pub, [("BBB", "41")])                        # a new portfolio message, new ACL
+        assert wait_for(lambda: json.loads(d.http("/api/v1/portfolios/p-bbb", token=u3)[1])
+                        .get("success"), 10)
+        for path in ("/api/v1/alerts", "/api/v1/alerts/active"):
+            st, data, src = get(d, u3, path)
+            assert st == 200 and src == "postgres", (st, data, src)
+            assert events(data) == [(bid, "firing")], (path, data)
+            own = get(d, u9, path)[1]                     # the owner: memory's copy
+            assert events(own) == events(data)
+            same_event(own[0], data[0])
+        pub.close()
+    finally:
+        d.cleanup()
+
+
+def test_row_of_control_bytes(tmp_path, db):
+    """A row edited by hand whose every string field is control bytes (each
+    escaped to six in JSON, past 2 KiB for the row) is answered whole; it
+    used to fail the whole request."""
+    pgc, url, q = db
+    d = make(tmp_path, url)
+    d.start()
+    try:
+        admin = d.token("ops", roles=["admin"])
+        pid, sym, msg = "\x01" * 128, "\x02" * 31, "\x1f" * 159
+        q("INSERT INTO portfolio_alerts (id, user_id, portfolio_id, alert_type, severity, "
+          "title, message, metadata) VALUES ('a-ctl', 'u-1', %s, 'price_above', 'high', 't', "
+          "%s, %s)", (pid, msg, json.dumps({"value": "1", "threshold": "2", "symbol": sym})))
+        st, data, src = get(d, admin, "/api/v1/alerts")
+        assert st == 200 and src == "postgres", (st, data, src)
+        assert len(data) == 1 and data[0]["alert_id"] == "a-ctl", data
+        assert (data[0]["portfolio_id"], data[0]["symbol"], data[0]["message"]) == (pid, sym, msg)
+        st, data, src = get(d, admin, "/api/v1/alerts/active")
+        assert st == 200 and [a["alert_id"] for a in data] == ["a-ctl"], (st, data)
+    finally:
+        d.cleanup()

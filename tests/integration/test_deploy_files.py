@@ -436,3 +436,22 @@ def test_daemon_runs_with_io_uring_under_the_seccomp_profile():
     assert status == 200 and unavailable
     if gauge:
         assert gauge[0].split()[-1] == "0", gauge
+
+
+def test_sql_migrations_name_themselves_and_the_readme_names_them():
+    """Each deploy/sql/NNN_name.sql starts with a comment naming that file (a
+    renumbered migration kept its old name once: 004_alerts_api.sql said 003),
+    and every migration the README mentions exists."""
+    files = sorted(glob.glob(os.path.join(DEPLOY, "sql", "*.sql")))
+    assert files
+    for f in files:
+        base = os.path.basename(f)
+        assert re.fullmatch(r"\d{3}_[a-z0-9_]+\.sql", base), base
+        with open(f) as fh:
+            first = fh.readline()
+        assert first.startswith("-- %s " % base), (base, first)
+    with open(os.path.join(SRC, "README.md")) as fh:
+        readme = fh.read()
+    names = {os.path.basename(f) for f in files}
+    for m in set(re.findall(r"\b\d{3}_[a-z0-9_]+\.sql\b", readme)):
+        assert m in names, m

@@ -382,14 +382,22 @@ TG_TEST(utf8_validation)
         "\"\xf0\x9f\x98\"",     /* truncated 4-byte */
         "[\xc3\xa9]",           /* non-ASCII outside strings */
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         TG_CHECK_EQ_INT(parse1(bad[i]), -EINVAL);
+        /* the same bytes without the JSON around them (the last one is fine text) */
+        if (i + 1 < sizeof bad / sizeof bad[0])
+            TG_CHECK(!tg_utf8_valid(bad[i] + 1, strlen(bad[i] + 1)));
+    }
     static const char *good[] = {
         "\"\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"", "\"\xf4\x8f\xbf\xbf\"",
         "\"\xed\x9f\xbf\"", "\"\xee\x80\x80\"", "\"\xc2\x80\"", "\"\xef\xbf\xbf\"",
     };
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         TG_CHECK_EQ_INT(parse1(good[i]), 0);
+        TG_CHECK(tg_utf8_valid(good[i], strlen(good[i])));
+    }
+    TG_CHECK(tg_utf8_valid("p-1\x01", 4));
+    TG_CHECK(!tg_utf8_valid("p-\xff", 3));
 }
 
 TG_TEST(escapes_and_surrogates)

@@ -100,6 +100,24 @@ TG_TEST(bad_rows_are_refused_with_a_reason)
     refused(good_pf, 10, "99999999999999999999999", "timestamp");
 }
 
+/* Only an outage may cost the thread its reader connection and the API its
+ * PostgreSQL answers for a while: a refused argument or a schema that does
+ * not fit is told apart by its SQLSTATE class. */
+TG_TEST(query_error_classes)
+{
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("22021"), -EINVAL); /* invalid byte sequence */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("22P02"), -EINVAL); /* invalid text representation */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("42703"), -EPROTO); /* undefined column */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("42P01"), -EPROTO); /* undefined table */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("57014"), -EIO);    /* statement timeout */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("57P01"), -EIO);    /* admin shutdown */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("08006"), -EIO);    /* connection failure */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("53300"), -EIO);    /* too many connections */
+    TG_CHECK_EQ_INT(tg_store_pg_query_error(NULL), -EIO);
+    TG_CHECK_EQ_INT(tg_store_pg_query_error(""), -EIO);
+    TG_CHECK_EQ_INT(tg_store_pg_query_error("22"), -EIO);
+}
+
 int main(void)
 {
     return tg_test_run();
