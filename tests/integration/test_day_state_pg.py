@@ -7,17 +7,14 @@ day_change restarted at 0. A restart on a later session day restores nothing,
 exactly as with journal.dir/daystate; a malformed row is logged and skipped.
 """
 import json
-import os
 import socket
-import subprocess
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import tgtest
-from tgtest import BIN, Daemon, wait_for, wait_port
+from tgtest import Daemon, wait_for, wait_port
 
 pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 
@@ -34,24 +31,8 @@ def cluster():
 @pytest.fixture
 def db(cluster):
     """A fresh migrated database: (url, sql)."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    cluster.sql("CREATE DATABASE " + name)
-    url = "postgresql://postgres@127.0.0.1:%d/%s" % (cluster.port, name)
-    r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    assert "003_day_state" in r.stdout, r.stdout
-    import psycopg2
-
-    def sql(q, params=None):
-        conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname=name)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(q, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+    url, sql, out = tgtest.migrated_db(cluster)
+    assert "003_day_state" in out, out
     return url, sql
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -30,24 +29,7 @@ def cluster():
 @pytest.fixture
 def db(cluster):
     """A fresh database on the shared cluster, migrated; yields (cluster, url, sql)."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    cluster.sql("CREATE DATABASE " + name)
-    url = "postgresql://postgres@127.0.0.1:%d/%s" % (cluster.port, name)
-    r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-
-    import psycopg2
-
-    def sql(q, params=None):
-        conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname=name)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(q, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+    url, sql, _ = tgtest.migrated_db(cluster)
     yield cluster, url, sql
 
 

@@ -204,6 +204,32 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+
+def migrated_db(cluster):
+    """A fresh database on a running Postgres, migrated by `tickgate migrate`:
+    (url, sql, migrate's stdout); sql(q, params) runs one autocommit statement
+    and returns its rows ([] for none)."""
+    import psycopg2
+    import uuid
+    name = "t_" + uuid.uuid4().hex[:12]
+    cluster.sql("CREATE DATABASE " + name)
+    url = "postgresql://postgres@127.0.0.1:%d/%s" % (cluster.port, name)
+    r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+    def sql(q, params=None):
+        conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname=name)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(q, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+    return url, sql, r.stdout
+
+
 class Redis:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="tg-redis-")
