@@ -386,10 +386,19 @@ static void rules_ab(const char *name, int npf, int nh, int nsym, long long ntic
     tg_dec_t *tpx;
     gen_ticks(nsym, price, nticks, &tsym, &tpx);
     double r_off[AB_PAIRS], r_on[AB_PAIRS], ratio[AB_PAIRS];
+    /* TG_AB_ONLY=on|off runs one side only (its passes still timed): for a
+     * profile of one side (perf record), not for the ratio */
+    const char *only = getenv("TG_AB_ONLY");
     for (int r = 0; r < 2 * AB_PAIRS; r++) {
         /* both sides read the clock per tick, as the engine loop does; only
          * the rules side has a risk sweep to run when a second has passed */
         bool rules = r % 2 == 1;
+        if (only && strcmp(only, rules ? "on" : "off") != 0) {
+            (rules ? r_on : r_off)[r / 2] = 1;
+            if (rules)
+                ratio[r / 2] = 1;
+            continue;
+        }
         tg_book_t *b = rules ? on : off;
         int64_t c0 = thread_cpu_ns(), next = tg_mono_ns() + 1000000000LL;
         int64_t ts0 = 2000000000LL + (int64_t)(r / 2) * nticks * 1000; /* time moves on */
