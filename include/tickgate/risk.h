@@ -77,11 +77,28 @@ typedef struct tg_risk_pt {
 typedef TG_DEQUE(tg_risk_pt_t) tg_risk_deque_t;
 
 #define TG_RISK_MOVE_MAX_POINTS (1u << 20) /* per deque; beyond it the oldest go first */
+#define TG_RISK_MOVE_PEND 8                 /* ticks held back before the deques see them */
 
+/*
+ * The window's min and max are kept inline with the time of their points,
+ * so a tick that neither expires one of them nor passes beyond them learns
+ * them without reading the deques: it only appends itself to pend[]. The
+ * deques take the held-back ticks TG_RISK_MOVE_PEND at a time, or at once
+ * when a min or max expires (a deque after any number of pushes holds every
+ * point that no later point undercuts (min) or tops (max) and that is
+ * inside the window, whatever the order of pushes and evictions, so a
+ * deferred push leaves the same deque). Near TG_RISK_MOVE_MAX_POINTS, where
+ * that no longer holds (the oldest is dropped), every tick goes to the
+ * deques at once, as before.
+ */
 typedef struct tg_risk_move {
     int64_t window_ns;
     int64_t last_ts;
+    tg_dec_t lo, hi;       /* the window's min and max after the last push */
+    int64_t lo_ts, hi_ts;  /* their points' times (the deques' fronts once flushed) */
+    uint32_t npend;
     tg_risk_deque_t min, max; /* increasing / decreasing prices, oldest first */
+    tg_risk_pt_t pend[TG_RISK_MOVE_PEND]; /* pushed, not yet in min/max */
 } tg_risk_move_t;
 
 /** window_ns > 0. 0 or -EINVAL. Allocates on the first push. */
@@ -101,7 +118,7 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *l
  * tie), so a rise is positive and a fall negative; 0 for prices <= 0.
  */
 tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi);
-/** Points held now (tests: the deques stay small on random walks). */
+/** Points held now, the held-back ones included (tests: the deques stay small on random walks). */
 uint32_t tg_risk_move_points(const tg_risk_move_t *m);
 
 #endif

@@ -164,6 +164,7 @@ int tg_risk_move_init(tg_risk_move_t *m, int64_t window_ns)
     memset(m, 0, sizeof *m);
     m->window_ns = window_ns;
     m->last_ts = INT64_MIN;
+    m->lo_ts = m->hi_ts = INT64_MIN; /* nothing seen: the first push goes to the deques */
     return 0;
 }
 
@@ -173,6 +174,7 @@ void tg_risk_move_free(tg_risk_move_t *m)
         return;
     tg_deque_free(&m->min);
     tg_deque_free(&m->max);
+    m->npend = 0;
 }
 
 /* Full deque: drop the oldest at the bound, or double. Out of line: rare. */
@@ -200,26 +202,106 @@ static void dq_evict(tg_risk_deque_t *d, int64_t oldest)
         tg_deque_pop_front(d);
 }
 
-int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi)
+/* One point into both deques. A point that can never again be the min (max)
+ * of a window is dropped: an older one at a higher (lower) price leaves the
+ * window first. */
+static int dq_push_point(tg_risk_move_t *m, tg_risk_pt_t pt)
 {
-    *lo = *hi = price;
-    if (ts < m->last_ts)
-        ts = m->last_ts;
-    m->last_ts = ts;
-    tg_risk_pt_t pt = {ts, price};
-    /* a point that can never again be the min (max) of a window is dropped:
-     * an older one at a higher (lower) price leaves the window first */
-    while (m->min.len && tg_deque_back(&m->min).price >= price)
+    while (m->min.len && tg_deque_back(&m->min).price >= pt.price)
         tg_deque_pop_back(&m->min);
-    while (m->max.len && tg_deque_back(&m->max).price <= price)
+    while (m->max.len && tg_deque_back(&m->max).price <= pt.price)
         tg_deque_pop_back(&m->max);
     if (dq_push_back(&m->min, pt) != 0 || dq_push_back(&m->max, pt) != 0)
         return -ENOMEM;
-    int64_t oldest = ts - m->window_ns;
+    return 0;
+}
+
+/* The held-back points into the deques, then the eviction of the last of
+ * them (the state a push per tick would have left). Never reaches the bound:
+ * the fast path keeps len + npend <= TG_RISK_MOVE_MAX_POINTS - 2. */
+static int move_flush(tg_risk_move_t *m, int64_t oldest)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < m->npend; i++)
+        if (dq_push_point(m, m->pend[i]) != 0)
+            rc = -ENOMEM; /* that point is lost, as a failed push per tick lost it */
+    m->npend = 0;
     dq_evict(&m->min, oldest);
     dq_evict(&m->max, oldest);
-    *lo = tg_deque_front(&m->min).price;
-    *hi = tg_deque_front(&m->max).price;
+    return rc;
+}
+
+/* lo/hi and their times from the deques' fronts (after an eviction). */
+static void move_fronts(tg_risk_move_t *m)
+{
+    if (m->min.len) {
+        m->lo = tg_deque_front(&m->min).price;
+        m->lo_ts = tg_deque_front(&m->min).ts;
+    } else {
+        m->lo_ts = INT64_MIN;
+    }
+    if (m->max.len) {
+        m->hi = tg_deque_front(&m->max).price;
+        m->hi_ts = tg_deque_front(&m->max).ts;
+    } else {
+        m->hi_ts = INT64_MIN;
+    }
+}
+
+/* Room in both deques for the held-back points and one more, short of the
+ * bound where the oldest would be dropped. */
+static inline bool move_room(const tg_risk_move_t *m)
+{
+    uint32_t lim = TG_RISK_MOVE_MAX_POINTS - 2 - m->npend;
+    return m->min.len < lim && m->max.len < lim;
+}
+
+int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi)
+{
+    int64_t prev = m->last_ts;
+    if (ts < prev)
+        ts = prev;
+    m->last_ts = ts;
+    tg_risk_pt_t pt = {ts, price};
+    int64_t oldest = ts - m->window_ns;
+    int rc = 0;
+    /* fast: neither the min nor the max leaves the window on this tick, so
+     * the new ones are min(lo, price) and max(hi, price); the deques learn
+     * of this point later (risk.h) */
+    if (__builtin_expect(m->lo_ts >= oldest && m->hi_ts >= oldest, 1)) {
+        if (m->npend == TG_RISK_MOVE_PEND)
+            rc = move_flush(m, prev - m->window_ns);
+        if (__builtin_expect(rc == 0 && move_room(m), 1)) {
+            m->pend[m->npend++] = pt;
+            /* the deques keep the latest of equal prices (>= and <= pop) */
+            if (price <= m->lo) {
+                m->lo = price;
+                m->lo_ts = ts;
+            }
+            if (price >= m->hi) {
+                m->hi = price;
+                m->hi_ts = ts;
+            }
+            *lo = m->lo;
+            *hi = m->hi;
+            return 0;
+        }
+    }
+    /* slow: a min or max expires (or the first point, or near the bound, or
+     * out of memory): the deques as a push per tick leaves them */
+    if (m->npend && move_flush(m, prev - m->window_ns) != 0)
+        rc = -ENOMEM;
+    if (dq_push_point(m, pt) != 0)
+        rc = -ENOMEM;
+    dq_evict(&m->min, oldest);
+    dq_evict(&m->max, oldest);
+    move_fronts(m);
+    if (rc != 0) {
+        *lo = *hi = price;
+        return rc;
+    }
+    *lo = m->lo;
+    *hi = m->hi;
     return 0;
 }
 
@@ -232,5 +314,5 @@ tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi)
 
 uint32_t tg_risk_move_points(const tg_risk_move_t *m)
 {
-    return m->min.len + m->max.len;
+    return m->min.len + m->max.len + m->npend;
 }

@@ -181,6 +181,125 @@ TG_TEST(move_deques_equal_brute_force)
     tg_risk_move_free(&m);
 }
 
+/* The deques as they were before ticks were held back (one push, then the
+ * eviction, per tick): the reference the held-back path must equal on every
+ * tick, the drop of the oldest at TG_RISK_MOVE_MAX_POINTS included. */
+typedef struct {
+    int64_t w, last;
+    tg_risk_deque_t min, max;
+} ref_move_t;
+
+static void ref_room(tg_risk_deque_t *d)
+{
+    if (tg_deque_grow(d, 16, TG_RISK_MOVE_MAX_POINTS) == -ENOSPC)
+        tg_deque_pop_front(d);
+}
+
+static void ref_push(ref_move_t *r, int64_t ts, tg_dec_t p, tg_dec_t *lo, tg_dec_t *hi)
+{
+    if (ts < r->last)
+        ts = r->last;
+    r->last = ts;
+    tg_risk_pt_t pt = {ts, p};
+    while (r->min.len && tg_deque_back(&r->min).price >= p)
+        tg_deque_pop_back(&r->min);
+    while (r->max.len && tg_deque_back(&r->max).price <= p)
+        tg_deque_pop_back(&r->max);
+    ref_room(&r->min);
+    tg_deque_push(&r->min, pt);
+    ref_room(&r->max);
+    tg_deque_push(&r->max, pt);
+    while (tg_deque_front(&r->min).ts < ts - r->w)
+        tg_deque_pop_front(&r->min);
+    while (tg_deque_front(&r->max).ts < ts - r->w)
+        tg_deque_pop_front(&r->max);
+    *lo = tg_deque_front(&r->min).price;
+    *hi = tg_deque_front(&r->max).price;
+}
+
+/* lo/hi of every tick equal the window's min and max by brute force and the
+ * per-tick reference, over runs made to hit each branch of the held-back
+ * path: repeated prices (ties decide which point is the min), ticks out of
+ * order (taken at the last ts), bursts at one ts, windows shorter than the
+ * gaps (a min or max expires every few ticks) and longer than the run. */
+TG_TEST(move_held_back_ticks_equal_brute_force_every_tick)
+{
+    enum { N = 40000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    const int64_t windows[] = {1, 3000, 50000, 400000, 1000000000LL};
+    int bad = 0, fast = 0;
+    for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+        for (int mode = 0; mode < 3; mode++) {
+            tg_risk_move_t m;
+            ref_move_t r = {.w = windows[wi], .last = INT64_MIN};
+            TG_CHECK_EQ_INT(tg_risk_move_init(&m, windows[wi]), 0);
+            int64_t t = 1000;
+            tg_dec_t p = 100 * U;
+            for (int i = 0; i < N; i++) {
+                uint64_t x = rnd();
+                if (x % 7 == 0)
+                    t -= (int64_t)(rnd() % 5000); /* out of order: taken at the last ts */
+                else if (x % 7 != 1)
+                    t += (int64_t)(rnd() % 10000); /* 1 in 7 at the same ts */
+                if (mode == 0)
+                    p += (tg_dec_t)(rnd() % 5) - 2; /* many repeats */
+                else if (mode == 1)
+                    p += (tg_dec_t)(rnd() % 2001) - 1000;
+                else /* long runs one way */
+                    p += (i / 500) % 2 ? (tg_dec_t)(rnd() % 3) : -(tg_dec_t)(rnd() % 3);
+                if (p < U)
+                    p = U;
+                tg_dec_t lo, hi, rlo, rhi;
+                uint32_t before = m.npend;
+                TG_CHECK_EQ_INT(tg_risk_move_push(&m, t, p, &lo, &hi), 0);
+                fast += m.npend > before;
+                ref_push(&r, t, p, &rlo, &rhi);
+                ts[i] = r.last;
+                px[i] = p;
+                tg_dec_t blo = p, bhi = p;
+                for (int j = i; j >= 0 && ts[j] >= r.last - windows[wi]; j--) {
+                    blo = px[j] < blo ? px[j] : blo;
+                    bhi = px[j] > bhi ? px[j] : bhi;
+                }
+                bad += lo != blo || hi != bhi || lo != rlo || hi != rhi;
+            }
+            tg_risk_move_free(&m);
+            tg_deque_free(&r.min);
+            tg_deque_free(&r.max);
+        }
+    }
+    TG_CHECK_EQ_INT(bad, 0);
+    TG_CHECK(fast > N); /* the held-back path ran (not only the per-tick one) */
+}
+
+/* At the deques' bound the oldest point is dropped, which the held-back path
+ * cannot see from lo/hi: near it every tick goes to the deques, and lo/hi
+ * equal the per-tick reference through the drops and back. */
+TG_TEST(move_at_the_deque_bound_equals_per_tick)
+{
+    const int n = (int)TG_RISK_MOVE_MAX_POINTS + 3000;
+    tg_risk_move_t m;
+    ref_move_t r = {.w = INT64_MAX / 4, .last = INT64_MIN};
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, r.w), 0);
+    int bad = 0;
+    tg_dec_t p = 10 * U;
+    for (int i = 0; i < 2 * n; i++) {
+        /* rising for n ticks (every point stays in the min deque), then falling
+         * (the max deque) */
+        p += i < n ? 1 : -1;
+        tg_dec_t lo, hi, rlo, rhi;
+        TG_CHECK_EQ_INT(tg_risk_move_push(&m, i, p, &lo, &hi), 0);
+        ref_push(&r, i, p, &rlo, &rhi);
+        bad += lo != rlo || hi != rhi;
+    }
+    TG_CHECK_EQ_INT(bad, 0);
+    TG_CHECK(r.min.len == TG_RISK_MOVE_MAX_POINTS || r.max.len == TG_RISK_MOVE_MAX_POINTS);
+    tg_risk_move_free(&m);
+    tg_deque_free(&r.min);
+    tg_deque_free(&r.max);
+}
+
 int main(void)
 {
     return tg_test_run();
