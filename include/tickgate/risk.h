@@ -92,13 +92,14 @@ typedef TG_DEQUE(tg_risk_pt_t) tg_risk_deque_t;
  * deques at once, as before.
  */
 typedef struct tg_risk_move {
+    /* what a tick reads first, together (one or two cache lines) */
     int64_t window_ns;
     int64_t last_ts;
     tg_dec_t lo, hi;       /* the window's min and max after the last push */
     int64_t lo_ts, hi_ts;  /* their points' times (the deques' fronts once flushed) */
     uint32_t npend;
-    tg_risk_deque_t min, max; /* increasing / decreasing prices, oldest first */
     tg_risk_pt_t pend[TG_RISK_MOVE_PEND]; /* pushed, not yet in min/max */
+    tg_risk_deque_t min, max; /* increasing / decreasing prices, oldest first */
 } tg_risk_move_t;
 
 /** window_ns > 0. 0 or -EINVAL. Allocates on the first push. */

@@ -68,17 +68,17 @@ typedef struct mref {
 /* One window length over a symbol's prices, shared by every watch using it
  * (book_risk.c): one deque update per tick however many portfolios watch. */
 typedef struct mwin {
-    int64_t window_ns;
-    uint32_t refs;
-    tg_dec_t lo, hi;       /* the window's min and max after the last tick */
-    tg_risk_move_t mv;
     /* summary of the watches reading this window (book_risk.c, rebuilt when
      * symbook_t.mr_stale): with the move below the smallest threshold of the
      * idle ones and above the largest clear level of the firing ones, no
-     * watch can change on this tick */
+     * watch can change on this tick. First, next to mv's per-tick fields:
+     * a tick reads both (cache lines, book_risk.c) */
     tg_dec_t idle_min_pct, firing_max_clear;
+    tg_dec_t lo, hi;       /* the window's min and max after the last tick */
     uint32_t nfiring;
-    bool live; /* this tick: some watch of the window must be evaluated */
+    bool live;             /* this tick: some watch of the window must be evaluated */
+    uint32_t refs;
+    tg_risk_move_t mv;     /* mv.window_ns: the window's length */
 } mwin_t;
 
 typedef struct symbook {

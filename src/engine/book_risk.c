@@ -186,12 +186,11 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
             symbook_t *sb = &b->syms[w->sym];
             int64_t wns = (int64_t)ms->window_s * 1000000000LL;
             uint32_t wi = 0;
-            while (wi < sb->nmwin && sb->mwin[wi].window_ns != wns)
+            while (wi < sb->nmwin && sb->mwin[wi].mv.window_ns != wns)
                 wi++;
             if (wi == sb->nmwin) {
                 mwin_t *mw = &sb->mwin[sb->nmwin++];
                 memset(mw, 0, sizeof *mw);
-                mw->window_ns = wns;
                 mw->lo = mw->hi = sb->price;
                 tg_risk_move_init(&mw->mv, wns);
             }

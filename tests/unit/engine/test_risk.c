@@ -263,6 +263,16 @@ TG_TEST(move_held_back_ticks_equal_brute_force_every_tick)
                     bhi = px[j] > bhi ? px[j] : bhi;
                 }
                 bad += lo != blo || hi != bhi || lo != rlo || hi != rhi;
+                /* nothing held back: the deques are the per-tick ones, point for point */
+                if (m.npend == 0) {
+                    bad += m.min.len != r.min.len || m.max.len != r.max.len;
+                    for (uint32_t j = 0; j < m.min.len && j < r.min.len; j++)
+                        bad += memcmp(&tg_deque_at(&m.min, j), &tg_deque_at(&r.min, j),
+                                      sizeof(tg_risk_pt_t)) != 0;
+                    for (uint32_t j = 0; j < m.max.len && j < r.max.len; j++)
+                        bad += memcmp(&tg_deque_at(&m.max, j), &tg_deque_at(&r.max, j),
+                                      sizeof(tg_risk_pt_t)) != 0;
+                }
             }
             tg_risk_move_free(&m);
             tg_deque_free(&r.min);
