@@ -77,7 +77,7 @@ typedef struct tg_risk_pt {
 typedef TG_DEQUE(tg_risk_pt_t) tg_risk_deque_t;
 
 #define TG_RISK_MOVE_MAX_POINTS (1u << 20) /* per deque; beyond it the oldest go first */
-#define TG_RISK_MOVE_PEND 16                 /* ticks held back before the deques see them */
+#define TG_RISK_MOVE_PEND 16               /* ticks held back before the deques see them */
 
 /*
  * The window's min and max are kept inline with the time of their points,
