@@ -113,7 +113,15 @@ void tg_book_on_price(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 /** price_above / price_below for one tick; call it for every tick, conflated or not. */
 void tg_book_on_price_alerts(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 
-/** Both of the above for one tick (no conflation). */
+/**
+ * The deferred part of tg_book_on_price_alerts for `sym` (the `move` rule's
+ * deque upkeep, whose memory that call prefetched): call it after the tick's
+ * other work. Optional: nothing observable changes, the next tick of the
+ * symbol does it otherwise.
+ */
+void tg_book_on_tick_done(tg_book_t *b, uint32_t sym);
+
+/** The three above for one tick (no conflation). */
 void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 
 /**

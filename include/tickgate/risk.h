@@ -114,6 +114,18 @@ void tg_risk_move_free(tg_risk_move_t *m);
  */
 int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *lo, tg_dec_t *hi);
 /**
+ * Hand the held-back ticks to the deques now. Optional (the push after a
+ * full buffer does it), for a caller with other work between a push and
+ * this call: the push that fills the buffer prefetches what this reads.
+ * 0, or -ENOMEM (the held-back ticks are lost; lo/hi from what is kept).
+ */
+int tg_risk_move_flush(tg_risk_move_t *m);
+/** The buffer is full: tg_risk_move_flush has work to do. */
+static inline bool tg_risk_move_flush_due(const tg_risk_move_t *m)
+{
+    return m->npend == TG_RISK_MOVE_PEND;
+}
+/**
  * The move of `price` in a window [lo, hi]: rising = round8((p - lo) / lo),
  * falling = round8((p - hi) / hi); the one larger in magnitude (rising on a
  * tie), so a rise is positive and a fall negative; 0 for prices <= 0.

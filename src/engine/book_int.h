@@ -91,6 +91,7 @@ typedef struct symbook {
     mwin_t *mwin;           /* their distinct windows */
     uint32_t nmwin, capmwin;
     bool mr_stale;          /* a watch was added, removed or changed state */
+    bool mflush;            /* a window's held-back ticks are due (tg__book_move_settle) */
     tg_dec_t price;
     bool has_price;
 } symbook_t;
@@ -360,6 +361,7 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
 pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot);
 void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts);
 void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
+void tg__book_move_settle(tg_book_t *b, uint32_t sym);
 tg_alert_fsm_t *tg__book_risk_fsm(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule,
                                   const char *symbol);
 void tg__book_risk_sync(tg_book_t *b, uint32_t slot);

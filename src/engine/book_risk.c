@@ -258,6 +258,7 @@ void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
         mwin_t *mw = &sb->mwin[k];
         if (tg_risk_move_push(&mw->mv, ts, price, &mw->lo, &mw->hi) != 0)
             mw->lo = mw->hi = price; /* out of memory: no move seen on this tick */
+        sb->mflush |= tg_risk_move_flush_due(&mw->mv);
         /* ratio_ge falls and ratio_le rises as the threshold grows: a move below
          * the smallest idle threshold is below every one of them, and one above
          * the largest clear level of the firing watches clears none of them, so
@@ -301,6 +302,19 @@ void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
             risk_event(b, m->pf, TG_ALERT_MOVE, &w->fsm, t, tg_risk_move_value(price, lo, hi),
                        w->pct, w->clear, tg_symtab_name(b->syms_tab, sym), w->window_s, ts);
     }
+}
+
+/* The deque work of the windows whose held-back ticks are due, after the
+ * rest of the tick (tg_book_on_tick, the engine's batch): what it reads was
+ * prefetched by the push that filled the buffer. Nothing observable: the
+ * next push would do it. */
+void tg__book_move_settle(tg_book_t *b, uint32_t sym)
+{
+    symbook_t *sb = &b->syms[sym];
+    sb->mflush = false;
+    for (uint32_t k = 0; k < sb->nmwin; k++)
+        if (tg_risk_move_flush_due(&sb->mwin[k].mv))
+            tg_risk_move_flush(&sb->mwin[k].mv);
 }
 
 /* After tg_book_restore_alert changed a move episode: refresh the inline mirrors. */

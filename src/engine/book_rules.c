@@ -537,10 +537,17 @@ void tg_book_on_price_alerts(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t
         tg__book_move_tick(b, sym, price, ts);
 }
 
+void tg_book_on_tick_done(tg_book_t *b, uint32_t sym)
+{
+    if (b && sym < b->nsyms && b->syms[sym].mflush)
+        tg__book_move_settle(b, sym);
+}
+
 void tg_book_on_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts)
 {
     tg_book_on_price_alerts(b, sym, price, ts);
     tg_book_on_price(b, sym, price, ts);
+    tg_book_on_tick_done(b, sym);
 }
 
 void tg_book_session_open(tg_book_t *b, int64_t ts)

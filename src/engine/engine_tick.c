@@ -216,6 +216,10 @@ void tg__engine_on_batch(tg_engine_t *e, const tg_tick_t *ticks, size_t n)
             e->batch_last[ids[i]] = 0;
         }
     }
+    /* the move deques' upkeep, prefetched by the alerts pass, after valuation */
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0)
+            tg_book_on_tick_done(e->book, (uint32_t)ids[i]);
     if (e->njbatch) {
         if (e->sinks.journal.push)
             e->sinks.journal.push(e->sinks.journal.ctx, e->jbatch, e->njbatch);

@@ -330,6 +330,15 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *l
             }
             *lo = m->lo;
             *hi = m->hi;
+            if (m->npend == TG_RISK_MOVE_PEND) {
+                /* the flush reads the deques' backs and writes after them:
+                 * fetched now, they are in cache when the caller flushes
+                 * after its other work (tg_risk_move_flush) */
+                if (m->min.len)
+                    __builtin_prefetch(&tg_deque_back(&m->min), 1);
+                if (m->max.len)
+                    __builtin_prefetch(&tg_deque_back(&m->max), 1);
+            }
             return 0;
         }
     }
@@ -349,6 +358,17 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *l
     *lo = m->lo;
     *hi = m->hi;
     return 0;
+}
+
+int tg_risk_move_flush(tg_risk_move_t *m)
+{
+    if (!m->npend || move_flush(m) == 0)
+        return 0;
+    /* points lost: lo/hi as the slow path leaves them, from what is kept */
+    dq_evict(&m->min, m->last_ts - m->window_ns);
+    dq_evict(&m->max, m->last_ts - m->window_ns);
+    move_fronts(m);
+    return -ENOMEM;
 }
 
 tg_dec_t tg_risk_move_value(tg_dec_t price, tg_dec_t lo, tg_dec_t hi)

@@ -255,6 +255,9 @@ TG_TEST(move_held_back_ticks_equal_brute_force_every_tick)
                 TG_CHECK_EQ_INT(tg_risk_move_push(&m, t, p, &lo, &hi), 0);
                 fast += m.npend > before;
                 ref_push(&r, t, p, &rlo, &rhi);
+                /* a caller may flush after any push (the book: when it is due) */
+                if ((x >> 8) % 5 == 0 || (tg_risk_move_flush_due(&m) && (x >> 8) % 2))
+                    TG_CHECK_EQ_INT(tg_risk_move_flush(&m), 0);
                 ts[i] = r.last;
                 px[i] = p;
                 tg_dec_t blo = p, bhi = p;
