@@ -177,6 +177,36 @@ bool gw_ws_key_valid(const char *k, int n)
     return strchr("AQgw", k[21]) != NULL;
 }
 
+/* lws 4.1.6 offers no count of the bytes it stored (its buffer position
+ * is private) and no way to list headers it does not know: with
+ * LWS_WITH_CUSTOM_HEADERS (Debian's build) those are kept in the same buffer
+ * (8 bytes + name + value each) but can be read only by name
+ * (lws_hdr_custom_length). So this counts what the public API can reach. */
+size_t gw_header_bytes(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {
+        int l = lws_hdr_total_length(wsi, (enum lws_token_indexes)h);
+        if (l > 0)
+            n += (size_t)l;
+    }
+    return n;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 426:
+        return "Upgrade Required";
+    case 404:
+        return "Not Found";
+    case 431:
+        return "Request Header Fields Too Large";
+    default:
+        return "Bad Request";
+    }
+}
+
 /* Answer a refused upgrade ourselves: lws would only drop the connection. */
 static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *msg)
 {
@@ -192,9 +222,7 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
                      "%s"
                      "connection: close\r\n"
                      "cache-control: no-store\r\n\r\n%.*s",
-                     status,
-                     status == 426 ? "Upgrade Required" : status == 404 ? "Not Found" : "Bad Request",
-                     bl,
+                     status, status_text(status), bl,
                      status == 426 ? "sec-websocket-version: 13\r\n" : "", (int)bl, body);
     if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
         lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
@@ -204,6 +232,10 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok)
 {
     char v[16], key[64];
+    /* first: nothing else of a request over our header limit is read */
+    if (gw_header_bytes(wsi) > GW_MAX_HEADER_BYTES)
+        return refuse_upgrade(wsi, 431, "headers_too_large",
+                              "request headers over 16384 bytes");
     if (!path_ok)
         return refuse_upgrade(wsi, 404, "not_found", "WebSocket upgrades are served on /ws");
     int vn = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);

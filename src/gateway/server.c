@@ -164,7 +164,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
             uri[0] = 0; /* 404 */
-        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 404, or RFC 6455 version and key: 426/400 */
+        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 431, 404, RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);
@@ -462,7 +462,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         info.retry_and_idle_policy = &idle_policy; /* ping idle clients at 20 s, drop at 30 s */
         info.timeout_secs = 10;
         info.pt_serv_buf_size = 64 * 1024;
-        info.max_http_header_data = 16384; /* room for a token in the query or header */
+        info.max_http_header_data = GW_LWS_HEADER_BUF; /* our 431 limit is below it */
         if (cfg->server.tls_cert[0]) {
             info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
             info.ssl_cert_filepath = cfg->server.tls_cert;
