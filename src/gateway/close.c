@@ -202,13 +202,17 @@ static const char *status_text(int status)
         return "Not Found";
     case 431:
         return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
     default:
         return "Bad Request";
     }
 }
 
-/* Answer a refused upgrade ourselves: lws would only drop the connection. */
-static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *msg)
+/* Write a whole error answer (status line, headers, JSON envelope) on a
+ * connection that lws does not answer for us; `mode` is how lws writes it. */
+static void write_error(struct lws *wsi, enum lws_write_protocol mode, int status,
+                        const char *code, const char *msg)
 {
     gw_thread_t *t = lws_context_user(lws_get_context(wsi));
     char body[512];
@@ -225,8 +229,46 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
                      status, status_text(status), bl,
                      status == 426 ? "sec-websocket-version: 13\r\n" : "", (int)bl, body);
     if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
-        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, mode);
+}
+
+/* Answer a refused upgrade ourselves: lws would only drop the connection. */
+static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *msg)
+{
+    write_error(wsi, LWS_WRITE_HTTP_HEADERS, status, code, msg);
     return -1;
+}
+
+/*
+ * A request line lws cannot take as HTTP: a method it does not know (with
+ * LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG its parser hands
+ * the connection over instead of writing its HTML 403) or CONNECT (lws
+ * always does). Either way lws rebinds it to the raw-socket role with
+ * protocols[0] and passes what it read as RAW_RX. Without an answer here a
+ * CONNECT stayed open, silent, until the client gave up. The session slot
+ * (zeroed at the rebind) keeps where the answer is: 1 asked, 2 written.
+ */
+int gw_conformance_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user)
+{
+    uintptr_t *st = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX:
+        if (st && !*st) {
+            *st = 1;
+            lws_callback_on_writable(wsi);
+        }
+        return st ? 0 : -1; /* later input is read and dropped */
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (!st || *st != 1)
+            return -1; /* written, and lws has sent all of it: close */
+        write_error(wsi, LWS_WRITE_RAW, 501, "not_implemented",
+                    "request method not implemented");
+        *st = 2;
+        lws_callback_on_writable(wsi);
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok)

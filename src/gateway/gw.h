@@ -555,6 +555,9 @@ size_t gw_header_bytes(struct lws *wsi);
  * headers over GW_MAX_HEADER_BYTES, 404 when not `path_ok`, 426, 400) with
  * the JSON envelope; -1 = refused. */
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok);
+/** LWS_CALLBACK_RAW_*: a request lws handed over as raw bytes (a method it
+ * does not know, CONNECT) gets 501 with the JSON envelope, then closes. */
+int gw_conformance_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user);
 /** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
 bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
 

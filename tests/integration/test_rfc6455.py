@@ -324,3 +324,29 @@ def test_headers_lws_does_not_know_are_not_counted(d):
     extra = "".join("X-Pad-%d: %s\r\n" % (i, "p" * 500) for i in range(40))
     st, _, _ = raw_http(d, ("GET /health HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra).encode())
     assert st == 200
+
+
+@pytest.mark.parametrize("line", [b"TRACE /health HTTP/1.1", b"BREW /health HTTP/1.1",
+                                  b"X", b"CONNECT 127.0.0.1:80 HTTP/1.1"],
+                         ids=["TRACE", "BREW", "garbage", "CONNECT"])
+def test_method_lws_does_not_serve_gets_501_json(d, line):
+    # lws answered an unknown method with its HTML 403 and left CONNECT
+    # open without an answer
+    st, hdrs, body = raw_http(d, line + b"\r\nHost: x\r\n\r\n")
+    assert st == 501, (line, st, body[:200])
+    assert hdrs.get("content-type") == "application/json"
+    env = json.loads(body)
+    assert env["success"] is False and env["error"]["code"] == "not_implemented"
+    assert "meta" in env
+
+
+@pytest.mark.parametrize("req", [b"GET /health%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+                                 b"GET http://x/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                                 b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\n"
+                                 b"Connection: Upgrade\r\n\r\n"],
+                         ids=["bad-escape", "absolute-uri", "unknown-upgrade"])
+def test_lws_html_403_remains(d, req):
+    # A known gap (README): lws 4.1.6 answers these itself before any
+    # callback, with a fixed HTML body (lws_return_http_status).
+    st, hdrs, _ = raw_http(d, req)
+    assert st == 403 and hdrs.get("content-type") == "text/html"
