@@ -4,9 +4,10 @@ callbacks.
 
 Not enforceable through lws 4.1.6's public API (see README, known limitations):
 an unmasked client frame (lws keeps the mask bit private and passes the
-payload through unchanged), headers beyond lws's header buffer (its parser
-drops the connection before any callback, so no 431) and lws's own HTML pages
-for requests its parser refuses (e.g. a URI escaping the root).
+payload through unchanged), lws's own HTML 403 pages for requests its parser
+refuses (a bad %-escape, a URI not starting with '/', an unknown Upgrade),
+headers lws does not know (not counted for the 431) and requests past lws's
+own header buffer (closed without an answer).
 """
 import base64
 import json
