@@ -351,3 +351,27 @@ def test_lws_html_403_remains(d, req):
     # callback, with a fixed HTML body (lws_return_http_status).
     st, hdrs, _ = raw_http(d, req)
     assert st == 403 and hdrs.get("content-type") == "text/html"
+
+
+@pytest.fixture(scope="module")
+def d_threads():
+    # server.threads > 1: connections are adopted by each thread's context
+    d = tgtest.Daemon(config=tgtest.feed_conf(rate=50))
+    d.config = 'server = { listen = "127.0.0.1:%d"; threads = 2; };\n' % d.port + d.config
+    d.start()
+    yield d
+    d.cleanup()
+
+
+def test_431_and_501_with_several_threads(d_threads):
+    for _ in range(4):  # connections spread over the threads
+        st, _, body = raw_http(d_threads, health_request("cookie", 20 * 1024))
+        assert st == 431, body[:200]
+        s = upgrade(d_threads, "uri", 20 * 1024)
+        try:
+            assert read_http(s)[0] == 431
+        finally:
+            s.close()
+        st, _, body = raw_http(d_threads, b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert st == 501 and json.loads(body)["error"]["code"] == "not_implemented"
+        assert raw_http(d_threads, health_request("cookie", 15 * 1024))[0] == 200
