@@ -24,6 +24,13 @@ RATE=${RATE:-2000}
 CLIENTS_PER_PROC=${CLIENTS_PER_PROC:-1000}
 DURATION=${DURATION:-5}
 CLIENT_CPU0=${CLIENT_CPU0:-8}
+# small boxes: CLIENT_PROCS=1 runs one client process whatever N (default: N of them),
+# SERVER_CPU0=1 starts the server's cores at 1; cores wrap modulo nproc, so on 2 cores
+# `THREADS="1 2" CLIENT_PROCS=1 CLIENT_CPU0=0 SERVER_CPU0=1` puts the server on core 1
+# (one thread) or on cores 1,0 (two threads, the client beside one of them)
+CLIENT_PROCS=${CLIENT_PROCS:-}
+SERVER_CPU0=${SERVER_CPU0:-0}
+NCPU=$(nproc)
 SECRET=bench-secret-0123456789abcdef
 WORK=$(mktemp -d /tmp/tg-scaling.XXXXXX)
 PIDS=()
@@ -53,16 +60,18 @@ limits = { max_conns_per_ip = 1000000; msgs_per_s = 1000; burst = 1000; };
 feeds = ( { name = "bench"; type = "tcp"; listen = "127.0.0.1:$((port + 1))"; } );
 log = { level = "warn"; };
 EOF
-    pin "0-$((n - 1))" timeout 120 "${RUN[@]}" "$TG" --config "$WORK/tg-$n.conf" \
+    cpus=$(for i in $(seq 0 $((n - 1))); do echo $(((SERVER_CPU0 + i) % NCPU)); done | paste -sd,)
+    procs=${CLIENT_PROCS:-$n}
+    pin "$cpus" timeout 120 "${RUN[@]}" "$TG" --config "$WORK/tg-$n.conf" \
         >"$WORK/tg-$n.log" 2>&1 &
     spid=$!
     PIDS+=("$spid")
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     cpids=()
-    for i in $(seq 0 $((n - 1))); do
+    for i in $(seq 0 $((procs - 1))); do
         feed=()
         [ "$i" = 0 ] && feed=(--feed "127.0.0.1:$((port + 1))" --feed-rate "$RATE")
-        pin "$((CLIENT_CPU0 + i))" timeout 90 "${RUN[@]}" "$BENCH" --quiet --json \
+        pin "$(((CLIENT_CPU0 + i) % NCPU))" timeout 90 "${RUN[@]}" "$BENCH" --quiet --json \
             --url "ws://127.0.0.1:$port/ws" --secret "$SECRET" --all \
             --connections "$CLIENTS_PER_PROC" --ramp 2 --duration "$DURATION" "${feed[@]}" \
             >"$WORK/b-$n-$i.json" 2>"$WORK/b-$n-$i.err" &
@@ -75,12 +84,12 @@ EOF
     kill -TERM "$spid" 2>/dev/null
     wait "$spid" 2>/dev/null
     total=0 worst=0 ready=0
-    for i in $(seq 0 $((n - 1))); do
+    for i in $(seq 0 $((procs - 1))); do
         f="$WORK/b-$n-$i.json"
         total=$(awk -v a="$total" -v b="$(num "$f" msgs_per_s)" 'BEGIN{print a + (b == "" ? 0 : b)}')
         ready=$((ready + $(num "$f" ready || echo 0)))
         worst=$(awk -v a="$worst" -v b="$(p99 "$f")" 'BEGIN{print (b + 0 > a ? b + 0 : a)}')
     done
-    offered=$((RATE * CLIENTS_PER_PROC * n))
+    offered=$((RATE * CLIENTS_PER_PROC * procs))
     echo "threads=$n clients=$ready offered=$offered msgs/s delivered=$total msgs/s worst_client_p99_us=$worst server_cpu_s=${cpu:-?}"
 done

@@ -177,8 +177,42 @@ bool gw_ws_key_valid(const char *k, int n)
     return strchr("AQgw", k[21]) != NULL;
 }
 
-/* Answer a refused upgrade ourselves: lws would only drop the connection. */
-static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *msg)
+/* lws 4.1.6 offers no count of the bytes it stored (its buffer position
+ * is private) and no way to list headers it does not know: with
+ * LWS_WITH_CUSTOM_HEADERS (Debian's build) those are kept in the same buffer
+ * (8 bytes + name + value each) but can be read only by name
+ * (lws_hdr_custom_length). So this counts what the public API can reach. */
+size_t gw_header_bytes(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {
+        int l = lws_hdr_total_length(wsi, (enum lws_token_indexes)h);
+        if (l > 0)
+            n += (size_t)l;
+    }
+    return n;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 426:
+        return "Upgrade Required";
+    case 404:
+        return "Not Found";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    default:
+        return "Bad Request";
+    }
+}
+
+/* Write a whole error answer (status line, headers, JSON envelope) on a
+ * connection that lws does not answer for us; `mode` is how lws writes it. */
+static void write_error(struct lws *wsi, enum lws_write_protocol mode, int status,
+                        const char *code, const char *msg)
 {
     gw_thread_t *t = lws_context_user(lws_get_context(wsi));
     char body[512];
@@ -192,18 +226,58 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
                      "%s"
                      "connection: close\r\n"
                      "cache-control: no-store\r\n\r\n%.*s",
-                     status,
-                     status == 426 ? "Upgrade Required" : status == 404 ? "Not Found" : "Bad Request",
-                     bl,
+                     status, status_text(status), bl,
                      status == 426 ? "sec-websocket-version: 13\r\n" : "", (int)bl, body);
     if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
-        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, mode);
+}
+
+/* Answer a refused upgrade ourselves: lws would only drop the connection. */
+static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *msg)
+{
+    write_error(wsi, LWS_WRITE_HTTP_HEADERS, status, code, msg);
     return -1;
+}
+
+/*
+ * A request line lws cannot take as HTTP: a method it does not know (with
+ * LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG its parser hands
+ * the connection over instead of writing its HTML 403) or CONNECT (lws
+ * always does). Either way lws rebinds it to the raw-socket role with
+ * protocols[0] and passes what it read as RAW_RX. Without an answer here a
+ * CONNECT stayed open, silent, until the client gave up. The session slot
+ * (zeroed at the rebind) keeps where the answer is: 1 asked, 2 written.
+ */
+int gw_conformance_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user)
+{
+    uintptr_t *st = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX:
+        if (st && !*st) {
+            *st = 1;
+            lws_callback_on_writable(wsi);
+        }
+        return st ? 0 : -1; /* later input is read and dropped */
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (!st || *st != 1)
+            return -1; /* written, and lws has sent all of it: close */
+        write_error(wsi, LWS_WRITE_RAW, 501, "not_implemented",
+                    "request method not implemented");
+        *st = 2;
+        lws_callback_on_writable(wsi);
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok)
 {
     char v[16], key[64];
+    /* first: nothing else of a request over our header limit is read */
+    if (gw_header_bytes(wsi) > GW_MAX_HEADER_BYTES)
+        return refuse_upgrade(wsi, 431, "headers_too_large",
+                              "request headers over 16384 bytes");
     if (!path_ok)
         return refuse_upgrade(wsi, 404, "not_found", "WebSocket upgrades are served on /ws");
     int vn = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);

@@ -85,6 +85,12 @@ typedef struct gw_hub {
 #define GW_BEHIND_NS (50 * 1000000LL)
 /* SO_SNDBUF of each client socket (the kernel doubles it). */
 #define GW_SNDBUF_BYTES (256 * 1024)
+/* Request headers: lws stores them in a per-connection buffer (its "ah",
+ * taken from a pool while the headers are read, freed after them) and drops
+ * a request that overflows it before any callback, without an answer. So the
+ * buffer is lws's maximum, and our own, lower limit answers 431 (close.c). */
+#define GW_LWS_HEADER_BUF 65535  /* max_http_header_data is an unsigned short */
+#define GW_MAX_HEADER_BYTES 16384 /* header values and URI, as lws stores them */
 
 typedef struct gw_sub {
     gw_key_t *key;           /* NULL = free slot */
@@ -542,9 +548,16 @@ int gw_close_peer(struct lws *wsi, gw_client_t *s, const unsigned char *in, size
 bool gw_close_code_valid(int code);
 /** RFC 6455 §4.2.1: is k (n bytes) the base64 of 16 bytes? */
 bool gw_ws_key_valid(const char *k, int n);
-/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (404 when not
- * `path_ok`, 426, 400) with the JSON envelope; -1 = refused. */
+/** Bytes of request header data lws stored that we can count: the values
+ * of the headers it knows (WSI_TOKEN_*), the URI and its arguments. */
+size_t gw_header_bytes(struct lws *wsi);
+/** LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: answer a bad upgrade (431 for
+ * headers over GW_MAX_HEADER_BYTES, 404 when not `path_ok`, 426, 400) with
+ * the JSON envelope; -1 = refused. */
 int gw_conformance_upgrade(struct lws *wsi, bool path_ok);
+/** LWS_CALLBACK_RAW_*: a request lws handed over as raw bytes (a method it
+ * does not know, CONNECT) gets 501 with the JSON envelope, then closes. */
+int gw_conformance_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user);
 /** LWS_CALLBACK_RECEIVE: a frame announcing more than `max` bytes closes at once (1009). */
 bool gw_frame_too_large(struct lws *wsi, size_t have, size_t max);
 

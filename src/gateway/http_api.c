@@ -791,6 +791,14 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
         if (!r)
             return -1;
         *pr = r;
+        if (gw_header_bytes(wsi) > GW_MAX_HEADER_BYTES) {
+            /* before anything else of the request is read; a body is not
+             * read either, so the connection closes after the answer */
+            gw_http_error(r, t, 431, "headers_too_large", "request headers over 16384 bytes");
+            r->close_after = true;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         snprintf(r->path, sizeof r->path, "%s", (const char *)in);
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
             strcpy(r->method, "GET");

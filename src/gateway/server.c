@@ -155,6 +155,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         return gw_fd_ip_acquire(t, (int)fa->accept_fd, &fa->cli_addr) ? 0 : -1;
     }
+    case LWS_CALLBACK_RAW_ADOPT:
+    case LWS_CALLBACK_RAW_RX:
+    case LWS_CALLBACK_RAW_WRITEABLE:
+    case LWS_CALLBACK_RAW_CLOSE:
+        return gw_conformance_raw(wsi, reason, user);
     case LWS_CALLBACK_WSI_DESTROY:
         t = thread_of(wsi);
         if (t)
@@ -164,7 +169,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         char uri[64];
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
             uri[0] = 0; /* 404 */
-        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 404, or RFC 6455 version and key: 426/400 */
+        return gw_conformance_upgrade(wsi, uri[0] != 0); /* 431, 404, RFC 6455 version and key: 426/400 */
     }
     case LWS_CALLBACK_ESTABLISHED: {
         t = thread_of(wsi);
@@ -454,7 +459,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         info.iface = g->nthreads > 1 ? NULL : host;
         info.protocols = protocols;
         info.user = t;
-        info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+        /* FALLBACK: an unknown method reaches gw_conformance_raw (501 JSON),
+         * not lws's HTML 403 */
+        info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                       LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
         if (strchr(host, ':'))
             info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
         if (cfg->server.compression)
@@ -462,7 +470,7 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
         info.retry_and_idle_policy = &idle_policy; /* ping idle clients at 20 s, drop at 30 s */
         info.timeout_secs = 10;
         info.pt_serv_buf_size = 64 * 1024;
-        info.max_http_header_data = 16384; /* room for a token in the query or header */
+        info.max_http_header_data = GW_LWS_HEADER_BUF; /* our 431 limit is below it */
         if (cfg->server.tls_cert[0]) {
             info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
             info.ssl_cert_filepath = cfg->server.tls_cert;
@@ -493,7 +501,8 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             mi.iface = mhost;
             mi.protocols = protocols;
             mi.vhost_name = "metrics";
-            mi.options = strchr(mhost, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+            mi.options = LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG |
+                         (strchr(mhost, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
             g->metrics_vhost = lws_create_vhost(t->ctx, &mi);
             if (!g->metrics_vhost) {
                 TG_ERROR("listen_failed", "listen", TG_S(cfg->server.metrics_listen));

@@ -174,7 +174,10 @@ def test_send_ts_on_each_frames_first_message():
 
         async def one(fmt):
             url = d.url() + "?token=" + tok + ("&format=msgpack" if fmt == "msgpack" else "")
-            async with websockets.connect(url, max_size=None, compression=None) as w:
+            # max_queue=None: with its queue full the client cannot read the server's
+            # close frame, and the close waits out close_timeout (30 s here)
+            async with websockets.connect(url, max_size=None, compression=None,
+                                          max_queue=None) as w:
                 await w.recv()
                 await w.send(json.dumps({"type": "subscribe", "channel": "market_data",
                                          "symbols": ["*"]}))

@@ -37,7 +37,7 @@ def test_ws_unknown_messages_are_counted_and_neutral():
             await ws.send('{"type":{"nested":"object"}}')  # malformed: parse_error
             await ws.send('{"type":"index_update","data":[]}')
             sent.set()
-        await asyncio.sleep(30)
+        await ws.wait_closed()  # open until the daemon goes (srv.wait_closed waits for this)
 
     async def go():
         srv = await websockets.serve(handler, "127.0.0.1", port)

@@ -5,14 +5,13 @@ suite at any deployment; it then assumes the bundled demo portfolios
 (p-demo-growth owned by `demo`, shared with `alice`; p-demo-income owned by
 `demo`) and default limits. Without TG_URL the built daemon ($TG_BIN) is
 started with a config written here: synthetic feed over a small universe, a
-replay feed with a gap in it (its breaker opens and closes: feed_status), a
-portfolios file whose price_above level the synthetic walk crosses often
-(alerts), and small limits. Tests that need to control the daemon (SIGTERM,
+replay feed with a gap in it (its breaker opens and closes: feed_status) that
+also moves META across p-demo-growth's price_above level every loop (alerts
+every ~2 s), and small limits. Tests that need to control the daemon (SIGTERM,
 specific limits) are marked `local` and skipped against a remote URL.
 """
 import os
 import sys
-import time
 import urllib.parse
 
 import pytest
@@ -21,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tgtest
-from tgtest import SECRET, Daemon, cents, crossing_level, portfolio, synth_paths  # noqa: E402
+from tgtest import SECRET, Daemon, portfolio  # noqa: E402
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "SPY"]
 UNIVERSE = SYMBOLS + ["QQQ", "META", "TSLA"]
@@ -39,7 +38,6 @@ class Gateway:
         self.local = daemon is not None
         self.max_subscriptions = int(os.environ.get("TG_MAX_SUBSCRIPTIONS", "5" if daemon else "1000"))
         self.leeway = int(os.environ.get("TG_LEEWAY", "1" if daemon else "5"))
-        self.alert_level = None
         self.symbols = SYMBOLS if daemon else ["AAPL", "MSFT"]
 
     def url(self, query=""):
@@ -57,16 +55,11 @@ class Gateway:
 
 def _local_gateway():
     d = Daemon(config="", secret=SECRET)
-    per_s = RATE // len(SYMBOLS)
-    # a level crossed often over ten minutes, not only the first: a slow, sanitized
-    # suite may reach the alert test minutes after the daemon started
-    paths = synth_paths(SEED, SYMBOLS, per_s * 600)["AAPL"]
-    level, n = crossing_level(paths, per_s * 1, per_s * 600)
     pf = [
         portfolio("p-demo-growth", "demo", [("AAPL", "100", "15000", "0.5"),
                                             ("MSFT", "50", "15000", "0.5")],
                   cash="25000", shared_with=["alice"],
-                  alerts={"price_above": {"AAPL": cents(level)}}),
+                  alerts={"price_above": {"META": "100.50"}}),
         portfolio("p-demo-income", "demo", [("SPY", "80", "40000", "1")], cash="50000"),
         portfolio("p-bob", "bob", [("NVDA", "10", "1000", "1")], cash="10"),
     ]
@@ -74,8 +67,12 @@ def _local_gateway():
     gap = os.path.join(d.dir, "gap.csv")
     t0 = 1763800000000000000
     with open(gap, "w") as f:
-        for dt, p in [(0, "100.00"), (0.1, "100.01"), (0.2, "100.02"), (2.0, "100.03")]:
-            f.write("%d,QQQ,%s,10\n" % (t0 + int(dt * 1e9), p))
+        # QQQ: a 1.8 s gap each loop opens the breaker (feed_status); META crosses
+        # p-demo-growth's price_above level up and back down every loop, so alerts
+        # (firing, then resolved) come every ~2 s whenever a test subscribes
+        for dt, sym, p in [(0, "QQQ", "100.00"), (0.05, "META", "101.00"), (0.1, "QQQ", "100.01"),
+                           (0.15, "META", "100.00"), (0.2, "QQQ", "100.02"), (2.0, "QQQ", "100.03")]:
+            f.write("%d,%s,%s,10\n" % (t0 + int(dt * 1e9), sym, p))
     d.config = (
         'feeds = ({ name = "synth"; type = "synthetic"; priority = 0; rate = %d; seed = %d; symbols = [%s]; },\n'
         '         { name = "gappy"; type = "replay"; priority = 1; path = "%s"; speed = 1.0; loop = true;\n'
@@ -87,7 +84,6 @@ def _local_gateway():
            ", ".join('"%s"' % s for s in UNIVERSE), SECRET))
     d.start()
     g = Gateway("ws://127.0.0.1:%d" % d.port, SECRET, daemon=d)
-    g.alert_level = (level, n)
     tgtest.wait_quotes(g.http_base, g.admin(), SYMBOLS)
     return g
 
