@@ -313,6 +313,231 @@ TG_TEST(move_at_the_deque_bound_equals_per_tick)
     tg_deque_free(&r.max);
 }
 
+/* ---- review (issue 16): the held-back path against the per-tick reference ---- */
+
+/* The deques equal the reference's point for point (call with nothing held back). */
+static int deques_differ(const tg_risk_move_t *m, const ref_move_t *r)
+{
+    int bad = m->min.len != r->min.len || m->max.len != r->max.len;
+    for (uint32_t j = 0; j < m->min.len && j < r->min.len; j++)
+        bad += memcmp(&tg_deque_at(&m->min, j), &tg_deque_at(&r->min, j), sizeof(tg_risk_pt_t)) != 0;
+    for (uint32_t j = 0; j < m->max.len && j < r->max.len; j++)
+        bad += memcmp(&tg_deque_at(&m->max, j), &tg_deque_at(&r->max, j), sizeof(tg_risk_pt_t)) != 0;
+    return bad;
+}
+
+/* One run: a push per (ts, price), with an optional flush after it, checked
+ * against the reference on every tick; 0 when equal throughout. `bad_deq`
+ * counts deque differences separately from lo/hi differences (`bad_lohi`). */
+static void run_pair(int64_t w, const int64_t *ts, const tg_dec_t *px, const uint8_t *fl, int n,
+                     int *bad_lohi, int *bad_deq, int *fast)
+{
+    tg_risk_move_t m;
+    ref_move_t r = {.w = w, .last = INT64_MIN};
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, w), 0);
+    for (int i = 0; i < n; i++) {
+        tg_dec_t lo, hi, rlo, rhi;
+        uint32_t before = m.npend;
+        TG_CHECK_EQ_INT(tg_risk_move_push(&m, ts[i], px[i], &lo, &hi), 0);
+        *fast += m.npend > before;
+        ref_push(&r, ts[i], px[i], &rlo, &rhi);
+        *bad_lohi += lo != rlo || hi != rhi;
+        if (fl[i] == 1 || (fl[i] == 2 && tg_risk_move_flush_due(&m)))
+            TG_CHECK_EQ_INT(tg_risk_move_flush(&m), 0);
+        if (m.npend == 0) {
+            *bad_deq += deques_differ(&m, &r);
+            *bad_deq += tg_risk_move_points(&m) != r.min.len + r.max.len;
+        }
+    }
+    TG_CHECK_EQ_INT(tg_risk_move_flush(&m), 0);
+    *bad_deq += deques_differ(&m, &r);
+    tg_risk_move_free(&m);
+    tg_deque_free(&r.min);
+    tg_deque_free(&r.max);
+}
+
+/* Timestamps made to hit the held-back path's edges, in segments: bursts of
+ * exactly TG_RISK_MOVE_PEND - 1, PEND, PEND + 1 and 2 * PEND ticks at one ts
+ * (the buffer exactly full, then one more); steps of exactly the window (the
+ * held lo/hi at the window's first ns, then one ns past it), w - 1, w + 1;
+ * gaps far beyond the window (feed gap, session rollover); jumps far back
+ * (taken at the last ts); plateaus and two-value alternations of the price
+ * (ties decide which point is the min/max), monotone runs of PEND +- 1. */
+TG_TEST(review_move_adversarial_timestamps_equal_per_tick)
+{
+    enum { N = 30000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    static uint8_t fl[N];
+    const int64_t windows[] = {1, 2, 16, 1000, 1000000, 3600LL * 1000000000LL};
+    const int64_t starts[] = {0, -4000000000000000000LL, 1700000000000000000LL};
+    int bad_lohi = 0, bad_deq = 0, fast = 0;
+    for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+        for (size_t si = 0; si < sizeof starts / sizeof starts[0]; si++) {
+            const int64_t w = windows[wi];
+            int64_t t = starts[si];
+            tg_dec_t p = 100 * U;
+            int i = 0;
+            while (i < N) {
+                int seg = 1 + (int)(rnd() % 40), tmode = (int)(rnd() % 6), pmode = (int)(rnd() % 6);
+                static const int bursts[] = {TG_RISK_MOVE_PEND - 1, TG_RISK_MOVE_PEND,
+                                             TG_RISK_MOVE_PEND + 1, 2 * TG_RISK_MOVE_PEND, 1};
+                int burst = bursts[rnd() % 5];
+                tg_dec_t a = p, b = p + (tg_dec_t)(rnd() % 3) + 1;
+                for (int j = 0; j < seg && i < N; j++, i++) {
+                    switch (tmode) {
+                    case 0: /* bursts at one ts */
+                        if (j % burst == 0)
+                            t += 1 + (int64_t)(rnd() % 3);
+                        break;
+                    case 1: /* exactly the window, or one ns either side */
+                        t += w + (int64_t)(rnd() % 3) - 1;
+                        break;
+                    case 2: /* fractions of the window: points expire at its first ns */
+                        t += w / (1 + (int64_t)(rnd() % 4)) + (w < 4 ? 1 : 0);
+                        break;
+                    case 3: /* a gap far beyond the window, now and then */
+                        t += j == 0 ? w * 7 + 1000000000000LL : (int64_t)(rnd() % 3);
+                        break;
+                    case 4: /* far back (taken at the last ts), or nearly the window back */
+                        t -= rnd() % 2 ? w * 3 + 12345 : w - 1;
+                        break;
+                    default:
+                        t += (int64_t)(rnd() % (uint64_t)(w + 1));
+                    }
+                    switch (pmode) {
+                    case 0: /* plateau */
+                        break;
+                    case 1: /* two values alternating: ties at both ends */
+                        p = j % 2 ? a : b;
+                        break;
+                    case 2: /* monotone up for PEND +- 1 ticks */
+                        p += 1;
+                        break;
+                    case 3:
+                        p -= 1;
+                        break;
+                    case 4:
+                        p += (tg_dec_t)(rnd() % 2001) - 1000;
+                        break;
+                    default:
+                        p += (tg_dec_t)(rnd() % 5) - 2;
+                    }
+                    if (p < U)
+                        p = U;
+                    ts[i] = t;
+                    px[i] = p;
+                    uint64_t x = rnd() % 16;
+                    fl[i] = x == 0 ? 1 : x < 8 ? 2 : 0; /* flush: now, when due, or never */
+                }
+            }
+            run_pair(w, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+        }
+    }
+    TG_CHECK_EQ_INT(bad_lohi, 0);
+    TG_CHECK_EQ_INT(bad_deq, 0);
+    TG_CHECK(fast > N); /* the held-back path ran */
+}
+
+/* Same, never flushed from outside (the book without tg_book_on_tick_done:
+ * the push after a full buffer flushes), and flushed after every push. */
+TG_TEST(review_move_flush_never_or_always_equal_per_tick)
+{
+    enum { N = 20000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    static uint8_t fl[N];
+    const int64_t windows[] = {1, 5000, 100000, 1000000000LL};
+    int bad_lohi = 0, bad_deq = 0, fast = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+            int64_t t = 1;
+            tg_dec_t p = 50 * U;
+            for (int i = 0; i < N; i++) {
+                uint64_t x = rnd();
+                t += x % 5 == 0 ? 0 : x % 11 == 0 ? -(int64_t)(rnd() % 20000)
+                                                  : (int64_t)(rnd() % 4000);
+                p += (tg_dec_t)(rnd() % 7) - 3;
+                ts[i] = t;
+                px[i] = p;
+                fl[i] = (uint8_t)mode; /* 0: never; 1: after every push */
+            }
+            run_pair(windows[wi], ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+        }
+    }
+    TG_CHECK_EQ_INT(bad_lohi, 0);
+    TG_CHECK_EQ_INT(bad_deq, 0);
+    TG_CHECK(fast > N);
+}
+
+/* Prices at the ends of tg_dec_t (and around 0): the compares and the flush's
+ * sentinels (smin starts at INT64_MAX, smax at INT64_MIN). lo/hi per tick. */
+static void extreme_prices(tg_dec_t *px, int64_t *ts, uint8_t *fl, int n, int plateau)
+{
+    static const tg_dec_t vals[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 0, -1, 1,
+                                    100 * U};
+    int64_t t = 0;
+    tg_dec_t p = vals[0];
+    for (int i = 0; i < n; i++) {
+        if (!plateau || i % (3 * TG_RISK_MOVE_PEND) == 0)
+            p = vals[rnd() % 8];
+        t += (int64_t)(rnd() % 3);
+        ts[i] = t;
+        px[i] = p;
+        fl[i] = (uint8_t)(rnd() % 3);
+    }
+}
+
+TG_TEST(review_move_extreme_prices_lo_hi_equal_per_tick)
+{
+    enum { N = 20000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    static uint8_t fl[N];
+    int bad_lohi = 0, bad_deq = 0, fast = 0;
+    for (int plateau = 0; plateau < 2; plateau++) {
+        extreme_prices(px, ts, fl, N, plateau);
+        run_pair(40, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+        run_pair(1000000, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+    }
+    TG_CHECK_EQ_INT(bad_lohi, 0);
+    (void)bad_deq; /* review_move_extreme_prices_deques_equal_per_tick */
+}
+
+/* The deques themselves after a flush of a batch of INT64_MAX (INT64_MIN)
+ * prices: the batch's last point must be kept, as a push per tick keeps it. */
+TG_TEST(review_move_extreme_prices_deques_equal_per_tick)
+{
+    enum { N = 20000 };
+    static int64_t ts[N];
+    static tg_dec_t px[N];
+    static uint8_t fl[N];
+    int bad_lohi = 0, bad_deq = 0, fast = 0;
+    for (int plateau = 0; plateau < 2; plateau++) {
+        extreme_prices(px, ts, fl, N, plateau);
+        run_pair(40, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+        run_pair(1000000, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+    }
+    TG_CHECK_EQ_INT(bad_deq, 0);
+}
+
+/* The first point at a time so low that its window starts at INT64_MIN (the
+ * "nothing seen" lo_ts/hi_ts): it must still be its own min and max. */
+TG_TEST(review_move_first_point_window_at_int64_min)
+{
+    const int64_t w = 1000;
+    tg_risk_move_t m;
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, w), 0);
+    tg_dec_t lo = -7, hi = -7;
+    TG_CHECK_EQ_INT(tg_risk_move_push(&m, INT64_MIN + w, 100 * U, &lo, &hi), 0);
+    TG_CHECK_EQ_INT(lo, 100 * U);
+    TG_CHECK_EQ_INT(hi, 100 * U);
+    TG_CHECK_EQ_INT(tg_risk_move_push(&m, INT64_MIN + w + 1, 101 * U, &lo, &hi), 0);
+    TG_CHECK_EQ_INT(lo, 100 * U);
+    TG_CHECK_EQ_INT(hi, 101 * U);
+    tg_risk_move_free(&m);
+}
+
 int main(void)
 {
     return tg_test_run();
