@@ -7,6 +7,7 @@
 
 #include "tg_test.h"
 #include "tickgate/book.h"
+#include "tickgate/risk.h"
 
 typedef struct ev {
     tg_alert_rule_t rule;
@@ -401,6 +402,331 @@ TG_TEST(restore_and_settings_errors)
         TG_CHECK(strstr(err, "alerts.") != NULL);
         tg_portfolio_specs_free(v, n);
     }
+}
+
+/* ---- review (issue 16): move watches churned while ticks are held back ---- */
+
+typedef struct rev_ev {
+    int tick; /* index of the tick that caused it; -1 outside a tick */
+    tg_alert_state_t state;
+    tg_dec_t value, threshold;
+    char id[TG_ALERT_ID_LEN + 1];
+    char pf[16];
+} rev_ev_t;
+
+typedef struct rev_log {
+    int n;
+    rev_ev_t e[MAX_EVS];
+} rev_log_t;
+
+static int rev_tick = -1;
+
+static void rev_on_event(void *ud, const tg_book_event_t *e)
+{
+    rev_log_t *l = ud;
+    if (e->type != TG_BOOK_EV_ALERT || e->alert->rule != TG_ALERT_MOVE || l->n >= MAX_EVS)
+        return;
+    rev_ev_t *o = &l->e[l->n++];
+    o->tick = rev_tick;
+    o->state = e->alert->state;
+    o->value = e->alert->value;
+    o->threshold = e->alert->threshold;
+    strcpy(o->id, e->alert->alert_id);
+    snprintf(o->pf, sizeof o->pf, "%s", e->alert->portfolio_id ? e->alert->portfolio_id : "");
+}
+
+typedef struct rev_book {
+    tg_symtab_t syms;
+    tg_book_t *b;
+    rev_log_t log;
+} rev_book_t;
+
+#define REV_P12                                                                                    \
+    "{\"id\":\"p-1\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","                         \
+    "\"move\":{\"BBB\":{\"pct\":0.004,\"window_s\":60}}}},"                                        \
+    "{\"id\":\"p-2\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","                         \
+    "\"move\":{\"BBB\":{\"pct\":0.002,\"window_s\":10},\"CCC\":{\"pct\":0.002,\"window_s\":10}}}}"
+
+static void rev_open(rev_book_t *rb, const char *json)
+{
+    char err[256] = "";
+    memset(&rb->log, 0, sizeof rb->log);
+    tg_symtab_init(&rb->syms, 0);
+    tg_book_options_t o = {.symtab = &rb->syms, .on_event = rev_on_event, .ud = &rb->log,
+                           .alert_seed = 7};
+    TG_CHECK_EQ_INT(tg_book_create(&o, &rb->b), 0);
+    int rc = tg_book_load_json(rb->b, json, strlen(json), NULL, 0, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "load: %s\n", err);
+    TG_CHECK_EQ_INT(rc, 0);
+}
+
+static void rev_close(rev_book_t *rb)
+{
+    tg_book_destroy(rb->b);
+    tg_symtab_free(&rb->syms);
+}
+
+/* p-3's watch of BBB: window 10, 30 or 60 s (30: its own window, created
+ * afresh), or absent. */
+static void rev_p3_json(char *out, size_t cap, int win, const char *pct)
+{
+    snprintf(out, cap,
+             "{\"owner\":\"u\",\"holdings\":[],\"alerts\":{" OFF ","
+             "\"move\":{\"BBB\":{\"pct\":%s,\"window_s\":%d}}}}",
+             pct, win);
+}
+
+static void rev_put_p3(rev_book_t *rb, int win, const char *pct, int64_t ts)
+{
+    char j[512], err[256];
+    rev_p3_json(j, sizeof j, win, pct);
+    tg_portfolio_spec_t spec;
+    TG_CHECK_EQ_INT(tg_portfolio_parse_json(j, strlen(j), "p-3", NULL, &spec, err, sizeof err), 0);
+    TG_CHECK_EQ_INT(tg_book_put_portfolio(rb->b, &spec, ts, err, sizeof err), 0);
+    tg_portfolio_spec_free(&spec);
+}
+
+/* SIGHUP: the whole file again, p-1 and p-2 unchanged, p-3 as given. */
+static void rev_reload(rev_book_t *rb, int win, const char *pct)
+{
+    char j[2048], err[256] = "";
+    if (win)
+        snprintf(j, sizeof j,
+                 "{\"portfolios\":[" REV_P12 ",{\"id\":\"p-3\",\"owner\":\"u\",\"holdings\":[],"
+                 "\"alerts\":{" OFF ",\"move\":{\"BBB\":{\"pct\":%s,\"window_s\":%d}}}}]}",
+                 pct, win);
+    else
+        snprintf(j, sizeof j, "{\"portfolios\":[" REV_P12 "]}");
+    TG_CHECK_EQ_INT(tg_book_load_json(rb->b, j, strlen(j), NULL, 0, err, sizeof err), 0);
+}
+
+enum { REV_N = 12000 };
+static int64_t rev_ts[REV_N];
+static tg_dec_t rev_px[REV_N];
+static uint8_t rev_sym[REV_N]; /* 0: BBB, 1: CCC */
+static int rev_op[REV_N];      /* p-3 before the tick: 0 none, else op code */
+static bool rev_reloads;       /* op 6: reload the whole file (SIGHUP), else a PUT */
+static int rev_s60, rev_s10b, rev_s10c; /* first tick of p-1's / p-2's windows' history */
+static int rev_from[REV_N];    /* for the event of tick i: its window's first tick (p-1/p-2) */
+
+static void rev_make_stream(void)
+{
+    uint64_t r = 0x243f6a8885a308d3ULL;
+#define REV_RND() (r = r * 6364136223846793005ULL + 1442695040888963407ULL, r >> 33)
+    int64_t t = 1700000000LL * SEC;
+    long cents[2] = {10000, 5000};
+    for (int i = 0; i < REV_N;) {
+        int kind = (int)(REV_RND() % 6), len = 1 + (int)(REV_RND() % 40);
+        int burst = (int)(REV_RND() % 2) ? TG_RISK_MOVE_PEND : TG_RISK_MOVE_PEND + 1;
+        for (int j = 0; j < len && i < REV_N; j++, i++) {
+            if (kind == 0) /* bursts of exactly PEND (PEND + 1) ticks at one ts */
+                t += j % burst == 0 ? SEC / 3 : 0;
+            else if (kind == 1) /* a feed gap or rollover longer than every window */
+                t += j == 0 ? 100 * SEC : SEC / 10;
+            else if (kind == 2) /* back in time: taken at the window's last ts */
+                t -= j == 0 ? 30 * SEC : 0;
+            else if (kind == 3) /* exactly the short window apart */
+                t += 10 * SEC;
+            else
+                t += (int64_t)(REV_RND() % (2 * SEC));
+            int s = (int)(REV_RND() % 5 == 0);
+            long step = (long)(REV_RND() % 41) - 20;
+            if (kind == 4)
+                step = 0; /* plateau: ties for the min and max */
+            if (REV_RND() % 60 == 0)
+                step *= 10;
+            cents[s] += step;
+            if (cents[s] < 1000)
+                cents[s] = 1000;
+            rev_ts[i] = t;
+            rev_px[i] = (tg_dec_t)cents[s] * (TG_DEC_SCALE / 100);
+            rev_sym[i] = (uint8_t)s;
+            rev_op[i] = REV_RND() % 97 == 0 ? 1 + (int)(REV_RND() % 8) : 0;
+        }
+    }
+#undef REV_RND
+}
+
+/* mode 0: tg_book_on_tick (settles every due window); 1: the alerts and the
+ * price without tg_book_on_tick_done (the next push flushes). churn: p-3. */
+static void rev_run(rev_book_t *rb, int mode, bool churn, int *p3_win, int *p3_start)
+{
+    uint32_t bbb = (uint32_t)tg_symtab_find(&rb->syms, "BBB", 3);
+    uint32_t ccc = (uint32_t)tg_symtab_find(&rb->syms, "CCC", 3);
+    static const int wins[] = {10, 30, 60};
+    int win = churn ? 30 : 0;
+    for (int i = 0; i < REV_N; i++) {
+        if (churn && rev_op[i]) {
+            int op = rev_op[i], nw = wins[op % 3];
+            const char *pct = op % 2 ? "0.003" : "0.01";
+            rev_tick = -1;
+            if (op == 7) {
+                tg_book_remove_portfolio(rb->b, "p-3", rev_ts[i]);
+                nw = 0;
+            } else if (op == 6 && rev_reloads) {
+                /* a reload puts p-1 and p-2 again: a window that only the
+                 * portfolio being put watches starts afresh (detach before
+                 * install, as for a PUT) */
+                if (p3_win) {
+                    if (win != 60)
+                        rev_s60 = i;
+                    if (win != 10)
+                        rev_s10b = i;
+                    rev_s10c = i;
+                }
+                rev_reload(rb, nw, pct);
+            } else {
+                rev_put_p3(rb, nw, pct, rev_ts[i]);
+            }
+            /* p-3's 30 s window is its alone: it starts afresh (detach before install) */
+            win = nw;
+            if (p3_win) {
+                p3_win[i] = win;
+                p3_start[i] = i;
+            }
+        } else if (p3_win) {
+            p3_win[i] = win;
+            p3_start[i] = i ? p3_start[i - 1] : 0;
+        }
+        if (p3_win)
+            rev_from[i] = rev_s60 | (rev_sym[i] ? rev_s10c : rev_s10b) << 16;
+        rev_tick = i;
+        uint32_t sym = rev_sym[i] ? ccc : bbb;
+        if (mode == 0) {
+            tg_book_on_tick(rb->b, sym, rev_px[i], rev_ts[i]);
+        } else {
+            tg_book_on_price_alerts(rb->b, sym, rev_px[i], rev_ts[i]);
+            tg_book_on_price(rb->b, sym, rev_px[i], rev_ts[i]);
+        }
+        rev_tick = -1;
+    }
+}
+
+/* The value of the move of tick i of `sym` over a window of w seconds whose
+ * history begins at tick `from` (times taken at the window's last ts). */
+static tg_dec_t rev_brute(int i, int from, int w)
+{
+    int64_t last = INT64_MIN, tsn[REV_N];
+    for (int j = from; j <= i; j++) {
+        if (rev_sym[j] != rev_sym[i])
+            continue;
+        last = rev_ts[j] > last ? rev_ts[j] : last;
+        tsn[j] = last;
+    }
+    tg_dec_t lo = rev_px[i], hi = rev_px[i];
+    for (int j = i; j >= from; j--) {
+        if (rev_sym[j] != rev_sym[i])
+            continue;
+        if (tsn[j] < last - (int64_t)w * SEC)
+            break;
+        lo = rev_px[j] < lo ? rev_px[j] : lo;
+        hi = rev_px[j] > hi ? rev_px[j] : hi;
+    }
+    return tg_risk_move_value(rev_px[i], lo, hi);
+}
+
+/*
+ * p-1 (BBB 60 s) and p-2 (BBB and CCC 10 s) stay; p-3 is put with other
+ * windows, reloaded (SIGHUP), removed and added again between ticks, so
+ * windows are created, shared, freed and moved in the symbol's array while
+ * ticks are held back. Ticks come in bursts of exactly the buffer's size at
+ * one ts, after gaps longer than every window, back in time and exactly the
+ * short window apart. Checked: (1) the events with tg_book_on_tick equal
+ * those without the deferred flush, ids included; (2) p-1's and p-2's events
+ * equal those of a book without p-3; (3) every event of a tick carries the
+ * move against the window's min/max by brute force.
+ */
+static void rev_churn(bool reloads)
+{
+    rev_reloads = reloads;
+    rev_s60 = rev_s10b = rev_s10c = 0;
+    static const char *init =
+        "{\"portfolios\":[" REV_P12 ",{\"id\":\"p-3\",\"owner\":\"u\",\"holdings\":[],"
+        "\"alerts\":{" OFF ",\"move\":{\"BBB\":{\"pct\":0.003,\"window_s\":30}}}}]}";
+    static rev_book_t a, b, c;
+    static int p3_win[REV_N], p3_start[REV_N];
+    rev_make_stream();
+    rev_open(&a, init);
+    rev_open(&b, init);
+    rev_open(&c, "{\"portfolios\":[" REV_P12 "]}");
+    rev_run(&a, 0, true, p3_win, p3_start);
+    rev_run(&b, 1, true, NULL, NULL);
+    rev_run(&c, 0, false, NULL, NULL);
+    /* (1) */
+    TG_CHECK_EQ_INT(a.log.n, b.log.n);
+    int bad1 = 0;
+    for (int k = 0; k < a.log.n && k < b.log.n; k++)
+        bad1 += a.log.e[k].tick != b.log.e[k].tick || a.log.e[k].state != b.log.e[k].state ||
+                a.log.e[k].value != b.log.e[k].value || strcmp(a.log.e[k].id, b.log.e[k].id) ||
+                strcmp(a.log.e[k].pf, b.log.e[k].pf);
+    TG_CHECK_EQ_INT(bad1, 0);
+    /* (2) (a reload restarts p-1's and p-2's windows in one book and not the other) */
+    if (!reloads) {
+        int ka = 0, bad2 = 0, n12 = 0;
+        for (int k = 0; k < c.log.n; k++) {
+            while (ka < a.log.n && !strcmp(a.log.e[ka].pf, "p-3"))
+                ka++;
+            if (ka >= a.log.n) {
+                bad2++;
+                break;
+            }
+            bad2 += a.log.e[ka].tick != c.log.e[k].tick || a.log.e[ka].state != c.log.e[k].state ||
+                    a.log.e[ka].value != c.log.e[k].value || strcmp(a.log.e[ka].pf, c.log.e[k].pf);
+            ka++;
+            n12++;
+        }
+        TG_CHECK_EQ_INT(bad2, 0);
+        TG_CHECK(n12 > 40); /* the walk fires and resolves often */
+    }
+    /* (3) */
+    int bad3 = 0, n3 = 0, fresh = 0;
+    for (int k = 0; k < a.log.n; k++) {
+        const rev_ev_t *e = &a.log.e[k];
+        if (e->tick < 0)
+            continue;
+        int w, from = 0;
+        if (!strcmp(e->pf, "p-1")) {
+            w = 60;
+            from = rev_from[e->tick] & 0xffff;
+        } else if (!strcmp(e->pf, "p-2")) {
+            w = 10;
+            from = rev_from[e->tick] >> 16;
+        } else {
+            w = p3_win[e->tick];
+            if (w == 30) { /* p-3's own window: its history begins at the last put */
+                from = p3_start[e->tick];
+                fresh++;
+            } else { /* p-1's (60) or p-2's (10) */
+                from = w == 60 ? rev_from[e->tick] & 0xffff : rev_from[e->tick] >> 16;
+            }
+        }
+        tg_dec_t want = rev_brute(e->tick, from, w);
+        if (e->value != want) {
+            if (bad3 < 5)
+                fprintf(stderr, "event %d (%s, tick %d, state %d): value %lld, brute force %lld\n",
+                        k, e->pf, e->tick, (int)e->state, (long long)e->value, (long long)want);
+            bad3++;
+        }
+        n3++;
+    }
+    TG_CHECK_EQ_INT(bad3, 0);
+    TG_CHECK(n3 > 40);
+    TG_CHECK(fresh > 0);
+    rev_close(&a);
+    rev_close(&b);
+    rev_close(&c);
+}
+
+TG_TEST(review_move_watch_churn_while_ticks_held_back)
+{
+    rev_churn(false);
+}
+
+/* The same with SIGHUP reloads among the changes (p-1 and p-2 put again). */
+TG_TEST(review_move_watch_churn_with_reloads_while_ticks_held_back)
+{
+    rev_churn(true);
 }
 
 int main(void)
