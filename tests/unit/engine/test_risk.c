@@ -474,7 +474,7 @@ TG_TEST(review_move_flush_never_or_always_equal_per_tick)
  * sentinels (smin starts at INT64_MAX, smax at INT64_MIN). lo/hi per tick. */
 static void extreme_prices(tg_dec_t *px, int64_t *ts, uint8_t *fl, int n, int plateau)
 {
-    static const tg_dec_t vals[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 0, -1, 1,
+    static const tg_dec_t vals[] = {TG_DEC_MAX, TG_DEC_MIN, TG_DEC_MAX - 1, TG_DEC_MIN + 1, 0, -1, 1,
                                     100 * U};
     int64_t t = 0;
     tg_dec_t p = vals[0];
@@ -536,6 +536,33 @@ TG_TEST(review_move_first_point_window_at_int64_min)
     TG_CHECK_EQ_INT(lo, 100 * U);
     TG_CHECK_EQ_INT(hi, 101 * U);
     tg_risk_move_free(&m);
+}
+
+/* Minimal case of the flush's sentinel: a held-back batch at TG_DEC_MAX (a
+ * price a feed can send: 92233720368.54775807). The per-tick push keeps the
+ * batch's last point in the min deque (nothing later undercuts it); the flush
+ * starts smin at INT64_MAX and keeps a point only when x < smin. */
+TG_TEST(review_move_flush_keeps_a_batch_at_dec_max)
+{
+    tg_risk_move_t m;
+    ref_move_t r = {.w = 1000, .last = INT64_MIN};
+    TG_CHECK_EQ_INT(tg_risk_move_init(&m, 1000), 0);
+    tg_dec_t lo, hi;
+    TG_CHECK_EQ_INT(tg_risk_move_push(&m, 0, U, &lo, &hi), 0);
+    ref_push(&r, 0, U, &lo, &hi);
+    for (int i = 1; i <= TG_RISK_MOVE_PEND; i++) {
+        TG_CHECK_EQ_INT(tg_risk_move_push(&m, i, TG_DEC_MAX, &lo, &hi), 0);
+        ref_push(&r, i, TG_DEC_MAX, &lo, &hi);
+    }
+    TG_CHECK_EQ_INT(tg_risk_move_flush(&m), 0);
+    /* reference min deque: (0, 1.0), (16, DEC_MAX) */
+    TG_CHECK_EQ_INT(r.min.len, 2);
+    TG_CHECK_EQ_INT(m.min.len, r.min.len);
+    TG_CHECK_EQ_INT(deques_differ(&m, &r), 0);
+    TG_CHECK_EQ_INT(tg_risk_move_points(&m), r.min.len + r.max.len);
+    tg_risk_move_free(&m);
+    tg_deque_free(&r.min);
+    tg_deque_free(&r.max);
 }
 
 int main(void)
