@@ -452,8 +452,8 @@ static void rev_open(rev_book_t *rb, const char *json)
     char err[256] = "";
     memset(&rb->log, 0, sizeof rb->log);
     tg_symtab_init(&rb->syms, 0);
-    tg_book_options_t o = {.symtab = &rb->syms, .on_event = rev_on_event, .ud = &rb->log,
-                           .alert_seed = 7};
+    tg_book_options_t o = {
+        .symtab = &rb->syms, .on_event = rev_on_event, .ud = &rb->log, .alert_seed = 7};
     TG_CHECK_EQ_INT(tg_book_create(&o, &rb->b), 0);
     int rc = tg_book_load_json(rb->b, json, strlen(json), NULL, 0, err, sizeof err);
     if (rc)
@@ -504,11 +504,11 @@ static void rev_reload(rev_book_t *rb, int win, const char *pct)
 enum { REV_N = 12000 };
 static int64_t rev_ts[REV_N];
 static tg_dec_t rev_px[REV_N];
-static uint8_t rev_sym[REV_N]; /* 0: BBB, 1: CCC */
-static int rev_op[REV_N];      /* p-3 before the tick: 0 none, else op code */
-static bool rev_reloads;       /* op 6: reload the whole file (SIGHUP), else a PUT */
+static uint8_t rev_sym[REV_N];          /* 0: BBB, 1: CCC */
+static int rev_op[REV_N];               /* p-3 before the tick: 0 none, else op code */
+static bool rev_reloads;                /* op 6: reload the whole file (SIGHUP), else a PUT */
 static int rev_s60, rev_s10b, rev_s10c; /* first tick of p-1's / p-2's windows' history */
-static int rev_from[REV_N];    /* for the event of tick i: its window's first tick (p-1/p-2) */
+static int rev_from[REV_N]; /* for the event of tick i: its window's first tick (p-1/p-2) */
 
 static void rev_make_stream(void)
 {

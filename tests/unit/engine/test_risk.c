@@ -320,9 +320,11 @@ static int deques_differ(const tg_risk_move_t *m, const ref_move_t *r)
 {
     int bad = m->min.len != r->min.len || m->max.len != r->max.len;
     for (uint32_t j = 0; j < m->min.len && j < r->min.len; j++)
-        bad += memcmp(&tg_deque_at(&m->min, j), &tg_deque_at(&r->min, j), sizeof(tg_risk_pt_t)) != 0;
+        bad +=
+            memcmp(&tg_deque_at(&m->min, j), &tg_deque_at(&r->min, j), sizeof(tg_risk_pt_t)) != 0;
     for (uint32_t j = 0; j < m->max.len && j < r->max.len; j++)
-        bad += memcmp(&tg_deque_at(&m->max, j), &tg_deque_at(&r->max, j), sizeof(tg_risk_pt_t)) != 0;
+        bad +=
+            memcmp(&tg_deque_at(&m->max, j), &tg_deque_at(&r->max, j), sizeof(tg_risk_pt_t)) != 0;
     return bad;
 }
 
@@ -455,8 +457,9 @@ TG_TEST(review_move_flush_never_or_always_equal_per_tick)
             tg_dec_t p = 50 * U;
             for (int i = 0; i < N; i++) {
                 uint64_t x = rnd();
-                t += x % 5 == 0 ? 0 : x % 11 == 0 ? -(int64_t)(rnd() % 20000)
-                                                  : (int64_t)(rnd() % 4000);
+                t += x % 5 == 0    ? 0
+                     : x % 11 == 0 ? -(int64_t)(rnd() % 20000)
+                                   : (int64_t)(rnd() % 4000);
                 p += (tg_dec_t)(rnd() % 7) - 3;
                 ts[i] = t;
                 px[i] = p;
@@ -474,8 +477,8 @@ TG_TEST(review_move_flush_never_or_always_equal_per_tick)
  * sentinels (smin starts at INT64_MAX, smax at INT64_MIN). lo/hi per tick. */
 static void extreme_prices(tg_dec_t *px, int64_t *ts, uint8_t *fl, int n, int plateau)
 {
-    static const tg_dec_t vals[] = {TG_DEC_MAX, TG_DEC_MIN, TG_DEC_MAX - 1, TG_DEC_MIN + 1, 0, -1, 1,
-                                    100 * U};
+    static const tg_dec_t vals[] = {TG_DEC_MAX, TG_DEC_MIN, TG_DEC_MAX - 1, TG_DEC_MIN + 1, 0,
+                                    -1,         1,          100 * U};
     int64_t t = 0;
     tg_dec_t p = vals[0];
     for (int i = 0; i < n; i++) {
