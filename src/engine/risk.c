@@ -256,8 +256,10 @@ static int move_flush(tg_risk_move_t *m)
         return 0;
     for (uint32_t i = k; i-- > 0;) {
         tg_dec_t x = p[i].price;
-        kmin[i] = x < smin;
-        kmax[i] = x > smax;
+        /* the batch's last point always survives (nothing after it undercuts
+         * it), also at TG_DEC_MAX where `x < smin` would drop it */
+        kmin[i] = x < smin || i == k - 1;
+        kmax[i] = x > smax || i == k - 1;
         smin = x < smin ? x : smin;
         smax = x > smax ? x : smax;
     }
@@ -309,7 +311,9 @@ int tg_risk_move_push(tg_risk_move_t *m, int64_t ts, tg_dec_t price, tg_dec_t *l
         ts = prev;
     m->last_ts = ts;
     tg_risk_pt_t pt = {ts, price};
-    int64_t oldest = ts - m->window_ns;
+    /* saturated: ts - window_ns must neither overflow nor reach the "no
+     * point yet" sentinel INT64_MIN of lo_ts/hi_ts */
+    int64_t oldest = ts < INT64_MIN + 1 + m->window_ns ? INT64_MIN + 1 : ts - m->window_ns;
     int rc = 0;
     /* fast: neither the min nor the max leaves the window on this tick, so
      * the new ones are min(lo, price) and max(hi, price); the deques learn
