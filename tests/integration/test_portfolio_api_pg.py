@@ -4,14 +4,11 @@ and answer after the commit; the NOTIFY then updates every node, and the edit
 survives a restart. Two real nodes on one real database.
 """
 import json
-import os
-import subprocess
-import uuid
 
 import pytest
 
 import tgtest
-from tgtest import BIN, Daemon, wait_for
+from tgtest import Daemon, wait_for
 
 pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQL 15")
 
@@ -19,23 +16,7 @@ pytestmark = pytest.mark.skipif(not tgtest.have_postgres(), reason="no PostgreSQ
 @pytest.fixture(scope="module")
 def db():
     pg = tgtest.Postgres().start()
-    name = "t_" + uuid.uuid4().hex[:12]
-    pg.sql("CREATE DATABASE " + name)
-    url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)
-    r = subprocess.run([BIN, "migrate"], env=dict(os.environ, TICKGATE_POSTGRES_URL=url),
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    import psycopg2
-
-    def sql(q, params=None):
-        conn = psycopg2.connect(host="127.0.0.1", port=pg.port, user="postgres", dbname=name)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(q, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+    url, sql, _ = tgtest.migrated_db(pg)
     yield url, sql
     pg.cleanup()
 

@@ -186,11 +186,11 @@ class Postgres:
             self.proc = None
         self.pid = None
 
-    def sql(self, query, params=None):
-        """Run one statement; returns the rows (list of tuples) or []."""
+    def sql(self, query, params=None, dbname="postgres"):
+        """Run one autocommit statement in dbname; returns the rows (list of tuples) or []."""
         import psycopg2
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
-                                dbname="postgres")
+                                dbname=dbname)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
@@ -209,7 +209,6 @@ def migrated_db(cluster):
     """A fresh database on a running Postgres, migrated by `tickgate migrate`:
     (url, sql, migrate's stdout); sql(q, params) runs one autocommit statement
     and returns its rows ([] for none)."""
-    import psycopg2
     import uuid
     name = "t_" + uuid.uuid4().hex[:12]
     cluster.sql("CREATE DATABASE " + name)
@@ -219,14 +218,7 @@ def migrated_db(cluster):
     assert r.returncode == 0, r.stderr
 
     def sql(q, params=None):
-        conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname=name)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(q, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+        return cluster.sql(q, params, dbname=name)
     return url, sql, r.stdout
 
 

@@ -491,18 +491,26 @@ static void extreme_prices(tg_dec_t *px, int64_t *ts, uint8_t *fl, int n, int pl
     }
 }
 
-TG_TEST(review_move_extreme_prices_lo_hi_equal_per_tick)
+/* Extreme-price runs (plateaus and not) through two windows; counts the
+ * ticks whose lo/hi and whose deques differ from the per-tick reference. */
+static void extreme_runs(int *bad_lohi, int *bad_deq)
 {
     enum { N = 20000 };
     static int64_t ts[N];
     static tg_dec_t px[N];
     static uint8_t fl[N];
-    int bad_lohi = 0, bad_deq = 0, fast = 0;
+    int fast = 0;
     for (int plateau = 0; plateau < 2; plateau++) {
         extreme_prices(px, ts, fl, N, plateau);
-        run_pair(40, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
-        run_pair(1000000, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
+        run_pair(40, ts, px, fl, N, bad_lohi, bad_deq, &fast);
+        run_pair(1000000, ts, px, fl, N, bad_lohi, bad_deq, &fast);
     }
+}
+
+TG_TEST(review_move_extreme_prices_lo_hi_equal_per_tick)
+{
+    int bad_lohi = 0, bad_deq = 0;
+    extreme_runs(&bad_lohi, &bad_deq);
     TG_CHECK_EQ_INT(bad_lohi, 0);
     (void)bad_deq; /* review_move_extreme_prices_deques_equal_per_tick */
 }
@@ -511,16 +519,8 @@ TG_TEST(review_move_extreme_prices_lo_hi_equal_per_tick)
  * prices: the batch's last point must be kept, as a push per tick keeps it. */
 TG_TEST(review_move_extreme_prices_deques_equal_per_tick)
 {
-    enum { N = 20000 };
-    static int64_t ts[N];
-    static tg_dec_t px[N];
-    static uint8_t fl[N];
-    int bad_lohi = 0, bad_deq = 0, fast = 0;
-    for (int plateau = 0; plateau < 2; plateau++) {
-        extreme_prices(px, ts, fl, N, plateau);
-        run_pair(40, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
-        run_pair(1000000, ts, px, fl, N, &bad_lohi, &bad_deq, &fast);
-    }
+    int bad_lohi = 0, bad_deq = 0;
+    extreme_runs(&bad_lohi, &bad_deq);
     TG_CHECK_EQ_INT(bad_deq, 0);
 }
 
