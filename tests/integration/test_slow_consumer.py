@@ -121,8 +121,15 @@ def test_stalled_clients_do_not_hurt_the_others():
                             "clients (conflated in the server, not by a slow client), e.g. %r"
                             % (len(clean_gaps), shared, len(set(clean_gaps)), len(counts),
                                clean_gaps[:3]))
-        if min(counts) < 0.5 * RATE * 8:
-            problems.append("too few quotes: %r" % counts)
+        # every healthy client gets the same stream: how many quotes that is
+        # depends on how much CPU the feed thread got (a 2-core CI box running
+        # other load tests beside this one skips the ticks it could not produce
+        # in time, and skipped ticks leave no seq gap), so the check is relative:
+        # no healthy client falls behind the others, and the run is not empty
+        # (at least one second of the nominal rate)
+        if min(counts) < RATE or min(counts) < 0.98 * max(counts):
+            problems.append("too few quotes (want >= %d each, within 2%% of the best "
+                            "client): %r" % (RATE, counts))
         if gaps:
             problems.append("healthy clients saw seq gaps with stalled ones: %d, e.g. %r"
                             % (len(gaps), gaps[:3]))
