@@ -358,7 +358,7 @@ void tg__book_idx_remove(tg_book_t *b, uint32_t slot);
 int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err,
                           size_t errlen);
 void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t ts);
-pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot);
+pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot, bool keep_windows);
 void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts);
 void tg__book_move_tick(tg_book_t *b, uint32_t sym, tg_dec_t price, int64_t ts);
 void tg__book_move_settle(tg_book_t *b, uint32_t sym);

@@ -243,7 +243,7 @@ int tg_book_put_portfolio(tg_book_t *b, const tg_portfolio_spec_t *spec, int64_t
     pf_risk_t *old_risk = NULL;
     if (!is_new) {
         pf_cold_t *c = &b->cold[slot];
-        old_risk = tg__book_risk_detach(b, (uint32_t)slot);
+        old_risk = tg__book_risk_detach(b, (uint32_t)slot, true);
         remove_positions(b, (uint32_t)slot);
         nsaved = remove_watches(b, (uint32_t)slot, saved, saved_sym);
         tg_portfolio_spec_free(&c->spec);
@@ -388,7 +388,7 @@ int tg_book_remove_portfolio(tg_book_t *b, const char *id, int64_t ts)
                                   TG_ALERT_RESOLVED, ts);
     free(saved);
     free(saved_sym);
-    tg__book_risk_end(b, (uint32_t)slot, tg__book_risk_detach(b, (uint32_t)slot), ts);
+    tg__book_risk_end(b, (uint32_t)slot, tg__book_risk_detach(b, (uint32_t)slot, false), ts);
     remove_positions(b, (uint32_t)slot);
     tg__book_emit(b, TG_BOOK_EV_REMOVED, (uint32_t)slot, ts, NULL);
 

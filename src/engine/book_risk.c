@@ -58,8 +58,7 @@ static void risk_event(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule, const 
     tg__book_emit(b, TG_BOOK_EV_ALERT, slot, ts, &ev);
 }
 
-int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err,
-                          size_t errlen)
+int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err, size_t errlen)
 {
     const tg_alert_settings_t *a = &spec->alerts;
     for (size_t i = 0; i < a->n_move; i++) {
@@ -79,14 +78,32 @@ int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *e
         symbook_t *sb =
             &b->syms[tg_symtab_find(b->syms_tab, a->move[i].symbol, strlen(a->move[i].symbol))];
         if (tg_vec_reserve32(&sb->mr, sizeof *sb->mr, &sb->capmr, (size_t)sb->nmr + 1, 4) < 0 ||
-            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1,
-                             2) < 0)
+            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1, 2) <
+                0)
             return -ENOMEM;
     }
     return 0;
 }
 
-pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot)
+/* Free window wi of sb (no watch reads it) and move the last one into its place. */
+static void mwin_drop(symbook_t *sb, uint32_t wi)
+{
+    tg_risk_move_free(&sb->mwin[wi].mv);
+    uint32_t last = --sb->nmwin;
+    if (wi != last) {
+        sb->mwin[wi] = sb->mwin[last];
+        for (uint32_t j = 0; j < sb->nmr; j++)
+            if (sb->mr[j].win == last)
+                sb->mr[j].win = wi;
+    }
+    sb->mr_stale = true;
+}
+
+/* keep_windows: a replacement (PUT, reload) follows, so a window left without
+ * watches stays until tg__book_risk_install has run: a watch of the same
+ * symbol and length in the new spec takes it over with its history, instead
+ * of starting an empty window that misses a move already under way. */
+pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot, bool keep_windows)
 {
     pf_risk_t *r = b->cold[slot].risk;
     b->cold[slot].risk = NULL;
@@ -100,16 +117,8 @@ pf_risk_t *tg__book_risk_detach(tg_book_t *b, uint32_t slot)
             uint32_t wi = sb->mr[k].win;
             sb->mr[k] = sb->mr[--sb->nmr];
             sb->mr_stale = true;
-            if (--sb->mwin[wi].refs == 0) { /* the last watch of this window */
-                tg_risk_move_free(&sb->mwin[wi].mv);
-                uint32_t last = --sb->nmwin;
-                if (wi != last) {
-                    sb->mwin[wi] = sb->mwin[last];
-                    for (uint32_t j = 0; j < sb->nmr; j++)
-                        if (sb->mr[j].win == last)
-                            sb->mr[j].win = wi;
-                }
-            }
+            if (--sb->mwin[wi].refs == 0 && !keep_windows) /* the last watch of this window */
+                mwin_drop(sb, wi);
             break;
         }
     }
@@ -123,8 +132,8 @@ void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts)
     if (!r)
         return;
     if (r->conc_fsm.firing)
-        risk_event(b, slot, TG_ALERT_CONCENTRATION, &r->conc_fsm, TG_ALERT_RESOLVED, 0, 0, 0,
-                   NULL, 0, ts);
+        risk_event(b, slot, TG_ALERT_CONCENTRATION, &r->conc_fsm, TG_ALERT_RESOLVED, 0, 0, 0, NULL,
+                   0, ts);
     if (r->vol_fsm.firing)
         risk_event(b, slot, TG_ALERT_VOLATILITY, &r->vol_fsm, TG_ALERT_RESOLVED,
                    tg_risk_vol_value(&r->vol), 0, 0, NULL, 0, ts);
@@ -196,13 +205,23 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
             }
             sb->mwin[wi].refs++;
             sb->mr_stale = true;
-            sb->mr[sb->nmr++] = (mref_t){.pf = slot, .i = (uint32_t)i, .win = wi,
-                                         .firing = w->fsm.firing, .pct = w->pct,
+            sb->mr[sb->nmr++] = (mref_t){.pf = slot,
+                                         .i = (uint32_t)i,
+                                         .win = wi,
+                                         .firing = w->fsm.firing,
+                                         .pct = w->pct,
                                          .clear = w->clear};
             r->n_moves++;
         }
     }
     c->risk = r;
+    /* the windows the old spec left (detach with keep_windows) that no watch took over */
+    for (uint32_t k = 0; old && k < old->n_moves; k++) {
+        symbook_t *sb = &b->syms[old->moves[k].sym];
+        for (uint32_t wi = sb->nmwin; wi-- > 0;)
+            if (sb->mwin[wi].refs == 0)
+                mwin_drop(sb, wi);
+    }
     tg__book_risk_end(b, slot, old, ts);
 }
 
