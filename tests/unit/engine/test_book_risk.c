@@ -519,8 +519,8 @@ static void rev_close(rev_book_t *rb)
     tg_symtab_free(&rb->syms);
 }
 
-/* p-3's watch of BBB: window 10, 30 or 60 s (30: its own window, created
- * afresh), or absent. */
+/* p-3's watch of BBB: window 10, 30 or 60 s (30: its own window, kept by a
+ * put or reload that keeps 30 s, else started afresh), or absent. */
 static void rev_p3_json(char *out, size_t cap, int win, const char *pct)
 {
     snprintf(out, cap,
@@ -609,6 +609,8 @@ static void rev_run(rev_book_t *rb, int mode, bool churn, int *p3_win, int *p3_s
     for (int i = 0; i < REV_N; i++) {
         if (churn && rev_op[i]) {
             int op = rev_op[i], nw = wins[op % 3];
+            if (op == 6) /* reloads vary the length too (op % 3 alone would fix it at 10 s) */
+                nw = wins[i % 3];
             const char *pct = op % 2 ? "0.003" : "0.01";
             rev_tick = -1;
             if (op == 7) {
