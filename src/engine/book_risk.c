@@ -58,7 +58,8 @@ static void risk_event(tg_book_t *b, uint32_t slot, tg_alert_rule_t rule, const 
     tg__book_emit(b, TG_BOOK_EV_ALERT, slot, ts, &ev);
 }
 
-int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err, size_t errlen)
+int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *err,
+                          size_t errlen)
 {
     const tg_alert_settings_t *a = &spec->alerts;
     for (size_t i = 0; i < a->n_move; i++) {
@@ -78,8 +79,8 @@ int tg__book_risk_prepare(tg_book_t *b, const tg_portfolio_spec_t *spec, char *e
         symbook_t *sb =
             &b->syms[tg_symtab_find(b->syms_tab, a->move[i].symbol, strlen(a->move[i].symbol))];
         if (tg_vec_reserve32(&sb->mr, sizeof *sb->mr, &sb->capmr, (size_t)sb->nmr + 1, 4) < 0 ||
-            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1, 2) <
-                0)
+            tg_vec_reserve32(&sb->mwin, sizeof *sb->mwin, &sb->capmwin, (size_t)sb->nmwin + 1,
+                             2) < 0)
             return -ENOMEM;
     }
     return 0;
@@ -132,8 +133,8 @@ void tg__book_risk_end(tg_book_t *b, uint32_t slot, pf_risk_t *r, int64_t ts)
     if (!r)
         return;
     if (r->conc_fsm.firing)
-        risk_event(b, slot, TG_ALERT_CONCENTRATION, &r->conc_fsm, TG_ALERT_RESOLVED, 0, 0, 0, NULL,
-                   0, ts);
+        risk_event(b, slot, TG_ALERT_CONCENTRATION, &r->conc_fsm, TG_ALERT_RESOLVED, 0, 0, 0,
+                   NULL, 0, ts);
     if (r->vol_fsm.firing)
         risk_event(b, slot, TG_ALERT_VOLATILITY, &r->vol_fsm, TG_ALERT_RESOLVED,
                    tg_risk_vol_value(&r->vol), 0, 0, NULL, 0, ts);
@@ -205,11 +206,8 @@ void tg__book_risk_install(tg_book_t *b, uint32_t slot, pf_risk_t *old, int64_t 
             }
             sb->mwin[wi].refs++;
             sb->mr_stale = true;
-            sb->mr[sb->nmr++] = (mref_t){.pf = slot,
-                                         .i = (uint32_t)i,
-                                         .win = wi,
-                                         .firing = w->fsm.firing,
-                                         .pct = w->pct,
+            sb->mr[sb->nmr++] = (mref_t){.pf = slot, .i = (uint32_t)i, .win = wi,
+                                         .firing = w->fsm.firing, .pct = w->pct,
                                          .clear = w->clear};
             r->n_moves++;
         }

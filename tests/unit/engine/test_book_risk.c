@@ -154,11 +154,10 @@ TG_TEST(concentration_sweep_keeps_portfolios_apart_and_ties_first)
 
 TG_TEST(concentration_of_a_short_book_uses_absolute_weights)
 {
-    setup(
-        "{\"portfolios\":[{\"id\":\"p-s\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
-        "{\"symbol\":\"AAA\",\"quantity\":\"2\",\"cost_basis\":\"200\",\"target_weight\":\"0\"},"
-        "{\"symbol\":\"BBB\",\"quantity\":\"-3\",\"cost_basis\":\"-300\",\"target_weight\":\"0\"}],"
-        "\"alerts\":{" OFF ",\"concentration\":2.5}}]}");
+    setup("{\"portfolios\":[{\"id\":\"p-s\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
+          "{\"symbol\":\"AAA\",\"quantity\":\"2\",\"cost_basis\":\"200\",\"target_weight\":\"0\"},"
+          "{\"symbol\":\"BBB\",\"quantity\":\"-3\",\"cost_basis\":\"-300\",\"target_weight\":\"0\"}],"
+          "\"alerts\":{" OFF ",\"concentration\":2.5}}]}");
     px("AAA", "100", 1);
     px("BBB", "20", 2); /* V = 200 - 60 = 140: |w| 1.42857143 and 0.42857143 */
     tg_book_risk_tick(book, 3);
@@ -215,6 +214,16 @@ TG_TEST(volatility_restarts_while_unpriced)
     teardown();
 }
 
+static void put_json(const char *id, const char *json, int64_t ts)
+{
+    tg_portfolio_spec_t spec;
+    char err[256] = "";
+    TG_CHECK_EQ_INT(tg_portfolio_parse_json(json, strlen(json), id, NULL, &spec, err, sizeof err),
+                    0);
+    TG_CHECK_EQ_INT(tg_book_put_portfolio(book, &spec, ts, err, sizeof err), 0);
+    tg_portfolio_spec_free(&spec);
+}
+
 TG_TEST(move_fires_against_window_min_and_max)
 {
     setup("{\"portfolios\":[{\"id\":\"p-m\",\"owner\":\"u\",\"cash\":\"0\",\"holdings\":["
@@ -246,28 +255,13 @@ TG_TEST(move_fires_against_window_min_and_max)
     const char *put = "{\"owner\":\"u\",\"cash\":\"0\",\"holdings\":[{\"symbol\":\"AAA\","
                       "\"quantity\":\"2\",\"cost_basis\":\"100\",\"target_weight\":\"0\"}],"
                       "\"alerts\":{" OFF ",\"move\":{\"BBB\":{\"pct\":0.02,\"window_s\":60}}}}";
-    tg_portfolio_spec_t spec;
-    char err[256];
-    TG_CHECK_EQ_INT(tg_portfolio_parse_json(put, strlen(put), "p-m", NULL, &spec, err, sizeof err),
-                    0);
-    TG_CHECK_EQ_INT(tg_book_put_portfolio(book, &spec, 81 * SEC, err, sizeof err), 0);
-    tg_portfolio_spec_free(&spec);
+    put_json("p-m", put, 81 * SEC);
     TG_CHECK_EQ_INT(nev, 3);
     TG_CHECK_EQ_INT(tg_book_remove_portfolio(book, "p-m", 82 * SEC), 0);
     TG_CHECK_EQ_INT(nev, 4);
     TG_CHECK_EQ_INT(evs[3].state, TG_ALERT_RESOLVED);
     TG_CHECK_EQ_STR(evs[3].id, evs[2].id);
     teardown();
-}
-
-static void put_json(const char *id, const char *json, int64_t ts)
-{
-    tg_portfolio_spec_t spec;
-    char err[256] = "";
-    TG_CHECK_EQ_INT(tg_portfolio_parse_json(json, strlen(json), id, NULL, &spec, err, sizeof err),
-                    0);
-    TG_CHECK_EQ_INT(tg_book_put_portfolio(book, &spec, ts, err, sizeof err), 0);
-    tg_portfolio_spec_free(&spec);
 }
 
 /* A PUT (or reload) of the only portfolio watching a window keeps the window's
@@ -328,7 +322,7 @@ TG_TEST(move_windows_shared_between_portfolios)
     /* removing p-1 and p-3 frees the 60 s window; p-2's 10 s window goes on */
     TG_CHECK_EQ_INT(tg_book_remove_portfolio(book, "p-1", 22 * SEC), 0);
     TG_CHECK_EQ_INT(tg_book_remove_portfolio(book, "p-3", 22 * SEC), 0);
-    TG_CHECK_EQ_INT(nev, 4);      /* both resolved by the removal */
+    TG_CHECK_EQ_INT(nev, 4); /* both resolved by the removal */
     px("BBB", "104.1", 25 * SEC); /* 10 s window [15, 25]: min 101 -> +3.07 % */
     TG_CHECK_EQ_INT(nev, 5);
     TG_CHECK_EQ_INT(evs[4].value, 3069307);
@@ -410,15 +404,13 @@ TG_TEST(restore_and_settings_errors)
           "{\"symbol\":\"AAA\",\"quantity\":\"1\",\"cost_basis\":\"100\",\"target_weight\":\"0\"}],"
           "\"alerts\":{" OFF ",\"concentration\":0.5,"
           "\"move\":{\"AAA\":{\"pct\":0.05,\"window_s\":10}}}}]}");
-    TG_CHECK_EQ_INT(
-        tg_book_restore_alert(book, "p-r", TG_ALERT_CONCENTRATION, "", "a-00000000000000c1"), 0);
-    TG_CHECK_EQ_INT(tg_book_restore_alert(book, "p-r", TG_ALERT_MOVE, "AAA", "a-00000000000000c2"),
+    TG_CHECK_EQ_INT(tg_book_restore_alert(book, "p-r", TG_ALERT_CONCENTRATION, "", "a-00000000000000c1"),
                     0);
+    TG_CHECK_EQ_INT(tg_book_restore_alert(book, "p-r", TG_ALERT_MOVE, "AAA", "a-00000000000000c2"), 0);
     TG_CHECK_EQ_INT(tg_book_restore_alert(book, "p-r", TG_ALERT_MOVE, "ZZZ", "a-00000000000000c3"),
                     -ENOENT);
-    TG_CHECK_EQ_INT(
-        tg_book_restore_alert(book, "p-r", TG_ALERT_VOLATILITY, "", "a-00000000000000c4"),
-        -ENOENT);        /* not on for this portfolio */
+    TG_CHECK_EQ_INT(tg_book_restore_alert(book, "p-r", TG_ALERT_VOLATILITY, "", "a-00000000000000c4"),
+                    -ENOENT); /* not on for this portfolio */
     px("AAA", "100", 1); /* no move: the restored move episode resolves with its id */
     TG_CHECK_EQ_INT(nev, 1);
     TG_CHECK_EQ_INT(evs[0].rule, TG_ALERT_MOVE);
@@ -428,23 +420,23 @@ TG_TEST(restore_and_settings_errors)
     TG_CHECK_EQ_INT(nev, 1);
     teardown();
 
-    const char *bad[] = {"\"move\":{\"AAA\":{\"pct\":0,\"window_s\":10}}",
-                         "\"move\":{\"AAA\":{\"pct\":0.1}}",
-                         "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":0}}",
-                         "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":86401}}",
-                         "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":10,\"x\":1}}",
-                         "\"move\":{\"AAA\":1}",
-                         "\"move\":[1]",
-                         "\"concentration\":-0.1",
-                         "\"volatility\":0.05,\"volatility_window_s\":29",
-                         "\"volatility_window_s\":1.5",
-                         NULL};
+    const char *bad[] = {
+        "\"move\":{\"AAA\":{\"pct\":0,\"window_s\":10}}",
+        "\"move\":{\"AAA\":{\"pct\":0.1}}",
+        "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":0}}",
+        "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":86401}}",
+        "\"move\":{\"AAA\":{\"pct\":0.1,\"window_s\":10,\"x\":1}}",
+        "\"move\":{\"AAA\":1}",
+        "\"move\":[1]",
+        "\"concentration\":-0.1",
+        "\"volatility\":0.05,\"volatility_window_s\":29",
+        "\"volatility_window_s\":1.5",
+        NULL};
     for (int i = 0; bad[i]; i++) {
         char json[512], err[256] = "";
-        snprintf(
-            json, sizeof json,
-            "{\"portfolios\":[{\"id\":\"p\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{%s}}]}",
-            bad[i]);
+        snprintf(json, sizeof json,
+                 "{\"portfolios\":[{\"id\":\"p\",\"owner\":\"u\",\"holdings\":[],\"alerts\":{%s}}]}",
+                 bad[i]);
         tg_portfolio_spec_t *v = NULL;
         size_t n = 0;
         int rc = tg_portfolios_parse_json(json, strlen(json), NULL, &v, &n, err, sizeof err);
@@ -556,9 +548,9 @@ static void rev_reload(rev_book_t *rb, int win, const char *pct)
 enum { REV_N = 12000 };
 static int64_t rev_ts[REV_N];
 static tg_dec_t rev_px[REV_N];
-static uint8_t rev_sym[REV_N]; /* 0: BBB, 1: CCC */
-static int rev_op[REV_N];      /* p-3 before the tick: 0 none, else op code */
-static bool rev_reloads;       /* op 6: reload the whole file (SIGHUP), else a PUT */
+static uint8_t rev_sym[REV_N];          /* 0: BBB, 1: CCC */
+static int rev_op[REV_N];               /* p-3 before the tick: 0 none, else op code */
+static bool rev_reloads;                /* op 6: reload the whole file (SIGHUP), else a PUT */
 
 static void rev_make_stream(void)
 {
