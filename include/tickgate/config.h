@@ -92,6 +92,7 @@ typedef struct tg_config {
         bool disable_io_uring; /* false; env TICKGATE_DISABLE_IO_URING: journal, tcp feeds use the fallback */
         bool no_direct_write;  /* false; env TG_NO_DIRECT_WRITE: benchmark A/B switch */
         bool send_ts;          /* false: out_ts on each frame's first message */
+        bool wiretap;          /* true; env TICKGATE_WIRETAP: check client input before lws (wiretap.c) */
     } server;
     struct {
         char *jwt_alg;         /* "HS256" | "RS256" */

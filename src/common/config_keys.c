@@ -49,6 +49,7 @@ const cfg_key_t tg__config_main_keys[] = {
     KEY(server, disable_io_uring, K_BOOL, "false", .env = "TICKGATE_DISABLE_IO_URING"),
     KEY(server, no_direct_write, K_BOOL, "false", .env = "TG_NO_DIRECT_WRITE"),
     KEY(server, send_ts, K_BOOL, "false"),
+    KEY(server, wiretap, K_BOOL, "true", .env = "TICKGATE_WIRETAP"),
 
     KEY(auth, jwt_alg, K_ENUM, "HS256", .choices = jwt_algs),
     KEY(auth, jwt_secret, K_STR, "", .flags = F_SECRET),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "wiretap.h"
 #include "tickgate/buf.h"
 
 
@@ -156,6 +157,8 @@ void gw_adopt_pending(gw_thread_t *t)
             close(fds[i]);
             continue;
         }
+        if (t->g->cfg->server.wiretap) /* wiretap.c */
+            gw_tap_open(fds[i], t->g->cfg->server.tls_cert[0] != 0);
         if (!lws_adopt_socket_vhost(t->vhost, fds[i])) {
             gw_fd_ip_release(t, fds[i]);
             close(fds[i]);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "wiretap.h"
 #include "http_int.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
@@ -791,6 +792,15 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
         if (!r)
             return -1;
         *pr = r;
+        const char *tcode, *tmsg;
+        int tst = gw_tap_refused(lws_get_socket_fd(wsi), &tcode, &tmsg);
+        if (tst) {
+            /* a head wiretap.c refused (lws got a stand-in request): 400, 431 */
+            gw_http_error(r, t, tst, tcode, tmsg);
+            r->close_after = true;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         if (gw_header_bytes(wsi) > GW_MAX_HEADER_BYTES) {
             /* before anything else of the request is read; a body is not
              * read either, so the connection closes after the answer */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "wiretap.h"
 #include "tickgate/bus.h"
 #include "tickgate/clock.h"
 #include "tickgate/log.h"
@@ -153,7 +154,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         const struct lws_filter_network_conn_args *fa = user;
         if (!t || !fa || t->closing)
             return -1;
-        return gw_fd_ip_acquire(t, (int)fa->accept_fd, &fa->cli_addr) ? 0 : -1;
+        if (!gw_fd_ip_acquire(t, (int)fa->accept_fd, &fa->cli_addr))
+            return -1;
+        /* what lws reads from it is checked first (wiretap.c); the metrics
+         * vhost is plain whatever the main one is */
+        if (t->g->cfg->server.wiretap)
+            gw_tap_open((int)fa->accept_fd,
+                        t->g->cfg->server.tls_cert[0] && lws_get_vhost(wsi) == t->vhost);
+        return 0;
     }
     case LWS_CALLBACK_RAW_ADOPT:
     case LWS_CALLBACK_RAW_RX:
@@ -179,6 +187,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s)
             return -1;
         *ps = s;
+        /* a bad frame may have come with the handshake */
+        int tap_code = gw_tap_bind(lws_get_socket_fd(wsi), wsi);
         const struct lws_protocols *p = lws_get_protocol(wsi);
         char fmt[16];
         const char *f = lws_get_urlarg_by_name(wsi, "format=", fmt, sizeof fmt);
@@ -195,6 +205,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                       lws_hdr_copy(wsi, exts, sizeof exts, WSI_TOKEN_EXTENSIONS) <= 0 ||
                       strcasestr(exts, "permessage-deflate"));
         tg_gauge_add(t->g->m_clients, 1); /* CLOSED takes it back, whatever happens next */
+        if (tap_code) {
+            gw_client_close(s, tap_code, "unmasked client frame");
+            return 0;
+        }
         char peer[64] = "", xff[1024] = "";
         lws_get_peer_simple(wsi, peer, sizeof peer);
         if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) < 0)
@@ -290,6 +304,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return gw_close_peer(wsi, *ps, in, len);
     case LWS_CALLBACK_CLOSED: {
         gw_client_t *s = *ps;
+        gw_tap_bind(lws_get_socket_fd(wsi), NULL);
         if (s) {
             t = s->t;
             TG_DEBUG("client_closed", "client", TG_S(s->client_id), "code", TG_I(s->close_code));
@@ -365,6 +380,15 @@ static void *service_thread(void *arg)
     return NULL;
 }
 
+/* wiretap.c found a client frame we refuse (unmasked) while lws was reading
+ * for this session's connection: close it with that code. */
+static void on_tap_verdict(struct lws *wsi, int code, const char *why)
+{
+    gw_client_t **ps = lws_wsi_user(wsi);
+    if (ps && *ps)
+        gw_client_close(*ps, code, why);
+}
+
 int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
 {
     const tg_config_t *cfg = deps->cfg;
@@ -395,6 +419,11 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                                             "submission per pass, lws_write, or the rest of a short "
                                             "io_uring send finished by lws");
     gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
+    gw_tap_init(on_tap_verdict);
+    if (cfg->server.wiretap && !gw_tap_enabled())
+        TG_WARN("wiretap_off", "why", TG_S("no recv/SSL_read interposer in this program: "
+                                           "unmasked frames and lws-refused requests are not "
+                                           "checked"));
     char host[256];
     int port;
     int rc = gw_table_create(&g->ipcap);

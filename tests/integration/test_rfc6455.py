@@ -1,13 +1,8 @@
 """RFC 6455 / HTTP conformance a hostile client checks with raw sockets
 (issue 13 item 14): lws 4.1.6 lets these through, tickgate enforces them in its
-callbacks.
-
-Not enforceable through lws 4.1.6's public API (see README, known limitations):
-an unmasked client frame (lws keeps the mask bit private and passes the
-payload through unchanged), lws's own HTML 403 pages for requests its parser
-refuses (a bad %-escape, a URI not starting with '/', an unknown Upgrade),
-headers lws does not know (not counted for the 431) and requests past lws's
-own header buffer (closed without an answer).
+callbacks, and for what lws parses before any callback (unmasked frames, the
+request targets its parser refuses, headers it cannot list, heads past its own
+buffer) in the read in front of lws (src/gateway/wiretap.c).
 """
 import base64
 import json
@@ -293,38 +288,61 @@ def test_headers_under_the_limit_still_work(d, kind):
     assert st == 101, kind
 
 
-def ends_without_answer(d, req):
-    """Send req; True if the server closes the connection without a byte."""
+def answer_to(d, req):
+    """Send req (however big) and read the one answer."""
     s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
     try:
         try:
             s.sendall(req)
         except (BrokenPipeError, ConnectionResetError):
-            return True  # closed while we were still sending
-        try:
-            return s.recv(65536) == b""
-        except ConnectionResetError:
-            return True  # closed with our bytes unread
+            pass  # answered and closed while we were still sending: read it
+        return read_http(s)
     finally:
         s.close()
 
 
 @pytest.mark.parametrize("kind", ["cookie", "many", "uri"])
-def test_headers_over_lws_buffer_are_closed_without_answer(d, kind):
-    # lws's own limit (README, known limitations): no answer, no hang
-    assert ends_without_answer(d, health_request(kind, 70 * 1024))
+def test_headers_past_lws_buffer_get_431_json(d, kind):
+    # lws 4.1.6 drops a request past its 65535-byte header buffer without a
+    # word; the tap refuses it first
+    st, hdrs, body = answer_to(d, health_request(kind, 70 * 1024))
+    assert st == 431, (kind, st, body[:200])
+    assert json.loads(body)["error"]["code"] == "headers_too_large"
+    assert hdrs.get("connection") == "close"
     # the server is fine afterwards
     st, _, _ = raw_http(d, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert st == 200
 
 
-def test_headers_lws_does_not_know_are_not_counted(d):
-    # A known gap (README): with LWS_WITH_CUSTOM_HEADERS lws keeps unknown
-    # headers in its buffer but 4.1.6 cannot list them, so they are not
-    # counted against our limit; only lws's buffer bounds them.
+@pytest.mark.parametrize("where", ["http", "upgrade"])
+def test_headers_lws_does_not_know_are_counted(d, where):
+    # X- headers: lws keeps them where 4.1.6 cannot list them
     extra = "".join("X-Pad-%d: %s\r\n" % (i, "p" * 500) for i in range(40))
+    if where == "http":
+        st, _, body = raw_http(d, ("GET /health HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra).encode())
+    else:
+        s = handshake(d.port, "/ws?token=" + mint(), extra=extra)
+        try:
+            st, _, body = read_http(s)
+        finally:
+            s.close()
+    assert st == 431, (where, st, body[:200])
+    assert json.loads(body)["error"]["code"] == "headers_too_large"
+    # under the limit they pass
+    extra = "".join("X-Pad-%d: %s\r\n" % (i, "p" * 300) for i in range(40))
     st, _, _ = raw_http(d, ("GET /health HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra).encode())
     assert st == 200
+
+
+def test_too_many_fields_get_431_json(d):
+    # lws drops a request past 94 stored fragments (known header lines, URI
+    # arguments) without an answer
+    args = "&".join("a%d=1" % i for i in range(100))
+    st, _, body = raw_http(d, ("GET /health?%s HTTP/1.1\r\nHost: x\r\n\r\n" % args).encode())
+    assert st == 431 and json.loads(body)["error"]["code"] == "headers_too_large"
+    lines = "".join("Accept: text/x%d\r\n" % i for i in range(100))
+    st, _, body = raw_http(d, ("GET /health HTTP/1.1\r\nHost: x\r\n%s\r\n" % lines).encode())
+    assert st == 431 and json.loads(body)["error"]["code"] == "headers_too_large"
 
 
 @pytest.mark.parametrize("line", [b"TRACE /health HTTP/1.1", b"BREW /health HTTP/1.1",
@@ -342,15 +360,115 @@ def test_method_lws_does_not_serve_gets_501_json(d, line):
 
 
 @pytest.mark.parametrize("req", [b"GET /health%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+                                 b"GET /health?a=%4 HTTP/1.1\r\nHost: x\r\n\r\n",
                                  b"GET http://x/health HTTP/1.1\r\nHost: x\r\n\r\n",
                                  b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\n"
-                                 b"Connection: Upgrade\r\n\r\n"],
-                         ids=["bad-escape", "absolute-uri", "unknown-upgrade"])
-def test_lws_html_403_remains(d, req):
-    # A known gap (README): lws 4.1.6 answers these itself before any
-    # callback, with a fixed HTML body (lws_return_http_status).
-    st, hdrs, _ = raw_http(d, req)
-    assert st == 403 and hdrs.get("content-type") == "text/html"
+                                 b"Connection: Upgrade\r\n\r\n",
+                                 b"GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+                                 b"PUT /api/v1/portfolios/p HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Length: 1x\r\n\r\n"],
+                         ids=["bad-escape", "truncated-escape", "absolute-uri", "unknown-upgrade",
+                              "no-colon", "bad-length"])
+def test_requests_lws_refuses_get_400_json(d, req):
+    # lws 4.1.6 answered the first four itself, before any callback, with a
+    # fixed HTML 403 (lws_return_http_status)
+    st, hdrs, body = raw_http(d, req)
+    assert st == 400, (req, st, body[:200])
+    assert hdrs.get("content-type") == "application/json"
+    env = json.loads(body)
+    assert env["success"] is False and env["error"]["code"] == "bad_request"
+    assert "meta" in env
+
+
+def test_keep_alive_and_pipelined_requests_are_each_checked(d):
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
+    try:
+        # two good requests in one write, then a bad one on the same connection
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_http(s)[0] == 200
+        assert read_http(s)[0] == 200
+        s.sendall(b"GET /health%zz HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _, body = read_http(s)
+        assert st == 400 and json.loads(body)["error"]["code"] == "bad_request"
+    finally:
+        s.close()
+
+
+def test_request_with_body_then_next_request(d):
+    # a body (Content-Length) passes untouched and the next head is checked
+    body = b'{"not": "a portfolio"}'
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
+    try:
+        s.sendall(b"PUT /api/v1/portfolios/p-x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        st1 = read_http(s)[0]
+        assert st1 in (400, 401, 403), st1  # refused by the API (no token), not by the tap
+        try:
+            st2 = read_http(s)[0]
+        except AssertionError:
+            st2 = None  # the API closed after its answer
+        assert st2 in (200, None)
+    finally:
+        s.close()
+
+
+def test_unmasked_frame_closes_1002(d):
+    s, rest = open_ws(d)
+    try:
+        s.sendall(frame(b'{"type":"ping"}', mask=False))
+        assert read_close(s, rest) == 1002
+    finally:
+        s.close()
+
+
+def test_unmasked_frame_after_good_ones_closes_1002(d):
+    s, rest = open_ws(d)
+    try:
+        s.sendall(frame(b'{"type":"ping","id":"a"}') + frame(b'{"type":"ping","id":"b"}') +
+                  frame(b'{"type":"ping"}', mask=False))
+        assert read_close(s, rest) == 1002
+    finally:
+        s.close()
+
+
+def test_unmasked_frame_with_the_handshake_closes_1002(d):
+    # the frame arrives in the same write as the upgrade request
+    key = base64.b64encode(os.urandom(16)).decode()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
+    try:
+        s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
+                   "\r\n\r\n" % (mint(), key)).encode() + frame(b'{"type":"ping"}', mask=False))
+        st, _, rest = read_http_101(s)
+        assert st == 101
+        assert read_close(s, rest) == 1002
+    finally:
+        s.close()
+
+
+def test_masked_frames_split_anywhere_still_work(d):
+    # the tap follows frame headers across reads: a header cut in two, a
+    # 16-bit length, a payload split over writes; the replies still come
+    import time
+    s, rest = open_ws(d)
+    try:
+        big = b'{"type":"ping",' + b" " * 300 + b'"id":"p2"}'
+        data = frame(b'{"type":"ping","id":"p1"}') + frame(big) + frame(b'{"type":"ping","id":"p3"}')
+        for cut in (1, 3, 9, 40, 200):
+            s.sendall(data[:cut])
+            time.sleep(0.02)
+            data = data[cut:]
+        s.sendall(data)
+        got = rest
+        s.settimeout(scaled(10))
+        while got.count(b'"pong"') < 3:
+            x = s.recv(65536)
+            assert x, got[-300:]
+            got += x
+        assert b'"p1"' in got and b'"p2"' in got and b'"p3"' in got
+    finally:
+        s.close()
 
 
 @pytest.fixture(scope="module")

@@ -75,3 +75,65 @@ def test_plain_ws_refused_on_tls_port(d):
             c = await WS.open("ws://127.0.0.1:%d/ws" % d.port, token=mint())
             await c.recv(2)
     run(go())
+
+
+def tls_raw(d):
+    import socket
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=tgtest.scaled(10))
+    return ctx(d).wrap_socket(s, server_hostname="127.0.0.1")
+
+
+def read_head(t):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        x = t.recv(65536)
+        assert x, buf[:200]
+        buf += x
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    return int(head.split()[1]), head, rest
+
+
+@pytest.mark.parametrize("req,status", [
+    (b"GET /health%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" +
+     b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 500) for i in range(40)) + b"\r\n", 431),
+], ids=["bad-escape", "unknown-upgrade", "x-headers"])
+def test_tls_requests_lws_refuses_get_json(d, req, status):
+    # the same checks on TLS: the tap reads through SSL_read (wiretap.c)
+    with tls_raw(d) as t:
+        t.sendall(req)
+        st, head, rest = read_head(t)
+        assert st == status, head
+        assert b"application/json" in head.lower()
+
+
+def test_tls_unmasked_frame_closes_1002(d):
+    import base64
+    import struct
+    key = base64.b64encode(os.urandom(16)).decode()
+    with tls_raw(d) as t:
+        t.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
+                   "\r\n\r\n" % (mint(), key)).encode())
+        st, _, data = read_head(t)
+        assert st == 101
+        payload = b'{"type":"ping"}'
+        t.sendall(bytes([0x81, len(payload)]) + payload)  # no mask bit
+        code = None
+        while code is None:
+            while len(data) >= 2:
+                op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
+                if n == 126:
+                    n, off = struct.unpack(">H", data[2:4])[0], 4
+                if len(data) < off + n:
+                    break
+                p, data = data[off:off + n], data[off + n:]
+                if op == 8:
+                    code = struct.unpack(">H", p[:2])[0]
+                    break
+            if code is None:
+                x = t.recv(65536)
+                assert x, "closed without a close frame"
+                data += x
+        assert code == 1002

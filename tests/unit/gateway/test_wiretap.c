@@ -1,0 +1,448 @@
+/* test_wiretap.c - the read in front of lws (src/gateway/wiretap.c), on a
+ * transport in memory whose bytes "arrive" in pieces:
+ *   - good traffic (keep-alive heads, a body, an upgrade, frames of every
+ *     length class) comes out byte for byte as it went in, however it is cut;
+ *   - nothing after a head is read with it (the peek), nor more than a body;
+ *   - an unmasked frame is cut off exactly where it starts, with 1002;
+ *   - a refused head becomes the stand-in request with its verdict;
+ *   - the head checks themselves (400, 431, what is passed through). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/wiretap.h"
+#include "tg_test.h"
+
+/* ---- a stream in memory ---- */
+
+typedef struct mem {
+    const unsigned char *p;
+    size_t n;     /* total */
+    size_t avail; /* arrived so far */
+    size_t pos;   /* read so far */
+    bool eof;     /* all arrived and the peer closed */
+    size_t max_read_seen;
+} mem_t;
+
+static ssize_t mem_read(void *h, void *buf, size_t len, bool peek)
+{
+    mem_t *m = h;
+    size_t k = m->avail - m->pos;
+    if (!k) {
+        if (m->eof && m->avail == m->n)
+            return 0;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (k > len)
+        k = len;
+    memcpy(buf, m->p + m->pos, k);
+    if (!peek)
+        m->pos += k;
+    return (ssize_t)k;
+}
+
+/* lws's read: 64 KiB minus LWS_PRE */
+#define LWS_LEN (64 * 1024 - 16)
+
+/* Feed `in` to a tap, arriving in pieces ending at cuts[] (ascending), reading
+ * like lws until each piece is consumed; the output stream in *out. */
+static size_t run_stream(gw_tap_t *c, const unsigned char *in, size_t n, const size_t *cuts,
+                         size_t ncuts, unsigned char *out, size_t outcap)
+{
+    mem_t m = {.p = in, .n = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    size_t olen = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        m.avail = i < ncuts ? cuts[i] : n;
+        for (int guard = 0; guard < 100000; guard++) {
+            ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+            if (r <= 0)
+                break; /* nothing now: wait for the next piece */
+            if (olen + (size_t)r <= outcap)
+                memcpy(out + olen, buf, (size_t)r);
+            olen += (size_t)r;
+        }
+    }
+    return olen;
+}
+
+static size_t put(unsigned char *b, size_t at, const void *p, size_t n)
+{
+    memcpy(b + at, p, n);
+    return at + n;
+}
+
+static size_t put_s(unsigned char *b, size_t at, const char *s)
+{
+    return put(b, at, s, strlen(s));
+}
+
+/* A client frame of `len` payload bytes; masked unless told otherwise. */
+static size_t put_frame(unsigned char *b, size_t at, uint8_t op, size_t len, bool masked)
+{
+    b[at++] = (unsigned char)(0x80 | op);
+    uint8_t mb = masked ? 0x80 : 0;
+    if (len < 126) {
+        b[at++] = (unsigned char)(mb | len);
+    } else if (len < 65536) {
+        b[at++] = (unsigned char)(mb | 126);
+        b[at++] = (unsigned char)(len >> 8);
+        b[at++] = (unsigned char)len;
+    } else {
+        b[at++] = (unsigned char)(mb | 127);
+        for (int k = 7; k >= 0; k--)
+            b[at++] = (unsigned char)((uint64_t)len >> (8 * k));
+    }
+    if (masked)
+        at = put(b, at, "\x11\x22\x33\x44", 4);
+    for (size_t i = 0; i < len; i++)
+        b[at++] = (unsigned char)('a' + i % 26);
+    return at;
+}
+
+static unsigned char in[300000], out[300000];
+
+/* keep-alive GETs, a PUT with a body that looks like a head, then an upgrade
+ * and frames of each length class (7-bit, 16-bit, 64-bit, empty, control) */
+static size_t good_traffic(size_t *frames_at)
+{
+    size_t n = 0;
+    n = put_s(in, n, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    n = put_s(in, n, "\r\nGET /api/v1/alerts?state=firing&limit=5 HTTP/1.1\nHost: x\n\n");
+    /* a body that looks like a (refused) head: it must pass as a body */
+    const char *body = "GET /health%zz HTTP/1.1\r\nX: y\r\n\r\n\r\n\r\n";
+    char put_head[128];
+    snprintf(put_head, sizeof put_head,
+             "PUT /api/v1/portfolios/p HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+    n = put_s(in, n, put_head);
+    n = put_s(in, n, body);
+    n = put_s(in, n, "GET /ws?token=abc HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n");
+    *frames_at = n;
+    n = put_frame(in, n, 1, 20, true);
+    n = put_frame(in, n, 1, 125, true);
+    n = put_frame(in, n, 2, 126, true);
+    n = put_frame(in, n, 1, 0, true);
+    n = put_frame(in, n, 9, 4, true);
+    n = put_frame(in, n, 2, 65535, true);
+    n = put_frame(in, n, 2, 65536, true);
+    n = put_frame(in, n, 1, 3, true);
+    return n;
+}
+
+TG_TEST(good_traffic_comes_out_unchanged_however_it_is_cut)
+{
+    size_t fa, n = good_traffic(&fa);
+    uint64_t seed = 12345;
+    for (int trial = 0; trial < 400; trial++) {
+        size_t cuts[40], nc = 0;
+        if (trial < 200) { /* one cut at every position near the seams */
+            size_t at = (size_t)trial < fa ? (size_t)trial * (fa / 200 + 1) : fa + (size_t)trial;
+            if (at && at < n)
+                cuts[nc++] = at;
+        } else {
+            size_t at = 0;
+            while (nc < 40) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                at += 1 + (size_t)(seed >> 33) % 9000;
+                if (at >= n)
+                    break;
+                cuts[nc++] = at;
+            }
+        }
+        gw_tap_t *c = gw_tap_new(false);
+        size_t olen = run_stream(c, in, n, cuts, nc, out, sizeof out);
+        TG_CHECK_EQ_INT(olen, n);
+        TG_CHECK(olen == n && memcmp(out, in, n) == 0);
+        TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 0);
+        gw_tap_free(c);
+    }
+}
+
+TG_TEST(a_head_is_given_whole_and_alone)
+{
+    /* a head and the frames after it arrive at once: the first read returns
+     * the head only, the rest stays "in the kernel" for the next one */
+    size_t fa, n = good_traffic(&fa);
+    (void)n;
+    const char *ws = strstr((const char *)in, "GET /ws");
+    size_t head_at = (size_t)((const unsigned char *)ws - in);
+    mem_t m = {.p = in + head_at, .n = n - head_at, .avail = n - head_at};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    gw_tap_t *c = gw_tap_new(false);
+    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    TG_CHECK_EQ_INT(r, fa - head_at);
+    TG_CHECK_EQ_INT(m.pos, fa - head_at);
+    r = gw_tap_read(c, &io, buf, sizeof buf);
+    TG_CHECK_EQ_INT(r, n - fa < LWS_LEN ? n - fa : LWS_LEN); /* frames: as much as fits */
+    gw_tap_free(c);
+}
+
+TG_TEST(a_body_is_read_no_further_than_its_length)
+{
+    size_t n = put_s(in, 0, "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n");
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    gw_tap_t *c = gw_tap_new(false);
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf),
+                    strlen("POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n"));
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), 5);
+    TG_CHECK(memcmp(buf, "hello", 5) == 0);
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), 18);
+    gw_tap_free(c);
+}
+
+TG_TEST(an_unmasked_frame_is_cut_off_where_it_starts)
+{
+    size_t fa, n = good_traffic(&fa);
+    /* replace the last frame (3 bytes, masked) by an unmasked one, then more */
+    size_t bad_at = n - (2 + 4 + 3);
+    size_t m2 = put_frame(in, bad_at, 1, 3, false);
+    m2 = put_frame(in, m2, 1, 10, true);
+    for (size_t cut = bad_at - 3; cut <= bad_at + 3; cut++) {
+        gw_tap_t *c = gw_tap_new(false);
+        size_t cuts[1] = {cut};
+        size_t olen = run_stream(c, in, m2, cuts, 1, out, sizeof out);
+        const char *code;
+        TG_CHECK_EQ_INT(gw_tap_status(c, &code, NULL), 1002);
+        /* the bad header never reaches lws; a header byte already given in
+         * an earlier read is all that can have gone before the cut */
+        size_t want = cut == bad_at + 1 ? bad_at + 1 : bad_at;
+        TG_CHECK_EQ_INT(olen, want);
+        TG_CHECK(memcmp(out, in, olen < bad_at ? olen : bad_at) == 0);
+        gw_tap_free(c);
+    }
+}
+
+TG_TEST(an_unmasked_first_frame_gives_nothing_and_drops_the_rest)
+{
+    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    size_t h = n;
+    n = put_frame(in, n, 1, 5, false);
+    n = put_frame(in, n, 1, 5, true);
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    gw_tap_t *c = gw_tap_new(false);
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), h);
+    errno = 0;
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), -1);
+    TG_CHECK_EQ_INT(errno, EAGAIN);
+    TG_CHECK_EQ_INT(m.pos, n); /* read and dropped */
+    TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 1002);
+    gw_tap_free(c);
+}
+
+static int refused(const char *req, const char **code)
+{
+    size_t n = put_s(in, 0, req);
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    gw_tap_t *c = gw_tap_new(false);
+    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    int st = gw_tap_status(c, code, NULL);
+    if (st) {
+        TG_CHECK(r == 18 && memcmp(buf, "GET / HTTP/1.1\r\n\r\n", 18) == 0);
+        TG_CHECK_EQ_INT(m.pos, n); /* the rest is read and dropped */
+    } else {
+        TG_CHECK_EQ_INT(r, n);
+    }
+    gw_tap_free(c);
+    return st;
+}
+
+TG_TEST(refused_heads_become_the_stand_in_with_a_verdict)
+{
+    const char *code = NULL;
+    TG_CHECK_EQ_INT(refused("GET /a%zz HTTP/1.1\r\n\r\nmore", &code), 400);
+    TG_CHECK_EQ_STR(code, "bad_request");
+    TG_CHECK_EQ_INT(refused("GET http://h/a HTTP/1.1\r\n\r\n", &code), 400);
+    TG_CHECK_EQ_INT(refused("GET /a HTTP/1.1\r\nUpgrade: foo\r\n\r\n", &code), 400);
+    TG_CHECK_EQ_INT(refused("GET /ws HTTP/1.1\r\nupgrade: websocket\r\n\r\n", &code), 0);
+    TG_CHECK_EQ_INT(refused("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &code), 0);
+}
+
+TG_TEST(a_head_past_the_cap_is_431_and_drained)
+{
+    size_t n = put_s(in, 0, "GET /a HTTP/1.1\r\nCookie: ");
+    memset(in + n, 'c', 70000);
+    n += 70000;
+    n = put_s(in, n, "\r\n\r\n");
+    for (int cuts = 0; cuts < 2; cuts++) {
+        gw_tap_t *c = gw_tap_new(false);
+        size_t cut[1] = {20000};
+        size_t olen = run_stream(c, in, n, cut, (size_t)cuts, out, sizeof out);
+        const char *code;
+        TG_CHECK_EQ_INT(gw_tap_status(c, &code, NULL), 431);
+        TG_CHECK_EQ_STR(code, "headers_too_large");
+        TG_CHECK(olen == 18 && memcmp(out, "GET / HTTP/1.1\r\n\r\n", 18) == 0);
+        gw_tap_free(c);
+    }
+}
+
+TG_TEST(a_short_read_passes_unchecked)
+{
+    /* lws reads 64 KiB; a smaller buffer (never seen) turns the tap off
+     * rather than holding back what it could not give */
+    size_t n = put_s(in, 0, "GET /a%zz HTTP/1.1\r\n\r\n");
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    unsigned char small[64];
+    gw_tap_t *c = gw_tap_new(false);
+    TG_CHECK_EQ_INT(gw_tap_read(c, &io, small, sizeof small), n);
+    TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 0);
+    gw_tap_free(c);
+}
+
+static gw_tap_head_t check(const char *h)
+{
+    gw_tap_head_t v;
+    gw_tap_check_head(h, strlen(h), &v);
+    return v;
+}
+
+TG_TEST(head_checks)
+{
+    TG_CHECK_EQ_INT(check("GET / HTTP/1.1\r\n\r\n").next, GW_TAP_NEXT_HEAD);
+    TG_CHECK_EQ_INT(check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").next,
+                    GW_TAP_NEXT_FRAMES);
+    gw_tap_head_t v = check("PUT /p HTTP/1.1\r\nContent-Length: 12\r\n\r\n");
+    TG_CHECK(v.next == GW_TAP_NEXT_BODY && v.body == 12 && v.status == 0);
+    TG_CHECK_EQ_INT(check("PUT /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n").next, GW_TAP_NEXT_HEAD);
+    TG_CHECK_EQ_INT(check("GET /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n").next, GW_TAP_NEXT_PASS);
+    TG_CHECK_EQ_INT(check("PUT /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").next,
+                    GW_TAP_NEXT_PASS);
+    TG_CHECK_EQ_INT(check("GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n").next, GW_TAP_NEXT_PASS);
+    /* lws's own to answer: unknown methods (501 in close.c), CONNECT, garbage */
+    TG_CHECK(check("BREW /pot HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
+    TG_CHECK(check("CONNECT h:80 HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
+    TG_CHECK(check("X\r\n\r\n").next == GW_TAP_NEXT_PASS && check("X\r\n\r\n").status == 0);
+    TG_CHECK(check("get / HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
+    /* 400s */
+    TG_CHECK_EQ_INT(check("GET /a%2 HTTP/1.1\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("GET /a% HTTP/1.1\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("GET /a?x=%G0 HTTP/1.1\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("GET /a%2f%2F HTTP/1.1\r\n\r\n").status, 0);
+    TG_CHECK_EQ_INT(check("GET * HTTP/1.1\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("GET /a HTTP/1.1\r\nbad line\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("GET /a HTTP/1.1\r\n: empty name\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("PUT /a HTTP/1.1\r\nContent-Length: -1\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(check("PUT /a HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n").status,
+                    400);
+    TG_CHECK_EQ_INT(
+        check("PUT /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(
+        check("PUT /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n").status, 0);
+    TG_CHECK_EQ_INT(check("GET /a HTTP/1.1\r\nUpgrade: websocket, foo\r\n\r\n").status, 400);
+}
+
+TG_TEST(head_size_limits)
+{
+    static char h[40000];
+    /* 16384 bytes of URI and values pass, one more is 431; unknown names count */
+    int n = snprintf(h, sizeof h, "GET /%s HTTP/1.1\r\nX-Pad: ", "");
+    size_t uri = 1;
+    memset(h + n, 'v', GW_TAP_MAX_VALUE_BYTES - uri);
+    n += GW_TAP_MAX_VALUE_BYTES - (int)uri;
+    strcpy(h + n, "\r\n\r\n");
+    gw_tap_head_t v;
+    gw_tap_check_head(h, strlen(h), &v);
+    TG_CHECK_EQ_INT(v.status, 0);
+    memmove(h + n + 1, h + n, 5);
+    h[n] = 'v';
+    gw_tap_check_head(h, strlen(h), &v);
+    TG_CHECK_EQ_INT(v.status, 431);
+    /* fields: header lines plus URI arguments, 80 pass */
+    n = snprintf(h, sizeof h, "GET /a?%s HTTP/1.1\r\n", "a=1&b=2&c=3;d=4"); /* 4 arguments */
+    for (int i = 0; i < GW_TAP_MAX_FIELDS - 4; i++)
+        n += snprintf(h + n, sizeof h - (size_t)n, "A%d: b\r\n", i);
+    strcpy(h + n, "\r\n");
+    gw_tap_check_head(h, strlen(h), &v);
+    TG_CHECK_EQ_INT(v.status, 0);
+    strcpy(h + n, "Z: z\r\n\r\n");
+    gw_tap_check_head(h, strlen(h), &v);
+    TG_CHECK_EQ_INT(v.status, 431);
+    /* size is answered before anything else */
+    gw_tap_check_head("GET http://x HTTP/1.1\r\n\r\n", 25, &v);
+    TG_CHECK_EQ_INT(v.status, 400);
+    n = snprintf(h, sizeof h, "GET http://x%%zz HTTP/1.1\r\n");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(h + n, sizeof h - (size_t)n, "A%d: b\r\n", i);
+    strcpy(h + n, "\r\n");
+    gw_tap_check_head(h, strlen(h), &v);
+    TG_CHECK_EQ_INT(v.status, 431);
+}
+
+TG_TEST(hostile_heads_never_crash)
+{
+    /* random bytes, with the characters that matter made likely */
+    static const char alpha[] = "GET /%?&;:\r\n 0123456789abcdefXUpgrade:websocketContent-Length";
+    static char h[4096];
+    uint64_t seed = 99;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t n = (size_t)(seed >> 40) % sizeof h;
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[k] = (seed >> 60) < 12 ? alpha[(seed >> 33) % (sizeof alpha - 1)] : (char)(seed >> 24);
+        }
+        gw_tap_head_t v;
+        gw_tap_check_head(h, n, &v);
+        TG_CHECK(v.status == 0 || v.status == 400 || v.status == 431);
+    }
+}
+
+static struct lws *seen_wsi;
+static int seen_code;
+static void on_verdict(struct lws *wsi, int code, const char *why)
+{
+    (void)why;
+    seen_wsi = wsi;
+    seen_code = code;
+}
+
+TG_TEST(the_table_by_descriptor)
+{
+    gw_tap_enable();
+    gw_tap_init(on_verdict);
+    TG_CHECK(gw_tap_enabled());
+    gw_tap_open(7, false);
+    gw_tap_t *c = gw_tap_of(7, false);
+    TG_CHECK(c != NULL);
+    TG_CHECK(gw_tap_of(7, true) == NULL); /* a TLS socket's recv() is ciphertext */
+    TG_CHECK(gw_tap_of(8, false) == NULL);
+    TG_CHECK(gw_tap_of(-1, false) == NULL);
+    struct lws *fake = (struct lws *)&seen_code;
+    TG_CHECK_EQ_INT(gw_tap_bind(7, fake), 0);
+    /* a frame refused after the bind reaches the gateway's callback */
+    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    n = put_frame(in, n, 1, 2, false);
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    static unsigned char buf[LWS_LEN];
+    gw_tap_read(c, &io, buf, sizeof buf);
+    gw_tap_read(c, &io, buf, sizeof buf);
+    TG_CHECK(seen_wsi == fake && seen_code == 1002);
+    TG_CHECK_EQ_INT(gw_tap_bind(7, NULL), 1002); /* a bind reports a close already decided */
+    TG_CHECK_EQ_INT(gw_tap_refused(7, NULL, NULL), 0); /* a close code, not an HTTP status */
+    gw_tap_forget(7);
+    TG_CHECK(gw_tap_of(7, false) == NULL);
+    gw_tap_forget(7); /* twice is harmless */
+    gw_tap_open(9, true);
+    TG_CHECK(gw_tap_of(9, true) != NULL);
+    gw_tap_open(9, true); /* reopened without a close: the old one is freed (ASan) */
+    gw_tap_forget(9);
+}
+
+int main(void)
+{
+    return tg_test_run();
+}
