@@ -27,7 +27,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/s
 export TG_SANITIZER=tsan
 # every integration test fails on a sanitizer report in the daemon's stderr
 (cd build-tsan && ctest --output-on-failure -j"$JOBS" --timeout 900 -R \
-  "unit\.|integration\.test_(e2e_slice|multinode|feeds|conformance|recovery|persistence_redis|reload|webhook)$") || fail=1
+  "unit\.|integration\.test_(e2e_slice|multinode|feeds|conformance|recovery|persistence_redis|reload|webhook|rfc6455)$") || fail=1
 unset TSAN_OPTIONS TG_SANITIZER
 
 step "Fuzz: every target, ${FUZZ_SECONDS:-10} s each"

@@ -5,6 +5,8 @@
  *   commands.c client commands (subscribe, snapshot, ...)
  *   fanout.c   engine ring -> hub -> clients, writes  hub.c    keys, history, subscribers
  *   client.c   one WebSocket client: queues, conflation, frames
+ *   wiretap.c  client input checked before lws parses it (interpose.c: the
+ *              daemon's recv/SSL_read/close feed it)
  * Calls go down that list: hub.c calls nobody, client.c only the hub.
  *
  * Everything here belongs to one service thread (gw_thread_t): its lws
@@ -90,7 +92,8 @@ typedef struct gw_hub {
  * a request that overflows it before any callback, without an answer. So the
  * buffer is lws's maximum, and our own, lower limit answers 431 (close.c). */
 #define GW_LWS_HEADER_BUF 65535  /* max_http_header_data is an unsigned short */
-#define GW_MAX_HEADER_BYTES 16384 /* header values and URI, as lws stores them */
+#define GW_MAX_HEADER_BYTES 16384 /* header values and URI, as lws stores them; wiretap.c
+                                    * counts every header, known or not, first */
 
 typedef struct gw_sub {
     gw_key_t *key;           /* NULL = free slot */
