@@ -793,7 +793,9 @@ int gw_http(struct lws *wsi, gw_thread_t *t, void *user, enum lws_callback_reaso
             return -1;
         *pr = r;
         const char *tcode, *tmsg;
-        int tst = gw_tap_refused(lws_get_socket_fd(wsi), &tcode, &tmsg);
+        int tst = in && !strcmp((const char *)in, GW_TAP_STANDIN_PATH)
+                      ? gw_tap_refused(lws_get_socket_fd(wsi), &tcode, &tmsg)
+                      : 0;
         if (tst) {
             /* a head wiretap.c refused (lws got a stand-in request): 400, 431 */
             gw_http_error(r, t, tst, tcode, tmsg);

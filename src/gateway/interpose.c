@@ -36,15 +36,20 @@ __attribute__((constructor)) static void resolve(void)
         gw_tap_enable();
 }
 
-static ssize_t plain_read(void *h, void *buf, size_t len, bool peek)
+static ssize_t plain_read(void *h, void *buf, size_t len)
 {
-    return next_recv((int)(intptr_t)h, buf, len, peek ? MSG_PEEK : 0);
+    return next_recv((int)(intptr_t)h, buf, len, 0);
 }
 
-static ssize_t tls_read(void *h, void *buf, size_t len, bool peek)
+static ssize_t tls_read(void *h, void *buf, size_t len)
 {
-    int n = len > INT32_MAX ? INT32_MAX : (int)len;
-    return peek ? SSL_peek(h, buf, n) : next_ssl_read(h, buf, n);
+    return next_ssl_read(h, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+}
+
+static size_t tls_pending(void *h)
+{
+    int n = SSL_pending(h);
+    return n > 0 ? (size_t)n : 0;
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
@@ -63,7 +68,7 @@ int SSL_read(SSL *ssl, void *buf, int num)
 {
     gw_tap_t *c;
     if (num > 0 && next_ssl_read && (c = gw_tap_of(SSL_get_fd(ssl), true)) != NULL) {
-        gw_tap_io_t io = {.read = tls_read, .h = ssl, .tls = true};
+        gw_tap_io_t io = {.read = tls_read, .pending = tls_pending, .h = ssl, .tls = true};
         ssize_t n = gw_tap_read(c, &io, buf, (size_t)num);
         return (int)n;
     }

@@ -505,6 +505,10 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
             info.ssl_cert_filepath = cfg->server.tls_cert;
             info.ssl_private_key_filepath = cfg->server.tls_key;
             info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+            /* HTTP/1.1 only: lws offers h2 by default, and an h2 connection
+             * would go past the checks in wiretap.c (and gains nothing for
+             * WebSocket fan-out) */
+            info.alpn = "http/1.1";
         }
         t->ctx = lws_create_context(&info);
         if (!t->ctx) {

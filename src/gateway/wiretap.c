@@ -11,26 +11,28 @@
  * in here for the descriptors the gateway opened. Per connection:
  *
  *  HEAD    a request head is held back (read, not yet given to lws) until its
- *          blank line, then checked. A good head goes to lws as it came; a bad
- *          one is replaced by a short stand-in request, and the HTTP callback
- *          answers the verdict kept here with our JSON envelope (400, 431).
- *          The end is found by peeking, so nothing after the head is read:
- *          it stays in the kernel (or OpenSSL) and wakes lws as usual.
+ *          blank line, then checked. A good head goes to lws as it came
+ *          (less an `Upgrade: h2c` line); a bad one is replaced by a short
+ *          stand-in request, and the HTTP callback answers the verdict kept
+ *          here with our JSON envelope (400, 431). What was read with it
+ *          (a body, frames, the next request) goes on through the states in
+ *          the same read: on TLS the rest of a record is already decrypted
+ *          and nothing would wake lws for it later.
  *  BODY    Content-Length bytes pass untouched (never more), then HEAD.
  *  FRAMES  after a WebSocket upgrade, frame headers are followed across reads
  *          (payloads are skipped, not copied). A client frame without the
  *          mask bit (RFC 6455 §5.1) is cut off before lws sees any of it and
  *          the session is closed with 1002.
  *  PASS    what we do not follow: an unknown method (lws hands it to the raw
- *          role, answered 501 in close.c), HTTP/2, an `Upgrade: h2c`, a
- *          chunked body (answered 411). Untouched.
+ *          role, answered 501 in close.c), the HTTP/2 preface (TLS offers
+ *          only http/1.1), a chunked body (answered 411), a body on a method
+ *          without one. Untouched, for the rest of the connection.
  *  DROP    refused: input is read and thrown away.
  *
  * Hot path: a connection that only receives market data reads nothing; a
  * client frame costs a look at its 6-14 header bytes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +43,11 @@
 enum { TAP_HEAD, TAP_BODY, TAP_FRAMES, TAP_PASS, TAP_DROP };
 
 /* What lws gets instead of a refused head: it reaches our HTTP callback, which
- * answers the kept verdict and closes. */
-static const char STANDIN[] = "GET / HTTP/1.1\r\n\r\n";
+ * answers the kept verdict and closes. Its own path, so that the good requests
+ * read with it (pipelined) are not answered with the verdict. */
+static const char STANDIN[] = "GET " GW_TAP_STANDIN_PATH " HTTP/1.1\r\n\r\n";
+/* Room kept in lws's buffer for the stand-in (longer than a short bad head). */
+#define STANDIN_ROOM 64
 /* A refused connection is read and dropped up to this much per call (then
  * "nothing now"), so a peer that keeps sending cannot hold the thread. */
 #define DROP_PER_CALL (1u << 20)
@@ -188,11 +193,15 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
         trim(&v, &vl);
         values += vl;
         if (ieq(line, nl, "upgrade")) {
-            if (ieq(v, vl, "websocket"))
+            if (ieq(v, vl, "websocket")) {
                 ws = true;
-            else if (ieq(v, vl, "h2c"))
-                pass = true;
-            else
+            } else if (ieq(v, vl, "h2c") && !o->strip_len) {
+                /* HTTP/2 is not served (TLS offers only http/1.1): the line
+                 * is taken out, so the request is answered as HTTP/1.1, which
+                 * RFC 9110 §7.8 allows, instead of being upgraded past us */
+                o->strip_at = (size_t)(line - h);
+                o->strip_len = pos - o->strip_at;
+            } else
                 verdict(o, 400, "bad_request", "unsupported Upgrade (only websocket)");
         } else if (ieq(line, nl, "transfer-encoding")) {
             pass = true; /* a body without a length: answered 411 or read by lws */
@@ -215,6 +224,10 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
         verdict(o, 431, "headers_too_large",
                 values > GW_TAP_MAX_VALUE_BYTES ? "request headers over 16384 bytes"
                                                 : "more than 80 header fields and URI arguments");
+    }
+    if (o->status) {
+        o->strip_at = o->strip_len = 0;
+        return;
     }
     if (ws)
         o->next = GW_TAP_NEXT_FRAMES;
@@ -250,6 +263,8 @@ static size_t head_end(const char *h, size_t n, size_t from)
 
 /* ---- one connection ---- */
 
+static void gw_tap_frame_verdict(gw_tap_t *c);
+
 gw_tap_t *gw_tap_new(bool tls)
 {
     gw_tap_t *c = calloc(1, sizeof *c);
@@ -277,18 +292,26 @@ int gw_tap_status(const gw_tap_t *c, const char **code, const char **msg)
 
 static void leave_head(gw_tap_t *c, int mode)
 {
-    free(c->head);
+    free(c->head); /* an idle keep-alive connection holds no buffer */
     c->head = NULL;
     c->hlen = c->scanned = 0;
     c->mode = (uint8_t)mode;
 }
 
+static void decide(gw_tap_t *c, int status, const char *code, const char *msg)
+{
+    leave_head(c, TAP_DROP);
+    c->status = status;
+    c->code = code;
+    c->msg = msg;
+}
+
 /* Read and throw away what is there; "nothing now" when it is all gone. */
-static ssize_t drop_read(gw_tap_t *c, const gw_tap_io_t *io, void *buf, size_t len)
+static ssize_t drop_read(const gw_tap_io_t *io, void *buf, size_t len)
 {
     size_t total = 0;
     for (;;) {
-        ssize_t n = io->read(io->h, buf, len, false);
+        ssize_t n = io->read(io->h, buf, len);
         if (n <= 0)
             return n; /* as the transport said: nothing now, EOF or error */
         total += (size_t)n;
@@ -298,80 +321,6 @@ static ssize_t drop_read(gw_tap_t *c, const gw_tap_io_t *io, void *buf, size_t l
             errno = EAGAIN;
             return -1;
         }
-    }
-}
-
-static ssize_t refuse_head(gw_tap_t *c, const gw_tap_io_t *io, void *buf, size_t len, int status,
-                           const char *code, const char *msg)
-{
-    leave_head(c, TAP_DROP);
-    c->status = status;
-    c->code = code;
-    c->msg = msg;
-    /* what the client sent with it is read now, so that closing after the
-     * answer does not reset the connection under the client's feet */
-    (void)drop_read(c, io, buf, len); /* EOF or an error: lws still gets the stand-in */
-    memcpy(buf, STANDIN, sizeof STANDIN - 1);
-    return (ssize_t)(sizeof STANDIN - 1);
-}
-
-static ssize_t head_read(gw_tap_t *c, const gw_tap_io_t *io, unsigned char *buf, size_t len)
-{
-    if (len < GW_TAP_HEAD_CAP + 1) { /* lws reads 64 KiB; never less for a head */
-        leave_head(c, TAP_PASS);
-        return io->read(io->h, buf, len, false);
-    }
-    if (!c->head && !(c->head = malloc(GW_TAP_HEAD_CAP + 1))) {
-        leave_head(c, TAP_PASS); /* out of memory: unchecked, not broken */
-        return io->read(io->h, buf, len, false);
-    }
-    for (;;) {
-        size_t room = GW_TAP_HEAD_CAP + 1 - c->hlen;
-        ssize_t n = io->read(io->h, buf, room, true);
-        if (n <= 0)
-            return n;
-        if (c->hlen == 0 && n >= 4 && !memcmp(buf, "PRI ", 4)) {
-            leave_head(c, TAP_PASS); /* the HTTP/2 preface */
-            return io->read(io->h, buf, len, false);
-        }
-        memcpy(c->head + c->hlen, buf, (size_t)n);
-        size_t end = head_end(c->head, c->hlen + (size_t)n, c->scanned);
-        size_t take = end ? end - c->hlen : (size_t)n;
-        ssize_t r = io->read(io->h, buf, take, false); /* what we keep, no more */
-        if (r <= 0)
-            return r;
-        c->hlen += (uint32_t)r;
-        c->scanned = c->hlen > 2 ? c->hlen - 2 : 0;
-        if (!end || (size_t)r < take) {
-            if (c->hlen > GW_TAP_HEAD_CAP)
-                return refuse_head(c, io, buf, len, 431, "headers_too_large",
-                                   "request head over 32768 bytes");
-            continue; /* peek again: more, or "nothing now" */
-        }
-        gw_tap_head_t v;
-        gw_tap_check_head(c->head, c->hlen, &v);
-        if (v.status)
-            return refuse_head(c, io, buf, len, v.status, v.code, v.msg);
-        size_t out = c->hlen;
-        memcpy(buf, c->head, out); /* out <= GW_TAP_HEAD_CAP + 1 <= len */
-        switch (v.next) {
-        case GW_TAP_NEXT_HEAD:
-            leave_head(c, TAP_HEAD); /* an idle keep-alive connection holds no buffer */
-            break;
-        case GW_TAP_NEXT_BODY:
-            leave_head(c, TAP_BODY);
-            c->left = v.body;
-            break;
-        case GW_TAP_NEXT_FRAMES:
-            leave_head(c, TAP_FRAMES);
-            c->left = 0;
-            c->fhlen = 0;
-            break;
-        case GW_TAP_NEXT_PASS:
-            leave_head(c, TAP_PASS);
-            break;
-        }
-        return (ssize_t)out;
     }
 }
 
@@ -411,38 +360,163 @@ static size_t frames_scan(gw_tap_t *c, const unsigned char *b, size_t n)
     return n;
 }
 
-static void frame_verdict(gw_tap_t *c);
+/* A complete head is in c->head: check it, and write what lws gets (the head,
+ * less an `Upgrade: h2c` line, or the stand-in) at b + o. Returns the new o. */
+static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
+{
+    gw_tap_head_t v;
+    gw_tap_check_head(c->head, c->hlen, &v);
+    if (v.status) {
+        decide(c, v.status, v.code, v.msg);
+        memcpy(b + o, STANDIN, sizeof STANDIN - 1); /* room kept by the caller */
+        return o + sizeof STANDIN - 1;
+    }
+    memcpy(b + o, c->head, v.strip_at);
+    memcpy(b + o + v.strip_at, c->head + v.strip_at + v.strip_len,
+           c->hlen - v.strip_at - v.strip_len);
+    o += c->hlen - v.strip_len;
+    switch (v.next) {
+    case GW_TAP_NEXT_HEAD:
+        leave_head(c, TAP_HEAD);
+        break;
+    case GW_TAP_NEXT_BODY:
+        leave_head(c, TAP_BODY);
+        c->left = v.body;
+        break;
+    case GW_TAP_NEXT_FRAMES:
+        leave_head(c, TAP_FRAMES);
+        c->left = 0;
+        c->fhlen = 0;
+        break;
+    case GW_TAP_NEXT_PASS:
+        leave_head(c, TAP_PASS);
+        break;
+    }
+    return o;
+}
+
+/*
+ * Run b[i..n), just read, through the connection's state, in place: what lws
+ * gets is written at b + o, and o never passes the start of what is still
+ * unread, so nothing is overwritten before it is looked at. Bytes of a head
+ * move to c->head until its blank line; a head that started in an earlier
+ * read has its room before i (the caller reads behind it). Returns the new o.
+ */
+static size_t process(gw_tap_t *c, unsigned char *b, size_t i, size_t n, size_t o)
+{
+    while (i < n) {
+        switch (c->mode) {
+        case TAP_HEAD: {
+            if (!c->head && !(c->head = malloc(GW_TAP_HEAD_CAP + 1))) {
+                c->mode = TAP_PASS; /* out of memory: unchecked, not broken */
+                continue;
+            }
+            size_t k = n - i;
+            if (k > GW_TAP_HEAD_CAP + 1 - c->hlen)
+                k = GW_TAP_HEAD_CAP + 1 - c->hlen;
+            memcpy(c->head + c->hlen, b + i, k);
+            size_t end = head_end(c->head, c->hlen + k, c->scanned);
+            if (!end) {
+                c->hlen += (uint32_t)k;
+                i += k;
+                c->scanned = c->hlen > 2 ? c->hlen - 2 : 0;
+                if (c->hlen > GW_TAP_HEAD_CAP) {
+                    decide(c, 431, "headers_too_large", "request head over 32768 bytes");
+                    memcpy(b + o, STANDIN, sizeof STANDIN - 1);
+                    return o + sizeof STANDIN - 1;
+                }
+                break;
+            }
+            i += end - c->hlen;
+            c->hlen = (uint32_t)end;
+            o = finish_head(c, b, o);
+            break;
+        }
+        case TAP_BODY: {
+            size_t k = n - i < c->left ? n - i : (size_t)c->left;
+            if (o != i)
+                memmove(b + o, b + i, k);
+            o += k;
+            i += k;
+            if ((c->left -= k) == 0)
+                c->mode = TAP_HEAD;
+            break;
+        }
+        case TAP_FRAMES: {
+            size_t cut = frames_scan(c, b + i, n - i);
+            if (o != i)
+                memmove(b + o, b + i, cut);
+            o += cut;
+            i += cut;
+            if (i < n) {
+                c->mode = TAP_DROP;
+                c->status = 1002;
+                c->code = "protocol_error";
+                c->msg = "unmasked client frame";
+                gw_tap_frame_verdict(c);
+            }
+            break;
+        }
+        case TAP_PASS:
+            if (o != i)
+                memmove(b + o, b + i, n - i);
+            o += n - i;
+            i = n;
+            break;
+        default: /* TAP_DROP */
+            i = n;
+            break;
+        }
+    }
+    return o;
+}
 
 ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
 {
     unsigned char *buf = vbuf;
-    switch (c->mode) {
-    case TAP_HEAD:
-        return head_read(c, io, buf, len);
-    case TAP_BODY: {
-        ssize_t n = io->read(io->h, buf, len < c->left ? len : (size_t)c->left, false);
-        if (n > 0 && (c->left -= (uint64_t)n) == 0)
-            c->mode = TAP_HEAD;
-        return n;
+    if (c->mode == TAP_PASS)
+        return io->read(io->h, buf, len);
+    if (c->mode == TAP_DROP)
+        return drop_read(io, buf, len);
+    if (c->mode == TAP_HEAD && len < GW_TAP_HEAD_CAP + 1 + STANDIN_ROOM + 1) {
+        /* lws reads 64 KiB, never less for a head: unchecked rather than stuck */
+        if (!c->hlen) {
+            leave_head(c, TAP_PASS);
+            return io->read(io->h, buf, len);
+        }
+        size_t k = c->hlen < len ? c->hlen : len;
+        memcpy(buf, c->head, k);
+        memmove(c->head, c->head + k, c->hlen - k);
+        c->hlen -= (uint32_t)k;
+        c->scanned = 0;
+        if (!c->hlen)
+            leave_head(c, TAP_PASS);
+        return (ssize_t)k;
     }
-    case TAP_FRAMES: {
-        ssize_t n = io->read(io->h, buf, len, false);
+    size_t o = 0;
+    for (;;) {
+        /* a held head is written out before what follows it, and a refused
+         * one may become the (longer) stand-in: keep their room */
+        size_t hold = c->mode == TAP_HEAD ? c->hlen : 0;
+        size_t room = c->mode == TAP_FRAMES ? 0 : STANDIN_ROOM;
+        if (o + hold + room >= len)
+            return (ssize_t)o; /* full; o > 0, as hold + room < len (checked above) */
+        ssize_t n = io->read(io->h, buf + o + hold, len - o - hold - room);
         if (n <= 0)
-            return n;
-        size_t cut = frames_scan(c, buf, (size_t)n);
-        if (cut == (size_t)n)
-            return n;
-        c->mode = TAP_DROP;
-        c->status = 1002;
-        c->code = "protocol_error";
-        c->msg = "unmasked client frame";
-        frame_verdict(c);
-        return cut ? (ssize_t)cut : drop_read(c, io, buf, len);
-    }
-    case TAP_DROP:
-        return drop_read(c, io, buf, len);
-    default:
-        return io->read(io->h, buf, len, false);
+            return o ? (ssize_t)o : n; /* nothing now, EOF or error, as the transport said */
+        o = process(c, buf, o + hold, o + hold + (size_t)n, o);
+        if (c->mode == TAP_DROP) {
+            ssize_t d = drop_read(io, buf + o, len - o); /* what came with it */
+            return o ? (ssize_t)o : d;
+        }
+        /* On TLS the rest of a record is decrypted already and no poll will
+         * announce it; lws looks for it only after a read that filled its
+         * buffer. So the record is read to its end before returning. */
+        if (o && !(io->pending && io->pending(io->h)))
+            return (ssize_t)o;
+        /* o == 0: all of it went to a head still open; read on until the
+         * transport says "nothing now" (a plain socket's bytes stay in the
+         * kernel and wake lws again, so one read with output is enough) */
     }
 }
 
@@ -459,8 +533,23 @@ static struct {
     _Atomic(gw_tap_verdict_fn) on_verdict;
 } tap;
 
+static void alloc_table(void)
+{
+    struct rlimit rl;
+    /* the hard limit: the soft one may be raised later */
+    rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : 65536;
+    if (n == RLIM_INFINITY || n > (1u << 20))
+        n = 1u << 20;
+    /* calloc'd pages stay untouched (and unbacked) until used */
+    if (!tap.slot)
+        tap.slot = calloc((size_t)n, sizeof *tap.slot);
+    if (tap.slot)
+        tap.n = (int)n;
+}
+
 void gw_tap_enable(void)
 {
+    alloc_table(); /* in interpose.c's constructor: before any thread exists */
     atomic_store(&tap.enabled, true);
 }
 
@@ -469,26 +558,13 @@ bool gw_tap_enabled(void)
     return atomic_load(&tap.enabled) && tap.slot;
 }
 
-static void alloc_table(void)
-{
-    struct rlimit rl;
-    rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 65536;
-    if (n == RLIM_INFINITY || n > (1u << 22))
-        n = 1u << 22;
-    /* calloc'd pages stay untouched (and unbacked) until used */
-    tap.slot = calloc((size_t)n, sizeof *tap.slot);
-    if (tap.slot)
-        tap.n = (int)n;
-}
 
 void gw_tap_init(gw_tap_verdict_fn on_verdict)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
     atomic_store(&tap.on_verdict, on_verdict);
-    pthread_once(&once, alloc_table);
 }
 
-static void frame_verdict(gw_tap_t *c)
+static void gw_tap_frame_verdict(gw_tap_t *c)
 {
     gw_tap_verdict_fn f = atomic_load(&tap.on_verdict);
     if (c->wsi && f)

@@ -28,10 +28,10 @@ typedef struct gw_tap gw_tap_t;
 
 /* One connection's transport as the tap reads it. `read` returns what
  * recv()/SSL_read() would: > 0 bytes, 0 at EOF, < 0 with errno or the SSL
- * error state set ("nothing now" included); with `peek` the bytes stay to be
- * read again. */
+ * error state set ("nothing now" included). */
 typedef struct gw_tap_io {
-    ssize_t (*read)(void *h, void *buf, size_t len, bool peek);
+    ssize_t (*read)(void *h, void *buf, size_t len);
+    size_t (*pending)(void *h); /* TLS: decrypted bytes left in the record; NULL: none */
     void *h;
     bool tls; /* a forged "nothing now" is impossible on TLS: EOF instead */
 } gw_tap_io_t;
@@ -50,7 +50,12 @@ typedef struct gw_tap_head {
     const char *msg;
     gw_tap_next_t next;
     uint64_t body;
+    size_t strip_at, strip_len; /* a line lws must not see (`Upgrade: h2c`) */
 } gw_tap_head_t;
+
+/* The path of the stand-in request lws gets for a refused head; only it is
+ * answered with the verdict (not good requests pipelined before it). */
+#define GW_TAP_STANDIN_PATH "/tickgate-refused-request"
 
 /* Check one complete request head h[0..n) (ending with its blank line). */
 void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *out);
@@ -68,7 +73,8 @@ int gw_tap_status(const gw_tap_t *c, const char **code, const char **msg);
  * serves the connection: close `wsi` with `code`. */
 typedef void (*gw_tap_verdict_fn)(struct lws *wsi, int code, const char *why);
 
-/* interpose.c, once its real functions are resolved. */
+/* interpose.c's constructor, once its real functions are resolved and before
+ * any thread exists: allocates the table. */
 void gw_tap_enable(void);
 bool gw_tap_enabled(void);
 /* The gateway: where frame verdicts go. Idempotent. */

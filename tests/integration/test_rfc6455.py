@@ -493,3 +493,33 @@ def test_431_and_501_with_several_threads(d_threads):
         st, _, body = raw_http(d_threads, b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert st == 501 and json.loads(body)["error"]["code"] == "not_implemented"
         assert raw_http(d_threads, health_request("cookie", 15 * 1024))[0] == 200
+
+
+def test_first_frame_with_the_handshake_is_served(d):
+    key = base64.b64encode(os.urandom(16)).decode()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
+    try:
+        s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
+                   "\r\n\r\n" % (mint(), key)).encode() + frame(b'{"type":"ping","id":"first"}'))
+        st, _, got = read_http_101(s)
+        assert st == 101
+        while b'"pong"' not in got:
+            x = s.recv(65536)
+            assert x, got
+            got += x
+        assert b'"first"' in got
+    finally:
+        s.close()
+
+
+def test_h2c_upgrade_is_answered_as_http_1_1(d):
+    st, _, body = raw_http(d, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+                              b"HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__"
+                              b"\r\n\r\n")
+    assert st == 200 and json.loads(body) == {"status": "ok"}
+
+
+def test_stand_in_path_itself_is_an_ordinary_404(d):
+    st, _, body = raw_http(d, b"GET /tickgate-refused-request HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert st == 404, (st, body[:200])

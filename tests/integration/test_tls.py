@@ -137,3 +137,52 @@ def test_tls_unmasked_frame_closes_1002(d):
                 assert x, "closed without a close frame"
                 data += x
         assert code == 1002
+
+
+def test_tls_body_pipelining_and_first_frame_in_one_record(d):
+    # what clients send in one write (one TLS record) is answered at once:
+    # the tap reads a record to its end (lws would not be woken for the rest)
+    body = b'{"x": 1}'
+    with tls_raw(d) as t:
+        t.settimeout(tgtest.scaled(5))
+        t.sendall(b"POST /api/v1/nothing HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body)
+        st, _, _ = read_head(t)
+        assert st in (401, 404, 405), st
+    with tls_raw(d) as t:
+        t.settimeout(tgtest.scaled(5))
+        t.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _, rest = read_head(t)
+        assert st == 200
+        buf = rest
+        while buf.count(b"HTTP/1.1 200") < 1:
+            x = t.recv(65536)
+            assert x, buf
+            buf += x
+    import base64
+    key = base64.b64encode(os.urandom(16)).decode()
+    payload = b'{"type":"ping","id":"first"}'
+    frame = bytes([0x81, 0x80 | len(payload)]) + b"\x01\x02\x03\x04" + bytes(
+        c ^ b"\x01\x02\x03\x04"[i % 4] for i, c in enumerate(payload))
+    with tls_raw(d) as t:
+        t.settimeout(tgtest.scaled(5))
+        t.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
+                   "\r\n\r\n" % (mint(), key)).encode() + frame)
+        st, _, data = read_head(t)
+        assert st == 101
+        while b'"pong"' not in data:
+            x = t.recv(65536)
+            assert x, data
+            data += x
+        assert b'"first"' in data
+
+
+def test_tls_offers_http_1_1_only(d):
+    # an h2 connection would go past the checks: ALPN offers http/1.1 alone
+    import socket
+    c = ctx(d)
+    c.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+        with c.wrap_socket(s, server_hostname="127.0.0.1") as t:
+            assert t.selected_alpn_protocol() in (None, "http/1.1")
