@@ -159,10 +159,11 @@ void gw_adopt_pending(gw_thread_t *t)
         }
         if (t->g->cfg->server.wiretap) /* wiretap.c */
             gw_tap_open(fds[i], t->g->cfg->server.tls_cert[0] != 0);
-        if (!lws_adopt_socket_vhost(t->vhost, fds[i])) {
-            gw_fd_ip_release(t, fds[i]);
-            close(fds[i]);
-        }
+        /* on failure lws has closed the socket itself (and released its
+         * slot through WSI_DESTROY once it had a wsi; a slot left behind is
+         * released when the number comes back): closing it again here could
+         * close a connection just accepted under the same number */
+        (void)lws_adopt_socket_vhost(t->vhost, fds[i]);
     }
     if (more)
         lws_cancel_service(t->ctx);

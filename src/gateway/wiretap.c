@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "tickgate/log.h"
 #include "wiretap.h"
 
 enum { TAP_HEAD, TAP_BODY, TAP_FRAMES, TAP_PASS, TAP_DROP };
@@ -133,6 +134,8 @@ static size_t check_target(const char *u, size_t n, gw_tap_head_t *o)
     for (size_t i = 0; i < n; i++) {
         if (u[i] == '%' && (i + 2 >= n || !is_hex(u[i + 1]) || !is_hex(u[i + 2])))
             verdict(o, 400, "bad_request", "malformed %-escape in the request target");
+        else if (u[i] == '%' && u[i + 1] == '0' && u[i + 2] == '0')
+            verdict(o, 400, "bad_request", "%00 in the request target"); /* lws: no answer */
         if (u[i] == '?' && !query) {
             query = true;
             args = 1;
@@ -165,11 +168,17 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
     static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                                           "HEAD"};
     bool known = false, may_have_body = false;
-    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
-        if (ml == strlen(methods[i]) && !memcmp(line, methods[i], ml)) {
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
+        char lower[8];
+        size_t k;
+        for (k = 0; methods[i][k]; k++)
+            lower[k] = (char)(methods[i][k] - 'A' + 'a');
+        lower[k] = 0;
+        if (ieq(line, ml, lower)) { /* lws matches methods in any case */
             known = true;
             may_have_body = i >= 1 && i <= 4 && i != 3; /* POST PUT PATCH */
         }
+    }
     if (!known) { /* CONNECT, PRI (HTTP/2), what lws gives the raw role */
         o->next = GW_TAP_NEXT_PASS;
         return;
@@ -204,7 +213,9 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
             } else
                 verdict(o, 400, "bad_request", "unsupported Upgrade (only websocket)");
         } else if (ieq(line, nl, "transfer-encoding")) {
-            pass = true; /* a body without a length: answered 411 or read by lws */
+            /* a body without a length on POST/PUT/PATCH: answered 411 and
+             * closed; lws ignores it on the other methods */
+            pass = pass || may_have_body;
         } else if (ieq(line, nl, "content-length")) {
             uint64_t x = 0;
             bool ok = vl > 0 && vl <= 19;
@@ -231,9 +242,9 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
     }
     if (ws)
         o->next = GW_TAP_NEXT_FRAMES;
-    else if (pass || (cl && !may_have_body))
-        o->next = GW_TAP_NEXT_PASS; /* a body on GET/DELETE: lws's framing, not ours to guess */
-    else if (cl) {
+    else if (pass)
+        o->next = GW_TAP_NEXT_PASS;
+    else if (cl) { /* lws reads Content-Length bytes of body on any method */
         o->next = GW_TAP_NEXT_BODY;
         o->body = cl;
     } else {
@@ -371,10 +382,17 @@ static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
         memcpy(b + o, STANDIN, sizeof STANDIN - 1); /* room kept by the caller */
         return o + sizeof STANDIN - 1;
     }
-    memcpy(b + o, c->head, v.strip_at);
-    memcpy(b + o + v.strip_at, c->head + v.strip_at + v.strip_len,
-           c->hlen - v.strip_at - v.strip_len);
-    o += c->hlen - v.strip_len;
+    /* empty lines before the request line are not passed on: RFC 9112 §2.2
+     * lets a server ignore them, and lws takes a leading LF for the end */
+    size_t skip = 0;
+    while (skip < c->hlen && (c->head[skip] == '\r' || c->head[skip] == '\n'))
+        skip++;
+    if (!v.strip_len)
+        v.strip_at = c->hlen;
+    memcpy(b + o, c->head + skip, v.strip_at - skip);
+    o += v.strip_at - skip;
+    memcpy(b + o, c->head + v.strip_at + v.strip_len, c->hlen - v.strip_at - v.strip_len);
+    o += c->hlen - v.strip_at - v.strip_len;
     switch (v.next) {
     case GW_TAP_NEXT_HEAD:
         leave_head(c, TAP_HEAD);
@@ -478,7 +496,15 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
         return io->read(io->h, buf, len);
     if (c->mode == TAP_DROP)
         return drop_read(io, buf, len);
-    if (c->mode == TAP_HEAD && len < GW_TAP_HEAD_CAP + 1 + STANDIN_ROOM + 1) {
+    if (c->mode == TAP_BODY && len <= STANDIN_ROOM) { /* never from lws: no room to spare */
+        ssize_t n = io->read(io->h, buf, len < c->left ? len : (size_t)c->left);
+        if (n > 0 && (c->left -= (uint64_t)n) == 0)
+            c->mode = TAP_HEAD;
+        return n;
+    }
+    /* a held head, the stand-in's room and a whole TLS record (16 KiB, read
+     * to its end) must fit in what lws reads (64 KiB) */
+    if (c->mode == TAP_HEAD && len < GW_TAP_HEAD_CAP + 1 + STANDIN_ROOM + 16384) {
         /* lws reads 64 KiB, never less for a head: unchecked rather than stuck */
         if (!c->hlen) {
             leave_head(c, TAP_PASS);
@@ -500,7 +526,7 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
         size_t hold = c->mode == TAP_HEAD ? c->hlen : 0;
         size_t room = c->mode == TAP_FRAMES ? 0 : STANDIN_ROOM;
         if (o + hold + room >= len)
-            return (ssize_t)o; /* full; o > 0, as hold + room < len (checked above) */
+            return (ssize_t)o; /* full: o > 0, as hold + room < len (checked above) */
         ssize_t n = io->read(io->h, buf + o + hold, len - o - hold - room);
         if (n <= 0)
             return o ? (ssize_t)o : n; /* nothing now, EOF or error, as the transport said */
@@ -530,6 +556,7 @@ static struct {
     _Atomic(gw_tap_t *) *slot;
     int n;
     atomic_bool enabled;
+    atomic_bool warned;
     _Atomic(gw_tap_verdict_fn) on_verdict;
 } tap;
 
@@ -580,8 +607,13 @@ static gw_tap_t *slot(int fd)
 
 void gw_tap_open(int fd, bool tls)
 {
-    if (!atomic_load(&tap.enabled) || fd < 0 || fd >= tap.n || !tap.slot)
-        return; /* no tap in this program, or a descriptor past the table */
+    if (!atomic_load(&tap.enabled) || fd < 0)
+        return; /* no tap in this program */
+    if (fd >= tap.n || !tap.slot) {
+        if (!atomic_exchange(&tap.warned, true))
+            TG_WARN("wiretap_fd_beyond_table", "fd", TG_I(fd), "table", TG_I(tap.n));
+        return; /* unchecked, as without the tap */
+    }
     gw_tap_t *c = gw_tap_new(tls);
     gw_tap_free(atomic_exchange(&tap.slot[fd], c));
 }

@@ -151,7 +151,9 @@ static size_t good_traffic(size_t *frames_at)
 {
     size_t n = 0;
     n = put_s(in, n, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-    n = put_s(in, n, "\r\nGET /api/v1/alerts?state=firing&limit=5 HTTP/1.1\nHost: x\n\n");
+    n = put_s(in, n, "get /api/v1/alerts?state=firing&limit=5 HTTP/1.1\nHost: x\n\n");
+    n = put_s(in, n, "GET /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"); /* lws reads it */
+    n = put_s(in, n, "GET /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"); /* ignored */
     /* a body that looks like a (refused) head: it must pass as a body */
     const char *body = "GET /health%zz HTTP/1.1\r\nX: y\r\n\r\n\r\n\r\n";
     char put_head[128];
@@ -253,7 +255,7 @@ TG_TEST(a_body_is_passed_and_the_next_head_checked_in_the_same_read)
     gw_tap_free(c);
     /* the body looks like a bad head: it is a body; the bad head after it is
      * refused, the good request before it still goes to lws whole */
-    const char *mixed = "PUT /p HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET /%zz HTTP/1.1\r\n\r\n"
+    const char *mixed = "PUT /p HTTP/1.1\r\nContent-Length: 21\r\n\r\nGET /%zz HTTP/1.1\r\n\r\n"
                         "GET /h HTTP/1.1\r\n\r\nGET /%zz HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n";
     n = put_s(in, 0, mixed);
     m = (mem_t){.p = in, .n = n, .avail = n};
@@ -265,6 +267,20 @@ TG_TEST(a_body_is_passed_and_the_next_head_checked_in_the_same_read)
     TG_CHECK(memcmp(buf + good_len, STANDIN, STANDIN_LEN) == 0);
     TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 400);
     TG_CHECK_EQ_INT(m.pos, n); /* the rest read and dropped */
+    gw_tap_free(c);
+}
+
+TG_TEST(empty_lines_before_a_request_are_not_passed_on)
+{
+    static unsigned char buf[LWS_LEN];
+    const char *req = "\r\n\nGET /health HTTP/1.1\r\n\r\n";
+    size_t n = put_s(in, 0, req);
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    gw_tap_t *c = gw_tap_new(false);
+    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    TG_CHECK_EQ_INT(r, n - 3);
+    TG_CHECK(memcmp(buf, req + 3, n - 3) == 0);
     gw_tap_free(c);
 }
 
@@ -402,7 +418,6 @@ TG_TEST(head_checks)
     gw_tap_head_t v = check("PUT /p HTTP/1.1\r\nContent-Length: 12\r\n\r\n");
     TG_CHECK(v.next == GW_TAP_NEXT_BODY && v.body == 12 && v.status == 0);
     TG_CHECK_EQ_INT(check("PUT /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n").next, GW_TAP_NEXT_HEAD);
-    TG_CHECK_EQ_INT(check("GET /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n").next, GW_TAP_NEXT_PASS);
     TG_CHECK_EQ_INT(check("PUT /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").next,
                     GW_TAP_NEXT_PASS);
     gw_tap_head_t h2 = check("GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n");
@@ -411,7 +426,16 @@ TG_TEST(head_checks)
     TG_CHECK(check("BREW /pot HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
     TG_CHECK(check("CONNECT h:80 HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
     TG_CHECK(check("X\r\n\r\n").next == GW_TAP_NEXT_PASS && check("X\r\n\r\n").status == 0);
-    TG_CHECK(check("get / HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
+    /* lws matches methods in any case: so do we (a lowercase upgrade is still followed) */
+    TG_CHECK(check("get /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").next == GW_TAP_NEXT_FRAMES);
+    TG_CHECK(check("Get /%zz HTTP/1.1\r\n\r\n").status == 400);
+    /* lws reads a Content-Length body on any method, and ignores a
+     * Transfer-Encoding where no body is expected */
+    gw_tap_head_t gb = check("GET /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n");
+    TG_CHECK(gb.next == GW_TAP_NEXT_BODY && gb.body == 3);
+    TG_CHECK(check("GET /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").next ==
+             GW_TAP_NEXT_HEAD);
+    TG_CHECK_EQ_INT(check("GET /a%00b HTTP/1.1\r\n\r\n").status, 400);
     /* 400s */
     TG_CHECK_EQ_INT(check("GET /a%2 HTTP/1.1\r\n\r\n").status, 400);
     TG_CHECK_EQ_INT(check("GET /a% HTTP/1.1\r\n\r\n").status, 400);
