@@ -148,6 +148,7 @@ typedef struct stats {
     int64_t first_ready, last_ready; /* mono ns */
     code_tab_t codes, stall_codes, setup_codes;
     tg_bench_hist_t lat, conn;
+    tg_bench_hist_t out; /* frame handed to the socket (server.send_ts "out_ts") to read */
 } stats_t;
 
 typedef struct thr {
@@ -502,6 +503,17 @@ static void on_data(void *ctx, int opcode, uint8_t *p, size_t n, unsigned frames
     if (opcode == TG_WS_OP_TEXT) {
         /* JSON Lines: one or more messages separated by '\n' (SPEC §5 Framing) */
         const char *s = (const char *)p, *end = s + n;
+        /* tickgate with server.send_ts: the frame's first message starts with
+         * {"out_ts":N, the time it was handed to the socket. ts -> out_ts is
+         * the server's queueing, out_ts -> now the socket and this client. */
+        if (O.latency && c->state == C_READY && n > 11 && !memcmp(p, "{\"out_ts\":", 10) &&
+            c->t->now_mono >= ws && c->t->now_mono < we) {
+            int64_t v = 0;
+            for (size_t i = 10; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+                v = v * 10 + (p[i] - '0');
+            if (v)
+                tg_bench_hist_record(&st->out, c->t->now_real - v);
+        }
         while (s < end) {
             const char *nl = memchr(s, '\n', (size_t)(end - s));
             const char *e = nl ? nl : end;
@@ -1417,6 +1429,10 @@ static int report(const stats_t *s, double win_s, uint32_t failed)
                 US(tg_bench_hist_percentile(l, 90)), US(tg_bench_hist_percentile(l, 99)),
                 US(tg_bench_hist_percentile(l, 99.9)), US(l->max), tg_bench_hist_mean(l) / 1e3,
                 (unsigned long long)l->negative);
+        if (s->out.count)
+            fprintf(o, "\"handoff_latency_us\":{\"samples\":%llu,\"p50\":%.1f,\"p99\":%.1f},",
+                    (unsigned long long)s->out.count, US(tg_bench_hist_percentile(&s->out, 50)),
+                    US(tg_bench_hist_percentile(&s->out, 99)));
         fprintf(o,
                 "\"seq\":{\"gaps\":%llu,\"missing\":%llu,\"backwards\":%llu},\"no_ts\":%llu,"
                 "\"bad_msgs\":%llu,\"sub_errors\":%llu,\"pings\":%llu,",
@@ -1463,6 +1479,11 @@ static int report(const stats_t *s, double win_s, uint32_t failed)
            US(tg_bench_hist_percentile(l, 50)), US(tg_bench_hist_percentile(l, 90)),
            US(tg_bench_hist_percentile(l, 99)), US(tg_bench_hist_percentile(l, 99.9)),
            US(l->max), (unsigned long long)l->count, l->negative ? ", some negative: clock skew?" : "");
+    if (s->out.count)
+        printf("  from out_ts   p50 %.1f us  p99 %.1f us  (%llu frames: handed to the socket -> "
+               "read here)\n",
+               US(tg_bench_hist_percentile(&s->out, 50)), US(tg_bench_hist_percentile(&s->out, 99)),
+               (unsigned long long)s->out.count);
     printf("  seq           %llu gaps (%llu missing), %llu backwards  [informational]\n",
            (unsigned long long)s->seq_gaps, (unsigned long long)s->seq_missing,
            (unsigned long long)s->seq_backwards);
@@ -1531,6 +1552,7 @@ int main(int argc, char **argv)
             return 1;
         }
         tg_bench_hist_init(&t->st.lat);
+        tg_bench_hist_init(&t->st.out);
         tg_bench_hist_init(&t->st.conn);
         for (uint32_t j = 0; j < t->n; j++) {
             conn_t *c = &t->conns[j];
@@ -1607,6 +1629,7 @@ int main(int argc, char **argv)
         code_merge(&s->stall_codes, &o->stall_codes);
         code_merge(&s->setup_codes, &o->setup_codes);
         tg_bench_hist_merge(&s->lat, &o->lat);
+        tg_bench_hist_merge(&s->out, &o->out);
         tg_bench_hist_merge(&s->conn, &o->conn);
     }
     int64_t ws = atomic_load(&g_win_start), we = atomic_load(&g_win_end);
