@@ -23,10 +23,11 @@
  *          (payloads are skipped, not copied). A client frame without the
  *          mask bit (RFC 6455 §5.1) is cut off before lws sees any of it and
  *          the session is closed with 1002.
- *  PASS    what we do not follow: an unknown method (lws hands it to the raw
- *          role, answered 501 in close.c), the HTTP/2 preface (TLS offers
- *          only http/1.1), a chunked body (answered 411), a body on a method
- *          without one. Untouched, for the rest of the connection.
+ *  PASS    what we do not follow: an unknown method, the HTTP/2 preface
+ *          among them (lws hands it to the raw role, answered 501 in
+ *          close.c; TLS offers only http/1.1), a chunked body on
+ *          POST/PUT/PATCH (answered 411, then closed). Untouched, for the rest
+ *          of the connection.
  *  DROP    refused: input is read and thrown away.
  *
  * Hot path: a connection that only receives market data reads nothing; a
