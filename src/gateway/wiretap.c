@@ -20,9 +20,10 @@
  *          and nothing would wake lws for it later.
  *  BODY    Content-Length bytes pass untouched (never more), then HEAD.
  *  FRAMES  after a WebSocket upgrade, frame headers are followed across reads
- *          (payloads are skipped, not copied). A client frame without the
- *          mask bit (RFC 6455 §5.1) is cut off before lws sees any of it and
- *          the session is closed with 1002.
+ *          (held until whole; payloads are not copied, only moved up when
+ *          something before them was left out). A client frame without the
+ *          mask bit (RFC 6455 §5.1) is left out whole, lws never sees a byte
+ *          of it, and the session is closed with 1002.
  *  PASS    what we do not follow: an unknown method, the HTTP/2 preface
  *          among them (lws hands it to the raw role, answered 501 in
  *          close.c; TLS offers only http/1.1), a chunked body on
@@ -57,7 +58,8 @@ static const char STANDIN[] = "GET " GW_TAP_STANDIN_PATH " HTTP/1.1\r\n\r\n";
 struct gw_tap {
     uint8_t mode;
     bool tls;
-    uint8_t fhlen, fhneed; /* frame header bytes seen / needed */
+    uint8_t fhlen;         /* FRAMES: header bytes held */
+    bool dropping;         /* FRAMES: the current frame is left out (unmasked) */
     uint8_t fh[14];
     int status;            /* HTTP status or WebSocket close code decided */
     const char *code, *msg;
@@ -336,42 +338,6 @@ static ssize_t drop_read(const gw_tap_io_t *io, void *buf, size_t len)
     }
 }
 
-/* Follow frame headers through b[0..n); the offset where a refused frame
- * starts (0 when it began in an earlier read), or n. */
-static size_t frames_scan(gw_tap_t *c, const unsigned char *b, size_t n)
-{
-    size_t i = 0, start = 0;
-    while (i < n) {
-        if (c->left) {
-            uint64_t k = n - i < c->left ? n - i : c->left;
-            i += (size_t)k;
-            c->left -= k;
-            continue;
-        }
-        if (c->fhlen == 0)
-            start = i;
-        c->fh[c->fhlen++] = b[i++];
-        if (c->fhlen == 2) {
-            if (!(c->fh[1] & 0x80))
-                return start; /* unmasked (RFC 6455 §5.1: the server must fail it) */
-            uint8_t l7 = c->fh[1] & 0x7f;
-            c->fhneed = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + 4);
-        }
-        if (c->fhlen >= 2 && c->fhlen == c->fhneed) {
-            uint8_t l7 = c->fh[1] & 0x7f;
-            uint64_t pl = l7;
-            if (l7 >= 126) {
-                pl = 0;
-                for (int k = 0; k < (l7 == 126 ? 2 : 8); k++)
-                    pl = pl << 8 | c->fh[2 + k];
-            }
-            c->left = pl;
-            c->fhlen = 0;
-        }
-    }
-    return n;
-}
-
 /* A complete head is in c->head: check it, and write what lws gets (the head,
  * less an `Upgrade: h2c` line, or the stand-in) at b + o. Returns the new o. */
 static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
@@ -406,6 +372,7 @@ static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
         leave_head(c, TAP_FRAMES);
         c->left = 0;
         c->fhlen = 0;
+        c->dropping = false;
         break;
     case GW_TAP_NEXT_PASS:
         leave_head(c, TAP_PASS);
@@ -462,18 +429,45 @@ static size_t process(gw_tap_t *c, unsigned char *b, size_t i, size_t n, size_t 
             break;
         }
         case TAP_FRAMES: {
-            size_t cut = frames_scan(c, b + i, n - i);
-            if (o != i)
-                memmove(b + o, b + i, cut);
-            o += cut;
-            i += cut;
-            if (i < n) {
-                c->mode = TAP_DROP;
+            if (c->left) { /* payload: given on, or left out with its frame */
+                size_t k = n - i < c->left ? n - i : (size_t)c->left;
+                if (!c->dropping && o != i)
+                    memmove(b + o, b + i, k);
+                o += c->dropping ? 0 : k;
+                i += k;
+                c->left -= k;
+                break;
+            }
+            /* a header is held until it is whole (2-14 bytes): only then is
+             * it known whether lws gets the frame */
+            c->fh[c->fhlen++] = b[i++];
+            uint8_t l7 = c->fh[1] & 0x7f;
+            bool masked = c->fh[1] & 0x80;
+            if (c->fhlen < 2 ||
+                c->fhlen < 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + (masked ? 4 : 0))
+                break;
+            uint64_t pl = l7;
+            if (l7 >= 126) {
+                pl = 0;
+                for (int k = 0; k < (l7 == 126 ? 2 : 8); k++)
+                    pl = pl << 8 | c->fh[2 + k];
+            }
+            c->dropping = !masked;
+            if (masked) {
+                memcpy(b + o, c->fh, c->fhlen); /* its bytes were read here, or held */
+                o += c->fhlen;
+            } else if (!c->status) {
+                /* RFC 6455 §5.1: the server must fail the connection. The
+                 * frame is left out whole; later masked frames still reach
+                 * lws, so the client's answer to our close frame ends the
+                 * close handshake at once */
                 c->status = 1002;
                 c->code = "protocol_error";
                 c->msg = "unmasked client frame";
                 gw_tap_frame_verdict(c);
             }
+            c->left = pl;
+            c->fhlen = 0;
             break;
         }
         case TAP_PASS:
@@ -524,7 +518,7 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
     for (;;) {
         /* a held head is written out before what follows it, and a refused
          * one may become the (longer) stand-in: keep their room */
-        size_t hold = c->mode == TAP_HEAD ? c->hlen : 0;
+        size_t hold = c->mode == TAP_HEAD ? c->hlen : c->mode == TAP_FRAMES ? c->fhlen : 0;
         size_t room = c->mode == TAP_FRAMES ? 0 : STANDIN_ROOM;
         if (o + hold + room >= len)
             return (ssize_t)o; /* full: o > 0, as hold + room < len (checked above) */
@@ -631,7 +625,7 @@ int gw_tap_bind(int fd, struct lws *wsi)
     if (!c)
         return 0;
     c->wsi = wsi;
-    return c->mode == TAP_DROP && c->status >= 1000 ? c->status : 0;
+    return c->status >= 1000 ? c->status : 0;
 }
 
 int gw_tap_refused(int fd, const char **code, const char **msg)
