@@ -441,10 +441,11 @@ static size_t process(gw_tap_t *c, unsigned char *b, size_t i, size_t n, size_t 
             /* a header is held until it is whole (2-14 bytes): only then is
              * it known whether lws gets the frame */
             c->fh[c->fhlen++] = b[i++];
+            if (c->fhlen < 2)
+                break;
             uint8_t l7 = c->fh[1] & 0x7f;
             bool masked = c->fh[1] & 0x80;
-            if (c->fhlen < 2 ||
-                c->fhlen < 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + (masked ? 4 : 0))
+            if (c->fhlen < 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + (masked ? 4 : 0))
                 break;
             uint64_t pl = l7;
             if (l7 >= 126) {
@@ -514,18 +515,19 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
             leave_head(c, TAP_PASS);
         return (ssize_t)k;
     }
-    size_t o = 0;
+    size_t o = 0, total = 0;
     for (;;) {
         /* a held head is written out before what follows it, and a refused
          * one may become the (longer) stand-in: keep their room */
         size_t hold = c->mode == TAP_HEAD ? c->hlen : c->mode == TAP_FRAMES ? c->fhlen : 0;
         size_t room = c->mode == TAP_FRAMES ? 0 : STANDIN_ROOM;
-        if (o + hold + room >= len)
-            return (ssize_t)o; /* full: o > 0, as hold + room < len (checked above) */
+        if (o + hold + room >= len) /* full; with o == 0 only for a len lws never */
+            return (ssize_t)o;      /* uses (< 14 bytes): then EOF, not a spin */
         ssize_t n = io->read(io->h, buf + o + hold, len - o - hold - room);
         if (n <= 0)
             return o ? (ssize_t)o : n; /* nothing now, EOF or error, as the transport said */
         o = process(c, buf, o + hold, o + hold + (size_t)n, o);
+        total += (size_t)n;
         if (c->mode == TAP_DROP) {
             ssize_t d = drop_read(io, buf + o, len - o); /* what came with it */
             return o ? (ssize_t)o : d;
@@ -535,9 +537,17 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
          * buffer. So the record is read to its end before returning. */
         if (o && !(io->pending && io->pending(io->h)))
             return (ssize_t)o;
-        /* o == 0: all of it went to a head still open; read on until the
-         * transport says "nothing now" (a plain socket's bytes stay in the
-         * kernel and wake lws again, so one read with output is enough) */
+        /* o == 0: all of it went to a head still open (bounded by its cap)
+         * or to frames left out; read on until the transport says "nothing
+         * now" (a plain socket's bytes stay in the kernel and wake lws again,
+         * so one read with output is enough), but not without end: a peer
+         * sending unmasked frames must not hold the thread */
+        if (!o && total >= DROP_PER_CALL) {
+            if (io->tls)
+                return 0; /* a "want read" cannot be forged on TLS: end it */
+            errno = EAGAIN;
+            return -1;
+        }
     }
 }
 

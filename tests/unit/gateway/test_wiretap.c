@@ -342,6 +342,32 @@ TG_TEST(an_unmasked_frame_with_the_handshake_is_left_out)
     gw_tap_free(c);
 }
 
+TG_TEST(a_flood_of_unmasked_frames_does_not_hold_the_thread)
+{
+    /* 2.4 MiB of frames left out, all there at once: a read gives up after
+     * about 1 MiB ("nothing now" on a plain socket, EOF on TLS) */
+    static unsigned char big[2600000];
+    size_t n = put_s(big, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    size_t h = n;
+    while (n + 70000 < sizeof big)
+        n = put_frame(big, n, 2, 60000, false);
+    static unsigned char buf[LWS_LEN];
+    for (int tls = 0; tls < 2; tls++) {
+        mem_t m = {.p = big, .n = n, .avail = n};
+        gw_tap_io_t io = {.read = mem_read, .h = &m, .tls = tls};
+        gw_tap_t *c = gw_tap_new(tls);
+        TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), h); /* the head, the first frame left out */
+        errno = 0;
+        ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+        TG_CHECK_EQ_INT(r, tls ? 0 : -1);
+        if (!tls)
+            TG_CHECK_EQ_INT(errno, EAGAIN);
+        TG_CHECK(m.pos >= h + (1u << 20) && m.pos < n);
+        TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 1002);
+        gw_tap_free(c);
+    }
+}
+
 static int refused(const char *req, const char **code)
 {
     size_t n = put_s(in, 0, req);
