@@ -317,6 +317,7 @@ void gw_revoke_from_redis(void *ud, bool sub, const char *key, int64_t at_s);
 struct tg_gateway {
     tg_gateway_deps_t d;
     const tg_config_t *cfg;
+    const char *subprotocols[4]; /* the protocols' names, for wiretap.c; NULL-terminated */
     gw_thread_t *threads;
     int nthreads;
     int port;

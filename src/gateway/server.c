@@ -419,7 +419,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                                             "submission per pass, lws_write, or the rest of a short "
                                             "io_uring send finished by lws");
     gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
-    gw_tap_init(on_tap_verdict);
+    for (size_t i = 0; protocols[i].name && i + 1 < sizeof g->subprotocols / sizeof g->subprotocols[0]; i++)
+        g->subprotocols[i] = protocols[i].name;
+    gw_tap_init(on_tap_verdict, g->subprotocols);
     if (cfg->server.wiretap && !gw_tap_enabled())
         TG_WARN("wiretap_off", "why", TG_S("no recv/SSL_read interposer in this program: "
                                            "unmasked frames and lws-refused requests are not "
@@ -642,6 +644,7 @@ void tg_gateway_destroy(tg_gateway_t *g)
 {
     if (!g)
         return;
+    gw_tap_init(NULL, NULL); /* g->subprotocols goes with g */
     for (int i = 0; g->threads && i < g->nthreads; i++)
         if (g->threads[i].stuck)
             return; /* a thread still runs on all of this: the process exit frees it */

@@ -149,7 +149,37 @@ static size_t check_target(const char *u, size_t n, gw_tap_head_t *o)
     return args;
 }
 
-void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
+/* Does the comma-separated list v[0..n) name one of `names`? (lws compares
+ * names exactly, as RFC 6455 tokens are.) */
+static bool names_one_of(const char *v, size_t n, const char *const *names)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *t = v + i;
+        const char *comma = memchr(t, ',', n - i);
+        size_t tl = comma ? (size_t)(comma - t) : n - i;
+        i += tl + 1;
+        trim(&t, &tl);
+        for (const char *const *p = names; *p; p++)
+            if (tl == strlen(*p) && !memcmp(t, *p, tl))
+                return true;
+    }
+    return false;
+}
+
+static void strip_line(gw_tap_head_t *o, const char *h, const char *line, size_t pos)
+{
+    if (o->nstrip == GW_TAP_MAX_STRIP) {
+        verdict(o, 400, "bad_request", "too many Upgrade or Sec-WebSocket-Protocol lines");
+        return;
+    }
+    o->strip[o->nstrip].at = (size_t)(line - h);
+    o->strip[o->nstrip].len = pos - (size_t)(line - h);
+    o->nstrip++;
+}
+
+void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
+                       gw_tap_head_t *o)
 {
     memset(o, 0, sizeof *o);
     size_t pos = 0, len;
@@ -190,7 +220,10 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
     size_t ulen = (size_t)(sp2 - uri);
     size_t fields = check_target(uri, ulen, o);
     uint64_t values = ulen;
-    bool ws = false, pass = false, have_cl = false;
+    bool ws = false, pass = false, have_cl = false, conn_upgrade = false;
+    bool sub_seen = false, sub_known = false;
+    gw_tap_head_t subs; /* where the subprotocol lines are, until we know */
+    memset(&subs, 0, sizeof subs);
     uint64_t cl = 0;
     while (next_line(h, n, &pos, &line, &len) && len) {
         const char *colon = memchr(line, ':', len);
@@ -207,14 +240,25 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
         if (ieq(line, nl, "upgrade")) {
             if (ieq(v, vl, "websocket")) {
                 ws = true;
-            } else if (ieq(v, vl, "h2c") && !o->strip_len) {
+            } else if (ieq(v, vl, "h2c")) {
                 /* HTTP/2 is not served (TLS offers only http/1.1): the line
                  * is taken out, so the request is answered as HTTP/1.1, which
                  * RFC 9110 §7.8 allows, instead of being upgraded past us */
-                o->strip_at = (size_t)(line - h);
-                o->strip_len = pos - o->strip_at;
+                strip_line(o, h, line, pos);
             } else
                 verdict(o, 400, "bad_request", "unsupported Upgrade (only websocket)");
+        } else if (ieq(line, nl, "connection")) {
+            for (size_t i = 0; i + 7 <= vl; i++) /* a token list: keep-alive, Upgrade */
+                if (ieq(v + i, 7, "upgrade") && (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ' ||
+                                                 v[i - 1] == '\t'))
+                    conn_upgrade = true;
+        } else if (ieq(line, nl, "sec-websocket-protocol")) {
+            sub_seen = true;
+            if (subprotocols && names_one_of(v, vl, subprotocols))
+                sub_known = true;
+            strip_line(&subs, h, line, pos);
+            if (subs.status)
+                verdict(o, subs.status, subs.code, subs.msg);
         } else if (ieq(line, nl, "transfer-encoding")) {
             /* a body without a length on POST/PUT/PATCH: answered 411 and
              * closed; lws ignores it on the other methods */
@@ -239,8 +283,26 @@ void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *o)
                 values > GW_TAP_MAX_VALUE_BYTES ? "request headers over 16384 bytes"
                                                 : "more than 80 header fields and URI arguments");
     }
+    if (ws && !conn_upgrade) /* lws drops such a request without a word */
+        verdict(o, 400, "bad_request", "a WebSocket upgrade needs Connection: Upgrade");
+    if (ws && sub_seen && !sub_known && subprotocols) {
+        /* merged with the Upgrade line (if any) in head order */
+        for (int k = 0; k < subs.nstrip && !o->status; k++) {
+            if (o->nstrip == GW_TAP_MAX_STRIP) {
+                verdict(o, 400, "bad_request", "too many Upgrade or Sec-WebSocket-Protocol lines");
+                break;
+            }
+            int at = o->nstrip++;
+            while (at > 0 && o->strip[at - 1].at > subs.strip[k].at) {
+                o->strip[at] = o->strip[at - 1];
+                at--;
+            }
+            o->strip[at].at = subs.strip[k].at;
+            o->strip[at].len = subs.strip[k].len;
+        }
+    }
     if (o->status) {
-        o->strip_at = o->strip_len = 0;
+        o->nstrip = 0;
         return;
     }
     if (ws)
@@ -278,6 +340,7 @@ static size_t head_end(const char *h, size_t n, size_t from)
 /* ---- one connection ---- */
 
 static void gw_tap_frame_verdict(gw_tap_t *c);
+static const char *const *tap_subprotocols(void);
 
 gw_tap_t *gw_tap_new(bool tls)
 {
@@ -343,7 +406,7 @@ static ssize_t drop_read(const gw_tap_io_t *io, void *buf, size_t len)
 static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
 {
     gw_tap_head_t v;
-    gw_tap_check_head(c->head, c->hlen, &v);
+    gw_tap_check_head(c->head, c->hlen, tap_subprotocols(), &v);
     if (v.status) {
         decide(c, v.status, v.code, v.msg);
         memcpy(b + o, STANDIN, sizeof STANDIN - 1); /* room kept by the caller */
@@ -354,12 +417,14 @@ static size_t finish_head(gw_tap_t *c, unsigned char *b, size_t o)
     size_t skip = 0;
     while (skip < c->hlen && (c->head[skip] == '\r' || c->head[skip] == '\n'))
         skip++;
-    if (!v.strip_len)
-        v.strip_at = c->hlen;
-    memcpy(b + o, c->head + skip, v.strip_at - skip);
-    o += v.strip_at - skip;
-    memcpy(b + o, c->head + v.strip_at + v.strip_len, c->hlen - v.strip_at - v.strip_len);
-    o += c->hlen - v.strip_at - v.strip_len;
+    size_t from = skip;
+    for (int k = 0; k <= v.nstrip; k++) { /* the head between the lines taken out */
+        size_t to = k < v.nstrip ? v.strip[k].at : c->hlen;
+        memcpy(b + o, c->head + from, to - from);
+        o += to - from;
+        if (k < v.nstrip)
+            from = v.strip[k].at + v.strip[k].len;
+    }
     switch (v.next) {
     case GW_TAP_NEXT_HEAD:
         leave_head(c, TAP_HEAD);
@@ -562,6 +627,7 @@ static struct {
     int n;
     atomic_bool enabled;
     atomic_bool warned;
+    _Atomic(const char *const *) subprotocols;
     _Atomic(gw_tap_verdict_fn) on_verdict;
 } tap;
 
@@ -591,9 +657,15 @@ bool gw_tap_enabled(void)
 }
 
 
-void gw_tap_init(gw_tap_verdict_fn on_verdict)
+void gw_tap_init(gw_tap_verdict_fn on_verdict, const char *const *subprotocols)
 {
     atomic_store(&tap.on_verdict, on_verdict);
+    atomic_store(&tap.subprotocols, subprotocols);
+}
+
+static const char *const *tap_subprotocols(void)
+{
+    return atomic_load(&tap.subprotocols);
 }
 
 static void gw_tap_frame_verdict(gw_tap_t *c)

@@ -23,6 +23,7 @@ struct lws;
 #define GW_TAP_MAX_FIELDS 80
 /* URI plus header values (GW_MAX_HEADER_BYTES in gw.h is the same number). */
 #define GW_TAP_MAX_VALUE_BYTES 16384
+#define GW_TAP_MAX_STRIP 4
 
 typedef struct gw_tap gw_tap_t;
 
@@ -50,15 +51,24 @@ typedef struct gw_tap_head {
     const char *msg;
     gw_tap_next_t next;
     uint64_t body;
-    size_t strip_at, strip_len; /* a line lws must not see (`Upgrade: h2c`) */
+    /* lines lws must not see (`Upgrade: h2c`; a subprotocol list none of
+     * whose names we serve), in order */
+    struct {
+        size_t at, len;
+    } strip[GW_TAP_MAX_STRIP];
+    int nstrip;
 } gw_tap_head_t;
 
 /* The path of the stand-in request lws gets for a refused head; only it is
  * answered with the verdict (not good requests pipelined before it). */
 #define GW_TAP_STANDIN_PATH "/tickgate-refused-request"
 
-/* Check one complete request head h[0..n) (ending with its blank line). */
-void gw_tap_check_head(const char *h, size_t n, gw_tap_head_t *out);
+/* Check one complete request head h[0..n) (ending with its blank line).
+ * `subprotocols` (NULL-terminated, or NULL: not checked) are the WebSocket
+ * subprotocol names served; a list naming none of them is taken out, so that
+ * lws answers 101 without one (RFC 6455 §4.2.2) instead of closing. */
+void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
+                       gw_tap_head_t *out);
 
 /* The tap of one connection, for tests and for interpose.c. */
 gw_tap_t *gw_tap_new(bool tls);
@@ -77,8 +87,9 @@ typedef void (*gw_tap_verdict_fn)(struct lws *wsi, int code, const char *why);
  * any thread exists: allocates the table. */
 void gw_tap_enable(void);
 bool gw_tap_enabled(void);
-/* The gateway: where frame verdicts go. Idempotent. */
-void gw_tap_init(gw_tap_verdict_fn on_verdict);
+/* The gateway: where frame verdicts go, and the subprotocol names its vhosts
+ * serve (NULL-terminated, kept by reference). Idempotent. */
+void gw_tap_init(gw_tap_verdict_fn on_verdict, const char *const *subprotocols);
 /* A connection lws accepted (or we adopted): check what is read from `fd`. */
 void gw_tap_open(int fd, bool tls);
 /* Its WebSocket session (NULL when closed); returns a close code already

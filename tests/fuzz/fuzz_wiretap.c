@@ -14,6 +14,8 @@
 
 #include "gateway/wiretap.h"
 
+static const char *const SUBS[] = {"tickgate", "tickgate.json.v1", "tickgate.msgpack.v1", NULL};
+
 typedef struct mem {
     const uint8_t *p;
     size_t n, avail, pos;
@@ -44,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     gw_tap_head_t v;
-    gw_tap_check_head((const char *)p, n, &v);
+    gw_tap_check_head((const char *)p, n, SUBS, &v);
     if (v.status != 0 && v.status != 400 && v.status != 431)
         abort();
     static unsigned char buf[64 * 1024 - 16];

@@ -560,3 +560,34 @@ def test_checks_stay_on_for_what_lws_accepts(d, first):
         assert read_close(s, rest) == 1002
     finally:
         s.close()
+
+
+def test_upgrade_without_connection_upgrade_gets_400_json(d):
+    # lws dropped it without a word
+    key = base64.b64encode(os.urandom(16)).decode()
+    st, hdrs, body = raw_http(d, ("GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                                  % (mint(), key)).encode())
+    assert st == 400 and json.loads(body)["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("offer,chosen", [("chat, superchat", None),
+                                          ("chat, tickgate.msgpack.v1", "tickgate.msgpack.v1")])
+def test_subprotocols_we_do_not_serve_get_101_without_one(d, offer, chosen):
+    # RFC 6455 §4.2.2: the server answers without Sec-WebSocket-Protocol when
+    # it serves none of them (lws closed the connection instead)
+    s = handshake(d.port, "/ws?token=" + mint(), extra="Sec-WebSocket-Protocol: %s\r\n" % offer)
+    try:
+        st, head, rest = read_http_101(s)
+        assert st == 101, head
+        proto = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+                 if l.lower().startswith(b"sec-websocket-protocol:")]
+        assert proto == ([chosen.encode()] if chosen else []), head
+        s.sendall(frame(b'{"type":"ping","id":"p"}'))
+        got = rest
+        while b"pong" not in got:  # JSON or MessagePack, as chosen
+            x = s.recv(65536)
+            assert x, got
+            got += x
+    finally:
+        s.close()

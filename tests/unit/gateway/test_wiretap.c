@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "gateway/wiretap.h"
+
+static const char *const SUBS[] = {"tickgate", "tickgate.json.v1", "tickgate.msgpack.v1", NULL};
 #include "tg_test.h"
 
 /* ---- a stream in memory ---- */
@@ -284,6 +286,23 @@ TG_TEST(empty_lines_before_a_request_are_not_passed_on)
     gw_tap_free(c);
 }
 
+TG_TEST(a_subprotocol_list_we_do_not_serve_is_taken_out)
+{
+    static unsigned char buf[LWS_LEN];
+    const char *req = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n"
+                      "Connection: Upgrade\r\n\r\n";
+    size_t n = put_s(in, 0, req);
+    mem_t m = {.p = in, .n = n, .avail = n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    gw_tap_init(NULL, SUBS);
+    gw_tap_t *c = gw_tap_new(false);
+    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    const char *want = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    TG_CHECK(r == (ssize_t)strlen(want) && memcmp(buf, want, strlen(want)) == 0);
+    gw_tap_free(c);
+    gw_tap_init(NULL, NULL);
+}
+
 TG_TEST(an_h2c_upgrade_line_is_taken_out)
 {
     static unsigned char buf[LWS_LEN];
@@ -323,7 +342,7 @@ TG_TEST(an_unmasked_frame_is_left_out_whole_wherever_reads_cut_it)
 
 TG_TEST(an_unmasked_frame_with_the_handshake_is_left_out)
 {
-    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     size_t h = n;
     n = put_frame(in, n, 1, 5, false);
     size_t b2 = n;
@@ -347,7 +366,7 @@ TG_TEST(a_flood_of_unmasked_frames_does_not_hold_the_thread)
     /* 2.4 MiB of frames left out, all there at once: a read gives up after
      * about 1 MiB ("nothing now" on a plain socket, EOF on TLS) */
     static unsigned char big[2600000];
-    size_t n = put_s(big, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    size_t n = put_s(big, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     size_t h = n;
     while (n + 70000 < sizeof big)
         n = put_frame(big, n, 2, 60000, false);
@@ -394,7 +413,8 @@ TG_TEST(refused_heads_become_the_stand_in_with_a_verdict)
     TG_CHECK_EQ_STR(code, "bad_request");
     TG_CHECK_EQ_INT(refused("GET http://h/a HTTP/1.1\r\n\r\n", &code), 400);
     TG_CHECK_EQ_INT(refused("GET /a HTTP/1.1\r\nUpgrade: foo\r\n\r\n", &code), 400);
-    TG_CHECK_EQ_INT(refused("GET /ws HTTP/1.1\r\nupgrade: websocket\r\n\r\n", &code), 0);
+    TG_CHECK_EQ_INT(refused("GET /ws HTTP/1.1\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n", &code), 0);
+    TG_CHECK_EQ_INT(refused("GET /ws HTTP/1.1\r\nupgrade: websocket\r\n\r\n", &code), 400);
     TG_CHECK_EQ_INT(refused("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &code), 0);
 }
 
@@ -433,14 +453,14 @@ TG_TEST(a_short_read_passes_unchecked)
 static gw_tap_head_t check(const char *h)
 {
     gw_tap_head_t v;
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     return v;
 }
 
 TG_TEST(head_checks)
 {
     TG_CHECK_EQ_INT(check("GET / HTTP/1.1\r\n\r\n").next, GW_TAP_NEXT_HEAD);
-    TG_CHECK_EQ_INT(check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").next,
+    TG_CHECK_EQ_INT(check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").next,
                     GW_TAP_NEXT_FRAMES);
     gw_tap_head_t v = check("PUT /p HTTP/1.1\r\nContent-Length: 12\r\n\r\n");
     TG_CHECK(v.next == GW_TAP_NEXT_BODY && v.body == 12 && v.status == 0);
@@ -448,13 +468,44 @@ TG_TEST(head_checks)
     TG_CHECK_EQ_INT(check("PUT /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").next,
                     GW_TAP_NEXT_PASS);
     gw_tap_head_t h2 = check("GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n");
-    TG_CHECK(h2.next == GW_TAP_NEXT_HEAD && h2.strip_at == 16 && h2.strip_len == 14);
+    TG_CHECK(h2.next == GW_TAP_NEXT_HEAD && h2.nstrip == 1 && h2.strip[0].at == 16 &&
+             h2.strip[0].len == 14);
+    /* an upgrade needs Connection: Upgrade (lws closes without a word) */
+    TG_CHECK_EQ_INT(check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").status, 400);
+    TG_CHECK_EQ_INT(
+        check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n")
+            .status,
+        0);
+    TG_CHECK_EQ_INT(
+        check("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: notupgrade\r\n\r\n").status,
+        400);
+    /* subprotocols: a list with one we serve stays; one with none is taken out
+     * (lws would close; RFC 6455: 101 without a subprotocol); not on plain HTTP */
+    const char *ws = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    char hb[512];
+    snprintf(hb, sizeof hb, "%sSec-WebSocket-Protocol: x, tickgate.msgpack.v1\r\n\r\n", ws);
+    TG_CHECK_EQ_INT(check(hb).nstrip, 0);
+    snprintf(hb, sizeof hb, "%sSec-WebSocket-Protocol: chat, superchat\r\nX: y\r\n"
+                            "Sec-WebSocket-Protocol: TICKGATE.JSON.V1\r\n\r\n", ws);
+    gw_tap_head_t sp = check(hb);
+    TG_CHECK(sp.status == 0 && sp.nstrip == 2 && sp.strip[0].at == strlen(ws) &&
+             sp.strip[0].len == strlen("Sec-WebSocket-Protocol: chat, superchat\r\n") &&
+             sp.strip[1].at == strlen(ws) + sp.strip[0].len + 6);
+    TG_CHECK_EQ_INT(check("GET / HTTP/1.1\r\nSec-WebSocket-Protocol: nope\r\n\r\n").nstrip, 0);
+    gw_tap_head_t none;
+    snprintf(hb, sizeof hb, "%sSec-WebSocket-Protocol: nope\r\n\r\n", ws);
+    gw_tap_check_head(hb, strlen(hb), NULL, &none);
+    TG_CHECK_EQ_INT(none.nstrip, 0); /* no list given: not checked */
+    snprintf(hb, sizeof hb, "%s%s%s%s%s\r\n", ws, "Sec-WebSocket-Protocol: a\r\n",
+             "Sec-WebSocket-Protocol: b\r\n", "Sec-WebSocket-Protocol: c\r\n",
+             "Sec-WebSocket-Protocol: d\r\nSec-WebSocket-Protocol: e\r\n");
+    TG_CHECK_EQ_INT(check(hb).status, 400);
     /* lws's own to answer: unknown methods (501 in close.c), CONNECT, garbage */
     TG_CHECK(check("BREW /pot HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
     TG_CHECK(check("CONNECT h:80 HTTP/1.1\r\n\r\n").next == GW_TAP_NEXT_PASS);
     TG_CHECK(check("X\r\n\r\n").next == GW_TAP_NEXT_PASS && check("X\r\n\r\n").status == 0);
     /* lws matches methods in any case: so do we (a lowercase upgrade is still followed) */
-    TG_CHECK(check("get /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").next == GW_TAP_NEXT_FRAMES);
+    TG_CHECK(check("get /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").next == GW_TAP_NEXT_FRAMES);
     TG_CHECK(check("Get /%zz HTTP/1.1\r\n\r\n").status == 400);
     /* lws reads a Content-Length body on any method, and ignores a
      * Transfer-Encoding where no body is expected */
@@ -491,30 +542,30 @@ TG_TEST(head_size_limits)
     n += GW_TAP_MAX_VALUE_BYTES - (int)uri;
     strcpy(h + n, "\r\n\r\n");
     gw_tap_head_t v;
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 0);
     memmove(h + n + 1, h + n, 5);
     h[n] = 'v';
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 431);
     /* fields: header lines plus URI arguments, 80 pass */
     n = snprintf(h, sizeof h, "GET /a?%s HTTP/1.1\r\n", "a=1&b=2&c=3;d=4"); /* 4 arguments */
     for (int i = 0; i < GW_TAP_MAX_FIELDS - 4; i++)
         n += snprintf(h + n, sizeof h - (size_t)n, "A%d: b\r\n", i);
     strcpy(h + n, "\r\n");
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 0);
     strcpy(h + n, "Z: z\r\n\r\n");
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 431);
     /* size is answered before anything else */
-    gw_tap_check_head("GET http://x HTTP/1.1\r\n\r\n", 25, &v);
+    gw_tap_check_head("GET http://x HTTP/1.1\r\n\r\n", 25, SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 400);
     n = snprintf(h, sizeof h, "GET http://x%%zz HTTP/1.1\r\n");
     for (int i = 0; i < 100; i++)
         n += snprintf(h + n, sizeof h - (size_t)n, "A%d: b\r\n", i);
     strcpy(h + n, "\r\n");
-    gw_tap_check_head(h, strlen(h), &v);
+    gw_tap_check_head(h, strlen(h), SUBS, &v);
     TG_CHECK_EQ_INT(v.status, 431);
 }
 
@@ -532,7 +583,7 @@ TG_TEST(hostile_heads_never_crash)
             h[k] = (seed >> 60) < 12 ? alpha[(seed >> 33) % (sizeof alpha - 1)] : (char)(seed >> 24);
         }
         gw_tap_head_t v;
-        gw_tap_check_head(h, n, &v);
+        gw_tap_check_head(h, n, SUBS, &v);
         TG_CHECK(v.status == 0 || v.status == 400 || v.status == 431);
     }
 }
@@ -549,7 +600,7 @@ static void on_verdict(struct lws *wsi, int code, const char *why)
 TG_TEST(the_table_by_descriptor)
 {
     gw_tap_enable();
-    gw_tap_init(on_verdict);
+    gw_tap_init(on_verdict, SUBS);
     TG_CHECK(gw_tap_enabled());
     gw_tap_open(7, false);
     gw_tap_t *c = gw_tap_of(7, false);
@@ -560,7 +611,7 @@ TG_TEST(the_table_by_descriptor)
     struct lws *fake = (struct lws *)&seen_code;
     TG_CHECK_EQ_INT(gw_tap_bind(7, fake), 0);
     /* a frame refused after the bind reaches the gateway's callback */
-    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    size_t n = put_s(in, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     n = put_frame(in, n, 1, 2, false);
     mem_t m = {.p = in, .n = n, .avail = n};
     gw_tap_io_t io = {.read = mem_read, .h = &m};
