@@ -38,6 +38,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include "tickgate/log.h"
@@ -71,19 +72,10 @@ struct gw_tap {
 
 /* ---- request heads ---- */
 
+/* a[0..n) is `lit`, in any case */
 static bool ieq(const char *a, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    if (n != m)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 'a' - 'A');
-        if (c != lit[i])
-            return false;
-    }
-    return true;
+    return n == strlen(lit) && strncasecmp(a, lit, n) == 0;
 }
 
 static bool is_hex(char c)
@@ -167,7 +159,10 @@ static bool names_one_of(const char *v, size_t n, const char *const *names)
     return false;
 }
 
-static void strip_line(gw_tap_head_t *o, const char *h, const char *line, size_t pos)
+/* Mark the line h[line..pos) to be taken out; a subprotocol line only if,
+ * at the end, the list names none of ours. */
+static void strip_line(gw_tap_head_t *o, const char *h, const char *line, size_t pos,
+                       bool subprotocol)
 {
     if (o->nstrip == GW_TAP_MAX_STRIP) {
         verdict(o, 400, "bad_request", "too many Upgrade or Sec-WebSocket-Protocol lines");
@@ -175,6 +170,7 @@ static void strip_line(gw_tap_head_t *o, const char *h, const char *line, size_t
     }
     o->strip[o->nstrip].at = (size_t)(line - h);
     o->strip[o->nstrip].len = pos - (size_t)(line - h);
+    o->strip[o->nstrip].subprotocol = subprotocol;
     o->nstrip++;
 }
 
@@ -201,17 +197,11 @@ void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
     static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                                           "HEAD"};
     bool known = false, may_have_body = false;
-    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
-        char lower[8];
-        size_t k;
-        for (k = 0; methods[i][k]; k++)
-            lower[k] = (char)(methods[i][k] - 'A' + 'a');
-        lower[k] = 0;
-        if (ieq(line, ml, lower)) { /* lws matches methods in any case */
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        if (ieq(line, ml, methods[i])) { /* lws matches methods in any case */
             known = true;
             may_have_body = i >= 1 && i <= 4 && i != 3; /* POST PUT PATCH */
         }
-    }
     if (!known) { /* CONNECT, PRI (HTTP/2), what lws gives the raw role */
         o->next = GW_TAP_NEXT_PASS;
         return;
@@ -222,8 +212,6 @@ void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
     uint64_t values = ulen;
     bool ws = false, pass = false, have_cl = false, conn_upgrade = false;
     bool sub_seen = false, sub_known = false;
-    gw_tap_head_t subs; /* where the subprotocol lines are, until we know */
-    memset(&subs, 0, sizeof subs);
     uint64_t cl = 0;
     while (next_line(h, n, &pos, &line, &len) && len) {
         const char *colon = memchr(line, ':', len);
@@ -244,7 +232,7 @@ void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
                 /* HTTP/2 is not served (TLS offers only http/1.1): the line
                  * is taken out, so the request is answered as HTTP/1.1, which
                  * RFC 9110 §7.8 allows, instead of being upgraded past us */
-                strip_line(o, h, line, pos);
+                strip_line(o, h, line, pos, false);
             } else
                 verdict(o, 400, "bad_request", "unsupported Upgrade (only websocket)");
         } else if (ieq(line, nl, "connection")) {
@@ -256,9 +244,7 @@ void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
             sub_seen = true;
             if (subprotocols && names_one_of(v, vl, subprotocols))
                 sub_known = true;
-            strip_line(&subs, h, line, pos);
-            if (subs.status)
-                verdict(o, subs.status, subs.code, subs.msg);
+            strip_line(o, h, line, pos, true);
         } else if (ieq(line, nl, "transfer-encoding")) {
             /* a body without a length on POST/PUT/PATCH: answered 411 and
              * closed; lws ignores it on the other methods */
@@ -285,21 +271,12 @@ void gw_tap_check_head(const char *h, size_t n, const char *const *subprotocols,
     }
     if (ws && !conn_upgrade) /* lws drops such a request without a word */
         verdict(o, 400, "bad_request", "a WebSocket upgrade needs Connection: Upgrade");
-    if (ws && sub_seen && !sub_known && subprotocols) {
-        /* merged with the Upgrade line (if any) in head order */
-        for (int k = 0; k < subs.nstrip && !o->status; k++) {
-            if (o->nstrip == GW_TAP_MAX_STRIP) {
-                verdict(o, 400, "bad_request", "too many Upgrade or Sec-WebSocket-Protocol lines");
-                break;
-            }
-            int at = o->nstrip++;
-            while (at > 0 && o->strip[at - 1].at > subs.strip[k].at) {
-                o->strip[at] = o->strip[at - 1];
-                at--;
-            }
-            o->strip[at].at = subs.strip[k].at;
-            o->strip[at].len = subs.strip[k].len;
-        }
+    if (!(ws && sub_seen && !sub_known && subprotocols)) { /* the subprotocol lines stay */
+        int k = 0;
+        for (int j = 0; j < o->nstrip; j++)
+            if (!o->strip[j].subprotocol)
+                o->strip[k++] = o->strip[j];
+        o->nstrip = k;
     }
     if (o->status) {
         o->nstrip = 0;
@@ -383,6 +360,15 @@ static void decide(gw_tap_t *c, int status, const char *code, const char *msg)
     c->msg = msg;
 }
 
+/* A read that consumed DROP_PER_CALL without output gives up for now. */
+static ssize_t give_up_for_now(const gw_tap_io_t *io)
+{
+    if (io->tls)
+        return 0; /* a "want read" cannot be forged on TLS: end it */
+    errno = EAGAIN; /* the rest waits in the kernel and wakes lws again */
+    return -1;
+}
+
 /* Read and throw away what is there; "nothing now" when it is all gone. */
 static ssize_t drop_read(const gw_tap_io_t *io, void *buf, size_t len)
 {
@@ -392,12 +378,8 @@ static ssize_t drop_read(const gw_tap_io_t *io, void *buf, size_t len)
         if (n <= 0)
             return n; /* as the transport said: nothing now, EOF or error */
         total += (size_t)n;
-        if (total >= DROP_PER_CALL) {
-            if (io->tls)
-                return 0; /* a "want read" cannot be forged on TLS: end it */
-            errno = EAGAIN;
-            return -1;
-        }
+        if (total >= DROP_PER_CALL)
+            return give_up_for_now(io);
     }
 }
 
@@ -607,12 +589,8 @@ ssize_t gw_tap_read(gw_tap_t *c, const gw_tap_io_t *io, void *vbuf, size_t len)
          * now" (a plain socket's bytes stay in the kernel and wake lws again,
          * so one read with output is enough), but not without end: a peer
          * sending unmasked frames must not hold the thread */
-        if (!o && total >= DROP_PER_CALL) {
-            if (io->tls)
-                return 0; /* a "want read" cannot be forged on TLS: end it */
-            errno = EAGAIN;
-            return -1;
-        }
+        if (!o && total >= DROP_PER_CALL)
+            return give_up_for_now(io);
     }
 }
 

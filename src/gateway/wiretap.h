@@ -55,6 +55,7 @@ typedef struct gw_tap_head {
      * whose names we serve), in order */
     struct {
         size_t at, len;
+        bool subprotocol; /* a Sec-WebSocket-Protocol line */
     } strip[GW_TAP_MAX_STRIP];
     int nstrip;
 } gw_tap_head_t;

@@ -26,14 +26,7 @@ def d():
 
 def handshake(port, path="/ws", version="13", key=None, extra=""):
     s = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
-    if key is None:
-        key = base64.b64encode(os.urandom(16)).decode()
-    req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" % path
-    if key != "":
-        req += "Sec-WebSocket-Key: %s\r\n" % key
-    if version is not None:
-        req += "Sec-WebSocket-Version: %s\r\n" % version
-    s.sendall((req + extra + "\r\n").encode())
+    s.sendall(tgtest.ws_upgrade(path, version=version, key=key, extra=extra))
     return s
 
 
@@ -62,20 +55,8 @@ def read_http(s):
     return status, hdrs, body[:n] if n else body
 
 
-def frame(payload, opcode=1, mask=True, length=None):
-    n = len(payload) if length is None else length
-    b = bytes([0x80 | opcode])
-    mb = 0x80 if mask else 0
-    if n < 126:
-        b += bytes([mb | n])
-    elif n < 65536:
-        b += bytes([mb | 126]) + struct.pack(">H", n)
-    else:
-        b += bytes([mb | 127]) + struct.pack(">Q", n)
-    if mask:
-        k = os.urandom(4)
-        return b + k + bytes(c ^ k[i % 4] for i, c in enumerate(payload))
-    return b + payload
+frame = tgtest.ws_frame
+read_close = tgtest.ws_read_close
 
 
 def open_ws(d):
@@ -94,29 +75,6 @@ def read_http_101(s):
     head, rest = buf.split(b"\r\n\r\n", 1)
     return int(head.split()[1]), head, rest
 
-
-def read_close(s, data=b"", timeout=10):
-    """Read frames until a close frame; its code (None: closed without one)."""
-    s.settimeout(scaled(timeout))
-    while True:
-        while len(data) >= 2:
-            op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
-            if n == 126:
-                n, off = struct.unpack(">H", data[2:4])[0], 4
-            elif n == 127:
-                n, off = struct.unpack(">Q", data[2:10])[0], 10
-            if len(data) < off + n:
-                break
-            payload, data = data[off:off + n], data[off + n:]
-            if op == 8:
-                return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
-        try:
-            x = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            return None
-        if not x:
-            return None
-        data += x
 
 
 @pytest.mark.parametrize("payload", [struct.pack(">H", 5000), struct.pack(">H", 5000) + b"bye",
@@ -449,12 +407,9 @@ def test_unmasked_frame_after_good_ones_closes_1002(d):
 
 def test_unmasked_frame_with_the_handshake_closes_1002(d):
     # the frame arrives in the same write as the upgrade request
-    key = base64.b64encode(os.urandom(16)).decode()
     s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
     try:
-        s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                   "\r\n\r\n" % (mint(), key)).encode() + frame(b'{"type":"ping"}', mask=False))
+        s.sendall(tgtest.ws_upgrade("/ws?token=" + mint()) + frame(b'{"type":"ping"}', mask=False))
         st, _, rest = read_http_101(s)
         assert st == 101
         assert read_close(s, rest) == 1002
@@ -511,12 +466,9 @@ def test_431_and_501_with_several_threads(d_threads):
 
 
 def test_first_frame_with_the_handshake_is_served(d):
-    key = base64.b64encode(os.urandom(16)).decode()
     s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
     try:
-        s.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                   "\r\n\r\n" % (mint(), key)).encode() + frame(b'{"type":"ping","id":"first"}'))
+        s.sendall(tgtest.ws_upgrade("/ws?token=" + mint()) + frame(b'{"type":"ping","id":"first"}'))
         st, _, got = read_http_101(s)
         assert st == 101
         while b'"pong"' not in got:
@@ -545,15 +497,12 @@ def test_stand_in_path_itself_is_an_ordinary_404(d):
 def test_checks_stay_on_for_what_lws_accepts(d, first):
     # lws takes `get` as GET and reads a Content-Length body on any method:
     # neither turns the checks off for what follows on the connection
-    key = base64.b64encode(os.urandom(16)).decode()
     s = socket.create_connection(("127.0.0.1", d.port), timeout=scaled(10))
     try:
         if first:
             s.sendall(first)
             assert read_http(s)[0] == 200
-        s.sendall(("get /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                   "\r\n\r\n" % (mint(), key)).encode())
+        s.sendall(tgtest.ws_upgrade("/ws?token=" + mint(), method="get"))
         st, _, rest = read_http_101(s)
         assert st == 101
         s.sendall(frame(b'{"type":"ping"}', mask=False))

@@ -109,34 +109,12 @@ def test_tls_requests_lws_refuses_get_json(d, req, status):
 
 
 def test_tls_unmasked_frame_closes_1002(d):
-    import base64
-    import struct
-    key = base64.b64encode(os.urandom(16)).decode()
     with tls_raw(d) as t:
-        t.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                   "\r\n\r\n" % (mint(), key)).encode())
+        t.sendall(tgtest.ws_upgrade("/ws?token=" + mint()))
         st, _, data = read_head(t)
         assert st == 101
-        payload = b'{"type":"ping"}'
-        t.sendall(bytes([0x81, len(payload)]) + payload)  # no mask bit
-        code = None
-        while code is None:
-            while len(data) >= 2:
-                op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
-                if n == 126:
-                    n, off = struct.unpack(">H", data[2:4])[0], 4
-                if len(data) < off + n:
-                    break
-                p, data = data[off:off + n], data[off + n:]
-                if op == 8:
-                    code = struct.unpack(">H", p[:2])[0]
-                    break
-            if code is None:
-                x = t.recv(65536)
-                assert x, "closed without a close frame"
-                data += x
-        assert code == 1002
+        t.sendall(tgtest.ws_frame(b'{"type":"ping"}', mask=False))
+        assert tgtest.ws_read_close(t, data) == 1002
 
 
 def test_tls_body_pipelining_and_first_frame_in_one_record(d):
@@ -159,16 +137,10 @@ def test_tls_body_pipelining_and_first_frame_in_one_record(d):
             x = t.recv(65536)
             assert x, buf
             buf += x
-    import base64
-    key = base64.b64encode(os.urandom(16)).decode()
-    payload = b'{"type":"ping","id":"first"}'
-    frame = bytes([0x81, 0x80 | len(payload)]) + b"\x01\x02\x03\x04" + bytes(
-        c ^ b"\x01\x02\x03\x04"[i % 4] for i, c in enumerate(payload))
     with tls_raw(d) as t:
         t.settimeout(tgtest.scaled(5))
-        t.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
-                   "\r\n\r\n" % (mint(), key)).encode() + frame)
+        t.sendall(tgtest.ws_upgrade("/ws?token=" + mint()) +
+                  tgtest.ws_frame(b'{"type":"ping","id":"first"}'))
         st, _, data = read_head(t)
         assert st == 101
         while b'"pong"' not in data:

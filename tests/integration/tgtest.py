@@ -2,6 +2,7 @@
 real PostgreSQL/Redis servers, tokens, the daemon, deterministic market data and
 portfolios, WebSocket clients, HTTP and metrics."""
 import asyncio
+import base64
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -775,3 +777,58 @@ async def connect_auth(url, token, **kw):
     m = await c.recv(5)
     assert m["type"] == "connection_established", m
     return c, m
+
+# ---- raw WebSocket clients (conformance tests: what a library would not send) ----
+
+def ws_upgrade(path, method="GET", version="13", key=None, extra=""):
+    """An upgrade request as bytes; key "" or version None leave that header out."""
+    if key is None:
+        key = base64.b64encode(os.urandom(16)).decode()
+    req = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" % (
+        method, path)
+    if key != "":
+        req += "Sec-WebSocket-Key: %s\r\n" % key
+    if version is not None:
+        req += "Sec-WebSocket-Version: %s\r\n" % version
+    return (req + extra + "\r\n").encode()
+
+
+def ws_frame(payload, opcode=1, mask=True, length=None):
+    """A client WebSocket frame (masked unless told), `length` may lie."""
+    n = len(payload) if length is None else length
+    b = bytes([0x80 | opcode])
+    mb = 0x80 if mask else 0
+    if n < 126:
+        b += bytes([mb | n])
+    elif n < 65536:
+        b += bytes([mb | 126]) + struct.pack(">H", n)
+    else:
+        b += bytes([mb | 127]) + struct.pack(">Q", n)
+    if mask:
+        k = os.urandom(4)
+        return b + k + bytes(c ^ k[i % 4] for i, c in enumerate(payload))
+    return b + payload
+
+
+def ws_read_close(s, data=b"", timeout=10):
+    """Read frames until a close frame; its code (None: closed without one)."""
+    s.settimeout(scaled(timeout))
+    while True:
+        while len(data) >= 2:
+            op, n, off = data[0] & 0x0f, data[1] & 0x7f, 2
+            if n == 126:
+                n, off = struct.unpack(">H", data[2:4])[0], 4
+            elif n == 127:
+                n, off = struct.unpack(">Q", data[2:10])[0], 10
+            if len(data) < off + n:
+                break
+            payload, data = data[off:off + n], data[off + n:]
+            if op == 8:
+                return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
+        try:
+            x = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return None
+        if not x:
+            return None
+        data += x

@@ -147,6 +147,29 @@ static size_t put_frame(unsigned char *b, size_t at, uint8_t op, size_t len, boo
 
 static unsigned char in[300000], out[300000];
 
+/* One lws-sized read of `req`, all of it there at once: lws's bytes in buf;
+ * the verdict (and its code), and how much was consumed, for the checks. */
+typedef struct once {
+    ssize_t r;
+    int status;
+    const char *code;
+    size_t consumed, n;
+} once_t;
+
+static once_t read_once(const char *req, unsigned char *buf)
+{
+    once_t o = {.n = strlen(req)};
+    memcpy(in, req, o.n);
+    mem_t m = {.p = in, .n = o.n, .avail = o.n};
+    gw_tap_io_t io = {.read = mem_read, .h = &m};
+    gw_tap_t *c = gw_tap_new(false);
+    o.r = gw_tap_read(c, &io, buf, LWS_LEN);
+    o.status = gw_tap_status(c, &o.code, NULL);
+    o.consumed = m.pos;
+    gw_tap_free(c);
+    return o;
+}
+
 /* keep-alive GETs, a PUT with a body that looks like a head, then an upgrade
  * and frames of each length class (7-bit, 16-bit, 64-bit, empty, control) */
 static size_t good_traffic(size_t *frames_at)
@@ -248,42 +271,29 @@ TG_TEST(a_body_is_passed_and_the_next_head_checked_in_the_same_read)
 {
     static unsigned char buf[LWS_LEN];
     const char *good = "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n";
-    size_t n = put_s(in, 0, good);
-    mem_t m = {.p = in, .n = n, .avail = n};
-    gw_tap_io_t io = {.read = mem_read, .h = &m};
-    gw_tap_t *c = gw_tap_new(false);
-    TG_CHECK_EQ_INT(gw_tap_read(c, &io, buf, sizeof buf), n);
-    TG_CHECK(memcmp(buf, good, n) == 0);
-    gw_tap_free(c);
+    once_t g = read_once(good, buf);
+    TG_CHECK_EQ_INT(g.r, g.n);
+    TG_CHECK(memcmp(buf, good, g.n) == 0);
     /* the body looks like a bad head: it is a body; the bad head after it is
      * refused, the good request before it still goes to lws whole */
     const char *mixed = "PUT /p HTTP/1.1\r\nContent-Length: 21\r\n\r\nGET /%zz HTTP/1.1\r\n\r\n"
                         "GET /h HTTP/1.1\r\n\r\nGET /%zz HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n";
-    n = put_s(in, 0, mixed);
-    m = (mem_t){.p = in, .n = n, .avail = n};
-    c = gw_tap_new(false);
-    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    once_t x = read_once(mixed, buf);
     size_t good_len = strlen(mixed) - strlen("GET /%zz HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
-    TG_CHECK_EQ_INT(r, good_len + STANDIN_LEN);
+    TG_CHECK_EQ_INT(x.r, good_len + STANDIN_LEN);
     TG_CHECK(memcmp(buf, mixed, good_len) == 0);
     TG_CHECK(memcmp(buf + good_len, STANDIN, STANDIN_LEN) == 0);
-    TG_CHECK_EQ_INT(gw_tap_status(c, NULL, NULL), 400);
-    TG_CHECK_EQ_INT(m.pos, n); /* the rest read and dropped */
-    gw_tap_free(c);
+    TG_CHECK_EQ_INT(x.status, 400);
+    TG_CHECK_EQ_INT(x.consumed, x.n); /* the rest read and dropped */
 }
 
 TG_TEST(empty_lines_before_a_request_are_not_passed_on)
 {
     static unsigned char buf[LWS_LEN];
     const char *req = "\r\n\nGET /health HTTP/1.1\r\n\r\n";
-    size_t n = put_s(in, 0, req);
-    mem_t m = {.p = in, .n = n, .avail = n};
-    gw_tap_io_t io = {.read = mem_read, .h = &m};
-    gw_tap_t *c = gw_tap_new(false);
-    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
-    TG_CHECK_EQ_INT(r, n - 3);
-    TG_CHECK(memcmp(buf, req + 3, n - 3) == 0);
-    gw_tap_free(c);
+    once_t o = read_once(req, buf);
+    TG_CHECK_EQ_INT(o.r, o.n - 3);
+    TG_CHECK(memcmp(buf, req + 3, o.n - 3) == 0);
 }
 
 TG_TEST(a_subprotocol_list_we_do_not_serve_is_taken_out)
@@ -291,15 +301,10 @@ TG_TEST(a_subprotocol_list_we_do_not_serve_is_taken_out)
     static unsigned char buf[LWS_LEN];
     const char *req = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n"
                       "Connection: Upgrade\r\n\r\n";
-    size_t n = put_s(in, 0, req);
-    mem_t m = {.p = in, .n = n, .avail = n};
-    gw_tap_io_t io = {.read = mem_read, .h = &m};
     gw_tap_init(NULL, SUBS);
-    gw_tap_t *c = gw_tap_new(false);
-    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
+    once_t o = read_once(req, buf);
     const char *want = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-    TG_CHECK(r == (ssize_t)strlen(want) && memcmp(buf, want, strlen(want)) == 0);
-    gw_tap_free(c);
+    TG_CHECK(o.r == (ssize_t)strlen(want) && memcmp(buf, want, strlen(want)) == 0);
     gw_tap_init(NULL, NULL);
 }
 
@@ -308,15 +313,10 @@ TG_TEST(an_h2c_upgrade_line_is_taken_out)
     static unsigned char buf[LWS_LEN];
     const char *req = "GET /health HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                       "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
-    size_t n = put_s(in, 0, req);
-    mem_t m = {.p = in, .n = n, .avail = n};
-    gw_tap_io_t io = {.read = mem_read, .h = &m};
-    gw_tap_t *c = gw_tap_new(false);
-    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
-    TG_CHECK_EQ_INT(r, n - strlen("Upgrade: h2c\r\n"));
-    buf[r > 0 ? r : 0] = 0;
+    once_t o = read_once(req, buf);
+    TG_CHECK_EQ_INT(o.r, o.n - strlen("Upgrade: h2c\r\n"));
+    buf[o.r > 0 ? o.r : 0] = 0;
     TG_CHECK(strstr((char *)buf, "h2c") == NULL && strstr((char *)buf, "HTTP2-Settings: A") != NULL);
-    gw_tap_free(c);
 }
 
 TG_TEST(an_unmasked_frame_is_left_out_whole_wherever_reads_cut_it)
@@ -389,21 +389,16 @@ TG_TEST(a_flood_of_unmasked_frames_does_not_hold_the_thread)
 
 static int refused(const char *req, const char **code)
 {
-    size_t n = put_s(in, 0, req);
-    mem_t m = {.p = in, .n = n, .avail = n};
-    gw_tap_io_t io = {.read = mem_read, .h = &m};
     static unsigned char buf[LWS_LEN];
-    gw_tap_t *c = gw_tap_new(false);
-    ssize_t r = gw_tap_read(c, &io, buf, sizeof buf);
-    int st = gw_tap_status(c, code, NULL);
-    if (st) {
-        TG_CHECK(r == (ssize_t)STANDIN_LEN && memcmp(buf, STANDIN, STANDIN_LEN) == 0);
-        TG_CHECK_EQ_INT(m.pos, n); /* the rest is read and dropped */
+    once_t o = read_once(req, buf);
+    *code = o.code;
+    if (o.status) {
+        TG_CHECK(o.r == (ssize_t)STANDIN_LEN && memcmp(buf, STANDIN, STANDIN_LEN) == 0);
+        TG_CHECK_EQ_INT(o.consumed, o.n); /* the rest is read and dropped */
     } else {
-        TG_CHECK_EQ_INT(r, n);
+        TG_CHECK_EQ_INT(o.r, o.n);
     }
-    gw_tap_free(c);
-    return st;
+    return o.status;
 }
 
 TG_TEST(refused_heads_become_the_stand_in_with_a_verdict)
