@@ -612,22 +612,24 @@ static int send_frame(gw_client_t *s, unsigned char *f, size_t len, int64_t olde
 }
 
 /*
- * The whole pass is this client's news, nothing older waits, and the frame
- * fits what the socket may take: the thread's shared frame, one send. Not
+ * The pass from some entry on is this client's news, nothing older waits, and
+ * the frame fits what the socket may take: the thread's shared frame, one send. Not
  * with send_ts (the stamp is per frame and time) or permessage-deflate.
  * Returns 1 when sent, 0 when the client's own frame must be built, -1 close.
  */
 static int write_shared(gw_client_t *s, size_t budget)
 {
     gw_thread_t *t = s->t;
-    if (!s->plen || s->plen != t->npass || s->clen || s->dlen || s->deflate ||
+    /* the list is the pass from its first entry on (entries only increase) */
+    if (!s->plen || s->pidx[0] + s->plen != t->npass || s->clen || s->dlen || s->deflate ||
         t->g->cfg->server.send_ts)
         return 0;
-    const gw_shared_frame_t *sh = gw_pass_frame(t, s->msgpack);
+    gw_shared_frame_t *sh = gw_pass_frame(t, s->msgpack, s->pidx[0]);
     if (!sh || sh->len > budget)
         return 0;
     if (send_frame(s, sh->buf, sh->len, sh->oldest_ts) != 0)
         return -1;
+    sh->queued |= t->in_pass_flush; /* the submission sends from it: not rebuilt before */
     for (int c = 0; c < TG_CH_COUNT; c++)
         t->cnt.sent[c] += sh->sent[c];
     s->pending_bytes -= sh->bytes;

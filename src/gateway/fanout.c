@@ -53,15 +53,21 @@ uint32_t gw_pass_add(gw_thread_t *t, tg_msg_t *m)
 /*
  * Under load every client subscribed to the same symbols gets the same
  * messages in a pass: one frame, built once, then one send per client. The
- * frame is the pass's messages in pass order, exactly what the client's own
- * list would have produced.
+ * frame is pass entries [from, end) in pass order, exactly what the list of a
+ * client that takes all of them would have produced. Clients written in the
+ * same chunk of the last pass share `from`; a client with another one while
+ * the frame waits in the io_uring submission builds its own frame (the queued
+ * sends point into this buffer).
  */
-const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
+gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack, uint32_t from)
 {
     gw_shared_frame_t *sh = &t->shared[msgpack ? 1 : 0];
-    if (sh->state != 0)
+    if (sh->state != 0 && sh->from == from)
         return sh->state == 1 ? sh : NULL;
+    if (sh->queued)
+        return NULL;
     sh->state = -1;
+    sh->from = from;
     if (!sh->buf || sh->cap < t->frame_cap) {
         free(sh->buf);
         sh->cap = 0;
@@ -73,7 +79,7 @@ const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
     sh->bytes = 0;
     sh->oldest_ts = 0;
     memset(sh->sent, 0, sizeof sh->sent);
-    for (size_t i = 0; i < t->npass; i++) {
+    for (size_t i = from; i < t->npass; i++) {
         const tg_msg_t *m = t->pass[i];
         if (!gw_frame_append(sh->buf + LWS_PRE, t->frame_cap, &sh->len, m, msgpack))
             return NULL;
@@ -86,17 +92,52 @@ const gw_shared_frame_t *gw_pass_frame(gw_thread_t *t, bool msgpack)
     return sh;
 }
 
-void gw_pass_end(gw_thread_t *t)
+/* Release pass entries before keep_from; carried lists are renumbered. */
+static void pass_drop(gw_thread_t *t, size_t keep_from)
 {
-    for (size_t i = 0; i < t->npass; i++)
+    if (keep_from > t->npass)
+        keep_from = t->npass;
+    /* the carried writers' lists hold entries from keep_from on only (they
+     * came from drains between chunks); anything else would be a bug, and
+     * goes through ctrl with references of its own rather than dangle */
+    for (uint32_t i = 0; i < t->ncarried; i++) {
+        gw_client_t *s = t->writers[i];
+        if (!s || !s->plen)
+            continue;
+        if (s->pidx[0] < keep_from) {
+            gw_client_pass_spill(s);
+            continue;
+        }
+        for (size_t k = 0; k < s->plen; k++)
+            s->pidx[k] -= (uint32_t)keep_from;
+    }
+    for (size_t i = 0; i < keep_from; i++)
         tg_msg_unref(t->pass[i]);
-    t->npass = 0;
+    t->npass -= keep_from;
+    if (t->npass)
+        memmove(t->pass, t->pass + keep_from, t->npass * sizeof *t->pass);
     t->shared[0].state = t->shared[1].state = 0;
+}
+
+void gw_pass_end(gw_thread_t *t, size_t keep_from)
+{
+    pass_drop(t, keep_from);
+#ifndef NDEBUG
+    /* every list into the pass is a carried writer's (checked in the test builds) */
+    size_t listed = 0, carried = 0;
+    for (gw_client_t *s = t->clients; s; s = s->next)
+        listed += s->plen ? 1 : 0;
+    for (uint32_t i = 0; i < t->ncarried; i++)
+        carried += t->writers[i] && t->writers[i]->plen ? 1 : 0;
+    if (listed != carried)
+        abort();
+#endif
 }
 
 void gw_pass_free(gw_thread_t *t)
 {
-    gw_pass_end(t);
+    t->ncarried = 0; /* writers[] may be gone already (thread teardown) */
+    pass_drop(t, t->npass);
     free(t->pass);
     t->pass = NULL;
     t->cappass = 0;
@@ -155,7 +196,8 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
     tg_msg_unref(m);
 }
 
-void gw_fanout_drain(gw_thread_t *t)
+/* Everything the engine published so far into the hub and the clients' queues. */
+static void drain_ring(gw_thread_t *t)
 {
     size_t n;
     while ((n = tg_ring_pop(t->in, t->batch, sizeof t->batch / sizeof t->batch[0])) > 0) {
@@ -191,6 +233,11 @@ void gw_fanout_drain(gw_thread_t *t)
                 gw_fanout_publish(t, k, m);
         }
     }
+}
+
+void gw_fanout_drain(gw_thread_t *t)
+{
+    drain_ring(t);
     gw_thread_flush_writers(t, true);
 }
 
@@ -201,34 +248,67 @@ void gw_fanout_drain(gw_thread_t *t)
  * clients only after all of them. Safe when lws holds nothing unsent for the
  * connection (lws_partial_buffered); a short write is kept by lws, which then
  * asks for a writable callback itself, and closes go through the normal path.
+ *
+ * The writers go out in chunks of GW_PASS_CHUNK, one io_uring submission each,
+ * and the engine ring is drained again between chunks: a tick published while
+ * the pass is written reaches every client not yet written in it, so its wait
+ * is at most one pass (the time until the writes come round to its client),
+ * not the rest of this pass plus its place in the next. Clients written
+ * before such a drain are carried: they stay listed, with the entries it
+ * added, and the next loop turn (woken at once) writes them first.
  */
+static void write_one(gw_thread_t *t, gw_client_t *s, bool live)
+{
+    s->want_write = false;
+    /* never for permessage-deflate: the extension may still hold compressed
+     * bytes of the last frame (it drains them in its own writable turns), and
+     * a second lws_write before that aborts lws (assertion !priv->tx.avail_in) */
+    if (live && !s->deflate && s->state == GW_ACTIVE &&
+        (!s->wsi || !lws_partial_buffered(s->wsi))) {
+        if (gw_client_write(s) != 0)
+            gw_client_close(s, 1011, "write failed");
+        return;
+    }
+    gw_client_pass_spill(s); /* written later, after this pass's messages are gone */
+    if (s->wsi)
+        lws_callback_on_writable(s->wsi);
+}
+
 void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 {
-    /* every client with messages of this pass in its list is listed here (want_write) */
-    t->in_pass_flush = direct && t->direct_write && t->usend_on;
-    for (uint32_t i = 0; i < t->nwriters; i++) {
-        gw_client_t *s = t->writers[i];
-        if (!s)
-            continue;
-        s->want_write = false;
-        /* never for permessage-deflate: the extension may still hold compressed
-         * bytes of the last frame (it drains them in its own writable turns), and
-         * a second lws_write before that aborts lws (assertion !priv->tx.avail_in) */
-        if (direct && t->direct_write && !s->deflate && s->state == GW_ACTIVE &&
-            (!s->wsi || !lws_partial_buffered(s->wsi))) {
-            if (gw_client_write(s) != 0)
-                gw_client_close(s, 1011, "write failed");
-            continue;
-        }
-        gw_client_pass_spill(s); /* written later, after this pass's messages are gone */
-        if (s->wsi)
-            lws_callback_on_writable(s->wsi);
+    if (!direct && t->ncarried) {
+        /* carried writers hold entries of the pass: they and whatever was
+         * queued now go in the direct flush of the next loop turn (the wake
+         * is pending since the last flush) */
+        return;
     }
-    t->nwriters = 0;
+    bool live = direct && t->direct_write;
+    uint32_t n0 = t->nwriters;
+    uint32_t chunk = t->pass_chunk ? t->pass_chunk : GW_PASS_CHUNK;
+    /* the entries the drains between chunks add are kept for the carried */
+    size_t keep_from = t->npass;
+    t->ncarried = 0;
+    t->in_pass_flush = live && t->usend_on;
+    for (uint32_t i = 0; i < n0; i++) {
+        if (live && t->in && i && i % chunk == 0) {
+            if (t->nusq)
+                gw_usend_flush(t); /* this chunk to the sockets first */
+            drain_ring(t);
+        }
+        gw_client_t *s = t->writers[i];
+        if (s)
+            write_one(t, s, live);
+    }
     if (t->nusq)
         gw_usend_flush(t); /* before the pass ends: shared frames are sent from it */
     t->in_pass_flush = false;
-    gw_pass_end(t);
+    /* writers listed by the drains between chunks go to the next pass */
+    t->ncarried = t->nwriters - n0;
+    memmove(t->writers, t->writers + n0, t->ncarried * sizeof *t->writers);
+    t->nwriters = t->ncarried;
+    gw_pass_end(t, keep_from);
+    if (t->ncarried && t->ctx)
+        lws_cancel_service(t->ctx);
     gw_fanout_arm_pace(t);
 }
 

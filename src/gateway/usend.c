@@ -238,4 +238,5 @@ void gw_usend_flush(gw_thread_t *t)
     }
     t->nusq = 0;
     t->arena_len = 0;
+    t->shared[0].queued = t->shared[1].queued = false;
 }

@@ -6,7 +6,9 @@
  *     rest waiting in the client's queue, where quotes conflate per symbol and
  *     replies are kept; once the peer reads, the newest quote goes out;
  *   - max_hz: one message per interval per key, the newest, held back until
- *     the interval ends. */
+ *     the interval ends;
+ *   - ticks published while a pass is written reach the clients not yet
+ *     written in it; the ones written already get them first in the next. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include "tickgate/clock.h"
 #include "tickgate/config.h"
 #include "tickgate/metrics.h"
+#include "tickgate/ring.h"
 
 static tg_config_t cfg;
 static tg_gateway_t gw;
@@ -93,7 +96,7 @@ static int sub(gw_client_t *s, const char *sym)
     return gw_client_sub(s, gw_fanout_key(&th, TG_CH_MARKET_DATA, sym), true);
 }
 
-static void publish(const char *sym, uint64_t seq, size_t pad)
+static tg_msg_t *quote(const char *sym, uint64_t seq, size_t pad)
 {
     char j[4096];
     int n = snprintf(j, sizeof j, "{\"type\":\"quote\",\"symbol\":\"%s\",\"seq\":%llu,\"pad\":\"%*s\"}",
@@ -104,7 +107,12 @@ static void publish(const char *sym, uint64_t seq, size_t pad)
     m->channel = TG_CH_MARKET_DATA;
     m->seq = seq;
     snprintf(m->key_name, sizeof m->key_name, "%s", sym);
-    gw_fanout_publish(&th, gw_fanout_key(&th, TG_CH_MARKET_DATA, sym), m);
+    return m;
+}
+
+static void publish(const char *sym, uint64_t seq, size_t pad)
+{
+    gw_fanout_publish(&th, gw_fanout_key(&th, TG_CH_MARKET_DATA, sym), quote(sym, seq, pad));
 }
 
 static int lines_in_last(void)
@@ -467,6 +475,88 @@ TG_TEST(behind_conflates_until_caught_up)
     seqs_in_last(got, sizeof got);
     TG_CHECK_EQ_STR(got, "13,14,15,16");
     TG_CHECK_EQ_INT(th.cnt.conflated[TG_CH_MARKET_DATA], 4);
+    teardown();
+}
+
+/* Ticks the engine publishes while a pass is being written (drained between
+ * chunks): clients not yet written get them in this pass, in order; those
+ * written already are carried and get them first in the next pass; a client
+ * whose list is the pass from some entry on gets the shared frame. */
+static gw_client_t *mid_a;
+static char mid_got[8][64];
+static gw_client_t *mid_who[8];
+static bool mid_shared[8];
+static unsigned mid_n;
+
+static int mid_send(gw_client_t *s, unsigned char *p, size_t len)
+{
+    int rc = fake_send(s, p, len);
+    if (mid_n < 8) {
+        seqs_in_last(mid_got[mid_n], sizeof mid_got[0]);
+        mid_who[mid_n] = s;
+        mid_shared[mid_n] = th.shared[0].buf && p == th.shared[0].buf + LWS_PRE;
+        mid_n++;
+    }
+    if (s == mid_a && s->writes == 0) { /* the engine goes on meanwhile */
+        tg_msg_t *m[2] = {quote("M0", 2, 0), quote("M1", 3, 0)};
+        TG_CHECK_EQ_INT(tg_ring_push(th.in, m, 2), 2);
+    }
+    return rc;
+}
+
+/* The seqs of s's k-th frame ("" when there is none). */
+static const char *mid_seqs(gw_client_t *s, int k)
+{
+    for (unsigned i = 0; i < mid_n; i++)
+        if (mid_who[i] == s && k-- == 0)
+            return mid_got[i];
+    return "";
+}
+
+TG_TEST(ticks_during_a_pass_reach_clients_not_yet_written)
+{
+    setup();
+    TG_CHECK_EQ_INT(tg_ring_create(&th.in, "test", sizeof(tg_msg_t *), 64, TG_RING_BLOCK), 0);
+    th.pass_chunk = 1; /* a drain after every client */
+    th.send = mid_send;
+    mid_n = 0;
+    gw_client_t *a = client(-1), *b = client(-1), *c = client(-1);
+    mid_a = a;
+    sub(a, "M0");
+    sub(b, "M0");
+    sub(c, "M0");
+    sub(c, "M1");
+    publish("M0", 1, 0);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 3);
+    TG_CHECK_EQ_STR(mid_seqs(a, 0), "1");
+    TG_CHECK_EQ_STR(mid_seqs(b, 0), "1,2");   /* M1's 3 is not b's: its own frame */
+    TG_CHECK_EQ_STR(mid_seqs(c, 0), "1,2,3"); /* the pass from its first entry: shared */
+    for (unsigned i = 0; i < 3; i++)
+        TG_CHECK_EQ_INT(mid_shared[i], mid_who[i] != b); /* a: the whole pass then */
+    /* a is carried with 2, and a flush without direct writes leaves it to the
+     * next direct one (no spill through ctrl, nothing sent) */
+    TG_CHECK_EQ_INT(th.ncarried, 1);
+    TG_CHECK(th.writers[0] == a);
+    TG_CHECK_EQ_INT(a->plen, 1);
+    TG_CHECK_EQ_INT(b->plen + c->plen, 0);
+    gw_client_reply(b, "{\"type\":\"pong\",\"seq\":0}", 23, "\x81\xa1t\x01", 4);
+    gw_thread_flush_writers(&th, false);
+    TG_CHECK_EQ_INT(nsend, 3);
+    TG_CHECK_EQ_INT(a->clen, 0);
+    TG_CHECK_EQ_INT(a->plen, 1);
+    gw_thread_flush_writers(&th, true);
+    TG_CHECK_EQ_INT(nsend, 5); /* a's 2, then b's pong */
+    TG_CHECK_EQ_STR(mid_seqs(a, 1), "2");
+    TG_CHECK_EQ_STR(mid_seqs(b, 1), "0");
+    TG_CHECK_EQ_INT(th.ncarried, 0);
+    TG_CHECK_EQ_INT(th.npass, 0);
+    TG_CHECK_EQ_INT(a->writes, 2);
+    TG_CHECK_EQ_INT(a->plen + a->clen + b->clen, 0);
+    TG_CHECK_EQ_INT(a->pending_bytes + b->pending_bytes + c->pending_bytes, 0);
+    TG_CHECK_EQ_INT(th.cnt.sent[TG_CH_MARKET_DATA], 1 + 2 + 3 + 1);
+    tg_ring_destroy(th.in);
+    th.in = NULL;
     teardown();
 }
 
