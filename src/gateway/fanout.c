@@ -197,10 +197,11 @@ static void publish_alert(gw_thread_t *t, tg_msg_t *m)
 }
 
 /* Everything the engine published so far into the hub and the clients' queues. */
-static void drain_ring(gw_thread_t *t)
+static size_t drain_ring(gw_thread_t *t)
 {
-    size_t n;
+    size_t n, total = 0;
     while ((n = tg_ring_pop(t->in, t->batch, sizeof t->batch / sizeof t->batch[0])) > 0) {
+        total += n;
         for (size_t i = 0; i < n; i++) {
             tg_msg_t *m = t->batch[i];
             if (m->type == TG_MSG_ALERT && m->channel == TG_CH_NOTIFICATIONS) {
@@ -233,6 +234,7 @@ static void drain_ring(gw_thread_t *t)
                 gw_fanout_publish(t, k, m);
         }
     }
+    return total;
 }
 
 void gw_fanout_drain(gw_thread_t *t)
@@ -293,7 +295,7 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
         if (live && t->in && i && i % chunk == 0) {
             if (t->nusq)
                 gw_usend_flush(t); /* this chunk to the sockets first */
-            drain_ring(t);
+            t->late_msgs += drain_ring(t);
         }
         gw_client_t *s = t->writers[i];
         if (s)

@@ -271,6 +271,7 @@ struct gw_thread {
     size_t arena_len, arena_cap;
     uint64_t usend_sent, usend_handed, lws_sends; /* frames by path (metrics) */
     uint64_t usend_sent_flushed, usend_handed_flushed, lws_sends_flushed;
+    uint64_t late_msgs, late_msgs_flushed; /* drained between a pass's chunks (metrics) */
     tg_msg_t *batch[1024];
     gw_counters_t cnt, cnt_flushed;
     tg_msg_t *alog[1024];    /* recent alert events (engine form, no seq), for the API */
@@ -341,6 +342,7 @@ struct tg_gateway {
     tg_counter_t *m_sent[TG_CH_COUNT];
     tg_counter_t *m_conflated[TG_CH_COUNT];
     tg_counter_t *m_frames[3];    /* frames by path: io_uring, lws, io_uring rest via lws */
+    tg_counter_t *m_late;         /* engine messages taken into a pass being written */
     tg_histogram_t *m_tick_to_send;
     tg_metrics_t *metrics;
     gw_table_t *ipcap;       /* connections per IP (all threads) */

@@ -75,6 +75,8 @@ static void flush_counters(gw_thread_t *t)
     t->usend_sent_flushed = t->usend_sent;
     t->lws_sends_flushed = t->lws_sends;
     t->usend_handed_flushed = t->usend_handed;
+    tg_counter_add(t->g->m_late, t->late_msgs - t->late_msgs_flushed);
+    t->late_msgs_flushed = t->late_msgs;
 }
 
 static void on_timer(lws_sorted_usec_list_t *sul)
@@ -418,6 +420,9 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                                             "Data frames written to clients, by path: one io_uring "
                                             "submission per pass, lws_write, or the rest of a short "
                                             "io_uring send finished by lws");
+    g->m_late = tg_metrics_counter(g->metrics, "tickgate_pass_late_messages_total", NULL,
+                                   "Engine messages drained while a pass was being written, "
+                                   "sent in it to the clients not yet written");
     gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     for (size_t i = 0; protocols[i].name && i + 1 < sizeof g->subprotocols / sizeof g->subprotocols[0]; i++)
         g->subprotocols[i] = protocols[i].name;
