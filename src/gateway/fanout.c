@@ -306,7 +306,8 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
     t->in_pass_flush = false;
     /* writers listed by the drains between chunks go to the next pass */
     t->ncarried = t->nwriters - n0;
-    memmove(t->writers, t->writers + n0, t->ncarried * sizeof *t->writers);
+    if (t->ncarried)
+        memmove(t->writers, t->writers + n0, t->ncarried * sizeof *t->writers);
     t->nwriters = t->ncarried;
     gw_pass_end(t, keep_from);
     if (t->ncarried && t->ctx)
