@@ -627,9 +627,11 @@ static int write_shared(gw_client_t *s, size_t budget)
     gw_shared_frame_t *sh = gw_pass_frame(t, s->msgpack, s->pidx[0]);
     if (!sh || sh->len > budget)
         return 0;
+    size_t nusq = t->nusq;
     if (send_frame(s, sh->buf, sh->len, sh->oldest_ts) != 0)
         return -1;
-    sh->queued |= t->in_pass_flush; /* the submission sends from it: not rebuilt before */
+    if (t->nusq > nusq) /* queued, not sent: the submission sends from it */
+        sh->queued = true;
     for (int c = 0; c < TG_CH_COUNT; c++)
         t->cnt.sent[c] += sh->sent[c];
     s->pending_bytes -= sh->bytes;

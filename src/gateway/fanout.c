@@ -10,6 +10,7 @@
 #include "tickgate/buf.h"
 #include "tickgate/clock.h"
 #include "tickgate/encode.h"
+#include "tickgate/log.h"
 
 /* ---- engine messages into the hub ---- */
 
@@ -129,8 +130,11 @@ void gw_pass_end(gw_thread_t *t, size_t keep_from)
         listed += s->plen ? 1 : 0;
     for (uint32_t i = 0; i < t->ncarried; i++)
         carried += t->writers[i] && t->writers[i]->plen ? 1 : 0;
-    if (listed != carried)
+    if (listed != carried) {
+        TG_ERROR("pass_lists_dangling", "component", TG_S("gateway"), "listed", TG_I(listed),
+                 "carried", TG_I(carried));
         abort();
+    }
 #endif
 }
 
@@ -253,11 +257,12 @@ void gw_fanout_drain(gw_thread_t *t)
  *
  * The writers go out in chunks of GW_PASS_CHUNK, one io_uring submission each,
  * and the engine ring is drained again between chunks: a tick published while
- * the pass is written reaches every client not yet written in it, so its wait
- * is at most one pass (the time until the writes come round to its client),
- * not the rest of this pass plus its place in the next. Clients written
- * before such a drain are carried: they stay listed, with the entries it
- * added, and the next loop turn (woken at once) writes them first.
+ * the pass is written reaches the clients listed in it and not yet written,
+ * so its wait is at most one pass (the time until the writes come round to
+ * its client), not the rest of this pass plus its place in the next. Clients
+ * written before such a drain, and clients it lists first, are carried: they
+ * stay listed, with the entries it added, and the next loop turn (woken at
+ * once) writes them first.
  */
 static void write_one(gw_thread_t *t, gw_client_t *s, bool live)
 {
@@ -280,8 +285,9 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
 {
     if (!direct && t->ncarried) {
         /* carried writers hold entries of the pass: they and whatever was
-         * queued now go in the direct flush of the next loop turn (the wake
-         * is pending since the last flush) */
+         * queued now go in the direct flush of the next loop turn, which the
+         * flush that carried them asked for (lws_cancel_service below); that
+         * flush also arms the pace timer */
         return;
     }
     bool live = direct && t->direct_write;
@@ -304,6 +310,7 @@ void gw_thread_flush_writers(gw_thread_t *t, bool direct)
     if (t->nusq)
         gw_usend_flush(t); /* before the pass ends: shared frames are sent from it */
     t->in_pass_flush = false;
+    t->shared[0].queued = t->shared[1].queued = false;
     /* writers listed by the drains between chunks go to the next pass */
     t->ncarried = t->nwriters - n0;
     if (t->ncarried)

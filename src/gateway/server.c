@@ -421,8 +421,8 @@ int tg_gateway_create(tg_gateway_t **out, const tg_gateway_deps_t *deps)
                                             "submission per pass, lws_write, or the rest of a short "
                                             "io_uring send finished by lws");
     g->m_late = tg_metrics_counter(g->metrics, "tickgate_pass_late_messages_total", NULL,
-                                   "Engine messages drained while a pass was being written, "
-                                   "sent in it to the clients not yet written");
+                                   "Engine messages drained between the chunks of a pass being "
+                                   "written (taken into it for the clients not yet written)");
     gw_close_export_metrics(g); /* close codes and auth failure reasons at 0 */
     for (size_t i = 0; protocols[i].name && i + 1 < sizeof g->subprotocols / sizeof g->subprotocols[0]; i++)
         g->subprotocols[i] = protocols[i].name;
